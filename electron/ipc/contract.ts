@@ -1,0 +1,134 @@
+// The one IPC contract between the renderer, the main process (or web server) and
+// the engine host. Pure zod + types, no Node or DOM imports, so every side can load it.
+import { z } from 'zod';
+
+export const ErrorCode = z.enum([
+    'BAD_REQUEST',
+    'UNKNOWN_METHOD',
+    'NO_MODEL',
+    'BUSY',
+    'MODEL_LOAD_FAILED',
+    'GENERATION_FAILED',
+    'ENGINE_CRASHED',
+    'ENGINE_OUT_OF_MEMORY',
+    'ENGINE_UNAVAILABLE',
+    'NOT_AVAILABLE',
+    'INTERNAL',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const RpcError = z.object({
+    code: ErrorCode,
+    message: z.string(),
+});
+export type RpcError = z.infer<typeof RpcError>;
+
+const MAX_TEXT = 8 * 1024 * 1024; // a message may hold a whole book
+
+export const ChatMessage = z.object({
+    role: z.enum(['user', 'assistant']),
+    text: z.string().max(MAX_TEXT),
+});
+export type ChatMessage = z.infer<typeof ChatMessage>;
+
+export const ModelInfo = z.object({
+    path: z.string(),
+    name: z.string(),
+    sizeBytes: z.number().nonnegative(),
+    architecture: z.string(),
+    layers: z.number().int().nonnegative(),
+    contextSize: z.number().int().positive(),
+    trainContextSize: z.number().int().nonnegative(),
+    // 'completion' when the model has no chat template: the reply continues the text.
+    chatMode: z.enum(['chat', 'completion']),
+    chatWrapper: z.string(),
+    gpu: z.string(), // 'cpu' | 'cuda' | 'vulkan' | 'metal'
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
+export const EngineStatus = z.enum(['starting', 'idle', 'loading', 'ready', 'generating', 'crashed']);
+export type EngineStatus = z.infer<typeof EngineStatus>;
+
+export const EngineState = z.object({
+    status: EngineStatus,
+    model: ModelInfo.nullable(),
+    error: RpcError.nullable(),
+    pid: z.number().int().nullable(),
+    restarts: z.number().int().nonnegative(),
+});
+export type EngineState = z.infer<typeof EngineState>;
+
+const GenerationId = z.string().min(1).max(64).regex(/^[\w-]+$/);
+const Empty = z.object({}).strict();
+
+export const LoadModelParams = z.object({
+    path: z.string().min(1).max(4096),
+    contextSize: z.number().int().min(64).max(1 << 20).optional(),
+}).strict();
+
+export const SendParams = z.object({
+    generationId: GenerationId,
+    history: z.array(ChatMessage).max(10_000),
+    prompt: z.string().min(1).max(MAX_TEXT),
+    maxTokens: z.number().int().min(1).max(1 << 16).optional(),
+}).strict();
+
+export const StopReason = z.enum(['eos', 'maxTokens', 'aborted']);
+
+/** Every request: its params and its result. */
+export const requests = {
+    'engine.getState': { params: Empty, result: EngineState },
+    'engine.restart': { params: Empty, result: EngineState },
+    'model.load': { params: LoadModelParams, result: ModelInfo },
+    'model.unload': { params: Empty, result: Empty },
+    'model.pickFile': { params: Empty, result: z.object({ path: z.string().nullable() }) },
+    'chat.send': { params: SendParams, result: z.object({ text: z.string(), stopReason: StopReason }) },
+    'chat.stop': { params: z.object({ generationId: GenerationId.optional() }).strict(), result: z.object({ stopped: z.boolean() }) },
+} as const;
+
+/** Every event pushed to subscribers. */
+export const events = {
+    'engine.state': EngineState,
+    // Sent once by a freshly started engine host, before it takes requests.
+    'host.ready': z.object({ pid: z.number().int() }),
+    'model.loadProgress': z.object({ path: z.string(), progress: z.number().min(0).max(1) }),
+    'chat.chunk': z.object({ generationId: GenerationId, text: z.string() }),
+} as const;
+
+export type Method = keyof typeof requests;
+export type Params<M extends Method> = z.infer<(typeof requests)[M]['params']>;
+export type Result<M extends Method> = z.infer<(typeof requests)[M]['result']>;
+export type EventName = keyof typeof events;
+export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>;
+
+// Envelopes: what actually crosses a process boundary.
+export const RequestEnvelope = z.object({
+    type: z.literal('request'),
+    id: z.number().int().nonnegative(),
+    method: z.string(),
+    params: z.unknown(),
+});
+export type RequestEnvelope = z.infer<typeof RequestEnvelope>;
+
+export const ResponseEnvelope = z.discriminatedUnion('ok', [
+    z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
+    z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: RpcError }),
+]);
+export type ResponseEnvelope = z.infer<typeof ResponseEnvelope>;
+
+export const EventEnvelope = z.object({
+    type: z.literal('event'),
+    name: z.string(),
+    payload: z.unknown(),
+});
+export type EventEnvelope = z.infer<typeof EventEnvelope>;
+
+export const InboundToClient = z.union([ResponseEnvelope, EventEnvelope]);
+
+export function isMethod(name: string): name is Method {
+    return Object.hasOwn(requests, name);
+}
+
+export function isEventName(name: string): name is EventName {
+    return Object.hasOwn(events, name);
+}

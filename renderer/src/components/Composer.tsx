@@ -1,0 +1,58 @@
+import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useChatStore } from '../stores/chatStore.ts';
+import { useEngineStore } from '../stores/engineStore.ts';
+
+export function Composer() {
+    const [text, setText] = useState('');
+    const send = useChatStore((s) => s.send);
+    const stop = useChatStore((s) => s.stop);
+    const clear = useChatStore((s) => s.clear);
+    const generating = useChatStore((s) => s.generationId != null);
+    const hasMessages = useChatStore((s) => s.messages.length > 0);
+    const ready = useEngineStore((s) => s.engine?.status === 'ready');
+    const inputRef = useRef<HTMLTextAreaElement>(null);
+
+    useEffect(() => {
+        if (!generating) inputRef.current?.focus();
+    }, [generating]);
+
+    const submit = () => {
+        if (!ready || generating || text.trim() === '') return;
+        void send(text);
+        setText('');
+    };
+
+    const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+        if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+            event.preventDefault();
+            submit();
+        } else if (event.key === 'Escape' && generating) {
+            event.preventDefault();
+            void stop();
+        }
+    };
+
+    return (
+        <div className="composer">
+            <textarea
+                ref={inputRef}
+                value={text}
+                onChange={(e) => setText(e.target.value)}
+                onKeyDown={onKeyDown}
+                placeholder={ready || generating ? 'Message the model…' : 'Load a model to start chatting'}
+                rows={Math.min(8, Math.max(1, text.split('\n').length))}
+                aria-label="Message"
+            />
+            <div className="composer-actions">
+                {hasMessages && !generating && (
+                    <button type="button" className="button button-quiet" onClick={clear}>New chat</button>
+                )}
+                {generating ? (
+                    <button type="button" className="button button-danger" onClick={() => void stop()} aria-keyshortcuts="Escape">Stop</button>
+                ) : (
+                    <button type="button" className="button button-primary" onClick={submit} disabled={!ready || text.trim() === ''}>Send</button>
+                )}
+            </div>
+        </div>
+    );
+}

@@ -1,0 +1,109 @@
+import { useState, type FormEvent } from 'react';
+import { bridge } from '../bridge.ts';
+import { useEngineStore } from '../stores/engineStore.ts';
+
+function formatBytes(bytes: number): string {
+    const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${value.toFixed(value >= 100 || unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function ModelPanel() {
+    const engine = useEngineStore((s) => s.engine);
+    const loadProgress = useEngineStore((s) => s.loadProgress);
+    const loadModel = useEngineStore((s) => s.loadModel);
+    const pickModelFile = useEngineStore((s) => s.pickModelFile);
+    const [path, setPath] = useState('');
+    const [contextSize, setContextSize] = useState('');
+    const model = engine?.model ?? null;
+    const busy = engine?.status === 'loading' || engine?.status === 'generating' || engine?.status === 'starting';
+    const contextValue = contextSize.trim() === '' ? undefined : Number(contextSize);
+    const contextInvalid = contextValue != null && (!Number.isInteger(contextValue) || contextValue < 64);
+
+    const submit = (event: FormEvent) => {
+        event.preventDefault();
+        if (path.trim() === '' || contextInvalid) return;
+        void loadModel(path.trim(), contextValue);
+    };
+
+    const browse = async () => {
+        const picked = await pickModelFile();
+        if (picked != null) {
+            setPath(picked);
+            void loadModel(picked, contextValue);
+        }
+    };
+
+    return (
+        <section className="panel" aria-labelledby="model-heading">
+            <h2 id="model-heading" className="panel-title">Model</h2>
+            {model != null ? (
+                <dl className="model-card" data-testid="model-card">
+                    <div className="model-name" title={model.path}>{model.name}</div>
+                    <div className="model-facts">
+                        <dt>Context</dt><dd>{model.contextSize.toLocaleString()} tokens</dd>
+                        <dt>Trained for</dt><dd>{model.trainContextSize.toLocaleString()} tokens</dd>
+                        <dt>Layers</dt><dd>{model.layers}</dd>
+                        <dt>File</dt><dd>{formatBytes(model.sizeBytes)}</dd>
+                        <dt>Runs on</dt><dd>{model.gpu === 'cpu' ? 'CPU' : model.gpu.toUpperCase()}</dd>
+                        <dt>Chat format</dt><dd>{model.chatMode === 'chat' ? model.chatWrapper : 'none'}</dd>
+                    </div>
+                    {model.chatMode === 'completion' && (
+                        <p className="note" data-testid="completion-note">
+                            This model has no chat template, so Headroom continues your text as plain completion.
+                        </p>
+                    )}
+                </dl>
+            ) : (
+                <p className="muted">No model loaded. Choose a GGUF file to start.</p>
+            )}
+
+            <form className="model-form" onSubmit={submit}>
+                <label className="field">
+                    <span>Model file (.gguf)</span>
+                    <div className="field-row">
+                        <input
+                            type="text"
+                            value={path}
+                            onChange={(e) => setPath(e.target.value)}
+                            placeholder="/path/to/model.gguf"
+                            spellCheck={false}
+                            aria-label="Model file path"
+                        />
+                        {bridge.kind === 'electron' && (
+                            <button type="button" className="button" onClick={() => void browse()} disabled={busy}>Browse…</button>
+                        )}
+                    </div>
+                </label>
+                <label className="field">
+                    <span>Context size (tokens)</span>
+                    <input
+                        type="text"
+                        inputMode="numeric"
+                        value={contextSize}
+                        onChange={(e) => setContextSize(e.target.value)}
+                        placeholder="automatic"
+                        aria-invalid={contextInvalid}
+                        aria-label="Context size"
+                    />
+                    {contextInvalid && <span className="field-error">A whole number of tokens, 64 or more.</span>}
+                </label>
+                <button type="submit" className="button button-primary" disabled={busy || path.trim() === '' || contextInvalid}>
+                    {model != null ? 'Load another model' : 'Load model'}
+                </button>
+            </form>
+
+            {loadProgress != null && (
+                <div className="progress" role="progressbar" aria-label="Loading model" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(loadProgress * 100)}>
+                    <div className="progress-bar" style={{ width: `${Math.round(loadProgress * 100)}%` }} />
+                    <span className="progress-label">Loading… {Math.round(loadProgress * 100)}%</span>
+                </div>
+            )}
+        </section>
+    );
+}

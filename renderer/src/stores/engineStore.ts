@@ -1,0 +1,65 @@
+// The engine as the UI sees it: state pushed by the backend, plus the actions on it.
+import { create } from 'zustand';
+import type { EngineState } from '../../../electron/ipc/contract.ts';
+import { bridge, rpc, type ConnectionState } from '../bridge.ts';
+
+interface EngineStore {
+    engine: EngineState | null;
+    connection: ConnectionState;
+    loadProgress: number | null;
+    /** The last action's failure, in words for the user. */
+    actionError: string | null;
+    loadModel(path: string, contextSize?: number): Promise<void>;
+    pickModelFile(): Promise<string | null>;
+    restart(): Promise<void>;
+    dismissError(): void;
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export const useEngineStore = create<EngineStore>((set) => ({
+    engine: null,
+    connection: 'connecting',
+    loadProgress: null,
+    actionError: null,
+
+    async loadModel(path, contextSize) {
+        set({ actionError: null, loadProgress: 0 });
+        try {
+            await rpc.request('model.load', { path, ...(contextSize != null ? { contextSize } : {}) });
+        } catch (error) {
+            set({ actionError: message(error) });
+        } finally {
+            set({ loadProgress: null });
+        }
+    },
+
+    async pickModelFile() {
+        try {
+            return (await rpc.request('model.pickFile', {})).path;
+        } catch (error) {
+            set({ actionError: message(error) });
+            return null;
+        }
+    },
+
+    async restart() {
+        set({ actionError: null });
+        try {
+            await rpc.request('engine.restart', {});
+        } catch (error) {
+            set({ actionError: message(error) });
+        }
+    },
+
+    dismissError: () => set({ actionError: null }),
+}));
+
+rpc.on('engine.state', (engine) => useEngineStore.setState({ engine }));
+rpc.on('model.loadProgress', ({ progress }) => useEngineStore.setState({ loadProgress: progress }));
+bridge.onConnection((connection) => {
+    useEngineStore.setState({ connection });
+    if (connection === 'open') {
+        rpc.request('engine.getState', {}).then((engine) => useEngineStore.setState({ engine }), () => {});
+    }
+});
