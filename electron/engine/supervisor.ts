@@ -1,7 +1,7 @@
 // Runs the engine host as a separate process and stands between it and the UI:
 // tracks engine state, turns a crash into a plain-words error, and restarts on request
 // (reloading the last model) so the conversation, which lives in the UI, is never lost.
-import type { EngineState, EventEnvelope, Params, RpcError } from '../ipc/contract.ts';
+import type { EngineState, EngineStatus, EventEnvelope, Params, RpcError } from '../ipc/contract.ts';
 import { eventEnvelope, HeadroomError, RpcClient, toRpcError, type Handlers } from '../ipc/rpc.ts';
 
 export interface HostExit {
@@ -58,6 +58,11 @@ export class EngineSupervisor {
 
     get state(): EngineState {
         return this.#state;
+    }
+
+    /** State changes while a request is awaited: read it fresh, not as narrowed before. */
+    #is(status: EngineStatus): boolean {
+        return this.#state.status === status;
     }
 
     #setState(patch: Partial<EngineState>): void {
@@ -130,7 +135,7 @@ export class EngineSupervisor {
             this.#setState({ status: 'ready', model });
             return model;
         } catch (error) {
-            if (this.#state.status === 'loading') this.#setState({ status: 'idle', model: null, error: toRpcError(error) });
+            if (this.#is('loading')) this.#setState({ status: 'idle', model: null, error: toRpcError(error) });
             throw error;
         }
     }
@@ -152,7 +157,7 @@ export class EngineSupervisor {
         try {
             return await client.request('chat.send', params);
         } finally {
-            if (this.#state.status === 'generating') this.#setState({ status: 'ready' });
+            if (this.#is('generating')) this.#setState({ status: 'ready' });
         }
     }
 

@@ -43,6 +43,7 @@ export const ModelInfo = z.object({
     chatMode: z.enum(['chat', 'completion']),
     chatWrapper: z.string(),
     gpu: z.string(), // 'cpu' | 'cuda' | 'vulkan' | 'metal'
+    threads: z.number().int().positive(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
@@ -64,6 +65,7 @@ const Empty = z.object({}).strict();
 export const LoadModelParams = z.object({
     path: z.string().min(1).max(4096),
     contextSize: z.number().int().min(64).max(1 << 20).optional(),
+    threads: z.number().int().min(1).max(256).optional(),
 }).strict();
 
 export const SendParams = z.object({

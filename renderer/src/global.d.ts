@@ -7,3 +7,5 @@ interface HeadroomPreload {
 interface Window {
     headroom?: HeadroomPreload;
 }
+
+declare module '*.css';

@@ -1,0 +1,121 @@
+// The IPC contract at every boundary: malformed requests of every type are refused with a
+// clear error before any handler runs, and clients drop malformed responses and events.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { requests, type Method } from '../electron/ipc/contract.ts';
+import { dispatch, HeadroomError, RpcClient, type Handlers } from '../electron/ipc/rpc.ts';
+
+/** Handlers that fail the test if a bad request ever reaches them. */
+function untouchableHandlers(): Handlers {
+    const handlers = {} as Record<Method, () => Promise<never>>;
+    for (const method of Object.keys(requests) as Method[]) {
+        handlers[method] = async () => assert.fail(`${method} handler ran for an invalid request`);
+    }
+    return handlers as unknown as Handlers;
+}
+
+// For each request type: payloads that must be refused, each with the field the error must name.
+const malformed: Record<Method, Array<{ params: unknown; mentions: string }>> = {
+    'engine.getState': [{ params: { extra: 1 }, mentions: 'extra' }, { params: 'now', mentions: 'expected object' }],
+    'engine.restart': [{ params: { force: true }, mentions: 'force' }, { params: [], mentions: 'expected object' }],
+    'model.load': [
+        { params: {}, mentions: 'path' },
+        { params: { path: '' }, mentions: 'path' },
+        { params: { path: 42 }, mentions: 'path' },
+        { params: { path: '/m.gguf', contextSize: -5 }, mentions: 'contextSize' },
+        { params: { path: '/m.gguf', contextSize: 1.5 }, mentions: 'contextSize' },
+        { params: { path: '/m.gguf', gpuLayers: 'all' }, mentions: 'gpuLayers' },
+    ],
+    'model.unload': [{ params: { now: true }, mentions: 'now' }],
+    'model.pickFile': [{ params: { filter: '*.gguf' }, mentions: 'filter' }],
+    'chat.send': [
+        { params: {}, mentions: 'generationId' },
+        { params: { generationId: 'g', history: [], prompt: '' }, mentions: 'prompt' },
+        { params: { generationId: 'g', history: 'none', prompt: 'hi' }, mentions: 'history' },
+        { params: { generationId: 'g', history: [{ role: 'system', text: 'x' }], prompt: 'hi' }, mentions: 'history.0.role' },
+        { params: { generationId: 'g', history: [{ role: 'user' }], prompt: 'hi' }, mentions: 'history.0.text' },
+        { params: { generationId: 'bad id with spaces', history: [], prompt: 'hi' }, mentions: 'generationId' },
+        { params: { generationId: 'g', history: [], prompt: 'hi', maxTokens: 0 }, mentions: 'maxTokens' },
+    ],
+    'chat.stop': [{ params: { generationId: 7 }, mentions: 'generationId' }, { params: { all: true }, mentions: 'all' }],
+};
+
+describe('IPC contract', () => {
+    test('every request type has malformed cases here', () => {
+        assert.deepEqual(Object.keys(malformed).sort(), Object.keys(requests).sort());
+    });
+
+    for (const [method, cases] of Object.entries(malformed)) {
+        test(`${method}: malformed params are refused with a clear error`, async () => {
+            for (const [index, { params, mentions }] of cases.entries()) {
+                const response = await dispatch(untouchableHandlers(), { type: 'request', id: index, method, params });
+                assert.equal(response.ok, false, `case ${index} was accepted`);
+                if (response.ok) continue;
+                assert.equal(response.id, index);
+                assert.equal(response.error.code, 'BAD_REQUEST');
+                assert.match(response.error.message, new RegExp(`^Invalid parameters for ${method.replace('.', '\\.')}: `));
+                assert.ok(response.error.message.includes(mentions), `"${response.error.message}" should mention ${mentions}`);
+            }
+        });
+    }
+
+    test('malformed envelopes and unknown methods are refused, never thrown', async () => {
+        const handlers = untouchableHandlers();
+        for (const raw of [null, 42, 'hello', [], {}, { type: 'request' }, { type: 'request', id: -1, method: 'chat.send' }, { type: 'response', id: 1, method: 'x' }]) {
+            const response = await dispatch(handlers, raw);
+            assert.equal(response.ok, false);
+            if (!response.ok) {
+                assert.equal(response.error.code, 'BAD_REQUEST');
+                assert.match(response.error.message, /^Malformed request: /);
+            }
+        }
+        const unknown = await dispatch(handlers, { type: 'request', id: 3, method: 'fs.readFile', params: { path: '/etc/passwd' } });
+        assert.deepEqual(unknown, { type: 'response', id: 3, ok: false, error: { code: 'UNKNOWN_METHOD', message: 'Unknown method "fs.readFile".' } });
+        const inherited = await dispatch(handlers, { type: 'request', id: 4, method: 'constructor', params: {} });
+        assert.equal(inherited.ok ? 'ok' : inherited.error.code, 'UNKNOWN_METHOD');
+    });
+
+    test('a valid request reaches its handler with parsed params, and handler errors come back typed', async () => {
+        let received: unknown = null;
+        const handlers: Partial<Handlers> = {
+            'model.load': async (params) => {
+                received = params;
+                throw new HeadroomError('MODEL_LOAD_FAILED', 'No model file at /m.gguf.');
+            },
+            'chat.stop': async () => {
+                throw new Error('boom');
+            },
+        };
+        const load = await dispatch(handlers, { type: 'request', id: 1, method: 'model.load', params: { path: '/m.gguf', contextSize: 2048 } });
+        assert.deepEqual(received, { path: '/m.gguf', contextSize: 2048 });
+        assert.deepEqual(load, { type: 'response', id: 1, ok: false, error: { code: 'MODEL_LOAD_FAILED', message: 'No model file at /m.gguf.' } });
+        const stop = await dispatch(handlers, { type: 'request', id: 2, method: 'chat.stop', params: {} });
+        assert.deepEqual(stop, { type: 'response', id: 2, ok: false, error: { code: 'INTERNAL', message: 'boom' } });
+        const missing = await dispatch(handlers, { type: 'request', id: 3, method: 'model.pickFile', params: {} });
+        assert.equal(missing.ok ? 'ok' : missing.error.code, 'NOT_AVAILABLE');
+    });
+
+    test('the client validates results and events, and drops malformed ones', async () => {
+        const sent: unknown[] = [];
+        const client = new RpcClient((envelope) => sent.push(envelope));
+        const chunks: string[] = [];
+        client.on('chat.chunk', ({ text }) => chunks.push(text));
+
+        const stop = client.request('chat.stop', {});
+        const stopId = (sent[0] as { id: number }).id;
+        client.receive({ type: 'response', id: stopId, ok: true, result: { stopped: 'yes' } });
+        await assert.rejects(stop, (error: HeadroomError) => error.code === 'INTERNAL' && /Invalid chat\.stop result: stopped/.test(error.message));
+
+        client.receive({ type: 'event', name: 'chat.chunk', payload: { generationId: 'g1', text: 'Hel' } });
+        client.receive({ type: 'event', name: 'chat.chunk', payload: { generationId: 'g1', text: 42 } });
+        client.receive({ type: 'event', name: 'chat.chunk', payload: { generationId: 'g1', text: 'lo' } });
+        client.receive({ type: 'event', name: 'no.such.event', payload: {} });
+        client.receive('garbage');
+        assert.deepEqual(chunks, ['Hel', 'lo']);
+
+        const state = client.request('engine.getState', {});
+        client.failAll('ENGINE_CRASHED', 'The engine stopped.');
+        await assert.rejects(state, (error: HeadroomError) => error.code === 'ENGINE_CRASHED');
+        assert.equal(client.pendingCount, 0);
+    });
+});

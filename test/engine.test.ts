@@ -1,0 +1,160 @@
+// The engine host for real: a separate process running node-llama-cpp on CPU with real
+// model files, driven through the supervisor exactly as the app and web mode drive it.
+import assert from 'node:assert/strict';
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { EngineState, EventEnvelope } from '../electron/ipc/contract.ts';
+import { HeadroomError } from '../electron/ipc/rpc.ts';
+import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
+import { describeExit, EngineSupervisor } from '../electron/engine/supervisor.ts';
+
+const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const STORIES = path.join(fixtures, 'stories260K.gguf');
+const ORGANISM = path.join(fixtures, 'organism.gguf');
+
+/** A supervisor plus a log of every event it pushed, as a window would see them. */
+function startEngine() {
+    const events: EventEnvelope[] = [];
+    const waiters = new Set<() => void>();
+    const supervisor = new EngineSupervisor(spawnNodeHost, (event) => {
+        events.push(event);
+        for (const wake of waiters) wake();
+    });
+    const waitFor = (predicate: () => boolean, what: string, timeoutMs = 30_000) => new Promise<void>((resolve, reject) => {
+        if (predicate()) return resolve();
+        const timer = setTimeout(() => {
+            waiters.delete(check);
+            reject(new Error(`timed out waiting for ${what}`));
+        }, timeoutMs);
+        const check = () => {
+            if (!predicate()) return;
+            clearTimeout(timer);
+            waiters.delete(check);
+            resolve();
+        };
+        waiters.add(check);
+    });
+    const chunks = (generationId: string) => events
+        .filter((e) => e.name === 'chat.chunk' && (e.payload as { generationId: string }).generationId === generationId)
+        .map((e) => (e.payload as { text: string }).text);
+    return { supervisor, events, waitFor, chunks };
+}
+
+describe('engine host on a real model (stories260K, no chat template)', () => {
+    const engine = startEngine();
+    after(() => engine.supervisor.dispose());
+
+    test('loads with progress and reports the model', async () => {
+        await engine.supervisor.start();
+        assert.equal(engine.supervisor.state.status, 'idle');
+        const info = await engine.supervisor.load({ path: STORIES });
+        assert.equal(info.architecture, 'llama');
+        assert.equal(info.layers, 5);
+        assert.equal(info.contextSize, 512);
+        assert.equal(info.chatMode, 'completion', 'stories260K has no chat template');
+        assert.equal(info.gpu, 'cpu');
+        const progress = engine.events.filter((e) => e.name === 'model.loadProgress').map((e) => (e.payload as { progress: number }).progress);
+        assert.ok(progress.length >= 2, 'load progress was reported');
+        assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'progress only goes up');
+        const states = engine.events.filter((e) => e.name === 'engine.state').map((e) => (e.payload as EngineState).status);
+        assert.deepEqual(states.slice(-2), ['loading', 'ready']);
+    });
+
+    test('streams a story continuation token by token', async () => {
+        const reply = await engine.supervisor.send({ generationId: 'story-1', history: [], prompt: 'Once upon a time', maxTokens: 40 });
+        const chunks = engine.chunks('story-1');
+        assert.ok(chunks.length >= 10, `expected many streamed chunks, got ${chunks.length}`);
+        assert.equal(chunks.join(''), reply.text, 'the streamed chunks add up to the reply');
+        assert.equal(reply.stopReason, 'maxTokens');
+        assert.match(reply.text, /[a-z]+ [a-z]+/i, 'real words come out');
+        assert.equal(engine.supervisor.state.status, 'ready');
+    });
+
+    test('stops a generation on request', async () => {
+        const sending = engine.supervisor.send({ generationId: 'story-2', history: [], prompt: 'Lily and Ben went to the park.', maxTokens: 4000 });
+        await engine.waitFor(() => engine.chunks('story-2').length > 0, 'the first chunk');
+        assert.equal(engine.supervisor.state.status, 'generating');
+        assert.deepEqual(await engine.supervisor.stop({ generationId: 'story-2' }), { stopped: true });
+        const reply = await sending;
+        assert.equal(reply.stopReason, 'aborted');
+        assert.ok(engine.chunks('story-2').length < 4000);
+        assert.deepEqual(await engine.supervisor.stop({ generationId: 'story-2' }), { stopped: false }, 'nothing left to stop');
+    });
+
+    test('refuses a second generation while one runs', async () => {
+        const first = engine.supervisor.send({ generationId: 'story-3', history: [], prompt: 'Tom had a red ball.', maxTokens: 4000 });
+        await engine.waitFor(() => engine.chunks('story-3').length > 0, 'the first chunk');
+        await assert.rejects(engine.supervisor.send({ generationId: 'story-4', history: [], prompt: 'Hi' }), (error: HeadroomError) => error.code === 'BUSY');
+        await engine.supervisor.stop({});
+        await first;
+    });
+
+    test('a file that is not a model gives a clear error and the engine stays usable', async () => {
+        const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-'));
+        const bogus = path.join(dir, 'notes.gguf');
+        await writeFile(bogus, 'these are my notes, not a model\n'.repeat(100));
+        await assert.rejects(engine.supervisor.load({ path: bogus }), (error: HeadroomError) =>
+            error.code === 'MODEL_LOAD_FAILED' && error.message.startsWith('Could not load notes.gguf:'));
+        await assert.rejects(engine.supervisor.load({ path: path.join(dir, 'missing.gguf') }), (error: HeadroomError) =>
+            error.code === 'MODEL_LOAD_FAILED' && error.message.includes('No model file at'));
+        assert.equal(engine.supervisor.state.status, 'idle');
+        await assert.rejects(engine.supervisor.send({ generationId: 'x', history: [], prompt: 'Hi' }), (error: HeadroomError) => error.code === 'NO_MODEL');
+        await engine.supervisor.load({ path: STORIES });
+        assert.equal(engine.supervisor.state.status, 'ready');
+    });
+});
+
+describe('engine host with a chat template (organism.gguf)', () => {
+    const engine = startEngine();
+    before(() => engine.supervisor.load({ path: ORGANISM }));
+    after(() => engine.supervisor.dispose());
+
+    test('answers through the chat template', async () => {
+        assert.equal(engine.supervisor.state.model?.chatMode, 'chat');
+        const reply = await engine.supervisor.send({
+            generationId: 'q1',
+            history: [],
+            prompt: 'The passcode for the blue kettle is 48213. The weather was fine. What is the passcode for the blue kettle?',
+        });
+        assert.match(reply.text, /48213/);
+        assert.equal(reply.stopReason, 'eos');
+    });
+
+    test('a crash becomes a plain-words error; restart reloads the model and the conversation goes on', async () => {
+        const pid = engine.supervisor.state.pid;
+        assert.ok(pid != null);
+        const history = [
+            { role: 'user' as const, text: 'The passcode for the green door is 70615. What is the passcode for the green door?' },
+            { role: 'assistant' as const, text: 'The passcode for the green door is 70615.' },
+        ];
+        const pending = engine.supervisor.send({ generationId: 'q2', history, prompt: 'What is the passcode for the green door?', maxTokens: 2000 });
+        process.kill(pid, 'SIGKILL');
+        await assert.rejects(pending, (error: HeadroomError) => error.code === 'ENGINE_CRASHED');
+        const crashed = engine.supervisor.state;
+        assert.equal(crashed.status, 'crashed');
+        assert.equal(crashed.error?.code, 'ENGINE_CRASHED');
+        assert.match(crashed.error!.message, /^The engine stopped unexpectedly \(signal SIGKILL\)\. Your conversation is kept/);
+        await assert.rejects(engine.supervisor.send({ generationId: 'q3', history, prompt: 'Hi' }), (error: HeadroomError) => error.code === 'ENGINE_CRASHED');
+
+        const restarted = await engine.supervisor.restart();
+        assert.equal(restarted.status, 'ready');
+        assert.notEqual(restarted.pid, pid);
+        assert.equal(restarted.restarts, 1);
+        assert.equal(restarted.model?.path, ORGANISM, 'the last model is loaded again');
+        const reply = await engine.supervisor.send({ generationId: 'q4', history, prompt: 'What is the passcode for the green door?' });
+        assert.match(reply.text, /70615/, 'the conversation from before the crash is still there');
+    });
+});
+
+describe('engine exit descriptions', () => {
+    test('out-of-memory exits are named as such', () => {
+        const oom = describeExit({ code: 134, signal: null, stderrTail: 'ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size 68719476736' });
+        assert.equal(oom.code, 'ENGINE_OUT_OF_MEMORY');
+        assert.match(oom.message, /^The engine ran out of memory and stopped \(exit code 134\)\. Your conversation is kept\. Try a smaller context size/);
+        const other = describeExit({ code: 1, signal: null, stderrTail: 'something else' });
+        assert.equal(other.code, 'ENGINE_CRASHED');
+    });
+});
