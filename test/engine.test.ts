@@ -5,15 +5,11 @@ import { writeFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { EngineState, EventEnvelope } from '../electron/ipc/contract.ts';
 import { HeadroomError } from '../electron/ipc/rpc.ts';
 import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
 import { describeExit, EngineSupervisor } from '../electron/engine/supervisor.ts';
-
-const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
-const STORIES = path.join(fixtures, 'stories260K.gguf');
-const ORGANISM = path.join(fixtures, 'organism.gguf');
+import { chatModelForTests, ORGANISM, STORIES } from './support/models.ts';
 
 /** A supervisor plus a log of every event it pushed, as a window would see them. */
 function startEngine() {
@@ -146,6 +142,28 @@ describe('engine host with a chat template (organism.gguf)', () => {
         assert.equal(restarted.model?.path, ORGANISM, 'the last model is loaded again');
         const reply = await engine.supervisor.send({ generationId: 'q4', history, prompt: 'What is the passcode for the green door?' });
         assert.match(reply.text, /70615/, 'the conversation from before the crash is still there');
+    });
+});
+
+describe('engine host on a random-weight model with Llama 3\'s tokenizer and chat template', () => {
+    const engine = startEngine();
+    after(() => engine.supervisor.dispose());
+
+    test('resolves the Llama 3 chat format and streams until stopped', async () => {
+        const info = await engine.supervisor.load({ path: await chatModelForTests(), contextSize: 1024 });
+        assert.equal(info.chatMode, 'chat');
+        assert.equal(info.chatWrapper, 'Llama 3');
+        assert.equal(info.contextSize, 1024);
+        const capped = await engine.supervisor.send({ generationId: 'r1', history: [], prompt: 'Hello there', maxTokens: 12 });
+        assert.equal(capped.stopReason, 'maxTokens');
+        assert.ok(engine.chunks('r1').length >= 6, 'multi-byte tokens may merge, but text streams in pieces');
+
+        const sending = engine.supervisor.send({ generationId: 'r2', history: [{ role: 'user', text: 'Hello there' }, { role: 'assistant', text: capped.text }], prompt: 'Go on' });
+        await engine.waitFor(() => engine.chunks('r2').length >= 5, 'five chunks');
+        await engine.supervisor.stop({});
+        const stopped = await sending;
+        assert.equal(stopped.stopReason, 'aborted');
+        assert.equal(engine.chunks('r2').join(''), stopped.text);
     });
 });
 

@@ -40,13 +40,14 @@ const { values } = parseArgs({
         model: { type: 'string' },
         port: { type: 'string', default: String(DEFAULT_PORT) },
         context: { type: 'string' },
+        threads: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
     },
     strict: true,
 });
 
 if (values.help) {
-    process.stdout.write('Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>]\n');
+    process.stdout.write('Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>]\n');
     process.exit(0);
 }
 
@@ -54,6 +55,8 @@ const port = Number(values.port);
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number, not "${values.port}".`);
 const contextSize = values.context == null ? undefined : Number(values.context);
 if (contextSize != null && (!Number.isInteger(contextSize) || contextSize < 64)) fail(`--context must be a whole number of tokens (64 or more), not "${values.context}".`);
+const threads = values.threads == null ? undefined : Number(values.threads);
+if (threads != null && (!Number.isInteger(threads) || threads < 1)) fail(`--threads must be a whole number, 1 or more, not "${values.threads}".`);
 const modelPath = values.model == null ? null : path.resolve(values.model);
 if (modelPath != null && !existsSync(modelPath)) fail(`no model file at ${modelPath}.`);
 
@@ -66,7 +69,7 @@ const server = await startWebServer({ backend, staticDir, port }).catch((error: 
 process.stdout.write(`Headroom is running at ${server.url}\n`);
 
 if (modelPath != null) {
-    backend.supervisor.load({ path: modelPath, contextSize }).catch((error: Error) => {
+    backend.supervisor.load({ path: modelPath, contextSize, threads }).catch((error: Error) => {
         process.stderr.write(`headroom: ${error.message}\n`);
     });
 }

@@ -13,6 +13,11 @@ function formatBytes(bytes: number): string {
     return `${value.toFixed(value >= 100 || unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
+function chatFormatLabel(mode: 'chat' | 'completion', wrapper: string): string {
+    if (mode === 'completion') return 'none (plain text)';
+    return wrapper === 'JinjaTemplate' ? "the model's own template" : wrapper;
+}
+
 export function ModelPanel() {
     const engine = useEngineStore((s) => s.engine);
     const loadProgress = useEngineStore((s) => s.loadProgress);
@@ -51,7 +56,7 @@ export function ModelPanel() {
                         <dt>Layers</dt><dd>{model.layers}</dd>
                         <dt>File</dt><dd>{formatBytes(model.sizeBytes)}</dd>
                         <dt>Runs on</dt><dd>{model.gpu === 'cpu' ? 'CPU' : model.gpu.toUpperCase()}</dd>
-                        <dt>Chat format</dt><dd>{model.chatMode === 'chat' ? model.chatWrapper : 'none'}</dd>
+                        <dt>Chat format</dt><dd>{chatFormatLabel(model.chatMode, model.chatWrapper)}</dd>
                     </div>
                     {model.chatMode === 'completion' && (
                         <p className="note" data-testid="completion-note">

@@ -55,7 +55,11 @@ export const useEngineStore = create<EngineStore>((set) => ({
     dismissError: () => set({ actionError: null }),
 }));
 
-rpc.on('engine.state', (engine) => useEngineStore.setState({ engine }));
+rpc.on('engine.state', (engine) => useEngineStore.setState((state) => ({
+    engine,
+    // A load may have been started elsewhere (e.g. `serve --model`): progress ends with it.
+    loadProgress: engine.status === 'loading' ? state.loadProgress : null,
+})));
 rpc.on('model.loadProgress', ({ progress }) => useEngineStore.setState({ loadProgress: progress }));
 bridge.onConnection((connection) => {
     useEngineStore.setState({ connection });
