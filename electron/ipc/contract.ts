@@ -13,8 +13,16 @@ export const ErrorCode = z.enum([
     'ENGINE_OUT_OF_MEMORY',
     'ENGINE_UNAVAILABLE',
     'NOT_AVAILABLE',
+    'NOT_FOUND',
+    'DOCUMENT_UNREADABLE',
+    'UNSUPPORTED_DOCUMENT',
+    'DOCUMENT_TOO_LARGE',
+    'CONTEXT_OVERFLOW',
     'INTERNAL',
 ]);
+
+export const DocumentKind = z.enum(['pdf', 'docx', 'epub', 'html', 'markdown', 'text', 'code']);
+export type DocumentKind = z.infer<typeof DocumentKind>;
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
 export const RpcError = z.object({
