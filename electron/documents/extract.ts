@@ -72,7 +72,6 @@ async function extractPdf(name: string, bytes: Uint8Array, onProgress: ExtractPr
     try {
         document = await pdfjs.getDocument({
             data: new Uint8Array(bytes), // a copy: pdf.js takes ownership, and refuses Buffers
-            isEvalSupported: false,
             useSystemFonts: false,
             disableFontFace: true,
             verbosity: 0,
