@@ -41,6 +41,7 @@ const handlers: Partial<Handlers> = {
     },
     'chat.send': (params) => engine.send(params),
     'chat.stop': async ({ generationId }) => ({ stopped: engine.stop(generationId) }),
+    'engine.kvStats': async () => engine.kvStats(),
 };
 
 parent.onMessage((message) => {

@@ -1,6 +1,7 @@
 // The one IPC contract between the renderer, the main process (or web server) and
 // the engine host. Pure zod + types, no Node or DOM imports, so every side can load it.
 import { z } from 'zod';
+import { HeadPolicy, KvOptions, KvPlacement } from '../engine/kv/policy.ts';
 
 export const ErrorCode = z.enum([
     'BAD_REQUEST',
@@ -39,6 +40,16 @@ export const ChatMessage = z.object({
 });
 export type ChatMessage = z.infer<typeof ChatMessage>;
 
+/** Whether head-level KV compression can run for the loaded model, and whether it does. */
+export const KvCompression = z.object({
+    /** This llama.cpp build has the head-level cache and the model's architecture supports it. */
+    available: z.boolean(),
+    active: z.boolean(),
+    /** Why it is unavailable or off, in plain words; null when active. */
+    reason: z.string().nullable(),
+});
+export type KvCompression = z.infer<typeof KvCompression>;
+
 export const ModelInfo = z.object({
     path: z.string(),
     name: z.string(),
@@ -52,6 +63,7 @@ export const ModelInfo = z.object({
     chatWrapper: z.string(),
     gpu: z.string(), // 'cpu' | 'cuda' | 'vulkan' | 'metal'
     threads: z.number().int().positive(),
+    kv: KvCompression,
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
@@ -74,7 +86,39 @@ export const LoadModelParams = z.object({
     path: z.string().min(1).max(4096),
     contextSize: z.number().int().min(64).max(1 << 20).optional(),
     threads: z.number().int().min(1).max(256).optional(),
+    /** Head-level KV compression; omitted or mode 'off' means the stock cache. */
+    kv: KvOptions.optional(),
 }).strict();
+
+const Bytes = z.number().int().nonnegative();
+
+/** What the KV cache holds and where: the plan's formula next to what llama.cpp allocated. */
+export const KvStats = z.object({
+    compression: KvCompression,
+    mode: z.enum(['off', 'auto', 'budget']),
+    /** Fraction of the stock cache's bytes the plan spends (1 for the stock cache). */
+    budget: z.number().positive(),
+    /** Where the head scores came from: a HeadProfile's source and path, or null (fallback order: later layers first). */
+    profile: z.object({ source: z.string(), path: z.string() }).nullable(),
+    sinks: z.number().int().nonnegative(),
+    window: z.number().int().positive(),
+    fullPlacement: KvPlacement,
+    contextCells: z.number().int().positive(),
+    streamingCells: z.number().int().nonnegative(),
+    /** Tokens in the context now, and how many of them a full and a streaming head hold. */
+    tokens: z.object({ context: z.number().int().nonnegative(), full: z.number().int().nonnegative(), streaming: z.number().int().nonnegative() }),
+    /** policy[layer][kvHead]; every head 'full' for the stock cache. */
+    policy: z.array(z.array(HeadPolicy)),
+    /** kvBytes() of policy.ts for this plan. */
+    planned: z.object({ gpu: Bytes, cpu: Bytes, full: Bytes, streaming: Bytes, perHead: z.array(z.array(Bytes)) }),
+    /** The buffers llama.cpp reported allocating (empty when the build does not report them). */
+    allocated: z.object({
+        gpu: Bytes,
+        cpu: Bytes,
+        buffers: z.array(z.object({ kind: z.enum(['full', 'streaming', 'stock']), bufferType: z.string(), device: z.enum(['gpu', 'cpu']), bytes: Bytes, cells: z.number().int().nonnegative() })),
+    }),
+});
+export type KvStats = z.infer<typeof KvStats>;
 
 export const SendParams = z.object({
     generationId: GenerationId,
@@ -89,6 +133,7 @@ export const StopReason = z.enum(['eos', 'maxTokens', 'aborted']);
 export const requests = {
     'engine.getState': { params: Empty, result: EngineState },
     'engine.restart': { params: Empty, result: EngineState },
+    'engine.kvStats': { params: Empty, result: KvStats },
     'model.load': { params: LoadModelParams, result: ModelInfo },
     'model.unload': { params: Empty, result: Empty },
     'model.pickFile': { params: Empty, result: z.object({ path: z.string().nullable() }) },
