@@ -14,7 +14,7 @@ import { nativeBuildStatus } from './support/nativeBuild.ts';
 // organism.gguf: 4 layers × 4 KV heads (8 query heads, GQA 2:1), head dim 16, F16 K and V.
 const LAYERS = 4;
 const KV_HEADS = 4;
-const BYTES_PER_HEAD_TOKEN = 2 * 16 * 2 * 2;
+const BYTES_PER_HEAD_TOKEN = (16 + 16) * 2; // K and V, F16
 
 const DOCUMENT = 'Copyright: 2004-2019 The Debian Project. This package is free software; you can redistribute it '
     + 'and/or modify it under the terms of the GNU General Public License as published by the Free Software Foundation. '
@@ -94,7 +94,7 @@ describe('head-level KV cache (patched llama.cpp)', { skip: native.skip }, () =>
             const plan = mixedPlan(4, 24);
             // ubatches of 32 and 64 cells per streaming head: cells are evicted and reused during the prompt and decode
             const result = await runProbe({
-                build: 'headwise', model: ORGANISM, contextSize: 256, batchSize: 32, flashAttention,
+                build: 'headwise', model: ORGANISM, contextSize: 512, batchSize: 32, flashAttention,
                 plan, prompt: PROMPT, generate: 12, logits: true,
             });
             const streamBuffer = result.buffers.find((b) => b.kind === 'streaming');
@@ -121,7 +121,7 @@ describe('head-level KV cache (patched llama.cpp)', { skip: native.skip }, () =>
 
     test('the reference itself matches the stock binary with full attention', async () => {
         const result = await runProbe({
-            build: 'stock', model: ORGANISM, contextSize: 256, batchSize: 32, prompt: PROMPT, generate: 4, logits: true,
+            build: 'stock', model: ORGANISM, contextSize: 512, batchSize: 32, prompt: PROMPT, generate: 4, logits: true,
         });
         const reference = await LlamaReference.load(ORGANISM);
         const tokens = [...result.promptTokens, ...result.generated.slice(0, -1)];

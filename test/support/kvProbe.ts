@@ -34,6 +34,7 @@ export interface ProbeResult {
     promptTokens: number[];
     generated: number[];
     logits: number[][];
+    prefillSeconds: number;
     decodeTokensPerSecond: number;
 }
 
@@ -102,7 +103,9 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         }
     };
     const input: ControlledEvaluateInputItem[] = promptTokens.map((t, i) => (i === promptTokens.length - 1 ? [t, next] : t));
+    const prefillStarted = performance.now();
     const first = await sequence.controlledEvaluate(input);
+    const prefillSeconds = (performance.now() - prefillStarted) / 1000;
     record(first.at(-1));
     const started = performance.now();
     for (let i = 1; i < request.generate; i++) {
@@ -121,6 +124,7 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         promptTokens: [...promptTokens],
         generated,
         logits,
+        prefillSeconds,
         decodeTokensPerSecond: request.generate > 1 ? (request.generate - 1) / seconds : 0,
     };
     await context.dispose();
