@@ -174,6 +174,32 @@ describe('head-level KV cache (patched llama.cpp)', { skip: native.skip }, () =>
         });
     });
 
+    test('state save and load: a restored sequence goes on exactly as an uninterrupted one', async () => {
+        // a 64-cell streaming cache that has already dropped most of the prompt
+        const base = { build: 'headwise', model: ORGANISM, contextSize: 512, batchSize: 32, plan: mixedPlan(4, 24), prompt: PROMPT, generate: 16 } as const;
+        const straight = await runProbe(base);
+        const restored = await runProbe({ ...base, saveRestore: true });
+        assert.deepEqual(restored.generated, straight.generated);
+    });
+
+    describe('removing a token range (what a chat session does between turns)', () => {
+        const base = { build: 'headwise', model: ORGANISM, contextSize: 512, batchSize: 32, plan: mixedPlan(4, 24), prompt: PROMPT, generate: 40 } as const;
+
+        test('a tail within the window is removed in place and generated again identically', async () => {
+            const result = await runProbe({ ...base, eraseTail: 8 });
+            assert.deepEqual(result.refusals, []);
+            assert.deepEqual(result.regenerated, result.generated.slice(-8));
+        });
+
+        test('a tail whose window the streaming heads dropped is refused; node-llama-cpp evaluates again, output unchanged', async () => {
+            // 64 cells per streaming head: 70 tokens back is gone
+            const result = await runProbe({ ...base, generate: 90, eraseTail: 70 });
+            assert.equal(result.refusals.length, 1, 'the streaming heads no longer hold what the next token needs');
+            assert.match(result.refusals[0], /seq_rm: refused/);
+            assert.deepEqual(result.regenerated, result.generated.slice(-70));
+        });
+    });
+
     test('offload cpu: full heads\' KV in host buffers, output unchanged', async () => {
         const base = { build: 'headwise', model: ORGANISM, contextSize: 512, batchSize: 64, prompt: PROMPT, generate: 16 } as const;
         const onCpu = await runProbe({ ...base, plan: { ...mixedPlan(4, 64), fullPlacement: 'cpu' } });

@@ -5,6 +5,9 @@
 // Two binaries cannot share a process, so tests compare builds through this script.
 import { spawn } from 'node:child_process';
 import type { ControlledEvaluateInputItem, Token } from 'node-llama-cpp';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HeadPlan } from '../../electron/engine/kv/policy.ts';
 import { BUILD_ENV, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, POLICY_ENV, writePolicyFile, type BuildChoice, type KvBuffer } from '../../electron/engine/kv/native.ts';
@@ -23,6 +26,10 @@ export interface ProbeRequest {
     generate: number;
     /** Return the full logits before each generated token. */
     logits?: boolean;
+    /** After the prompt: save the sequence state to a file, clear the sequence, load the file, go on. */
+    saveRestore?: boolean;
+    /** After generating: erase the last `eraseTail` evaluated tokens and generate them again. */
+    eraseTail?: number;
 }
 
 export interface ProbeResult {
@@ -36,6 +43,10 @@ export interface ProbeResult {
     logits: number[][];
     prefillSeconds: number;
     decodeTokensPerSecond: number;
+    /** With eraseTail: the tokens generated again after the erase. */
+    regenerated: number[];
+    /** Sequence operations the native cache refused (its log lines). */
+    refusals: string[];
 }
 
 const self = fileURLToPath(import.meta.url);
@@ -63,13 +74,17 @@ export function runProbe(request: ProbeRequest): Promise<ProbeResult> {
 async function main(request: ProbeRequest): Promise<ProbeResult> {
     const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
     const collector = new KvLogCollector();
+    const refusals: string[] = [];
     const llama = await getLlama({
         gpu: false,
         build: 'never',
         cmakeOptions: cmakeOptionsFor(request.build),
         logLevel: LlamaLogLevel.info,
         logger: (level, message) => {
-            for (const line of message.split('\n')) collector.take(line);
+            for (const line of message.split('\n')) {
+                collector.take(line);
+                if (/refused/.test(line)) refusals.push(line);
+            }
             if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) process.stderr.write(message + '\n');
         },
     });
@@ -107,12 +122,31 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
     const first = await sequence.controlledEvaluate(input);
     const prefillSeconds = (performance.now() - prefillStarted) / 1000;
     record(first.at(-1));
+    if (request.saveRestore === true) {
+        const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-state-')), 'sequence.bin');
+        await sequence.saveStateToFile(file);
+        await sequence.clearHistory();
+        await sequence.loadStateFromFile(file, { acceptRisk: true });
+    }
     const started = performance.now();
     for (let i = 1; i < request.generate; i++) {
         const out = await sequence.controlledEvaluate([[generated.at(-1)! as Token, next]]);
         record(out[0]);
     }
     const seconds = (performance.now() - started) / 1000;
+    const regenerated: number[] = [];
+    if (request.eraseTail != null) {
+        const end = sequence.nextTokenIndex;
+        const start = end - request.eraseTail;
+        await sequence.eraseContextTokenRanges([{ start, end }]);
+        // evaluated so far: prompt + generated[0 .. G-2]; the first erased one is generated[G-1-k]
+        let token = generated[generated.length - 1 - request.eraseTail] as Token;
+        for (let i = 0; i < request.eraseTail; i++) {
+            const out = await sequence.controlledEvaluate([[token, next]]);
+            token = out[0]!.next.token!;
+            regenerated.push(token);
+        }
+    }
     // log lines travel asynchronously; give the last ones a moment
     await new Promise((r) => setTimeout(r, 50));
     const result: ProbeResult = {
@@ -126,6 +160,8 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         logits,
         prefillSeconds,
         decodeTokensPerSecond: request.generate > 1 ? (request.generate - 1) / seconds : 0,
+        regenerated,
+        refusals,
     };
     await context.dispose();
     await model.dispose();

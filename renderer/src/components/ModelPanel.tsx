@@ -57,6 +57,10 @@ export function ModelPanel() {
                         <dt>File</dt><dd>{formatBytes(model.sizeBytes)}</dd>
                         <dt>Runs on</dt><dd>{model.gpu === 'cpu' ? 'CPU' : model.gpu.toUpperCase()}</dd>
                         <dt>Chat format</dt><dd>{chatFormatLabel(model.chatMode, model.chatWrapper)}</dd>
+                        <dt>KV compression</dt>
+                        <dd data-testid="kv-compression" title={model.kv.reason ?? undefined}>
+                            {model.kv.active ? 'On (head-level)' : model.kv.available ? 'Off' : 'Unavailable'}
+                        </dd>
                     </div>
                     {model.chatMode === 'completion' && (
                         <p className="note" data-testid="completion-note">
