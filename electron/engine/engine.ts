@@ -3,13 +3,20 @@
 // restarted engine picks it up again without anything being lost.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Llama, LlamaChatSession, LlamaCompletion, LlamaContext, LlamaModel, ChatHistoryItem } from 'node-llama-cpp';
-import type { ChatMessage, ModelInfo, Params, Result } from '../ipc/contract.ts';
+import type { Llama, LlamaChatSession, LlamaCompletion, LlamaContext, LlamaContextSequence, LlamaModel, ChatHistoryItem } from 'node-llama-cpp';
+import type { ChatMessage, MemoryStats, ModelInfo, Params, Result } from '../ipc/contract.ts';
 import { HeadroomError } from '../ipc/rpc.ts';
+import { kvUsageFromFormula, kvUsageFromStats, type EngineKvStats, type KvUsage } from '../memory/kvUsage.ts';
+import { BufferLog, type MeasuredBuffers } from '../memory/llamaLog.ts';
+import { LIVE_STATS_INTERVAL_MS, SpeedMeter } from '../memory/liveStats.ts';
+import { attentionOf, kvShapeOf, type AttentionMetadata } from '../memory/modelShape.ts';
+import { DEFAULT_UBATCH, fitToMachine, flashAttentionOption, planMemory } from '../memory/planner.ts';
+import type { FitResult, MemoryPlan, PlanInput, Prediction } from '../memory/plan.ts';
 
 export interface EngineEvents {
     loadProgress(path: string, progress: number): void;
     chunk(generationId: string, text: string): void;
+    memoryStats(stats: MemoryStats): void;
 }
 
 const DEFAULT_MAX_CONTEXT = 8192;
@@ -23,12 +30,18 @@ type NodeLlamaCpp = typeof import('node-llama-cpp');
 interface Loaded {
     model: LlamaModel;
     context: LlamaContext;
+    sequence: LlamaContextSequence;
     info: ModelInfo;
     chat: LlamaChatSession | null;
     completion: LlamaCompletion | null;
     // What the chat session currently holds; when a turn arrives with a different
     // history (edited, regenerated, or a restarted engine) the session is reset to it.
     history: ChatMessage[];
+    /** The stock cache as policy.ts sizes it, until the native cache reports kvStats. */
+    formulaKv: KvUsage;
+    /** What llama.cpp logged allocating for the model and the context. */
+    measured: MeasuredBuffers;
+    predicted: Prediction | null;
 }
 
 function sameHistory(a: readonly ChatMessage[], b: readonly ChatMessage[]): boolean {
@@ -54,6 +67,8 @@ export class Engine {
     #loaded: Loaded | null = null;
     #generation: { id: string; abort: AbortController } | null = null;
     #loading = false;
+    #buffers = new BufferLog();
+    #speed = new SpeedMeter();
 
     constructor(events: EngineEvents) {
         this.#events = events;
@@ -65,12 +80,20 @@ export class Engine {
         this.#llama ??= await this.#lib.getLlama({
             gpu: process.env.HEADROOM_GPU === 'false' ? false : 'auto',
             build: 'never',
-            logLevel: this.#lib.LlamaLogLevel.error,
+            // Info level so that llama.cpp's buffer sizes reach us; only errors go to stderr,
+            // where the supervisor looks for out-of-memory messages.
+            logLevel: this.#lib.LlamaLogLevel.info,
+            logger: (level, message) => {
+                if (this.#buffers.observe(message)) return;
+                if (level === this.#lib!.LlamaLogLevel.error || level === this.#lib!.LlamaLogLevel.fatal) {
+                    process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
+                }
+            },
         });
         return { lib: this.#lib, llama: this.#llama };
     }
 
-    async load({ path: modelPath, contextSize, threads }: Params<'model.load'>): Promise<ModelInfo> {
+    async load({ path: modelPath, contextSize, threads, gpuLayers, flashAttention, kvCacheType }: Params<'model.load'>): Promise<ModelInfo> {
         if (this.#generation != null || this.#loading) throw new HeadroomError('BUSY', 'The engine is busy; stop the current reply first.');
         this.#loading = true;
         try {
@@ -80,9 +103,11 @@ export class Engine {
             const { lib, llama } = await this.#getLlama();
             let model: LlamaModel;
             let reported = -1;
+            this.#buffers.reset();
             try {
                 model = await llama.loadModel({
                     modelPath,
+                    ...(gpuLayers != null ? { gpuLayers } : {}),
                     onLoadProgress: (progress) => {
                         // llama.cpp reports per tensor; a percent step is plenty for a progress bar.
                         if (progress < 1 && progress - reported < 0.01) return;
@@ -95,7 +120,10 @@ export class Engine {
             }
             let context: LlamaContext;
             try {
+                const cacheType = kvCacheType === 'q8_0' ? 'Q8_0' : 'F16';
                 context = await model.createContext({
+                    ...(flashAttention != null ? { flashAttention: flashAttentionOption(flashAttention) } : {}),
+                    ...(kvCacheType != null ? { experimentalKvCacheKeyType: cacheType, experimentalKvCacheValueType: cacheType } : {}),
                     threads: threads ?? (file.size < SINGLE_THREAD_MODEL_BYTES ? 1 : llama.cpuMathCores),
                     contextSize: contextSize ?? { max: Math.min(model.trainContextSize || DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT) },
                 });
@@ -104,8 +132,9 @@ export class Engine {
                 throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${(error as Error).message}`);
             }
             const hasTemplate = typeof model.fileInfo.metadata.tokenizer?.chat_template === 'string';
-            const chat = hasTemplate ? new lib.LlamaChatSession({ contextSequence: context.getSequence() }) : null;
-            const completion = hasTemplate ? null : new lib.LlamaCompletion({ contextSequence: context.getSequence() });
+            const sequence = context.getSequence();
+            const chat = hasTemplate ? new lib.LlamaChatSession({ contextSequence: sequence }) : null;
+            const completion = hasTemplate ? null : new lib.LlamaCompletion({ contextSequence: sequence });
             const metadata = model.fileInfo.metadata;
             const architecture = String(metadata.general?.architecture ?? 'unknown');
             const info: ModelInfo = {
@@ -121,7 +150,22 @@ export class Engine {
                 gpu: llama.gpu === false ? 'cpu' : llama.gpu,
                 threads: context.currentThreads,
             };
-            this.#loaded = { model, context, info, chat, completion, history: [] };
+            // llama.cpp's log reaches JavaScript asynchronously: let the buffer lines drain.
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            const attention = attentionOf(metadata[architecture as keyof typeof metadata] as AttentionMetadata ?? {});
+            const shape = kvShapeOf(attention, { contextCells: context.contextSize, ubatch: Math.min(DEFAULT_UBATCH, context.contextSize), cacheType: kvCacheType ?? 'f16' });
+            const predicted = await planMemory(llama, {
+                path: modelPath, contextSize: context.contextSize, gpuLayers: model.gpuLayers,
+                kvCacheType: kvCacheType ?? 'f16', flashAttention: flashAttention ?? 'auto',
+            }).then((plan) => plan.predicted, () => null);
+            this.#loaded = {
+                model, context, sequence, info, chat, completion, history: [],
+                formulaKv: kvUsageFromFormula(shape, null, { gpuLayers: Math.min(model.gpuLayers, attention.layers) }),
+                measured: this.#buffers.measured,
+                predicted,
+            };
+            this.#speed.start();
+            void this.#pushStats(false);
             return info;
         } finally {
             this.#loading = false;
@@ -145,11 +189,15 @@ export class Engine {
         const abort = new AbortController();
         this.#generation = { id: generationId, abort };
         const onTextChunk = (text: string) => this.#events.chunk(generationId, text);
+        const onToken = (tokens: readonly unknown[]) => this.#speed.add(tokens.length);
+        this.#speed.start();
+        // Pushed, not polled: the window sees memory move while the reply streams.
+        const ticker = setInterval(() => void this.#pushStats(true), LIVE_STATS_INTERVAL_MS);
         try {
             if (loaded.chat != null) {
                 if (!sameHistory(loaded.history, history)) loaded.chat.setChatHistory(toChatHistory(history));
                 const reply = await loaded.chat.promptWithMeta(prompt, {
-                    onTextChunk, signal: abort.signal, stopOnAbortSignal: true, maxTokens, temperature: 0,
+                    onTextChunk, onToken, signal: abort.signal, stopOnAbortSignal: true, maxTokens, temperature: 0,
                 });
                 loaded.history = [...history, { role: 'user', text: prompt }, { role: 'assistant', text: reply.responseText }];
                 return { text: reply.responseText, stopReason: mapStopReason(reply.stopReason) };
@@ -157,7 +205,7 @@ export class Engine {
             // No chat template: continue the running text as plain completion.
             const transcript = [...history.map((m) => m.text), prompt].join('');
             const reply = await loaded.completion!.generateCompletionWithMeta(transcript, {
-                onTextChunk, signal: abort.signal, stopOnAbortSignal: true,
+                onTextChunk, onToken, signal: abort.signal, stopOnAbortSignal: true,
                 maxTokens: maxTokens ?? DEFAULT_COMPLETION_TOKENS, temperature: 0,
             });
             return { text: reply.response, stopReason: mapStopReason(reply.metadata.stopReason) };
@@ -165,7 +213,67 @@ export class Engine {
             if (error instanceof HeadroomError) throw error;
             throw new HeadroomError('GENERATION_FAILED', `Generation failed: ${(error as Error).message}`);
         } finally {
+            clearInterval(ticker);
             this.#generation = null;
+            void this.#pushStats(false);
+        }
+    }
+
+    async plan(request: PlanInput): Promise<MemoryPlan> {
+        const { llama } = await this.#getLlama();
+        await this.#checkModelFile(request.path);
+        return planMemory(llama, request);
+    }
+
+    async fit(request: PlanInput, goal: 'context' | 'compression'): Promise<FitResult> {
+        const { llama } = await this.#getLlama();
+        await this.#checkModelFile(request.path);
+        return fitToMachine(llama, request, goal);
+    }
+
+    async #checkModelFile(modelPath: string): Promise<void> {
+        const file = await stat(modelPath).catch(() => null);
+        if (file == null || !file.isFile()) throw new HeadroomError('NOT_FOUND', `No model file at ${modelPath}.`);
+    }
+
+    /** The native per-head cache's own numbers; null until the engine has them (branch native). */
+    #kvStats(): EngineKvStats | null {
+        return null;
+    }
+
+    async memoryStats(): Promise<MemoryStats> {
+        const loaded = this.#loaded;
+        const llama = this.#llama;
+        let gpu: MemoryStats['gpu'] = { available: false, reason: 'No GPU: the model runs on the CPU.' };
+        if (llama != null && llama.gpu !== false) {
+            const vram = await llama.getVramState();
+            gpu = { available: true, kind: llama.gpu, totalBytes: vram.total, usedBytes: vram.used };
+        } else if (llama == null) {
+            gpu = { available: false, reason: 'Load a model to see GPU memory.' };
+        }
+        const stats = this.#kvStats();
+        return {
+            at: Date.now(),
+            generating: this.#generation != null,
+            gpu,
+            processRamBytes: process.memoryUsage.rss(),
+            kv: loaded == null ? null : stats != null ? kvUsageFromStats(stats) : loaded.formulaKv,
+            context: loaded == null ? null : {
+                usedTokens: loaded.sequence.nextTokenIndex,
+                capacityTokens: loaded.context.contextSize,
+            },
+            tokensPerSecond: this.#speed.perSecond,
+            generatedTokens: this.#speed.tokens,
+            loaded: loaded == null ? null : { actual: loaded.measured, predicted: loaded.predicted },
+        };
+    }
+
+    async #pushStats(generating: boolean): Promise<void> {
+        try {
+            const stats = await this.memoryStats();
+            this.#events.memoryStats({ ...stats, generating: generating && stats.generating });
+        } catch {
+            // A snapshot failing (e.g. mid-unload) is not worth interrupting anything for.
         }
     }
 

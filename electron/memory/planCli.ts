@@ -1,0 +1,94 @@
+// `npm run plan -- --model <gguf> --context <n> [--kv off|auto|<budget>] [--offload gpu|cpu|auto] [--load]`
+// Prints ONE JSON object: the prediction, and with --load what llama.cpp actually allocated
+// for the same settings (read from its own log, not from the formula).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
+import { BufferLog } from './llamaLog.ts';
+import { planMemory } from './planner.ts';
+import type { PlanInput } from './plan.ts';
+
+function fail(message: string): never {
+    process.stderr.write(`headroom plan: ${message}\n`);
+    process.exit(2);
+}
+
+const OPTIONS = {
+    model: { type: 'string' },
+    context: { type: 'string' },
+    kv: { type: 'string', default: 'off' },
+    offload: { type: 'string', default: 'auto' },
+    'gpu-layers': { type: 'string', default: 'auto' },
+    'kv-type': { type: 'string', default: 'f16' },
+    load: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parse() {
+    try {
+        return parseArgs({ options: OPTIONS, strict: true });
+    } catch (error) {
+        return fail((error as Error).message.split('\n')[0]);
+    }
+}
+const { values } = parse();
+
+if (values.help) {
+    process.stdout.write('Usage: npm run plan -- --model <gguf> --context <n> [--kv off|auto|<budget 0-1>] [--offload gpu|cpu|auto] [--gpu-layers auto|<n>] [--kv-type f16|q8_0] [--load]\n');
+    process.exit(0);
+}
+if (values.model == null) fail('--model <path.gguf> is required.');
+const modelPath = path.resolve(values.model);
+if (!existsSync(modelPath)) fail(`no model file at ${modelPath}.`);
+const contextSize = Number(values.context);
+if (!Number.isInteger(contextSize) || contextSize < 64) fail(`--context must be a whole number of tokens (64 or more), not "${values.context}".`);
+let kv: PlanInput['kv'];
+if (values.kv === 'off' || values.kv === 'auto') kv = { mode: values.kv };
+else {
+    const budget = Number(values.kv);
+    if (!(budget > 0 && budget <= 1)) fail(`--kv must be off, auto or a budget in (0, 1], not "${values.kv}".`);
+    kv = { mode: 'budget', budget };
+}
+if (!['gpu', 'cpu', 'auto'].includes(values.offload)) fail(`--offload must be gpu, cpu or auto, not "${values.offload}".`);
+kv.offload = values.offload as 'gpu' | 'cpu' | 'auto';
+const gpuLayers = values['gpu-layers'] === 'auto' ? 'auto' : Number(values['gpu-layers']);
+if (gpuLayers !== 'auto' && !(Number.isInteger(gpuLayers) && gpuLayers >= 0)) fail(`--gpu-layers must be auto or a whole number, not "${values['gpu-layers']}".`);
+if (values['kv-type'] !== 'f16' && values['kv-type'] !== 'q8_0') fail(`--kv-type must be f16 or q8_0, not "${values['kv-type']}".`);
+
+const buffers = new BufferLog();
+const llama = await getLlama({
+    gpu: process.env.HEADROOM_GPU === 'false' ? false : 'auto',
+    build: 'never',
+    logLevel: LlamaLogLevel.info,
+    logger: (level, message) => {
+        if (buffers.observe(message)) return;
+        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
+    },
+});
+try {
+    const request: PlanInput = { path: modelPath, contextSize, kv, gpuLayers, kvCacheType: values['kv-type'] };
+    const plan = await planMemory(llama, request);
+    const output: Record<string, unknown> = { model: plan.model, contextSize, contextCells: plan.contextCells, gpuLayers: plan.gpuLayers, budget: plan.budget, kvCacheType: plan.kvCacheType, predicted: plan.predicted, machine: plan.machine, notes: plan.notes };
+    if (values.load) {
+        if (kv.mode !== 'off' && plan.budget != null) {
+            // Compressed caches need the native engine's kv option (branch native).
+            output.actual = null;
+            output.notes = [...plan.notes, 'Measuring a compressed cache needs the native per-head engine; this build loads only the stock cache.'];
+        } else {
+            buffers.reset();
+            const model = await llama.loadModel({ modelPath, gpuLayers: plan.gpuLayers });
+            const ggml = plan.kvCacheType === 'q8_0' ? 'Q8_0' : 'F16';
+            const context = await model.createContext({ contextSize, threads: 1, experimentalKvCacheKeyType: ggml, experimentalKvCacheValueType: ggml });
+            // llama.cpp's log reaches JavaScript asynchronously: let it drain first.
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            const measured = buffers.measured;
+            output.actual = { contextSize: context.contextSize, kvBytes: measured.kv, weightsBytes: measured.weights.gpu + measured.weights.cpu, weights: measured.weights, computeBytes: measured.compute };
+            await context.dispose();
+            await model.dispose();
+        }
+    }
+    process.stdout.write(`${JSON.stringify(output)}\n`);
+} finally {
+    await llama.dispose();
+}
