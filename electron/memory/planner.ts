@@ -102,8 +102,9 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
         placement = 'cpu';
         result = place(placement);
     }
-    if (!result.gpuFits) notes.push(`Needs ${gib(result.gpuBytes)} of GPU memory; ${gib(machine.vramFree)} is free.`);
-    if (!result.cpuFits) notes.push(`Needs ${gib(result.cpuBytes)} of RAM; ${gib(machine.ramFree)} is free.`);
+    const spare = `Headroom leaves ${Math.round((1 - HEADROOM_FRACTION) * 100)}% spare`;
+    if (!result.gpuFits) notes.push(`Needs ${gib(result.gpuBytes)} of GPU memory; ${gib(machine.vramFree)} is free (${spare}).`);
+    if (!result.cpuFits) notes.push(`Needs ${gib(result.cpuBytes)} of RAM; ${gib(machine.ramFree)} is free (${spare}).`);
     if (request.contextSize > (insights.trainContextSize ?? Infinity)) notes.push(`The model was trained for ${insights.trainContextSize} tokens; answers may degrade beyond that.`);
 
     return {

@@ -1,7 +1,7 @@
 // How settings become engine requests: the one place that maps them onto model.load and
 // memory.plan. When the native engine's `kv` load option lands, add it here.
 import type { KvOptions } from '../engine/kv/policy.ts';
-import type { PlanInput } from '../memory/plan.ts';
+import type { PlanRequest } from '../memory/plan.ts';
 import type { Settings } from './schema.ts';
 
 /** The default context when the setting is automatic and the model does not say. */
@@ -28,7 +28,7 @@ export function loadParamsOf(path: string, settings: Settings) {
     };
 }
 
-export function planInputOf(path: string, settings: Settings, trainContextSize?: number): PlanInput {
+export function planInputOf(path: string, settings: Settings, trainContextSize?: number): PlanRequest {
     const automatic = Math.min(trainContextSize || AUTOMATIC_CONTEXT, AUTOMATIC_CONTEXT);
     return {
         path,

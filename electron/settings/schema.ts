@@ -52,6 +52,13 @@ export const SETTING_HELP: Record<SettingKey, string> = {
     appearance: 'Light, dark, or follow the system.',
 };
 
+/** What each setting is called in the UI and in refusals. */
+export const SETTING_LABELS: Record<SettingKey, string> = {
+    gpuLayers: 'GPU layers', contextSize: 'Context size', kvMode: 'KV compression', kvBudget: 'Compression budget',
+    sinks: 'Sinks', window: 'Window', kvOffload: 'KV offload', kvCacheType: 'KV cache type',
+    flashAttention: 'Flash attention', threads: 'Threads', appearance: 'Appearance',
+};
+
 /** Settings that take effect only when the model is loaded again. */
 export const RELOAD_SETTINGS: ReadonlySet<SettingKey> = new Set(SETTING_KEYS.filter((key) => key !== 'appearance'));
 

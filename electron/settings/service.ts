@@ -1,7 +1,7 @@
 // Reads, validates and saves settings. A change is checked as a whole (each field, then the
 // rules between fields); a refused change keeps every old value and says why.
 import { HeadroomError } from '../ipc/rpc.ts';
-import { crossFieldProblems, DEFAULT_SETTINGS, RELOAD_SETTINGS, SETTING_KEYS, Settings, SettingsPatch, type SettingKey, type SettingsState } from './schema.ts';
+import { crossFieldProblems, DEFAULT_SETTINGS, RELOAD_SETTINGS, SETTING_KEYS, SETTING_LABELS, Settings, SettingsPatch, type SettingKey, type SettingsState } from './schema.ts';
 import type { KeyValueStore } from './store.ts';
 
 const STORE_PREFIX = 'settings.';
@@ -58,12 +58,6 @@ export class SettingsService {
     }
 }
 
-const LABELS: Record<string, string> = {
-    gpuLayers: 'GPU layers', contextSize: 'Context size', kvMode: 'KV compression', kvBudget: 'Compression budget',
-    sinks: 'Sinks', window: 'Window', kvOffload: 'KV offload', kvCacheType: 'KV cache type',
-    flashAttention: 'Flash attention', threads: 'Threads', appearance: 'Appearance',
-};
-
 function label(key: string): string {
-    return LABELS[key] ?? key;
+    return (SETTING_LABELS as Record<string, string>)[key] ?? key;
 }

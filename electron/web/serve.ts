@@ -31,7 +31,7 @@ function newestMtime(dir: string): number {
 /** Build the UI when it is missing or older than its sources, so a fresh checkout just works. */
 async function ensureRendererBuilt(): Promise<void> {
     const index = path.join(staticDir, 'index.html');
-    const sources = [path.join(root, 'renderer'), path.join(root, 'electron', 'ipc')];
+    const sources = ['renderer', 'electron/ipc', 'electron/memory', 'electron/settings', 'electron/engine/kv'].map((dir) => path.join(root, dir));
     if (existsSync(index) && statSync(index).mtimeMs >= Math.max(...sources.map(newestMtime))) return;
     process.stderr.write('Building the Headroom UI…\n');
     const { build } = await import('vite');
