@@ -36,13 +36,13 @@ export function MemoryGauges({ stats, ramTotalBytes }: MemoryGaugesProps) {
             {kv != null && (
                 <>
                     <Gauge
-                        testId="gauge-kv-device" label="KV cache by device"
+                        testId="gauge-kv-device" label="KV by device"
                         value={`${formatBytes(kv.gpu + kv.cpu)} · GPU ${formatBytes(kv.gpu)} · RAM ${formatBytes(kv.cpu)}`}
                         segments={[{ label: 'GPU', value: kv.gpu, tone: 'accent' }, { label: 'CPU RAM', value: kv.cpu, tone: 'accent-2' }]}
                         caption={kv.source === 'formula' ? 'Computed from the model\'s shape (layers × KV heads × head size, f16 = 2 bytes).' : 'Measured by the engine\'s cache.'}
                     />
                     <Gauge
-                        testId="gauge-kv-policy" label="KV cache by policy"
+                        testId="gauge-kv-policy" label="KV by policy"
                         value={`full ${formatBytes(kv.full)} · streaming ${formatBytes(kv.streaming)}`}
                         segments={[{ label: 'full heads', value: kv.full, tone: 'accent' }, { label: 'streaming heads', value: kv.streaming, tone: 'warn' }]}
                     />
