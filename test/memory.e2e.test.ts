@@ -107,4 +107,14 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await page.getByTestId('actual-kv-cache').filter({ hasText: /^KV cache2\.0 MiB2\.0 MiB±0%$/ }).waitFor();
         await page.locator('#setting-appearance').selectOption('system');
     });
+
+    test('fit to my machine: the largest context that fits becomes the setting', async () => {
+        await page.getByRole('button', { name: 'Fit: largest context' }).click();
+        const fit = page.getByTestId('planner-fit');
+        await fit.filter({ hasText: 'The largest context that fits is 4,096 tokens (all the model was trained for).' }).waitFor();
+        await fit.getByRole('button', { name: 'Use these settings' }).click();
+        await page.getByTestId('reload-banner').waitFor();
+        assert.equal(await page.locator('#setting-contextSize').inputValue(), '4096');
+        assert.equal(JSON.parse(await readFile(settingsFile, 'utf8'))['settings.contextSize'], 4096);
+    });
 });

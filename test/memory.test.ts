@@ -9,7 +9,7 @@ import { MemoryStats, type EventEnvelope } from '../electron/ipc/contract.ts';
 import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
 import { EngineSupervisor } from '../electron/engine/supervisor.ts';
 import { parseBufferLine } from '../electron/memory/llamaLog.ts';
-import { chatModelForTests, ORGANISM, STORIES } from './support/models.ts';
+import { chatModelForTests, deepModelForTests, ORGANISM, STORIES } from './support/models.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const run = promisify(execFile);
@@ -65,6 +65,43 @@ describe('memory planner against llama.cpp (npm run plan)', () => {
         await assert.rejects(plan(['--model', ORGANISM, '--context', '4096', '--kv', '1.5']), /--kv must be off, auto or a budget/);
         await assert.rejects(plan(['--model', ORGANISM, '--context', 'lots']), /--context must be a whole number/);
         await assert.rejects(plan(['--model', ORGANISM, '--context', '-1']), (error: Error) => /headroom plan: .*--context/.test(error.message) && !/ at /.test(error.message));
+    });
+});
+
+describe('fit to my machine (through the engine host)', () => {
+    const supervisor = new EngineSupervisor(spawnNodeHost, () => {});
+    after(() => supervisor.dispose());
+
+    test('largest context: capped at what the model was trained for when memory allows', async () => {
+        const fit = await supervisor.handlers()['memory.fit']({
+            goal: 'context',
+            request: { path: ORGANISM, contextSize: 512, gpuLayers: 'auto', kv: { mode: 'off', sinks: 4, window: 128, offload: 'auto' }, kvCacheType: 'f16', flashAttention: 'auto' },
+        });
+        assert.equal(fit.request?.contextSize, 4096);
+        assert.equal(fit.plan?.predicted.fits, true);
+        assert.match(fit.message, /4,096 tokens \(all the model was trained for\)/);
+    });
+
+    test('least compression: the full cache when it fits, else the largest budget that fits', async () => {
+        const request = { path: ORGANISM, contextSize: 2048, gpuLayers: 'auto' as const, kv: { mode: 'budget' as const, budget: 0.2, sinks: 4, window: 128, offload: 'auto' as const }, kvCacheType: 'f16' as const, flashAttention: 'auto' as const };
+        const fit = await supervisor.handlers()['memory.fit']({ goal: 'compression', request });
+        assert.equal(fit.request?.kv.mode, 'off');
+        assert.equal(fit.message, 'The full cache fits: no compression needed.');
+        await assert.rejects(supervisor.handlers()['memory.plan']({ ...request, path: '/nowhere/model.gguf' }), (error: Error & { code?: string }) => error.code === 'NOT_FOUND');
+
+        // 80 layers at a million tokens: tens of GiB of full cache. Whatever this machine has,
+        // the answer must fit, and one more percent of cache must not.
+        const deep = { ...request, path: await deepModelForTests(), contextSize: 1 << 20 };
+        const squeezed = await supervisor.handlers()['memory.fit']({ goal: 'compression', request: deep });
+        if (squeezed.request?.kv.mode === 'budget') {
+            const budget = squeezed.request.kv.budget!;
+            assert.ok(budget > 0 && budget < 1 && squeezed.plan!.predicted.fits, squeezed.message);
+            const more = await supervisor.handlers()['memory.plan']({ ...deep, kv: { ...deep.kv, budget: budget + 0.01 } });
+            assert.equal(more.predicted.fits, false, `${budget + 0.01} should not fit`);
+            assert.match(squeezed.message, new RegExp(`keeps ${Math.round(budget * 100)}% of the cache`));
+        } else {
+            assert.ok(squeezed.request == null || squeezed.plan?.predicted.fits, squeezed.message);
+        }
     });
 });
 

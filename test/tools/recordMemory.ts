@@ -1,7 +1,6 @@
 // Records real engine data for the component tests: memory.stats pushed by the engine host
 // while organism.gguf answers, and planner results (compressed, 4 and 80 layers).
 // Run: node test/tools/recordMemory.ts   (writes test/fixtures/memory/*.json)
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,8 +10,7 @@ import { spawnNodeHost } from '../../electron/engine/nodeHost.ts';
 import { EngineSupervisor } from '../../electron/engine/supervisor.ts';
 import type { HeadProfile } from '../../electron/engine/kv/policy.ts';
 import { planMemory } from '../../electron/memory/planner.ts';
-import { chatModelForTests, ORGANISM } from '../support/models.ts';
-import { bundledVocab, cacheDir, writeRandomLlamaGguf } from '../support/randomGguf.ts';
+import { chatModelForTests, deepModelForTests, ORGANISM } from '../support/models.ts';
 
 const out = fileURLToPath(new URL('../fixtures/memory/', import.meta.url));
 await mkdir(out, { recursive: true });
@@ -51,13 +49,7 @@ await save('plan-organism-budget.json', relative(await planMemory(llama, {
     path: ORGANISM, contextSize: 4096, kv: { mode: 'budget', budget: 0.3, offload: 'cpu' },
 }, organismProfile)));
 
-const deep = path.join(cacheDir, 'random-80-layers-v1.gguf');
-if (!existsSync(deep)) {
-    await writeRandomLlamaGguf({
-        outPath: deep, vocabPath: await bundledVocab('llama-spm'),
-        nLayer: 80, nEmbd: 64, nHead: 8, nHeadKv: 8, nFf: 128, contextLength: 32768, tensorType: 'f16', seed: 3, name: 'Random 80-layer (test)',
-    });
-}
+const deep = await deepModelForTests();
 // Scores falling with depth plus a seeded wobble, so the kept heads spread over the map.
 let seed = 11;
 const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);

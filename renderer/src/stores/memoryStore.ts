@@ -97,7 +97,17 @@ export const useMemoryStore = create<MemoryStore>((set, get) => ({
     },
 }));
 
-rpc.on('memory.stats', (stats) => useMemoryStore.setState({ stats }));
+rpc.on('memory.stats', (stats) => {
+    // Keep the previous KV object when it did not change, so the head map need not redraw.
+    const previous = useMemoryStore.getState().stats?.kv;
+    const kv = previous != null && stats.kv != null && sameKv(previous, stats.kv) ? previous : stats.kv;
+    useMemoryStore.setState({ stats: { ...stats, kv } });
+});
+
+function sameKv(a: NonNullable<MemoryStats['kv']>, b: NonNullable<MemoryStats['kv']>): boolean {
+    return a.source === b.source && a.gpu === b.gpu && a.cpu === b.cpu && a.full === b.full && a.streaming === b.streaming
+        && JSON.stringify(a.heads) === JSON.stringify(b.heads);
+}
 useSettingsStore.subscribe((store, previous) => {
     if (store.state?.settings !== previous.state?.settings) useMemoryStore.getState().replan();
 });

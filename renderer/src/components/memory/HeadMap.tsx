@@ -1,7 +1,7 @@
 // Layers × KV heads: each head's policy (colour), placement (GPU solid, CPU RAM hatched)
 // and profile score, with a legend and a tooltip. Cell height shrinks with the layer count
 // so 4 to 80 layers stay readable in the same space.
-import { useId, useState } from 'react';
+import { memo, useId, useState } from 'react';
 import type { HeadCell, KvUsage } from '../../../../electron/memory/kvUsage.ts';
 import { formatBytes } from '../../format.ts';
 
@@ -18,7 +18,8 @@ interface Hover {
     y: number;
 }
 
-export function HeadMap({ kv }: { kv: KvUsage }) {
+/** Memoised: stats arrive several times a second, the head map changes only with the cache. */
+export const HeadMap = memo(function HeadMap({ kv }: { kv: KvUsage }) {
     const [hover, setHover] = useState<Hover | null>(null);
     const patternId = useId().replace(/:/g, '');
     const { layers, kvHeads } = kv;
@@ -96,7 +97,7 @@ export function HeadMap({ kv }: { kv: KvUsage }) {
             </ul>
         </div>
     );
-}
+});
 
 function clamp01(value: number): number {
     return Math.max(0, Math.min(1, value));
