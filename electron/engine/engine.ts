@@ -192,7 +192,7 @@ export class Engine {
         const onToken = (tokens: readonly unknown[]) => this.#speed.add(tokens.length);
         this.#speed.start();
         // Pushed, not polled: the window sees memory move while the reply streams.
-        const ticker = setInterval(() => void this.#pushStats(true), LIVE_STATS_INTERVAL_MS);
+        const ticker = LIVE_STATS_INTERVAL_MS > 0 ? setInterval(() => void this.#pushStats(true), LIVE_STATS_INTERVAL_MS) : undefined;
         try {
             if (loaded.chat != null) {
                 if (!sameHistory(loaded.history, history)) loaded.chat.setChatHistory(toChatHistory(history));

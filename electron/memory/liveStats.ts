@@ -28,5 +28,8 @@ export class SpeedMeter {
     }
 }
 
-/** How often the engine host pushes memory.stats while generating: at least twice a second. */
-export const LIVE_STATS_INTERVAL_MS = 400;
+/**
+ * How often the engine host pushes memory.stats while generating: at least twice a second.
+ * HEADROOM_LIVE_STATS_MS=0 turns the live push off (the live-stats benchmark compares both).
+ */
+export const LIVE_STATS_INTERVAL_MS = Number(process.env.HEADROOM_LIVE_STATS_MS ?? 400);

@@ -1,6 +1,7 @@
 // Predicts a model's memory before it is loaded: weights and compute buffers from
 // node-llama-cpp's resource estimation (it simulates llama.cpp's allocations), the KV cache
 // from policy.ts with the model's real shape. Runs where node-llama-cpp lives (engine host, CLI).
+import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { GgufInsights, Llama } from 'node-llama-cpp';
@@ -28,7 +29,10 @@ interface ModelFacts {
 const factsCache = new Map<string, Promise<ModelFacts>>();
 
 async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> {
-    let facts = factsCache.get(modelPath);
+    // Keyed by size and time too: a file replaced at the same path is read again.
+    const file = await stat(modelPath);
+    const key = `${modelPath}:${file.size}:${file.mtimeMs}`;
+    let facts = factsCache.get(key);
     if (facts == null) {
         facts = (async () => {
             const { readGgufFileInfo, GgufInsights } = await import('node-llama-cpp');
@@ -36,8 +40,8 @@ async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> 
             const insights = await GgufInsights.from(info, llama);
             return { insights, name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'), metadata: info.architectureMetadata as AttentionMetadata };
         })();
-        factsCache.set(modelPath, facts);
-        facts.catch(() => factsCache.delete(modelPath));
+        factsCache.set(key, facts);
+        facts.catch(() => factsCache.delete(key));
     }
     return facts;
 }
