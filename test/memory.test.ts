@@ -2,6 +2,7 @@
 // `npm run plan -- --load`), and the engine host pushing live memory while it generates.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -64,6 +65,7 @@ describe('memory planner against llama.cpp (npm run plan)', () => {
     test('refuses bad arguments with a message', async () => {
         await assert.rejects(plan(['--model', ORGANISM, '--context', '4096', '--kv', '1.5']), /--kv must be off, auto or a budget/);
         await assert.rejects(plan(['--model', ORGANISM, '--context', 'lots']), /--context must be a whole number/);
+        await assert.rejects(plan(['--model', path.join(root, 'README.md'), '--context', '1024']), /headroom plan: Could not read README\.md: .*Is it a valid GGUF model file\?/);
         await assert.rejects(plan(['--model', ORGANISM, '--context', '-1']), (error: Error) => /headroom plan: .*--context/.test(error.message) && !/ at /.test(error.message));
     });
 });

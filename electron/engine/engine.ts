@@ -222,13 +222,18 @@ export class Engine {
     async plan(request: PlanInput): Promise<MemoryPlan> {
         const { llama } = await this.#getLlama();
         await this.#checkModelFile(request.path);
-        return planMemory(llama, request);
+        return planMemory(llama, request).catch((error) => this.#unreadable(request.path, error));
     }
 
     async fit(request: PlanInput, goal: 'context' | 'compression'): Promise<FitResult> {
         const { llama } = await this.#getLlama();
         await this.#checkModelFile(request.path);
-        return fitToMachine(llama, request, goal);
+        return fitToMachine(llama, request, goal).catch((error) => this.#unreadable(request.path, error));
+    }
+
+    #unreadable(modelPath: string, error: unknown): never {
+        if (error instanceof HeadroomError) throw error;
+        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not read ${path.basename(modelPath)}: ${(error as Error).message} Is it a valid GGUF model file?`);
     }
 
     async #checkModelFile(modelPath: string): Promise<void> {

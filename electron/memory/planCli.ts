@@ -4,9 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
-import { BufferLog } from './llamaLog.ts';
-import { planMemory } from './planner.ts';
+import { Engine } from '../engine/engine.ts';
 import type { PlanInput } from './plan.ts';
 
 function fail(message: string): never {
@@ -56,39 +54,31 @@ const gpuLayers = values['gpu-layers'] === 'auto' ? 'auto' : Number(values['gpu-
 if (gpuLayers !== 'auto' && !(Number.isInteger(gpuLayers) && gpuLayers >= 0)) fail(`--gpu-layers must be auto or a whole number, not "${values['gpu-layers']}".`);
 if (values['kv-type'] !== 'f16' && values['kv-type'] !== 'q8_0') fail(`--kv-type must be f16 or q8_0, not "${values['kv-type']}".`);
 
-const buffers = new BufferLog();
-const llama = await getLlama({
-    gpu: process.env.HEADROOM_GPU === 'false' ? false : 'auto',
-    build: 'never',
-    logLevel: LlamaLogLevel.info,
-    logger: (level, message) => {
-        if (buffers.observe(message)) return;
-        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
-    },
-});
+// The engine the app runs, in this process: the same planner, the same load path, and
+// llama.cpp's own account of what it allocated.
+const engine = new Engine({ loadProgress: () => {}, chunk: () => {}, memoryStats: () => {} });
 try {
     const request: PlanInput = { path: modelPath, contextSize, kv, gpuLayers, kvCacheType: values['kv-type'] };
-    const plan = await planMemory(llama, request);
+    const plan = await engine.plan(request);
     const output: Record<string, unknown> = { model: plan.model, contextSize, contextCells: plan.contextCells, gpuLayers: plan.gpuLayers, budget: plan.budget, kvCacheType: plan.kvCacheType, predicted: plan.predicted, machine: plan.machine, notes: plan.notes };
     if (values.load) {
-        if (kv.mode !== 'off' && plan.budget != null) {
-            // Compressed caches need the native engine's kv option (branch native).
+        if (plan.budget != null) {
+            // Compressed caches need the native engine's kv option (branch native): pass
+            // `kv` to engine.load here once model.load takes it.
             output.actual = null;
             output.notes = [...plan.notes, 'Measuring a compressed cache needs the native per-head engine; this build loads only the stock cache.'];
         } else {
-            buffers.reset();
-            const model = await llama.loadModel({ modelPath, gpuLayers: plan.gpuLayers });
-            const ggml = plan.kvCacheType === 'q8_0' ? 'Q8_0' : 'F16';
-            const context = await model.createContext({ contextSize, threads: 1, experimentalKvCacheKeyType: ggml, experimentalKvCacheValueType: ggml });
-            // llama.cpp's log reaches JavaScript asynchronously: let it drain first.
-            await new Promise((resolve) => setTimeout(resolve, 100));
-            const measured = buffers.measured;
-            output.actual = { contextSize: context.contextSize, kvBytes: measured.kv, weightsBytes: measured.weights.gpu + measured.weights.cpu, weights: measured.weights, computeBytes: measured.compute };
-            await context.dispose();
-            await model.dispose();
+            const info = await engine.load({ path: modelPath, contextSize, gpuLayers: plan.gpuLayers, kvCacheType: plan.kvCacheType });
+            const stats = await engine.memoryStats();
+            const measured = stats.loaded!.actual;
+            // With the native cache, its own numbers; otherwise llama.cpp's KV buffer sizes.
+            const kvBytes = stats.kv?.source === 'kvStats' ? { gpu: stats.kv.gpu, cpu: stats.kv.cpu } : measured.kv;
+            output.actual = { contextSize: info.contextSize, kvBytes, weightsBytes: measured.weights.gpu + measured.weights.cpu, weights: measured.weights, computeBytes: measured.compute };
         }
     }
     process.stdout.write(`${JSON.stringify(output)}\n`);
+} catch (error) {
+    fail((error as Error).message);
 } finally {
-    await llama.dispose();
+    await engine.unload();
 }

@@ -15,6 +15,8 @@ export function MemoryAside() {
     const applyFit = useMemoryStore((s) => s.applyFit);
     const loadedPath = useEngineStore((s) => s.engine?.model?.path ?? null);
     // Predicted vs actual only when the planned model is the loaded one.
+    // Before a model is loaded, the plan's heads show what loading would give.
+    const headKv = stats?.kv ?? plan?.kv ?? null;
     const loaded = plan != null && plan.model.path === loadedPath ? stats?.loaded ?? null : null;
     return (
         <aside className="memory-aside" aria-label="Memory">
@@ -22,10 +24,10 @@ export function MemoryAside() {
                 <h2 id="gauges-heading" className="panel-title">Memory</h2>
                 <MemoryGauges stats={stats} ramTotalBytes={plan?.machine.ramTotal} />
             </section>
-            {stats?.kv != null && (
+            {headKv != null && (
                 <section className="panel" aria-labelledby="heads-heading">
-                    <h2 id="heads-heading" className="panel-title">KV heads</h2>
-                    <HeadMap kv={stats.kv} />
+                    <h2 id="heads-heading" className="panel-title">{stats?.kv != null ? 'KV heads' : 'KV heads (planned)'}</h2>
+                    <HeadMap kv={headKv} />
                 </section>
             )}
             <section className="panel" aria-labelledby="planner-heading">
