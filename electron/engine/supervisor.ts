@@ -21,7 +21,7 @@ export interface HostProcess {
 
 export type SpawnHost = () => HostProcess;
 
-export type SupervisorHandlers = Handlers<'engine.getState' | 'engine.restart' | 'engine.kvStats' | 'model.load' | 'model.unload' | 'chat.send' | 'chat.stop'>;
+export type SupervisorHandlers = Handlers<'engine.getState' | 'engine.restart' | 'engine.kvStats' | 'model.load' | 'model.unload' | 'chat.send' | 'chat.stop' | 'memory.stats' | 'memory.plan' | 'memory.fit'>;
 
 const OUT_OF_MEMORY = /out of memory|bad_alloc|failed to allocate|cudaMalloc failed|ErrorOutOfDeviceMemory|heap out of memory/i;
 
@@ -185,6 +185,10 @@ export class EngineSupervisor {
             },
             'chat.send': (params) => this.send(params),
             'chat.stop': (params) => this.stop(params),
+            // Memory questions go to the engine host: only it may load node-llama-cpp.
+            'memory.stats': async (params) => (await this.#connected()).request('memory.stats', params),
+            'memory.plan': async (params) => (await this.#connected()).request('memory.plan', params),
+            'memory.fit': async (params) => (await this.#connected()).request('memory.fit', params),
         };
     }
 

@@ -2,6 +2,9 @@
 // the engine host. Pure zod + types, no Node or DOM imports, so every side can load it.
 import { z } from 'zod';
 import { HeadPolicy, KvOptions, KvPlacement } from '../engine/kv/policy.ts';
+import { KvUsage } from '../memory/kvUsage.ts';
+import { DeviceBytes, FitRequest, FitResult, MemoryPlan, PlanRequest, Prediction } from '../memory/plan.ts';
+import { SettingsState } from '../settings/schema.ts';
 
 export const ErrorCode = z.enum([
     'BAD_REQUEST',
@@ -19,6 +22,7 @@ export const ErrorCode = z.enum([
     'UNSUPPORTED_DOCUMENT',
     'DOCUMENT_TOO_LARGE',
     'CONTEXT_OVERFLOW',
+    'INVALID_SETTINGS',
     'INTERNAL',
 ]);
 
@@ -88,6 +92,9 @@ export const LoadModelParams = z.object({
     threads: z.number().int().min(1).max(256).optional(),
     /** Head-level KV compression; omitted or mode 'off' means the stock cache. */
     kv: KvOptions.optional(),
+    gpuLayers: z.union([z.literal('auto'), z.number().int().min(0).max(1024)]).optional(),
+    flashAttention: z.enum(['auto', 'on', 'off']).optional(),
+    kvCacheType: z.enum(['f16', 'q8_0']).optional(),
 }).strict();
 
 const Bytes = z.number().int().nonnegative();
@@ -127,6 +134,29 @@ export const SendParams = z.object({
     maxTokens: z.number().int().min(1).max(1 << 16).optional(),
 }).strict();
 
+/** Live memory, pushed by the engine host at least twice a second while it generates. */
+export const MemoryStats = z.object({
+    at: z.number(),
+    generating: z.boolean(),
+    gpu: z.discriminatedUnion('available', [
+        z.object({ available: z.literal(false), reason: z.string() }),
+        z.object({ available: z.literal(true), kind: z.string(), totalBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative() }),
+    ]),
+    /** Resident memory of the engine host process (model, caches and buffers live there). */
+    processRamBytes: z.number().nonnegative(),
+    kv: KvUsage.nullable(),
+    context: z.object({ usedTokens: z.number().int().nonnegative(), capacityTokens: z.number().int().positive() }).nullable(),
+    /** Tokens per second of the current (or last) reply; null before the first token. */
+    tokensPerSecond: z.number().nonnegative().nullable(),
+    generatedTokens: z.number().int().nonnegative(),
+    /** What llama.cpp reported allocating when the model was loaded, next to what was predicted. */
+    loaded: z.object({
+        actual: z.object({ kv: DeviceBytes, weights: DeviceBytes, compute: DeviceBytes }),
+        predicted: Prediction.nullable(),
+    }).nullable(),
+});
+export type MemoryStats = z.infer<typeof MemoryStats>;
+
 export const StopReason = z.enum(['eos', 'maxTokens', 'aborted']);
 
 /** Every request: its params and its result. */
@@ -139,6 +169,12 @@ export const requests = {
     'model.pickFile': { params: Empty, result: z.object({ path: z.string().nullable() }) },
     'chat.send': { params: SendParams, result: z.object({ text: z.string(), stopReason: StopReason }) },
     'chat.stop': { params: z.object({ generationId: GenerationId.optional() }).strict(), result: z.object({ stopped: z.boolean() }) },
+    'memory.stats': { params: Empty, result: MemoryStats },
+    'memory.plan': { params: PlanRequest, result: MemoryPlan },
+    'memory.fit': { params: FitRequest, result: FitResult },
+    'settings.get': { params: Empty, result: SettingsState },
+    // Checked field by field by the settings service, which words its refusals for people.
+    'settings.update': { params: z.record(z.string(), z.unknown()), result: SettingsState },
 } as const;
 
 /** Every event pushed to subscribers. */
@@ -148,6 +184,8 @@ export const events = {
     'host.ready': z.object({ pid: z.number().int() }),
     'model.loadProgress': z.object({ path: z.string(), progress: z.number().min(0).max(1) }),
     'chat.chunk': z.object({ generationId: GenerationId, text: z.string() }),
+    'memory.stats': MemoryStats,
+    'settings.changed': SettingsState,
 } as const;
 
 export type Method = keyof typeof requests;

@@ -2,6 +2,7 @@
 // model's shape and, when there is one, its HeadProfile.
 import { readFile } from 'node:fs/promises';
 import { HeadroomError } from '../../ipc/rpc.ts';
+import { attentionOf, kvShapeOf, type AttentionMetadata, type KvCacheType } from '../../memory/modelShape.ts';
 import { HeadProfile, planForBudget, type HeadPlan, type KvOptions, type KvPlacement, type KvShape } from './policy.ts';
 
 /** Tokens per ubatch while compression is on: a streaming head holds one ubatch beyond its window. */
@@ -16,19 +17,11 @@ export const HEADWISE_ARCHITECTURES = new Set(['llama']);
 type Metadata = Record<string, unknown>;
 
 /** The KV geometry of a GGUF's model: null when the metadata does not describe plain attention heads. */
-export function kvShapeFromMetadata(metadata: Metadata, contextCells: number, ubatch: number): KvShape | null {
+export function kvShapeFromMetadata(metadata: Metadata, contextCells: number, ubatch: number, cacheType: KvCacheType = 'f16'): KvShape | null {
     const arch = String((metadata.general as { architecture?: string } | undefined)?.architecture ?? '');
-    const params = metadata[arch] as Record<string, unknown> | undefined;
-    const attention = params?.attention as Record<string, unknown> | undefined;
-    const layers = Number(params?.block_count);
-    const heads = Number(attention?.head_count);
-    const kvHeads = Number(attention?.head_count_kv ?? heads);
-    const embd = Number(params?.embedding_length);
-    const keyLength = Number(attention?.key_length ?? embd / heads);
-    const valueLength = Number(attention?.value_length ?? embd / heads);
-    if (![layers, kvHeads, keyLength, valueLength].every((v) => Number.isInteger(v) && v > 0)) return null;
-    // F16 K and V, node-llama-cpp's default cache type
-    return { layers, kvHeads, bytesPerHeadToken: 2 * (keyLength + valueLength), contextCells, ubatch };
+    const attention = attentionOf((metadata[arch] ?? {}) as AttentionMetadata);
+    if (![attention.layers, attention.kvHeads, attention.keyDim, attention.valueDim].every((v) => Number.isInteger(v) && v > 0)) return null;
+    return kvShapeOf(attention, { contextCells, ubatch, cacheType });
 }
 
 /** Scores for a model with no profile: later layers first, then lower heads (a guess, reported as profile: null). */
@@ -57,6 +50,8 @@ export interface ResolvedKv {
     plan: HeadPlan;
     budget: number;
     profile: { source: string; path: string } | null;
+    /** The profile's head scores, or null when the plan used the fallback order. */
+    scores: number[][] | null;
 }
 
 export async function resolveKvPlan(options: KvOptions, shape: KvShape, gpu: boolean): Promise<ResolvedKv> {
@@ -71,5 +66,5 @@ export async function resolveKvPlan(options: KvOptions, shape: KvShape, gpu: boo
     }
     const scores = profile?.scores ?? fallbackScores(shape);
     const plan = planForBudget(shape, scores, budget, { sinks: options.sinks, window: options.window, fullPlacement });
-    return { plan, budget, profile: profile == null ? null : { source: profile.source, path: options.profile! } };
+    return { plan, budget, profile: profile == null ? null : { source: profile.source, path: options.profile! }, scores: profile?.scores ?? null };
 }
