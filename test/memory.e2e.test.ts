@@ -45,8 +45,7 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         // 4 layers × 4 KV heads × 4,096 cells × 16+16 values × 2 bytes.
         assert.equal(await page.getByTestId('gauge-kv-device-value').textContent(), '4.0 MiB · GPU 0 B · RAM 4.0 MiB');
         assert.equal(await page.getByTestId('head-cell').count(), 16);
-        // The stock cache keeps every head full. With the native engine's kv option, set a
-        // budget in the settings and expect ['full', 'streaming'] here.
+        // The stock cache keeps every head full; the compression test below sees both policies.
         const policies = new Set(await page.getByTestId('head-cell').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-policy'))));
         assert.deepEqual([...policies], ['full']);
         await page.getByTestId('planner-fits').filter({ hasText: 'Fits this machine' }).waitFor();
@@ -106,6 +105,24 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         assert.match((await page.getByTestId('model-card').textContent())!, /2,048 tokens/);
         await page.getByTestId('actual-kv-cache').filter({ hasText: /^KV cache2\.0 MiB2\.0 MiB±0%$/ }).waitFor();
         await page.locator('#setting-appearance').selectOption('system');
+    });
+
+    test('compression at a 25% budget: the head map shows full and streaming heads, the KV gauge shrinks', async () => {
+        await page.locator('#setting-kvMode').selectOption('budget');
+        await page.locator('#setting-kvBudget').fill('25');
+        await page.locator('#setting-kvBudget').press('Enter');
+        await page.getByRole('button', { name: 'Reload model' }).click();
+        await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
+        await page.waitForFunction(() => new Set([...document.querySelectorAll('[data-testid="head-cell"]')].map((c) => c.getAttribute('data-policy'))).size === 2, undefined, { timeout: 30_000 });
+        const policies = await page.getByTestId('head-cell').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-policy')));
+        // A quarter of 16 heads × 2,048 cells, with streaming heads holding 288 cells (4 + 128 +
+        // 128, padded): 2 full heads + 14 streaming, 64 bytes a cell, 508 KiB of the stock 2 MiB.
+        assert.equal(policies.filter((p) => p === 'full').length, 2, policies.join(' '));
+        await page.getByTestId('gauge-kv-device-value').filter({ hasText: /^50\d KiB/ }).waitFor();
+        await page.screenshot({ path: path.join(results, 'memory-head-map-compressed.png') });
+        await page.locator('#setting-kvMode').selectOption('off');
+        await page.getByRole('button', { name: 'Reload model' }).click();
+        await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
     });
 
     test('fit to my machine: the largest context that fits becomes the setting', async () => {

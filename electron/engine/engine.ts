@@ -166,7 +166,7 @@ export class Engine {
             const compression = this.#kvAvailability(llama.systemInfo, architecture, wantKv);
             // With compression the context size is fixed up front: the plan's budget is a share of it.
             const contextTokens = contextSize ?? Math.min(model.trainContextSize || DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
-            const shape = kvShapeFromMetadata(metadata as Record<string, unknown>, contextTokens, wantKv ? COMPRESSED_UBATCH : contextTokens);
+            const shape = kvShapeFromMetadata(metadata as Record<string, unknown>, contextTokens, wantKv ? COMPRESSED_UBATCH : contextTokens, kvCacheType);
             let resolved: ResolvedKv | null = null;
             if (wantKv && compression.available && shape != null) {
                 try {
@@ -220,7 +220,7 @@ export class Engine {
                 kv: loadedKv.compression,
             };
             if (wantKv && !loadedKv.compression.active) console.error(`Headroom KV compression: ${loadedKv.compression.reason}`);
-            const stockShape = shape ?? kvShapeFromMetadata(metadata as Record<string, unknown>, context.contextSize, context.batchSize, kvCacheType);
+            const stockShape = kvShapeFromMetadata(metadata as Record<string, unknown>, context.contextSize, context.batchSize, kvCacheType);
             const predicted = await planMemory(llama, {
                 path: modelPath, contextSize: context.contextSize, gpuLayers: model.gpuLayers,
                 kv: kv ?? undefined, kvCacheType: kvCacheType ?? 'f16', flashAttention: flashAttention ?? 'auto',

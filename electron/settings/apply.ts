@@ -1,5 +1,5 @@
 // How settings become engine requests: the one place that maps them onto model.load and
-// memory.plan. When the native engine's `kv` load option lands, add it here.
+// memory.plan.
 import type { KvOptions } from '../engine/kv/policy.ts';
 import type { PlanRequest } from '../memory/plan.ts';
 import type { Settings } from './schema.ts';
@@ -25,6 +25,7 @@ export function loadParamsOf(path: string, settings: Settings) {
         gpuLayers: settings.gpuLayers,
         flashAttention: settings.flashAttention,
         kvCacheType: settings.kvCacheType,
+        ...(settings.kvMode !== 'off' ? { kv: kvOptionsOf(settings) } : {}),
     };
 }
 
