@@ -1,12 +1,18 @@
 // What the UI talks to, whichever window it lives in: the Electron main process and the
-// web-mode server both serve these handlers and fan these events out.
+// web-mode server both serve these handlers and fan these events out. It owns the chats
+// (SQLite in the data folder) and drives the engine host through the supervisor.
+import path from 'node:path';
+import { ChatService } from './chats/chatService.ts';
 import type { EventEnvelope } from './ipc/contract.ts';
 import type { Handlers } from './ipc/rpc.ts';
 import { HeadroomError } from './ipc/rpc.ts';
 import { EngineSupervisor, type SpawnHost } from './engine/supervisor.ts';
+import { HeadroomDatabase } from './store/database.ts';
 
 export interface BackendOptions {
     spawnHost: SpawnHost;
+    /** Where chats, documents and KV snapshots live (Electron's userData, or --data-dir). */
+    dataDir: string;
     /** The platform's file picker; absent where there is none (web mode). */
     pickModelFile?: () => Promise<string | null>;
 }
@@ -14,32 +20,61 @@ export interface BackendOptions {
 export interface Backend {
     readonly handlers: Handlers;
     readonly supervisor: EngineSupervisor;
+    readonly chats: ChatService;
+    readonly db: HeadroomDatabase;
     subscribe(listener: (event: EventEnvelope) => void): () => void;
     dispose(): void;
 }
 
-export function createBackend({ spawnHost, pickModelFile }: BackendOptions): Backend {
+export const DATABASE_FILE = 'headroom.sqlite';
+
+export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOptions): Backend {
     const listeners = new Set<(event: EventEnvelope) => void>();
-    const supervisor = new EngineSupervisor(spawnHost, (event) => {
+    const emit = (event: EventEnvelope) => {
         for (const listener of listeners) listener(event);
+    };
+    const db = new HeadroomDatabase(path.join(dataDir, DATABASE_FILE));
+    let chats: ChatService | null = null;
+    const supervisor = new EngineSupervisor(spawnHost, (event) => {
+        chats?.onEngineEvent(event);
+        emit(event);
     });
+    chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit);
     void supervisor.start().catch(() => {}); // failures surface as engine state
     const handlers: Handlers = {
         ...supervisor.handlers(),
+        ...chats.handlers(),
         'model.pickFile': async () => {
             if (pickModelFile == null) {
                 throw new HeadroomError('NOT_AVAILABLE', 'There is no file picker in the browser: type the model file\'s path on the machine running Headroom.');
             }
             return { path: await pickModelFile() };
         },
+        // Generation is the backend's own business with the engine host, never the UI's.
+        'generate.run': async () => {
+            throw new HeadroomError('NOT_AVAILABLE', 'Send a chat message instead (chat.send).');
+        },
+        'generate.stop': async () => {
+            throw new HeadroomError('NOT_AVAILABLE', 'Use chat.stop.');
+        },
+        'model.countTokens': async ({ texts }) => {
+            const tokens = await supervisor.countTokens(texts);
+            if (tokens == null) throw new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
+            return { tokens };
+        },
     };
     return {
         handlers,
         supervisor,
+        chats,
+        db,
         subscribe(listener) {
             listeners.add(listener);
             return () => listeners.delete(listener);
         },
-        dispose: () => supervisor.dispose(),
+        dispose: () => {
+            supervisor.dispose();
+            db.close();
+        },
     };
 }

@@ -88,7 +88,7 @@ if (!app.requestSingleInstanceLock()) {
     app.whenReady().then(() => {
         // The app asks for no permissions (camera, notifications…); refuse them all.
         session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
-        backend = createBackend({ spawnHost: spawnElectronHost, pickModelFile });
+        backend = createBackend({ spawnHost: spawnElectronHost, pickModelFile, dataDir: app.getPath('userData') });
         serveRenderer(backend);
         mainWindow = createWindow();
         app.on('activate', () => {

@@ -2,7 +2,8 @@
 // tokens streaming in, Stop; and the per-launch token guarding every page and socket.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -72,7 +73,7 @@ describe('web mode end to end (npm run serve + Chromium)', () => {
 
     before(async () => {
         const model = await chatModelForTests();
-        served = await serve(['--model', model, '--port', '0']);
+        served = await serve(['--model', model, '--port', '0', '--data-dir', await mkdtemp(path.join(os.tmpdir(), 'headroom-web-'))]);
         browser = await launchChromium();
         page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
         await mkdir(results, { recursive: true });

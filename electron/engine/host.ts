@@ -31,6 +31,7 @@ const emit = (envelope: EventEnvelope) => parent.send(envelope);
 const engine = new Engine({
     loadProgress: (path, progress) => emit(eventEnvelope('model.loadProgress', { path, progress })),
     chunk: (generationId, text) => emit(eventEnvelope('chat.chunk', { generationId, text })),
+    prefill: (generationId, done, total) => emit(eventEnvelope('chat.prefill', { generationId, done, total })),
 });
 
 const handlers: Partial<Handlers> = {
@@ -39,8 +40,9 @@ const handlers: Partial<Handlers> = {
         await engine.unload();
         return {};
     },
-    'chat.send': (params) => engine.send(params),
-    'chat.stop': async ({ generationId }) => ({ stopped: engine.stop(generationId) }),
+    'model.countTokens': async ({ texts }) => ({ tokens: engine.countTokens(texts) }),
+    'generate.run': (params) => engine.generate(params),
+    'generate.stop': async ({ generationId }) => ({ stopped: engine.stop(generationId) }),
 };
 
 parent.onMessage((message) => {

@@ -1,6 +1,7 @@
-// `npm run serve -- --model <path.gguf> [--port <n>] [--context <n>]`: the engine and the UI
-// for a browser on this machine. Prints exactly one line, the address to open.
+// `npm run serve -- --model <path.gguf> [--port <n>] [--context <n>] [--data-dir <dir>]`: the
+// engine and the UI for a browser on this machine. Prints exactly one line, the address to open.
 import { existsSync, statSync, readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -41,13 +42,14 @@ const { values } = parseArgs({
         port: { type: 'string', default: String(DEFAULT_PORT) },
         context: { type: 'string' },
         threads: { type: 'string' },
+        'data-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
     },
     strict: true,
 });
 
 if (values.help) {
-    process.stdout.write('Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>]\n');
+    process.stdout.write('Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>]\n');
     process.exit(0);
 }
 
@@ -60,8 +62,22 @@ if (threads != null && (!Number.isInteger(threads) || threads < 1)) fail(`--thre
 const modelPath = values.model == null ? null : path.resolve(values.model);
 if (modelPath != null && !existsSync(modelPath)) fail(`no model file at ${modelPath}.`);
 
+/** Chats live in the XDG data folder unless told otherwise (Electron uses its userData). */
+function defaultDataDir(): string {
+    const base = process.env.XDG_DATA_HOME != null && path.isAbsolute(process.env.XDG_DATA_HOME)
+        ? process.env.XDG_DATA_HOME
+        : path.join(os.homedir(), '.local', 'share');
+    return path.join(base, 'headroom');
+}
+const dataDir = path.resolve(values['data-dir'] ?? defaultDataDir());
+
 await ensureRendererBuilt();
-const backend = createBackend({ spawnHost: spawnNodeHost });
+let backend: ReturnType<typeof createBackend>;
+try {
+    backend = createBackend({ spawnHost: spawnNodeHost, dataDir });
+} catch (error) {
+    fail(`cannot open the chat database in ${dataDir}: ${(error as Error).message}`);
+}
 const server = await startWebServer({ backend, staticDir, port }).catch((error: NodeJS.ErrnoException) => {
     backend.dispose();
     fail(error.code === 'EADDRINUSE' ? `port ${port} is in use; pass --port <n> (0 picks a free one).` : error.message);
