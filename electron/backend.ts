@@ -41,6 +41,7 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
     });
     chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit);
     void supervisor.start().catch(() => {}); // failures surface as engine state
+    let disposed = false;
     const handlers: Handlers = {
         ...supervisor.handlers(),
         ...chats.handlers(),
@@ -73,6 +74,8 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
             return () => listeners.delete(listener);
         },
         dispose: () => {
+            if (disposed) return;
+            disposed = true;
             supervisor.dispose();
             db.close();
         },
