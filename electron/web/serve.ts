@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { createBackend } from '../backend.ts';
 import { spawnNodeHost } from '../engine/nodeHost.ts';
 import { startWebServer } from './server.ts';
+import { kvLoadOption } from '../cli/kvFlag.ts';
+import { LoadModelParams } from '../ipc/contract.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const staticDir = path.join(root, 'dist', 'renderer');
@@ -43,13 +45,14 @@ const { values } = parseArgs({
         context: { type: 'string' },
         threads: { type: 'string' },
         'data-dir': { type: 'string' },
+        kv: { type: 'string', default: 'off' },
         help: { type: 'boolean', short: 'h' },
     },
     strict: true,
 });
 
 if (values.help) {
-    process.stdout.write('Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>]\n');
+    process.stdout.write('Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>] [--kv off|auto|<budget>]\n');
     process.exit(0);
 }
 
@@ -59,6 +62,8 @@ const contextSize = values.context == null ? undefined : Number(values.context);
 if (contextSize != null && (!Number.isInteger(contextSize) || contextSize < 64)) fail(`--context must be a whole number of tokens (64 or more), not "${values.context}".`);
 const threads = values.threads == null ? undefined : Number(values.threads);
 if (threads != null && (!Number.isInteger(threads) || threads < 1)) fail(`--threads must be a whole number, 1 or more, not "${values.threads}".`);
+const kv = kvLoadOption(values.kv);
+if ('error' in kv) fail(kv.error);
 const modelPath = values.model == null ? null : path.resolve(values.model);
 if (modelPath != null && !existsSync(modelPath)) fail(`no model file at ${modelPath}.`);
 
@@ -85,7 +90,7 @@ const server = await startWebServer({ backend, staticDir, port }).catch((error: 
 process.stdout.write(`Headroom is running at ${server.url}\n`);
 
 if (modelPath != null) {
-    backend.supervisor.load({ path: modelPath, contextSize, threads }).catch((error: Error) => {
+    backend.supervisor.load(LoadModelParams.parse({ path: modelPath, contextSize, threads, ...kv })).catch((error: Error) => {
         process.stderr.write(`headroom: ${error.message}\n`);
     });
 }

@@ -10,6 +10,8 @@ export function ChatList() {
     const renameChat = useChatStore((s) => s.renameChat);
     const deleteChat = useChatStore((s) => s.deleteChat);
     const [editing, setEditing] = useState<{ id: string; title: string } | null>(null);
+    // Deleting takes a second click on the same button, so a stray click loses nothing.
+    const [confirming, setConfirming] = useState<string | null>(null);
 
     const commit = () => {
         if (editing != null) void renameChat(editing.id, editing.title);
@@ -55,7 +57,11 @@ export function ChatList() {
                         )}
                         <span className="chat-actions">
                             <button type="button" className="icon-button" onClick={() => setEditing({ id: chat.id, title: chat.title })} aria-label={`Rename ${chat.title}`} title="Rename">✎</button>
-                            <button type="button" className="icon-button" onClick={() => void deleteChat(chat.id)} aria-label={`Delete ${chat.title}`} title="Delete">×</button>
+                            {confirming === chat.id ? (
+                                <button type="button" className="button button-small button-danger" onClick={() => void deleteChat(chat.id)} onBlur={() => setConfirming(null)} autoFocus>Delete</button>
+                            ) : (
+                                <button type="button" className="icon-button" onClick={() => setConfirming(chat.id)} aria-label={`Delete ${chat.title}`} title="Delete">×</button>
+                            )}
                         </span>
                     </li>
                 ))}

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { useChatStore } from '../stores/chatStore.ts';
 import { useEngineStore } from '../stores/engineStore.ts';
+import { AttachButton } from './DocumentsBar.tsx';
 
 export function Composer() {
     const [text, setText] = useState('');
@@ -34,6 +35,7 @@ export function Composer() {
 
     return (
         <div className="composer">
+            <AttachButton />
             <textarea
                 ref={inputRef}
                 value={text}

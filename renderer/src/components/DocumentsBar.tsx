@@ -41,13 +41,37 @@ export function BudgetBar({ budget }: { budget: ContextBudget }) {
     );
 }
 
+/** The file picker: a paperclip button (and Ctrl+O) over a hidden file input. */
+export function AttachButton() {
+    const addFiles = useChatStore((s) => s.addFiles);
+    const input = useRef<HTMLInputElement>(null);
+    return (
+        <>
+            <button type="button" className="icon-button attach-button" onClick={() => input.current?.click()} aria-label="Attach documents" aria-keyshortcuts="Control+O" title="Attach documents (Ctrl+O)">
+                <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" /></svg>
+            </button>
+            <input
+                ref={input}
+                type="file"
+                multiple
+                hidden
+                id="attach-input"
+                accept={ACCEPTED_FILES}
+                onChange={(e) => {
+                    const files = [...(e.target.files ?? [])];
+                    e.target.value = '';
+                    if (files.length > 0) void addFiles(files);
+                }}
+            />
+        </>
+    );
+}
+
 export function DocumentsBar() {
     const documents = useChatStore((s) => s.view?.documents ?? NO_DOCUMENTS);
     const budget = useChatStore((s) => s.view?.budget ?? null);
     const uploads = useChatStore((s) => s.uploads);
-    const addFiles = useChatStore((s) => s.addFiles);
-    const input = useRef<HTMLInputElement>(null);
-
+    if (documents.length === 0 && uploads.length === 0) return null;
     return (
         <section className="docs" aria-label="Documents">
             <div className="docs-row">
@@ -63,21 +87,6 @@ export function DocumentsBar() {
                         </li>
                     ))}
                 </ul>
-                <button type="button" className="button button-small" onClick={() => input.current?.click()}>Attach…</button>
-                <input
-                    ref={input}
-                    type="file"
-                    multiple
-                    hidden
-                    id="attach-input"
-                    accept={ACCEPTED_FILES}
-                    aria-label="Attach documents"
-                    onChange={(e) => {
-                        const files = [...(e.target.files ?? [])];
-                        e.target.value = '';
-                        if (files.length > 0) void addFiles(files);
-                    }}
-                />
             </div>
             {budget != null && (documents.length > 0 || budget.conversationTokens > 0) && <BudgetBar budget={budget} />}
         </section>
