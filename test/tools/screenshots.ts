@@ -16,16 +16,20 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const docs = path.join(root, 'docs');
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-shots-'));
 
-const server = spawn(process.execPath, ['electron/web/serve.ts', '--model', ORGANISM, '--port', '0', '--threads', '16', '--data-dir', dataDir], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise<string>((resolve) => {
-    server.stdout!.on('data', (chunk: Buffer) => {
-        const match = /running at (\S+)/.exec(chunk.toString());
-        if (match != null) resolve(match[1]);
+async function startServer(extraArgs: string[]) {
+    const server = spawn(process.execPath, ['electron/web/serve.ts', '--model', ORGANISM, '--port', '0', '--data-dir', dataDir, ...extraArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const url = await new Promise<string>((resolve) => {
+        server.stdout!.on('data', (chunk: Buffer) => {
+            const match = /running at (\S+)/.exec(chunk.toString());
+            if (match != null) resolve(match[1]);
+        });
     });
-});
+    return { server, url };
+}
 
 const browser = await launchChromium();
 const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+let { server, url } = await startServer([]);
 await page.goto(url);
 await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
 
@@ -50,10 +54,14 @@ await page.getByLabel('Message').fill('Which documents do you have?');
 await page.waitForTimeout(300);
 await page.screenshot({ path: path.join(docs, 'document-chat.png') });
 
-// Mid-stream, in a chat of its own.
+// Mid-stream, in a chat of its own, on a server slowed down by oversubscribed threads.
+server.kill('SIGTERM');
+({ server, url } = await startServer(['--threads', '16']));
+await page.goto(url);
+await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
 await page.getByRole('button', { name: '+ New' }).click();
 const lantern = passkey('silver lantern', '39127');
-await page.getByLabel('Message').fill(`${haystackText(lantern.fact, 1500)}\n\n${lantern.question}`);
+await page.getByLabel('Message').fill(`${haystackText(lantern.fact, 1000)}\n\n${lantern.question}`);
 await page.keyboard.press('Enter');
 await page.waitForFunction(() => /silver/.test([...document.querySelectorAll('.message-assistant .message-text')].at(-1)?.textContent ?? ''), undefined, { timeout: 120_000 });
 await page.screenshot({ path: path.join(docs, 'chat-streaming.png') });
