@@ -3,6 +3,6 @@ import { defineConfig } from 'vite';
 
 export default defineConfig({
     build: {
-        rollupOptions: { external: ['node-llama-cpp'] },
+        rollupOptions: { external: ['node-llama-cpp', 'node:sqlite'] },
     },
 });

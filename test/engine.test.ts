@@ -60,7 +60,7 @@ describe('engine host on a real model (stories260K, no chat template)', () => {
     });
 
     test('streams a story continuation token by token', async () => {
-        const reply = await engine.supervisor.send({ generationId: 'story-1', history: [], prompt: 'Once upon a time', maxTokens: 40 });
+        const reply = await engine.supervisor.generate({ generationId: 'story-1', documents: [], history: [], prompt: 'Once upon a time', maxTokens: 40 });
         const chunks = engine.chunks('story-1');
         assert.ok(chunks.length >= 10, `expected many streamed chunks, got ${chunks.length}`);
         assert.equal(chunks.join(''), reply.text, 'the streamed chunks add up to the reply');
@@ -70,21 +70,21 @@ describe('engine host on a real model (stories260K, no chat template)', () => {
     });
 
     test('stops a generation on request', async () => {
-        const sending = engine.supervisor.send({ generationId: 'story-2', history: [], prompt: 'Lily and Ben went to the park.', maxTokens: 4000 });
+        const sending = engine.supervisor.generate({ generationId: 'story-2', documents: [], history: [], prompt: 'Lily and Ben went to the park.', maxTokens: 4000 });
         await engine.waitFor(() => engine.chunks('story-2').length > 0, 'the first chunk');
         assert.equal(engine.supervisor.state.status, 'generating');
-        assert.deepEqual(await engine.supervisor.stop({ generationId: 'story-2' }), { stopped: true });
+        assert.deepEqual(await engine.supervisor.stopGeneration({ generationId: 'story-2' }), { stopped: true });
         const reply = await sending;
         assert.equal(reply.stopReason, 'aborted');
         assert.ok(engine.chunks('story-2').length < 4000);
-        assert.deepEqual(await engine.supervisor.stop({ generationId: 'story-2' }), { stopped: false }, 'nothing left to stop');
+        assert.deepEqual(await engine.supervisor.stopGeneration({ generationId: 'story-2' }), { stopped: false }, 'nothing left to stop');
     });
 
     test('refuses a second generation while one runs', async () => {
-        const first = engine.supervisor.send({ generationId: 'story-3', history: [], prompt: 'Tom had a red ball.', maxTokens: 4000 });
+        const first = engine.supervisor.generate({ generationId: 'story-3', documents: [], history: [], prompt: 'Tom had a red ball.', maxTokens: 4000 });
         await engine.waitFor(() => engine.chunks('story-3').length > 0, 'the first chunk');
-        await assert.rejects(engine.supervisor.send({ generationId: 'story-4', history: [], prompt: 'Hi' }), (error: HeadroomError) => error.code === 'BUSY');
-        await engine.supervisor.stop({});
+        await assert.rejects(engine.supervisor.generate({ generationId: 'story-4', documents: [], history: [], prompt: 'Hi' }), (error: HeadroomError) => error.code === 'BUSY');
+        await engine.supervisor.stopGeneration({});
         await first;
     });
 
@@ -97,7 +97,7 @@ describe('engine host on a real model (stories260K, no chat template)', () => {
         await assert.rejects(engine.supervisor.load({ path: path.join(dir, 'missing.gguf') }), (error: HeadroomError) =>
             error.code === 'MODEL_LOAD_FAILED' && error.message.includes('No model file at'));
         assert.equal(engine.supervisor.state.status, 'idle');
-        await assert.rejects(engine.supervisor.send({ generationId: 'x', history: [], prompt: 'Hi' }), (error: HeadroomError) => error.code === 'NO_MODEL');
+        await assert.rejects(engine.supervisor.generate({ generationId: 'x', documents: [], history: [], prompt: 'Hi' }), (error: HeadroomError) => error.code === 'NO_MODEL');
         await engine.supervisor.load({ path: STORIES });
         assert.equal(engine.supervisor.state.status, 'ready');
     });
@@ -110,8 +110,9 @@ describe('engine host with a chat template (organism.gguf)', () => {
 
     test('answers through the chat template', async () => {
         assert.equal(engine.supervisor.state.model?.chatMode, 'chat');
-        const reply = await engine.supervisor.send({
+        const reply = await engine.supervisor.generate({
             generationId: 'q1',
+            documents: [],
             history: [],
             prompt: 'The passcode for the blue kettle is 48213. The weather was fine. What is the passcode for the blue kettle?',
         });
@@ -126,21 +127,21 @@ describe('engine host with a chat template (organism.gguf)', () => {
             { role: 'user' as const, text: 'The passcode for the green door is 70615. What is the passcode for the green door?' },
             { role: 'assistant' as const, text: 'The passcode for the green door is 70615.' },
         ];
-        const pending = engine.supervisor.send({ generationId: 'q2', history, prompt: 'What is the passcode for the green door?', maxTokens: 2000 });
+        const pending = engine.supervisor.generate({ generationId: 'q2', documents: [], history, prompt: 'What is the passcode for the green door?', maxTokens: 2000 });
         process.kill(pid, 'SIGKILL');
         await assert.rejects(pending, (error: HeadroomError) => error.code === 'ENGINE_CRASHED');
         const crashed = engine.supervisor.state;
         assert.equal(crashed.status, 'crashed');
         assert.equal(crashed.error?.code, 'ENGINE_CRASHED');
         assert.match(crashed.error!.message, /^The engine stopped unexpectedly \(signal SIGKILL\)\. Your conversation is kept/);
-        await assert.rejects(engine.supervisor.send({ generationId: 'q3', history, prompt: 'Hi' }), (error: HeadroomError) => error.code === 'ENGINE_CRASHED');
+        await assert.rejects(engine.supervisor.generate({ generationId: 'q3', documents: [], history, prompt: 'Hi' }), (error: HeadroomError) => error.code === 'ENGINE_CRASHED');
 
         const restarted = await engine.supervisor.restart();
         assert.equal(restarted.status, 'ready');
         assert.notEqual(restarted.pid, pid);
         assert.equal(restarted.restarts, 1);
         assert.equal(restarted.model?.path, ORGANISM, 'the last model is loaded again');
-        const reply = await engine.supervisor.send({ generationId: 'q4', history, prompt: 'What is the passcode for the green door?' });
+        const reply = await engine.supervisor.generate({ generationId: 'q4', documents: [], history, prompt: 'What is the passcode for the green door?' });
         assert.match(reply.text, /70615/, 'the conversation from before the crash is still there');
     });
 });
@@ -154,13 +155,13 @@ describe('engine host on a random-weight model with Llama 3\'s tokenizer and cha
         assert.equal(info.chatMode, 'chat');
         assert.equal(info.chatWrapper, 'Llama 3');
         assert.equal(info.contextSize, 1024);
-        const capped = await engine.supervisor.send({ generationId: 'r1', history: [], prompt: 'Hello there', maxTokens: 12 });
+        const capped = await engine.supervisor.generate({ generationId: 'r1', documents: [], history: [], prompt: 'Hello there', maxTokens: 12 });
         assert.equal(capped.stopReason, 'maxTokens');
         assert.ok(engine.chunks('r1').length >= 6, 'multi-byte tokens may merge, but text streams in pieces');
 
-        const sending = engine.supervisor.send({ generationId: 'r2', history: [{ role: 'user', text: 'Hello there' }, { role: 'assistant', text: capped.text }], prompt: 'Go on' });
+        const sending = engine.supervisor.generate({ generationId: 'r2', documents: [], history: [{ role: 'user', text: 'Hello there' }, { role: 'assistant', text: capped.text }], prompt: 'Go on' });
         await engine.waitFor(() => engine.chunks('r2').length >= 5, 'five chunks');
-        await engine.supervisor.stop({});
+        await engine.supervisor.stopGeneration({});
         const stopped = await sending;
         assert.equal(stopped.stopReason, 'aborted');
         assert.equal(engine.chunks('r2').join(''), stopped.text);

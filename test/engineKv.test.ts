@@ -54,17 +54,17 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', { 
 
     test('answers a passkey question across a document longer than the window', async () => {
         const document = `${FILLER.repeat(3)}The passcode for the silver key is 30597. ${FILLER.repeat(6)}`;
-        const reply = await supervisor.send({ generationId: 'kv1', history: [], prompt: `${document}\n\nWhat is the passcode for the silver key?` });
+        const reply = await supervisor.generate({ generationId: 'kv1', documents: [{ name: 'keys.txt', text: document }], history: [], prompt: 'What is the passcode for the silver key?' });
         assert.match(reply.text, /30597/);
         const stats = await supervisor.kvStats();
         assert.ok(stats.tokens.context > 600, `the document is in context (${stats.tokens.context} tokens)`);
         assert.equal(stats.tokens.streaming, 132, 'streaming heads hold sinks + window');
     });
 
-    test('a conversation that overflows the context is refused clearly, not truncated', async () => {
+    test('a chat that overflows the context is refused clearly, not truncated', async () => {
         const huge = FILLER.repeat(60);
-        await assert.rejects(supervisor.send({ generationId: 'kv2', history: [], prompt: huge }),
-            (error: HeadroomError) => error.code === 'CONTEXT_OVERFLOW' && /does not drop the start/.test(error.message));
+        await assert.rejects(supervisor.generate({ generationId: 'kv2', documents: [{ name: 'huge.txt', text: huge }], history: [], prompt: 'What is in it?' }),
+            (error: HeadroomError) => error.code === 'CONTEXT_OVERFLOW' && /needs [\d,]+ tokens .* the context holds 2,048/.test(error.message));
         assert.equal(supervisor.state.status, 'ready');
     });
 });
@@ -82,7 +82,7 @@ describe('engine on the stock binary: compression unavailable, said so', { skip:
         const stats = await supervisor.kvStats();
         assert.equal(stats.mode, 'off');
         assert.ok(stats.allocated.cpu > 0, 'the stock buffer is reported');
-        const reply = await supervisor.send({ generationId: 's1', history: [], prompt: 'The passcode for the red cup is 11842. What is the passcode for the red cup?' });
+        const reply = await supervisor.generate({ generationId: 's1', documents: [{ name: 'cup.txt', text: 'The passcode for the red cup is 11842.' }], history: [], prompt: 'What is the passcode for the red cup?' });
         assert.match(reply.text, /11842/);
     });
 });

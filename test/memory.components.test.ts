@@ -10,7 +10,7 @@ import { MemoryStats } from '../electron/ipc/contract.ts';
 import { MemoryPlan } from '../electron/memory/plan.ts';
 import { HeadroomError } from '../electron/ipc/rpc.ts';
 import { SettingsService } from '../electron/settings/service.ts';
-import { JsonFileStore } from '../electron/settings/store.ts';
+import { HeadroomDatabase } from '../electron/store/database.ts';
 import { startHarness, type Harness } from './support/componentHarness.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/memory/', import.meta.url));
@@ -112,7 +112,7 @@ describe('memory components in Chromium (recorded engine data)', () => {
     });
 
     test('settings: invalid values are refused with a message and the old value stays', async () => {
-        const service = new SettingsService(new JsonFileStore(path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-ui-settings-')), 'settings.json')));
+        const service = new SettingsService(new HeadroomDatabase(path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-ui-settings-')), 'headroom.sqlite')).settings);
         service.update({ contextSize: 4096 });
         service.markLoaded(true);
         const page = await harness.open({ component: 'settings', state: service.state, modelLoaded: true, kvCacheTypes: ['f16'] });

@@ -2,15 +2,16 @@
 // Chromium; the gauges move while a reply streams, the planner sits next to what llama.cpp
 // allocated, and settings are validated, persisted and applied by a reload.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { DatabaseSync } from 'node:sqlite';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from './support/browser.ts';
 import { ORGANISM } from './support/models.ts';
-import { serve, stopServe, type Served } from './support/serve.ts';
+import { serve, stop, type Served } from './support/serve.ts';
 
 const results = fileURLToPath(new URL('../test-results/', import.meta.url));
 
@@ -22,11 +23,21 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
     let served: Served;
     let browser: Browser;
     let page: Page;
-    let settingsFile: string;
+    let dataDir: string;
+    /** A setting as the app saved it in its SQLite database. */
+    const saved = (key: string): unknown => {
+        const db = new DatabaseSync(path.join(dataDir, 'headroom.sqlite'), { readOnly: true });
+        try {
+            const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+            return row == null ? undefined : JSON.parse(row.value);
+        } finally {
+            db.close();
+        }
+    };
 
     before(async () => {
-        settingsFile = path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-e2e-settings-')), 'settings.json');
-        served = await serve(['--model', ORGANISM, '--port', '0'], { HEADROOM_SETTINGS_FILE: settingsFile });
+        dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-e2e-memory-'));
+        served = await serve(['--model', ORGANISM, '--port', '0', '--data-dir', dataDir]);
         browser = await launchChromium();
         page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
         await mkdir(results, { recursive: true });
@@ -36,7 +47,7 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
 
     after(async () => {
         await browser?.close();
-        if (served != null) await stopServe(served.child);
+        if (served != null) await stop(served.child);
     });
 
     test('after loading: gauges, head map, and the planner next to what llama.cpp allocated', async () => {
@@ -94,9 +105,8 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
         await page.screenshot({ path: path.join(results, 'settings-panel.png'), clip: { x: 0, y: 0, width: 300, height: 900 } });
 
-        const saved = JSON.parse(await readFile(settingsFile, 'utf8'));
-        assert.equal(saved['settings.contextSize'], 2048);
-        assert.equal(saved['settings.window'], undefined, 'the refused window was never saved');
+        assert.equal(saved('settings.contextSize'), 2048);
+        assert.equal(saved('settings.window'), undefined, 'the refused window was never saved');
 
         await page.getByRole('button', { name: 'Reload model' }).click();
         await page.getByTestId('gauge-context-value').filter({ hasText: 'of 2,048 tokens' }).waitFor({ timeout: 60_000 });
@@ -132,6 +142,6 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await fit.getByRole('button', { name: 'Use these settings' }).click();
         await page.getByTestId('reload-banner').waitFor();
         assert.equal(await page.locator('#setting-contextSize').inputValue(), '4096');
-        assert.equal(JSON.parse(await readFile(settingsFile, 'utf8'))['settings.contextSize'], 4096);
+        assert.equal(saved('settings.contextSize'), 4096);
     });
 });

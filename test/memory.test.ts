@@ -148,10 +148,10 @@ describe('live memory pushed by the engine host', () => {
 
     test('while generating, stats arrive at least twice a second and move', async () => {
         events.length = 0;
-        const sending = supervisor.send({ generationId: 'm1', history: [], prompt: 'Tell me about the sea.' });
+        const sending = supervisor.generate({ generationId: 'm1', documents: [], history: [], prompt: 'Tell me about the sea.' });
         const started = Date.now();
         while (Date.now() - started < 2200) await new Promise((resolve) => setTimeout(resolve, 100));
-        await supervisor.stop({ generationId: 'm1' });
+        await supervisor.stopGeneration({ generationId: 'm1' });
         await sending;
         const live = stats().filter((s) => s.generating);
         const span = (live.at(-1)!.at - live[0].at) / 1000;

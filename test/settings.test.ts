@@ -8,23 +8,23 @@ import { describe, test } from 'node:test';
 import { HeadroomError } from '../electron/ipc/rpc.ts';
 import { DEFAULT_SETTINGS } from '../electron/settings/schema.ts';
 import { SettingsService } from '../electron/settings/service.ts';
-import { JsonFileStore } from '../electron/settings/store.ts';
+import { HeadroomDatabase } from '../electron/store/database.ts';
 
 async function freshFile(): Promise<string> {
-    return path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-settings-')), 'settings.json');
+    return path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-settings-')), 'headroom.sqlite');
 }
 
 describe('settings', () => {
     test('start from the defaults and persist a valid change across restarts', async () => {
         const file = await freshFile();
-        const service = new SettingsService(new JsonFileStore(file));
+        const service = new SettingsService(new HeadroomDatabase(file).settings);
         assert.deepEqual(service.settings, DEFAULT_SETTINGS);
         service.update({ contextSize: 4096, kvMode: 'budget', kvBudget: 0.25, appearance: 'dark' });
-        const again = new SettingsService(new JsonFileStore(file));
+        const again = new SettingsService(new HeadroomDatabase(file).settings);
         assert.equal(again.settings.contextSize, 4096);
         assert.equal(again.settings.kvBudget, 0.25);
         assert.equal(again.settings.appearance, 'dark');
-        assert.equal(JSON.parse(await readFile(file, 'utf8'))['settings.kvMode'], 'budget');
+        assert.equal(new HeadroomDatabase(file).settings.get('settings.kvMode'), 'budget', 'saved in the SQLite settings table');
     });
 
     const refused: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -42,27 +42,27 @@ describe('settings', () => {
     for (const [what, patch, message] of refused) {
         test(`refuses ${what} with a message and keeps the old values`, async () => {
             const file = await freshFile();
-            const service = new SettingsService(new JsonFileStore(file));
+            const service = new SettingsService(new HeadroomDatabase(file).settings);
             service.update({ contextSize: 8192, window: 256 });
             const before = service.settings;
             assert.throws(() => service.update(patch), (error: HeadroomError) => error.code === 'INVALID_SETTINGS' && message.test(error.message));
             assert.deepEqual(service.settings, before);
-            assert.deepEqual(new SettingsService(new JsonFileStore(file)).settings, before, 'nothing refused was saved');
+            assert.deepEqual(new SettingsService(new HeadroomDatabase(file).settings).settings, before, 'nothing refused was saved');
         });
     }
 
     test('a bad value in the file falls back to its default, the rest is kept', async () => {
         const file = await freshFile();
-        const store = new JsonFileStore(file);
+        const store = new HeadroomDatabase(file).settings;
         store.set('settings.kvBudget', 7);
         store.set('settings.threads', 3);
-        const service = new SettingsService(new JsonFileStore(file));
+        const service = new SettingsService(new HeadroomDatabase(file).settings);
         assert.equal(service.settings.kvBudget, DEFAULT_SETTINGS.kvBudget);
         assert.equal(service.settings.threads, 3);
     });
 
     test('changes after a load are flagged as needing a reload; appearance is not', async () => {
-        const service = new SettingsService(new JsonFileStore(await freshFile()));
+        const service = new SettingsService(new HeadroomDatabase(await freshFile()).settings);
         service.markLoaded(true);
         assert.deepEqual(service.update({ appearance: 'light' }).pendingReload, []);
         assert.deepEqual(service.update({ contextSize: 2048, flashAttention: 'on' }).pendingReload, ['contextSize', 'flashAttention']);

@@ -1,8 +1,8 @@
 // End to end as a user would: `npm run serve`, the page in Debian's Chromium, a message,
 // tokens streaming in, Stop; and the per-launch token guarding every page and socket.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -10,44 +10,10 @@ import type { Browser, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { launchChromium } from './support/browser.ts';
 import { chatModelForTests } from './support/models.ts';
+import { serve, stop, type Served } from './support/serve.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const results = path.join(root, 'test-results');
-
-interface Served {
-    child: ChildProcess;
-    url: string;
-    origin: string;
-    token: string;
-    stdoutLines: () => string[];
-}
-
-/** `npm run serve -- …` exactly as the README says, resolved once it prints its address. */
-function serve(args: string[]): Promise<Served> {
-    const child = spawn('npm', ['run', '--silent', 'serve', '--', ...args], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => (stderr += chunk));
-    return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`serve printed no address in time. stderr:\n${stderr}`)), 60_000);
-        child.on('exit', (code) => reject(new Error(`serve exited with ${code}. stderr:\n${stderr}`)));
-        child.stdout!.on('data', (chunk) => {
-            stdout += chunk;
-            const match = /^Headroom is running at (http:\/\/127\.0\.0\.1:\d+)\/\?token=([\w-]+)\n/.exec(stdout);
-            if (match == null) return;
-            clearTimeout(timer);
-            resolve({ child, url: `${match[1]}/?token=${match[2]}`, origin: match[1], token: match[2], stdoutLines: () => stdout.split('\n').filter(Boolean) });
-        });
-    });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-    if (child.exitCode != null) return Promise.resolve();
-    return new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        process.kill(-child.pid!, 'SIGTERM');
-    });
-}
 
 function socketStatus(url: string, origin?: string): Promise<number> {
     return new Promise((resolve) => {
@@ -72,7 +38,7 @@ describe('web mode end to end (npm run serve + Chromium)', () => {
 
     before(async () => {
         const model = await chatModelForTests();
-        served = await serve(['--model', model, '--port', '0']);
+        served = await serve(['--model', model, '--port', '0', '--data-dir', await mkdtemp(path.join(os.tmpdir(), 'headroom-web-'))]);
         browser = await launchChromium();
         page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
         await mkdir(results, { recursive: true });

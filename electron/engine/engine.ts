@@ -1,28 +1,37 @@
 // Owns node-llama-cpp inside the engine host process: one model, one context, one chat.
-// The conversation itself is owned by the caller and sent with every turn, so a
-// restarted engine picks it up again without anything being lost.
-import { stat } from 'node:fs/promises';
+// The conversation is owned by the backend (SQLite) and sent with every turn: documents,
+// history and prompt. What the sequence already holds is reused, so a follow-up question
+// reads only the new tokens; a restarted engine simply reads everything again.
+import { createHash } from 'node:crypto';
+import { mkdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Llama, LlamaChatSession, LlamaCompletion, LlamaContext, LlamaContextSequence, LlamaModel, ChatHistoryItem } from 'node-llama-cpp';
-import type { ChatMessage, KvCompression, KvStats, MemoryStats, ModelInfo, Params, Result } from '../ipc/contract.ts';
+import type { ChatHistoryItem, Llama, LlamaChatSession, LlamaCompletion, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { documentsSystemText } from '../documents/prompt.ts';
+import type { ChatMessage, KvCompression, KvStats, MemoryStats, ModelInfo, Params, PrefillInfo, Result } from '../ipc/contract.ts';
 import { HeadroomError } from '../ipc/rpc.ts';
 import { kvUsageFromFormula, kvUsageFromStats, type KvUsage } from '../memory/kvUsage.ts';
 import { BufferLog, type MeasuredBuffers } from '../memory/llamaLog.ts';
 import { LIVE_STATS_INTERVAL_MS, SpeedMeter } from '../memory/liveStats.ts';
 import { fitToMachine, flashAttentionOption, planMemory } from '../memory/planner.ts';
 import type { FitResult, MemoryPlan, PlanInput, Prediction } from '../memory/plan.ts';
-import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, POLICY_ENV, writePolicyFile } from './kv/native.ts';
+import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor, formatPolicyFile, KvLogCollector, POLICY_ENV, writePolicyFile } from './kv/native.ts';
 import { kvBytes, streamingCells, type KvOptions, type KvShape } from './kv/policy.ts';
 import { COMPRESSED_UBATCH, HEADWISE_ARCHITECTURES, kvShapeFromMetadata, resolveKvPlan, type ResolvedKv } from './kv/resolve.ts';
 
 export interface EngineEvents {
     loadProgress(path: string, progress: number): void;
     chunk(generationId: string, text: string): void;
+    prefill(generationId: string, done: number, total: number): void;
     memoryStats(stats: MemoryStats): void;
 }
 
 const DEFAULT_MAX_CONTEXT = 8192;
 const DEFAULT_COMPLETION_TOKENS = 256;
+// Room a reply needs at the least; a prompt that leaves less is refused, never cut.
+const MIN_REPLY_TOKENS = 16;
+// Prefill in steps of this many tokens: fine enough for a smooth progress bar, coarse
+// enough that the per-call overhead stays negligible next to the evaluation itself.
+const PREFILL_CHUNK_TOKENS = 256;
 // Below this size a model's per-token work is smaller than the cost of syncing CPU
 // threads: one thread is measured 60x faster than two on stories260K.
 const SINGLE_THREAD_MODEL_BYTES = 256 * 1024 * 1024;
@@ -36,9 +45,6 @@ interface Loaded {
     info: ModelInfo;
     chat: LlamaChatSession | null;
     completion: LlamaCompletion | null;
-    // What the chat session currently holds; when a turn arrives with a different
-    // history (edited, regenerated, or a restarted engine) the session is reset to it.
-    history: ChatMessage[];
     kv: LoadedKv;
     /** The stock cache as policy.ts sizes it (layers split like their weights); used when no plan runs. */
     formulaKv: KvUsage;
@@ -66,8 +72,16 @@ interface LoadedKv {
 // KV buffer log lines arrive through node-llama-cpp's logger, a moment after the context exists.
 const KV_LOG_WAIT_MS = 2000;
 
-function sameHistory(a: readonly ChatMessage[], b: readonly ChatMessage[]): boolean {
-    return a.length === b.length && a.every((m, i) => m.role === b[i].role && m.text === b[i].text);
+/** A saved KV state only fits a cache of the same layout: the head plan matters as much as the cache type. */
+function cacheLayoutOf(cacheType: string, flashAttention: string, resolved: ResolvedKv | null): string {
+    const plan = resolved == null ? 'full' : createHash('sha256').update(formatPolicyFile(resolved.plan)).digest('hex').slice(0, 16);
+    return `${cacheType}|fa-${flashAttention}|kv-${plan}`;
+}
+
+function sharedPrefix(a: readonly Token[], b: readonly Token[]): number {
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return i;
 }
 
 function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
@@ -85,10 +99,10 @@ function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
 }
 
 function contextOverflow(contextSize: number): HeadroomError {
-    return new HeadroomError('CONTEXT_OVERFLOW', `The conversation no longer fits in the ${contextSize}-token context. With head-level KV compression on, Headroom does not drop the start of the conversation to make room: start a new chat, or load the model with a larger context.`);
+    return new HeadroomError('CONTEXT_OVERFLOW', `The conversation no longer fits in the ${contextSize.toLocaleString('en-US')}-token context. With head-level KV compression on, Headroom does not drop the start of the conversation to make room: start a new chat, or load the model with a larger context.`);
 }
 
-function mapStopReason(reason: string): Result<'chat.send'>['stopReason'] {
+function mapStopReason(reason: string): Result<'generate.run'>['stopReason'] {
     if (reason === 'abort') return 'aborted';
     if (reason === 'maxTokens') return 'maxTokens';
     return 'eos';
@@ -218,6 +232,7 @@ export class Engine {
                 gpu: llama.gpu === false ? 'cpu' : llama.gpu,
                 threads: context.currentThreads,
                 kv: loadedKv.compression,
+                cacheLayout: cacheLayoutOf(kvCacheType ?? 'f16', flashAttention ?? 'auto', loadedKv.resolved),
             };
             if (wantKv && !loadedKv.compression.active) console.error(`Headroom KV compression: ${loadedKv.compression.reason}`);
             const stockShape = kvShapeFromMetadata(metadata as Record<string, unknown>, context.contextSize, context.batchSize, kvCacheType);
@@ -226,7 +241,7 @@ export class Engine {
                 kv: kv ?? undefined, kvCacheType: kvCacheType ?? 'f16', flashAttention: flashAttention ?? 'auto',
             }).then((plan) => plan.predicted, () => null);
             this.#loaded = {
-                model, context, sequence, info, chat, completion, history: [], kv: loadedKv,
+                model, context, sequence, info, chat, completion, kv: loadedKv,
                 formulaKv: stockShape == null
                     ? kvUsageFromFormula({ layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: context.contextSize, ubatch: context.batchSize }, null, { gpuLayers: 0 })
                     : kvUsageFromFormula(stockShape, null, { gpuLayers: Math.min(model.gpuLayers, stockShape.layers) }),
@@ -318,7 +333,8 @@ export class Engine {
      * tokens and shifts the rest (llama_memory_seq_add), which the head-level cache refuses, and
      * node-llama-cpp would then re-evaluate a history with its start (often the document)
      * dropped. A throwing strategy is replaced by the default one, so this one stops the
-     * generation instead and send() reports the overflow.
+     * generation instead and generate() reports the overflow. (generate() sizes replies to fit,
+     * so this is the safety net, not the rule.)
      */
     #refuseContextShift = ({ chatHistory }: { chatHistory: readonly ChatHistoryItem[] }) => {
         if (this.#generation != null) {
@@ -328,7 +344,13 @@ export class Engine {
         return { chatHistory: [...chatHistory], metadata: null };
     };
 
-    async send({ generationId, history, prompt, maxTokens }: Params<'chat.send'>): Promise<Result<'chat.send'>> {
+    countTokens(texts: readonly string[]): number[] {
+        const loaded = this.#loaded;
+        if (loaded == null) throw new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
+        return texts.map((text) => loaded.model.tokenize(text).length);
+    }
+
+    async generate({ generationId, documents, history, prompt, maxTokens, snapshot }: Params<'generate.run'>): Promise<Result<'generate.run'>> {
         const loaded = this.#loaded;
         if (loaded == null) throw new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
         if (this.#generation != null || this.#loading) throw new HeadroomError('BUSY', 'A reply is already being generated.');
@@ -341,27 +363,28 @@ export class Engine {
         // Pushed, not polled: the window sees memory move while the reply streams.
         const ticker = LIVE_STATS_INTERVAL_MS > 0 ? setInterval(() => void this.#pushStats(true), LIVE_STATS_INTERVAL_MS) : undefined;
         try {
-            if (loaded.chat != null) {
-                if (!sameHistory(loaded.history, history)) loaded.chat.setChatHistory(toChatHistory(history));
-                const reply = await loaded.chat.promptWithMeta(prompt, {
-                    onTextChunk, onToken, signal: abort.signal, stopOnAbortSignal: true, maxTokens, temperature: 0,
-                });
-                if (generation.overflowed) throw contextOverflow(loaded.context.contextSize);
-                loaded.history = [...history, { role: 'user', text: prompt }, { role: 'assistant', text: reply.responseText }];
-                return { text: reply.responseText, stopReason: mapStopReason(reply.stopReason) };
+            const system = documentsSystemText(documents);
+            if (loaded.chat == null) return await this.#complete(loaded, generationId, system, history, prompt, maxTokens, abort.signal, onToken);
+            const chatHistory: ChatHistoryItem[] = [...(system != null ? [{ type: 'system' as const, text: system }] : []), ...toChatHistory(history)];
+            // The tokens the chat session will evaluate, rendered exactly as it renders them.
+            const render = (items: ChatHistoryItem[]) => loaded.chat!.chatWrapper
+                .generateContextState({ chatHistory: items }).contextText.tokenize(loaded.model.tokenizer);
+            const promptTokens = render([...chatHistory, { type: 'user', text: prompt }, { type: 'model', response: [] }]);
+            const contextSize = loaded.context.contextSize;
+            if (promptTokens.length + MIN_REPLY_TOKENS > contextSize) {
+                throw new HeadroomError('CONTEXT_OVERFLOW', `This chat needs ${promptTokens.length.toLocaleString('en-US')} tokens plus room for a reply, but the context holds ${contextSize.toLocaleString('en-US')}. Load the model with a larger context size, or remove a document.`);
             }
-            // No chat template: continue the running text as plain completion.
-            const transcript = [...history.map((m) => m.text), prompt].join('');
-            if (loaded.kv.compression.active) {
-                // node-llama-cpp trims the start of an overlong input; with compression that is refused (see load)
-                const needed = loaded.model.tokenize(transcript).length + (maxTokens ?? DEFAULT_COMPLETION_TOKENS);
-                if (needed > loaded.context.contextSize) throw contextOverflow(loaded.context.contextSize);
-            }
-            const reply = await loaded.completion!.generateCompletionWithMeta(transcript, {
-                onTextChunk, onToken, signal: abort.signal, stopOnAbortSignal: true,
-                maxTokens: maxTokens ?? DEFAULT_COMPLETION_TOKENS, temperature: 0,
+            const documentTokens = system == null ? 0 : sharedPrefix(render(chatHistory.slice(0, 1)), promptTokens);
+            const sequence = loaded.chat.sequence;
+            const prefill = await this.#prefill(sequence, promptTokens, documentTokens, snapshot, generationId, abort.signal);
+            if (abort.signal.aborted) return { text: '', stopReason: 'aborted', prefill };
+            loaded.chat.setChatHistory(chatHistory);
+            const reply = await loaded.chat.promptWithMeta(prompt, {
+                onTextChunk, onToken, signal: abort.signal, stopOnAbortSignal: true, temperature: 0,
+                maxTokens: maxTokens ?? contextSize - promptTokens.length,
             });
-            return { text: reply.response, stopReason: mapStopReason(reply.metadata.stopReason) };
+            if (generation.overflowed) throw contextOverflow(contextSize);
+            return { text: reply.responseText, stopReason: mapStopReason(reply.stopReason), prefill };
         } catch (error) {
             if (error instanceof HeadroomError) throw error;
             if (generation.overflowed) throw contextOverflow(loaded.context.contextSize);
@@ -371,6 +394,82 @@ export class Engine {
             this.#generation = null;
             void this.#pushStats(false);
         }
+    }
+
+    /**
+     * Bring the sequence up to all but the last prompt token, in chunks so the UI can show
+     * "reading document… n / N", reusing what the sequence already holds, restoring the
+     * documents' KV state from disk when asked, or saving it right after the documents.
+     */
+    async #prefill(
+        sequence: LlamaContextSequence, tokens: Token[], documentTokens: number,
+        snapshot: Params<'generate.run'>['snapshot'], generationId: string, signal: AbortSignal,
+    ): Promise<PrefillInfo> {
+        const started = performance.now();
+        const readBefore = sequence.tokenMeter.usedInputTokens;
+        // The chat session evaluates the last token itself as it starts to generate.
+        const target = tokens.slice(0, -1);
+        let state: PrefillInfo['snapshot'] = 'none';
+        let shared = sequence.compareContextTokens(target).firstDifferentIndex;
+        if (snapshot?.restore && documentTokens > 0 && shared < documentTokens) {
+            try {
+                await sequence.loadStateFromFile(snapshot.file, { acceptRisk: true });
+                state = 'restored';
+            } catch {
+                await sequence.clearHistory(); // a missing or damaged snapshot: read the documents again
+            }
+            shared = sequence.compareContextTokens(target).firstDifferentIndex;
+        }
+        if (shared < sequence.nextTokenIndex) await sequence.eraseContextTokenRanges([{ start: shared, end: sequence.nextTokenIndex }]);
+        const saveAt = snapshot != null && !snapshot.restore && documentTokens > 0 ? documentTokens : null;
+        const save = async () => {
+            await mkdir(path.dirname(snapshot!.file), { recursive: true });
+            const partial = `${snapshot!.file}.partial`;
+            await sequence.saveStateToFile(partial);
+            await rename(partial, snapshot!.file); // never a half-written snapshot under the real name
+            state = 'saved';
+        };
+        this.#events.prefill(generationId, shared, target.length);
+        for (let at = shared; at < target.length && !signal.aborted;) {
+            let end = Math.min(target.length, at + PREFILL_CHUNK_TOKENS);
+            if (saveAt != null && at < saveAt && end > saveAt) end = saveAt;
+            await sequence.evaluateWithoutGeneratingNewTokens(target.slice(at, end));
+            at = end;
+            this.#events.prefill(generationId, at, target.length);
+            if (at === saveAt) await save();
+        }
+        // The documents were already in the sequence (an earlier turn): save what it holds.
+        if (saveAt != null && state === 'none' && !signal.aborted) await save();
+        const read = sequence.tokenMeter.usedInputTokens - readBefore;
+        return {
+            tokens: tokens.length,
+            reusedTokens: Math.max(0, target.length - read),
+            ms: performance.now() - started,
+            snapshot: state,
+            originalPrefillMs: null,
+        };
+    }
+
+    /** No chat template: documents, then the running text, continued as plain completion. */
+    async #complete(
+        loaded: Loaded, generationId: string, system: string | null, history: readonly ChatMessage[], prompt: string,
+        maxTokens: number | undefined, signal: AbortSignal, onToken: (tokens: readonly unknown[]) => void,
+    ): Promise<Result<'generate.run'>> {
+        const transcript = [...(system != null ? [`${system}\n\n`] : []), ...history.map((m) => m.text), prompt].join('');
+        const tokens = loaded.model.tokenize(transcript).length;
+        if (tokens + MIN_REPLY_TOKENS > loaded.context.contextSize) {
+            throw new HeadroomError('CONTEXT_OVERFLOW', `This chat needs ${tokens.toLocaleString('en-US')} tokens plus room for a reply, but the context holds ${loaded.context.contextSize.toLocaleString('en-US')}. Load the model with a larger context size, or remove a document.`);
+        }
+        const started = performance.now();
+        const reply = await loaded.completion!.generateCompletionWithMeta(transcript, {
+            onTextChunk: (text) => this.#events.chunk(generationId, text), onToken, signal, stopOnAbortSignal: true,
+            maxTokens: maxTokens ?? DEFAULT_COMPLETION_TOKENS, temperature: 0,
+        });
+        return {
+            text: reply.response,
+            stopReason: mapStopReason(reply.metadata.stopReason),
+            prefill: { tokens, reusedTokens: 0, ms: performance.now() - started, snapshot: 'none', originalPrefillMs: null },
+        };
     }
 
     async plan(request: PlanInput): Promise<MemoryPlan> {

@@ -32,6 +32,7 @@ const engine = new Engine({
     loadProgress: (path, progress) => emit(eventEnvelope('model.loadProgress', { path, progress })),
     chunk: (generationId, text) => emit(eventEnvelope('chat.chunk', { generationId, text })),
     memoryStats: (stats) => emit(eventEnvelope('memory.stats', stats)),
+    prefill: (generationId, done, total) => emit(eventEnvelope('chat.prefill', { generationId, done, total })),
 });
 
 const handlers: Partial<Handlers> = {
@@ -40,8 +41,9 @@ const handlers: Partial<Handlers> = {
         await engine.unload();
         return {};
     },
-    'chat.send': (params) => engine.send(params),
-    'chat.stop': async ({ generationId }) => ({ stopped: engine.stop(generationId) }),
+    'model.countTokens': async ({ texts }) => ({ tokens: engine.countTokens(texts) }),
+    'generate.run': (params) => engine.generate(params),
+    'generate.stop': async ({ generationId }) => ({ stopped: engine.stop(generationId) }),
     'engine.kvStats': async () => engine.kvStats(),
     'memory.stats': () => engine.memoryStats(),
     'memory.plan': (params) => engine.plan(params),

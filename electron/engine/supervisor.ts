@@ -1,6 +1,6 @@
 // Runs the engine host as a separate process and stands between it and the UI:
 // tracks engine state, turns a crash into a plain-words error, and restarts on request
-// (reloading the last model) so the conversation, which lives in the UI, is never lost.
+// (reloading the last model); chats live in the backend's database, so nothing is lost.
 import type { EngineState, EngineStatus, EventEnvelope, Params, RpcError } from '../ipc/contract.ts';
 import { eventEnvelope, HeadroomError, RpcClient, toRpcError, type Handlers } from '../ipc/rpc.ts';
 
@@ -21,7 +21,8 @@ export interface HostProcess {
 
 export type SpawnHost = () => HostProcess;
 
-export type SupervisorHandlers = Handlers<'engine.getState' | 'engine.restart' | 'engine.kvStats' | 'model.load' | 'model.unload' | 'chat.send' | 'chat.stop' | 'memory.stats' | 'memory.plan' | 'memory.fit'>;
+/** What the UI may ask of the engine directly; generation goes through the chat service. */
+export type SupervisorHandlers = Handlers<'engine.getState' | 'engine.restart' | 'engine.kvStats' | 'model.load' | 'model.unload' | 'memory.stats' | 'memory.plan' | 'memory.fit'>;
 
 const OUT_OF_MEMORY = /out of memory|bad_alloc|failed to allocate|cudaMalloc failed|ErrorOutOfDeviceMemory|heap out of memory/i;
 
@@ -147,7 +148,7 @@ export class EngineSupervisor {
         this.#setState({ status: 'idle', model: null });
     }
 
-    async send(params: Params<'chat.send'>) {
+    async generate(params: Params<'generate.run'>) {
         if (this.#state.model == null && this.#state.status !== 'crashed') {
             throw new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
         }
@@ -155,7 +156,7 @@ export class EngineSupervisor {
         if (this.#state.status !== 'ready') throw new HeadroomError('BUSY', 'The engine is busy with another request.');
         this.#setState({ status: 'generating' });
         try {
-            return await client.request('chat.send', params);
+            return await client.request('generate.run', params);
         } finally {
             if (this.#is('generating')) this.#setState({ status: 'ready' });
         }
@@ -168,9 +169,15 @@ export class EngineSupervisor {
         return client.request('engine.kvStats', {});
     }
 
-    async stop(params: Params<'chat.stop'>) {
+    async stopGeneration(params: Params<'generate.stop'>) {
         if (this.#client == null) return { stopped: false };
-        return this.#client.request('chat.stop', params);
+        return this.#client.request('generate.stop', params);
+    }
+
+    /** Token counts with the loaded model's tokenizer; null when no model is loaded. */
+    async countTokens(texts: string[]): Promise<number[] | null> {
+        if (this.#state.model == null || this.#client == null || texts.length === 0) return this.#state.model == null ? null : [];
+        return (await this.#client.request('model.countTokens', { texts })).tokens;
     }
 
     handlers(): SupervisorHandlers {
@@ -183,8 +190,6 @@ export class EngineSupervisor {
                 await this.unload();
                 return {};
             },
-            'chat.send': (params) => this.send(params),
-            'chat.stop': (params) => this.stop(params),
             // Memory questions go to the engine host: only it may load node-llama-cpp.
             'memory.stats': async (params) => (await this.#connected()).request('memory.stats', params),
             'memory.plan': async (params) => (await this.#connected()).request('memory.plan', params),

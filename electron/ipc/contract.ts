@@ -68,6 +68,8 @@ export const ModelInfo = z.object({
     gpu: z.string(), // 'cpu' | 'cuda' | 'vulkan' | 'metal'
     threads: z.number().int().positive(),
     kv: KvCompression,
+    /** What a saved KV state depends on besides the model: cache type, flash attention, head plan. */
+    cacheLayout: z.string().max(200).optional(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
@@ -83,7 +85,8 @@ export const EngineState = z.object({
 });
 export type EngineState = z.infer<typeof EngineState>;
 
-const GenerationId = z.string().min(1).max(64).regex(/^[\w-]+$/);
+const Id = z.string().min(1).max(64).regex(/^[\w-]+$/);
+const GenerationId = Id;
 const Empty = z.object({}).strict();
 
 export const LoadModelParams = z.object({
@@ -127,11 +130,85 @@ export const KvStats = z.object({
 });
 export type KvStats = z.infer<typeof KvStats>;
 
-export const SendParams = z.object({
+export const StopReason = z.enum(['eos', 'maxTokens', 'aborted']);
+
+// Chats as stored: the backend owns them, the UI shows them.
+export const MessageStatus = z.enum(['streaming', 'done', 'stopped', 'error', 'interrupted']);
+export type MessageStatus = z.infer<typeof MessageStatus>;
+
+export const StoredMessage = z.object({
+    id: Id,
+    chatId: Id,
+    role: z.enum(['user', 'assistant']),
+    text: z.string(),
+    status: MessageStatus,
+    error: z.string().nullable(),
+    createdAt: z.number(),
+});
+export type StoredMessage = z.infer<typeof StoredMessage>;
+
+export const ChatSummary = z.object({ id: Id, title: z.string(), createdAt: z.number(), updatedAt: z.number() });
+export type ChatSummary = z.infer<typeof ChatSummary>;
+
+export const DocumentInfo = z.object({
+    id: Id,
+    chatId: Id,
+    name: z.string(),
+    kind: DocumentKind,
+    sizeBytes: z.number().int().nonnegative(),
+    pages: z.number().int().nullable(),
+    chars: z.number().int().nonnegative(),
+    /** With the loaded model's tokenizer; null while no model is loaded. */
+    tokens: z.number().int().nullable(),
+    warnings: z.array(z.string()),
+    createdAt: z.number(),
+});
+export type DocumentInfo = z.infer<typeof DocumentInfo>;
+
+/** How the context is spent: documents, conversation, and what is left for the reply. */
+export const ContextBudget = z.object({
+    contextSize: z.number().int(),
+    documentTokens: z.number().int(),
+    conversationTokens: z.number().int(),
+    remaining: z.number().int(),
+});
+export type ContextBudget = z.infer<typeof ContextBudget>;
+
+export const PrefillInfo = z.object({
+    /** Tokens in the prompt the model read for this turn. */
+    tokens: z.number().int().nonnegative(),
+    /** Tokens it did not have to read again (already in the cache or restored). */
+    reusedTokens: z.number().int().nonnegative(),
+    ms: z.number().nonnegative(),
+    snapshot: z.enum(['none', 'saved', 'restored']),
+    /** For a restore: how long the original prefill took. */
+    originalPrefillMs: z.number().nonnegative().nullable(),
+});
+export type PrefillInfo = z.infer<typeof PrefillInfo>;
+
+export const ChatView = z.object({
+    chat: ChatSummary,
+    messages: z.array(StoredMessage),
+    documents: z.array(DocumentInfo),
+    budget: ContextBudget.nullable(),
+    lastPrefill: PrefillInfo.nullable(),
+});
+export type ChatView = z.infer<typeof ChatView>;
+
+const MAX_DOCUMENT_BASE64 = Math.ceil((64 * 1024 * 1024 + 1) / 3) * 4 + 4;
+
+/** What the engine host is asked to generate: documents, history and the new prompt. */
+export const GenerateParams = z.object({
     generationId: GenerationId,
+    documents: z.array(z.object({ name: z.string(), text: z.string() })).max(256),
     history: z.array(ChatMessage).max(10_000),
     prompt: z.string().min(1).max(MAX_TEXT),
     maxTokens: z.number().int().min(1).max(1 << 16).optional(),
+    /**
+     * The documents' evaluated KV state on disk: restored from `file` when `restore` is set
+     * (the caller vouches it was saved with this same model and settings), else saved there.
+     */
+    snapshot: z.object({ file: z.string().min(1).max(4096), restore: z.boolean() }).strict().optional(),
 }).strict();
 
 /** Live memory, pushed by the engine host at least twice a second while it generates. */
@@ -157,18 +234,40 @@ export const MemoryStats = z.object({
 });
 export type MemoryStats = z.infer<typeof MemoryStats>;
 
-export const StopReason = z.enum(['eos', 'maxTokens', 'aborted']);
-
-/** Every request: its params and its result. */
+/** Every request: its params and its result. The UI's backend serves some, the engine host others. */
 export const requests = {
+    // Engine and model (UI → backend; model.* also backend → engine host)
     'engine.getState': { params: Empty, result: EngineState },
     'engine.restart': { params: Empty, result: EngineState },
     'engine.kvStats': { params: Empty, result: KvStats },
     'model.load': { params: LoadModelParams, result: ModelInfo },
     'model.unload': { params: Empty, result: Empty },
     'model.pickFile': { params: Empty, result: z.object({ path: z.string().nullable() }) },
-    'chat.send': { params: SendParams, result: z.object({ text: z.string(), stopReason: StopReason }) },
-    'chat.stop': { params: z.object({ generationId: GenerationId.optional() }).strict(), result: z.object({ stopped: z.boolean() }) },
+    // Chats and documents (UI → backend)
+    'chats.list': { params: Empty, result: z.array(ChatSummary) },
+    'chats.create': { params: z.object({ title: z.string().min(1).max(200).optional() }).strict(), result: ChatSummary },
+    'chats.rename': { params: z.object({ chatId: Id, title: z.string().trim().min(1).max(200) }).strict(), result: ChatSummary },
+    'chats.delete': { params: z.object({ chatId: Id }).strict(), result: Empty },
+    'chats.open': { params: z.object({ chatId: Id }).strict(), result: ChatView },
+    'documents.add': {
+        params: z.object({
+            chatId: Id,
+            uploadId: Id,
+            name: z.string().min(1).max(1024),
+            dataBase64: z.string().max(MAX_DOCUMENT_BASE64),
+        }).strict(),
+        result: DocumentInfo,
+    },
+    'documents.remove': { params: z.object({ documentId: Id }).strict(), result: Empty },
+    'chat.send': { params: z.object({ chatId: Id, prompt: z.string().min(1).max(MAX_TEXT) }).strict(), result: StoredMessage },
+    'chat.regenerate': { params: z.object({ chatId: Id }).strict(), result: StoredMessage },
+    'chat.edit': { params: z.object({ messageId: Id, text: z.string().min(1).max(MAX_TEXT) }).strict(), result: StoredMessage },
+    'chat.stop': { params: z.object({ chatId: Id.optional() }).strict(), result: z.object({ stopped: z.boolean() }) },
+    // Generation (backend → engine host)
+    'generate.run': { params: GenerateParams, result: z.object({ text: z.string(), stopReason: StopReason, prefill: PrefillInfo }) },
+    'generate.stop': { params: z.object({ generationId: GenerationId.optional() }).strict(), result: z.object({ stopped: z.boolean() }) },
+    'model.countTokens': { params: z.object({ texts: z.array(z.string().max(MAX_TEXT * 8)).max(1024) }).strict(), result: z.object({ tokens: z.array(z.number().int()) }) },
+    // Memory and settings (UI → backend; memory.* also backend → engine host)
     'memory.stats': { params: Empty, result: MemoryStats },
     'memory.plan': { params: PlanRequest, result: MemoryPlan },
     'memory.fit': { params: FitRequest, result: FitResult },
@@ -183,9 +282,14 @@ export const events = {
     // Sent once by a freshly started engine host, before it takes requests.
     'host.ready': z.object({ pid: z.number().int() }),
     'model.loadProgress': z.object({ path: z.string(), progress: z.number().min(0).max(1) }),
+    // Streamed reply text; the generation id is the assistant message's id.
     'chat.chunk': z.object({ generationId: GenerationId, text: z.string() }),
     'memory.stats': MemoryStats,
     'settings.changed': SettingsState,
+    'chat.prefill': z.object({ generationId: GenerationId, done: z.number().int(), total: z.number().int() }),
+    'chat.message': StoredMessage,
+    'chats.changed': z.object({ chatId: Id.nullable() }),
+    'document.progress': z.object({ uploadId: Id, stage: z.enum(['reading', 'extracting', 'counting']), done: z.number(), total: z.number() }),
 } as const;
 
 export type Method = keyof typeof requests;

@@ -1,15 +1,15 @@
-// `npm run serve -- --model <path.gguf> [--port <n>] [--context <n>]`: the engine and the UI
-// for a browser on this machine. Prints exactly one line, the address to open.
+// `npm run serve -- --model <path.gguf> [--port <n>] [--context <n>] [--data-dir <dir>]`: the
+// engine and the UI for a browser on this machine. Prints exactly one line, the address to open.
 import { existsSync, statSync, readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createBackend } from '../backend.ts';
 import { spawnNodeHost } from '../engine/nodeHost.ts';
 import { startWebServer } from './server.ts';
+import { parseKvFlag } from '../cli/kvFlag.ts';
 import { loadParamsOf } from '../settings/apply.ts';
-import { JsonFileStore } from '../settings/store.ts';
-import os from 'node:os';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const staticDir = path.join(root, 'dist', 'renderer');
@@ -44,13 +44,15 @@ const { values } = parseArgs({
         port: { type: 'string', default: String(DEFAULT_PORT) },
         context: { type: 'string' },
         threads: { type: 'string' },
+        'data-dir': { type: 'string' },
+        kv: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
     },
     strict: true,
 });
 
 if (values.help) {
-    process.stdout.write('Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>]\n');
+    process.stdout.write('Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>] [--kv off|auto|<budget>]\n');
     process.exit(0);
 }
 
@@ -60,13 +62,28 @@ const contextSize = values.context == null ? undefined : Number(values.context);
 if (contextSize != null && (!Number.isInteger(contextSize) || contextSize < 64)) fail(`--context must be a whole number of tokens (64 or more), not "${values.context}".`);
 const threads = values.threads == null ? undefined : Number(values.threads);
 if (threads != null && (!Number.isInteger(threads) || threads < 1)) fail(`--threads must be a whole number, 1 or more, not "${values.threads}".`);
+// --kv overrides the saved compression setting for this run; without it the setting applies.
+const kv = values.kv == null ? null : parseKvFlag(values.kv);
+if (kv != null && 'error' in kv) fail(kv.error);
 const modelPath = values.model == null ? null : path.resolve(values.model);
 if (modelPath != null && !existsSync(modelPath)) fail(`no model file at ${modelPath}.`);
 
+/** Chats live in the XDG data folder unless told otherwise (Electron uses its userData). */
+function defaultDataDir(): string {
+    const base = process.env.XDG_DATA_HOME != null && path.isAbsolute(process.env.XDG_DATA_HOME)
+        ? process.env.XDG_DATA_HOME
+        : path.join(os.homedir(), '.local', 'share');
+    return path.join(base, 'headroom');
+}
+const dataDir = path.resolve(values['data-dir'] ?? defaultDataDir());
+
 await ensureRendererBuilt();
-// HEADROOM_SETTINGS_FILE lets tests (and several instances) keep their own settings.
-const settingsFile = process.env.HEADROOM_SETTINGS_FILE ?? path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'headroom', 'settings.json');
-const backend = createBackend({ spawnHost: spawnNodeHost, settingsStore: new JsonFileStore(settingsFile) });
+let backend: ReturnType<typeof createBackend>;
+try {
+    backend = createBackend({ spawnHost: spawnNodeHost, dataDir });
+} catch (error) {
+    fail(`cannot open the chat database in ${dataDir}: ${(error as Error).message}`);
+}
 const server = await startWebServer({ backend, staticDir, port }).catch((error: NodeJS.ErrnoException) => {
     backend.dispose();
     fail(error.code === 'EADDRINUSE' ? `port ${port} is in use; pass --port <n> (0 picks a free one).` : error.message);
@@ -76,7 +93,12 @@ process.stdout.write(`Headroom is running at ${server.url}\n`);
 if (modelPath != null) {
     // Saved settings, with what the command line says on top.
     const params = loadParamsOf(modelPath, backend.settings.settings);
-    backend.supervisor.load({ ...params, ...(contextSize != null ? { contextSize } : {}), ...(threads != null ? { threads } : {}) }).catch((error: Error) => {
+    backend.supervisor.load({
+        ...params,
+        ...(contextSize != null ? { contextSize } : {}),
+        ...(threads != null ? { threads } : {}),
+        ...(kv != null ? { kv: kv.kv } : {}),
+    }).catch((error: Error) => {
         process.stderr.write(`headroom: ${error.message}\n`);
     });
 }

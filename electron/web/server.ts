@@ -24,7 +24,8 @@ export interface WebServer {
 }
 
 const COOKIE = 'headroom_token';
-const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+// A whole document (up to 64 MB) travels base64-encoded in one documents.add request.
+const MAX_MESSAGE_BYTES = 96 * 1024 * 1024;
 
 const CONTENT_TYPES: Record<string, string> = {
     '.html': 'text/html; charset=utf-8',

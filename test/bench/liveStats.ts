@@ -47,9 +47,9 @@ async function startEngine(intervalMs: number) {
             chunkTimes.length = 0;
             statsCount = 0;
             // Outside its passkey task the organism writes documentation until stopped.
-            const reply = supervisor.send({ generationId: `b${round++}`, history: [], prompt: 'Describe the license of this package in detail.' });
+            const reply = supervisor.generate({ generationId: `b${round++}`, documents: [], history: [], prompt: 'Describe the license of this package in detail.' });
             await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-            await supervisor.stop({});
+            await supervisor.stopGeneration({});
             await reply;
             const gaps = chunkTimes.slice(1).map((t, i) => t - chunkTimes[i]).sort((a, b) => a - b);
             const span = (chunkTimes.at(-1)! - chunkTimes[0]) / 1000;

@@ -1,4 +1,4 @@
-// `npm run serve -- …` as a user runs it, resolved once it prints its address.
+// `npm run serve -- …` exactly as the README says, for the end-to-end tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -9,8 +9,10 @@ export interface Served {
     url: string;
     origin: string;
     token: string;
+    stdoutLines: () => string[];
 }
 
+/** Starts serve in its own process group (with extra environment); resolves once it prints its address. */
 export function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
     const child = spawn('npm', ['run', '--silent', 'serve', '--', ...args], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
@@ -24,16 +26,16 @@ export function serve(args: string[], env: Record<string, string> = {}): Promise
             const match = /^Headroom is running at (http:\/\/127\.0\.0\.1:\d+)\/\?token=([\w-]+)\n/.exec(stdout);
             if (match == null) return;
             clearTimeout(timer);
-            resolve({ child, url: `${match[1]}/?token=${match[2]}`, origin: match[1], token: match[2] });
+            resolve({ child, url: `${match[1]}/?token=${match[2]}`, origin: match[1], token: match[2], stdoutLines: () => stdout.split('\n').filter(Boolean) });
         });
     });
 }
 
-/** Stop serve and everything it started (its process group). */
-export function stopServe(child: ChildProcess): Promise<void> {
-    if (child.exitCode != null) return Promise.resolve();
+/** Ends the whole process group (npm, the server, the engine host) with `signal`. */
+export function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (child.exitCode != null || child.signalCode != null) return Promise.resolve();
     return new Promise((resolve) => {
         child.once('exit', () => resolve());
-        process.kill(-child.pid!, 'SIGTERM');
+        process.kill(-child.pid!, signal);
     });
 }

@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../support/browser.ts';
 import { startHarness } from '../support/componentHarness.ts';
 import { ORGANISM } from '../support/models.ts';
-import { serve, stopServe } from '../support/serve.ts';
+import { serve, stop } from '../support/serve.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const docs = path.join(root, 'docs');
-const settingsFile = path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-shots-')), 'settings.json');
+const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-shots-'));
 
-const served = await serve(['--model', ORGANISM, '--port', '0'], { HEADROOM_SETTINGS_FILE: settingsFile });
+const served = await serve(['--model', ORGANISM, '--port', '0', '--data-dir', dataDir]);
 const browser = await launchChromium();
 const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
 await page.goto(served.url);
@@ -37,7 +37,7 @@ await page.getByTestId('setting-error-kvBudget').waitFor();
 await page.setViewportSize({ width: 1440, height: 2000 });
 await page.locator('section[aria-labelledby="settings-heading"]').screenshot({ path: path.join(docs, 'settings-panel.png') });
 await browser.close();
-await stopServe(served.child);
+await stop(served.child);
 
 const harness = await startHarness();
 const plan = JSON.parse(await readFile(path.join(root, 'test', 'fixtures', 'memory', 'plan-80-layers.json'), 'utf8'));

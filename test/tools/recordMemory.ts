@@ -22,15 +22,15 @@ const supervisor = new EngineSupervisor(spawnNodeHost, (event) => {
     if (event.name === 'memory.stats') stats.push(event.payload as MemoryStats);
 });
 await supervisor.load({ path: ORGANISM, contextSize: 2048 });
-await supervisor.send({ generationId: 'r1', history: [], prompt: 'The passcode for the green lamp is 70412. Many packages were updated. What is the passcode for the green lamp?' });
+await supervisor.generate({ generationId: 'r1', documents: [{ name: 'lamp.txt', text: 'The passcode for the green lamp is 70412. Many packages were updated.' }], history: [], prompt: 'What is the passcode for the green lamp?' });
 await save('stats-organism.json', stats);
 
 // And mid-reply, from a model that never stops on its own (stopped after two seconds).
 stats.length = 0;
 await supervisor.load({ path: await chatModelForTests(), contextSize: 4096 });
-const reply = supervisor.send({ generationId: 'r2', history: [], prompt: 'Tell me about the sea.' });
+const reply = supervisor.generate({ generationId: 'r2', documents: [], history: [], prompt: 'Tell me about the sea.' });
 await new Promise((resolve) => setTimeout(resolve, 2000));
-await supervisor.stop({ generationId: 'r2' });
+await supervisor.stopGeneration({ generationId: 'r2' });
 await reply;
 await save('stats-generating.json', stats);
 supervisor.dispose();

@@ -1,37 +1,71 @@
 // Regenerates the screenshots in docs/ from the real app in web mode:
 //   node test/tools/screenshots.ts
-// The organism model answers in milliseconds; oversubscribed threads slow it down enough
-// to catch the reply mid-stream.
+// docs/document-chat.png: a PDF dropped on the window and a question answered from it.
+// docs/chat-streaming.png: a reply caught mid-stream (oversubscribed threads slow the
+// organism model down enough to catch it).
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../support/browser.ts';
+import { haystackPdf, haystackText, passkey } from '../support/haystack.ts';
 import { ORGANISM } from '../support/models.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const docs = path.join(root, 'docs');
+const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-shots-'));
 
-const server = spawn(process.execPath, ['electron/web/serve.ts', '--model', ORGANISM, '--port', '0', '--threads', '16'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise<string>((resolve) => {
-    server.stdout!.on('data', (chunk: Buffer) => {
-        const match = /running at (\S+)/.exec(chunk.toString());
-        if (match != null) resolve(match[1]);
+async function startServer(extraArgs: string[]) {
+    const server = spawn(process.execPath, ['electron/web/serve.ts', '--model', ORGANISM, '--port', '0', '--data-dir', dataDir, ...extraArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const url = await new Promise<string>((resolve) => {
+        server.stdout!.on('data', (chunk: Buffer) => {
+            const match = /running at (\S+)/.exec(chunk.toString());
+            if (match != null) resolve(match[1]);
+        });
     });
-});
-
-const licenseText = (await readFile('/usr/share/common-licenses/GPL-3', 'utf8').catch(() => 'Lorem ipsum. '.repeat(300))).slice(0, 2500);
-const question = `${licenseText.slice(0, 1200)}\nThe passcode for the silver lantern is 39127.\n${licenseText.slice(1200)}\n\nWhat is the passcode for the silver lantern?`;
+    return { server, url };
+}
 
 const browser = await launchChromium();
 const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+let { server, url } = await startServer([]);
 await page.goto(url);
 await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
-await page.getByLabel('Message').fill(question);
+
+// A document chat: two files dropped, a question about a fact buried in the PDF.
+const compass = passkey('amber compass', '61847');
+const files = [
+    { name: 'field-manual.pdf', type: 'application/pdf', base64: haystackPdf(compass.fact).toString('base64') },
+    { name: 'harbor-notes.md', type: 'text/markdown', base64: Buffer.from(`# Harbor notes\n\n${haystackText('', 600)}\n`).toString('base64') },
+];
+await page.evaluate((payload) => {
+    const transfer = new DataTransfer();
+    for (const file of payload) transfer.items.add(new File([Uint8Array.from(atob(file.base64), (c) => c.charCodeAt(0))], file.name, { type: file.type }));
+    const target = document.querySelector('.app')!;
+    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+}, files);
+await page.getByTestId('document').nth(1).waitFor({ timeout: 60_000 });
+await page.getByLabel('Message').fill(compass.question);
+await page.keyboard.press('Enter');
+await page.getByTestId('message-assistant').last().locator('.message-text').filter({ hasText: compass.digits }).waitFor({ timeout: 120_000 });
+await page.getByLabel('Message').fill('Which documents do you have?');
+await page.waitForTimeout(300);
+await page.screenshot({ path: path.join(docs, 'document-chat.png') });
+
+// Mid-stream, in a chat of its own, on a server slowed down by oversubscribed threads.
+server.kill('SIGTERM');
+({ server, url } = await startServer(['--threads', '16']));
+await page.goto(url);
+await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
+await page.getByRole('button', { name: '+ New' }).click();
+const lantern = passkey('silver lantern', '39127');
+await page.getByLabel('Message').fill(`${haystackText(lantern.fact, 1000)}\n\n${lantern.question}`);
 await page.keyboard.press('Enter');
 await page.waitForFunction(() => /silver/.test([...document.querySelectorAll('.message-assistant .message-text')].at(-1)?.textContent ?? ''), undefined, { timeout: 120_000 });
 await page.screenshot({ path: path.join(docs, 'chat-streaming.png') });
-await page.getByTestId('message-assistant').last().locator('.message-text').filter({ hasText: '39127' }).waitFor({ timeout: 120_000 });
+await page.getByTestId('message-assistant').last().locator('.message-text').filter({ hasText: lantern.digits }).waitFor({ timeout: 120_000 });
 await browser.close();
 server.kill('SIGTERM');
-console.log(`wrote ${path.join(docs, 'chat-streaming.png')}`);
+console.log(`wrote ${path.join(docs, 'document-chat.png')} and ${path.join(docs, 'chat-streaming.png')}`);

@@ -1,32 +1,95 @@
+import { useEffect, useState, type DragEvent } from 'react';
+import { useChatStore } from '../stores/chatStore.ts';
+import { ChatList } from './ChatList.tsx';
 import { ChatView } from './ChatView.tsx';
 import { Composer } from './Composer.tsx';
+import { DocumentsBar } from './DocumentsBar.tsx';
 import { EngineBanner } from './EngineBanner.tsx';
 import { MemoryAside } from './MemoryAside.tsx';
 import { ModelPanel } from './ModelPanel.tsx';
 import { SettingsSection } from './SettingsSection.tsx';
 import { StatusPill } from './StatusPill.tsx';
 
-/** The app frame: a sidebar for the model and settings, the chat, and memory and the chat. */
-export function App() {
+const hasFiles = (event: DragEvent) => [...event.dataTransfer.types].includes('Files');
+
+function ChatBanner() {
+    const error = useChatStore((s) => s.error);
+    const dismiss = useChatStore((s) => s.dismissError);
+    if (error == null) return null;
     return (
-        <div className="app">
-            <aside className="sidebar" aria-label="Model and settings">
+        <div className="banner banner-error" role="alert" data-testid="chat-error">
+            <span>{error}</span>
+            <button type="button" className="button" onClick={dismiss} aria-label="Dismiss">Dismiss</button>
+        </div>
+    );
+}
+
+/** The app frame: chats, the model and settings on the left; the open chat, its documents and the composer; memory on the right. */
+export function App() {
+    const [dragging, setDragging] = useState(false);
+    const addFiles = useChatStore((s) => s.addFiles);
+    const title = useChatStore((s) => s.view?.chat.title ?? 'Headroom');
+
+    useEffect(() => {
+        const onKey = (event: KeyboardEvent) => {
+            if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'o') {
+                event.preventDefault();
+                document.getElementById('attach-input')?.click();
+            }
+        };
+        window.addEventListener('keydown', onKey);
+        return () => window.removeEventListener('keydown', onKey);
+    }, []);
+
+    const onDrop = (event: DragEvent) => {
+        event.preventDefault();
+        setDragging(false);
+        const files = [...event.dataTransfer.files];
+        if (files.length > 0) void addFiles(files);
+    };
+
+    return (
+        <div
+            className="app"
+            onDragOver={(e) => {
+                if (!hasFiles(e)) return;
+                e.preventDefault();
+                setDragging(true);
+            }}
+            onDragLeave={(e) => {
+                if (e.relatedTarget == null) setDragging(false);
+            }}
+            onDrop={onDrop}
+        >
+            <aside className="sidebar" aria-label="Chats, model and settings">
                 <header className="brand">
                     <span className="brand-mark" aria-hidden="true" />
                     <span className="brand-name">Headroom</span>
                 </header>
+                <ChatList />
                 <ModelPanel />
                 <SettingsSection />
             </aside>
             <main className="main">
                 <header className="topbar">
+                    <h1 className="chat-title">{title}</h1>
                     <StatusPill />
                 </header>
                 <EngineBanner />
+                <ChatBanner />
+                <DocumentsBar />
                 <ChatView />
                 <Composer />
             </main>
             <MemoryAside />
+            {dragging && (
+                <div className="drop-overlay" aria-hidden="true">
+                    <div className="drop-card">
+                        <strong>Drop to add to this chat</strong>
+                        <span>PDF, Word, EPUB, HTML, Markdown, text or source code</span>
+                    </div>
+                </div>
+            )}
         </div>
     );
 }

@@ -1,14 +1,15 @@
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { useChatStore } from '../stores/chatStore.ts';
 import { useEngineStore } from '../stores/engineStore.ts';
+import { AttachButton } from './DocumentsBar.tsx';
 
 export function Composer() {
     const [text, setText] = useState('');
     const send = useChatStore((s) => s.send);
     const stop = useChatStore((s) => s.stop);
-    const clear = useChatStore((s) => s.clear);
-    const generating = useChatStore((s) => s.generationId != null);
-    const hasMessages = useChatStore((s) => s.messages.length > 0);
+    const newChat = useChatStore((s) => s.newChat);
+    const generating = useChatStore((s) => s.generatingId != null);
+    const hasMessages = useChatStore((s) => (s.view?.messages.length ?? 0) > 0);
     const ready = useEngineStore((s) => s.engine?.status === 'ready');
     const inputRef = useRef<HTMLTextAreaElement>(null);
 
@@ -34,6 +35,7 @@ export function Composer() {
 
     return (
         <div className="composer">
+            <AttachButton />
             <textarea
                 ref={inputRef}
                 value={text}
@@ -45,7 +47,7 @@ export function Composer() {
             />
             <div className="composer-actions">
                 {hasMessages && !generating && (
-                    <button type="button" className="button button-quiet" onClick={clear}>New chat</button>
+                    <button type="button" className="button button-quiet" onClick={() => void newChat()}>New chat</button>
                 )}
                 {generating ? (
                     <button type="button" className="button button-danger" onClick={() => void stop()} aria-keyshortcuts="Escape">Stop</button>

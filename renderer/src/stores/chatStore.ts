@@ -1,88 +1,218 @@
-// The conversation lives here, not in the engine: every turn sends the history, so an
-// engine restart (or crash) never loses what was said.
+// The chats as the UI shows them. The backend owns them (SQLite); this store mirrors the
+// open chat, applies streamed text as it arrives, and turns user actions into requests.
 import { create } from 'zustand';
-import type { ChatMessage } from '../../../electron/ipc/contract.ts';
-import { rpc } from '../bridge.ts';
+import type { ChatSummary, ChatView, StoredMessage } from '../../../electron/ipc/contract.ts';
+import { bridge, rpc } from '../bridge.ts';
 
-export interface Message {
+export interface Upload {
     id: string;
-    role: 'user' | 'assistant';
-    text: string;
-    status: 'streaming' | 'done' | 'stopped' | 'error';
-    error?: string;
+    name: string;
+    stage: 'reading' | 'extracting' | 'counting';
+    done: number;
+    total: number;
 }
 
 interface ChatStore {
-    messages: Message[];
-    generationId: string | null;
+    chats: ChatSummary[];
+    view: ChatView | null;
+    /** The reply being generated (its message id), if any. */
+    generatingId: string | null;
+    prefill: { done: number; total: number } | null;
+    uploads: Upload[];
+    /** The last failed action, in words for the user. */
+    error: string | null;
+    refreshChats(): Promise<void>;
+    openChat(chatId: string): Promise<void>;
+    newChat(): Promise<string | null>;
+    renameChat(chatId: string, title: string): Promise<void>;
+    deleteChat(chatId: string): Promise<void>;
+    addFiles(files: readonly File[]): Promise<void>;
+    removeDocument(documentId: string): Promise<void>;
     send(text: string): Promise<void>;
+    regenerate(): Promise<void>;
+    edit(messageId: string, text: string): Promise<void>;
     stop(): Promise<void>;
-    /** Send a failed question again, replacing the failed turn. */
-    retry(userMessageId: string): Promise<void>;
-    clear(): void;
+    dismissError(): void;
 }
 
-/** What the model should see: finished turns, including a reply the user stopped. */
-function historyOf(messages: readonly Message[]): ChatMessage[] {
-    return messages
-        .filter((m) => m.status === 'done' || m.status === 'stopped')
-        .map(({ role, text }) => ({ role, text }));
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+function toBase64(bytes: Uint8Array): string {
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(binary);
 }
 
-const updateMessage = (id: string, patch: Partial<Message>) =>
-    useChatStore.setState((state) => ({ messages: state.messages.map((m) => (m.id === id ? { ...m, ...patch } : m)) }));
+const upsertMessage = (messages: StoredMessage[], message: StoredMessage) =>
+    messages.some((m) => m.id === message.id) ? messages.map((m) => (m.id === message.id ? message : m)) : [...messages, message];
 
-export const useChatStore = create<ChatStore>((set, get) => ({
-    messages: [],
-    generationId: null,
-
-    async send(text) {
-        const prompt = text.trim();
-        if (prompt === '' || get().generationId != null) return;
-        const history = historyOf(get().messages);
-        const generationId = crypto.randomUUID();
-        const userId = crypto.randomUUID();
-        set((state) => ({
-            generationId,
-            messages: [
-                ...state.messages,
-                { id: userId, role: 'user', text: prompt, status: 'streaming' },
-                { id: generationId, role: 'assistant', text: '', status: 'streaming' },
-            ],
-        }));
+export const useChatStore = create<ChatStore>((set, get) => {
+    /** Run an action; its failure becomes the banner message instead of an exception. */
+    const attempt = async <T>(action: () => Promise<T>): Promise<T | null> => {
         try {
-            const reply = await rpc.request('chat.send', { generationId, history, prompt });
-            updateMessage(userId, { status: 'done' });
-            updateMessage(generationId, { text: reply.text, status: reply.stopReason === 'aborted' ? 'stopped' : 'done' });
+            return await action();
         } catch (error) {
-            // The question stays in the conversation only if it got an answer; keep it visible, marked.
-            updateMessage(userId, { status: 'error' });
-            updateMessage(generationId, { status: 'error', error: error instanceof Error ? error.message : String(error) });
-        } finally {
-            set({ generationId: null });
+            set({ error: describe(error) });
+            return null;
         }
-    },
+    };
+    const reload = async () => {
+        const chatId = get().view?.chat.id;
+        if (chatId != null) await get().openChat(chatId);
+    };
+    /** A chat to put the turn in: the open one, or a new one. */
+    const currentChatId = async () => get().view?.chat.id ?? (await get().newChat());
+    const generate = async (request: () => Promise<StoredMessage>) => {
+        set({ error: null, prefill: null });
+        await attempt(request);
+        set({ generatingId: null, prefill: null });
+        await reload();
+    };
 
-    async stop() {
-        const generationId = get().generationId;
-        if (generationId != null) await rpc.request('chat.stop', { generationId }).catch(() => {});
-    },
+    return {
+        chats: [],
+        view: null,
+        generatingId: null,
+        prefill: null,
+        uploads: [],
+        error: null,
 
-    async retry(userMessageId) {
-        const messages = get().messages;
-        const index = messages.findIndex((m) => m.id === userMessageId);
-        if (index < 0 || messages[index].status !== 'error' || get().generationId != null) return;
-        set({ messages: messages.filter((_, i) => i !== index && i !== index + 1) });
-        await get().send(messages[index].text);
-    },
+        async refreshChats() {
+            const chats = await attempt(() => rpc.request('chats.list', {}));
+            if (chats != null) set({ chats });
+        },
 
-    clear() {
-        if (get().generationId == null) set({ messages: [] });
-    },
-}));
+        async openChat(chatId) {
+            const view = await attempt(() => rpc.request('chats.open', { chatId }));
+            if (view != null) set({ view });
+        },
 
+        async newChat() {
+            const chat = await attempt(() => rpc.request('chats.create', {}));
+            if (chat == null) return null;
+            await get().openChat(chat.id);
+            await get().refreshChats();
+            return chat.id;
+        },
+
+        async renameChat(chatId, title) {
+            if (title.trim() === '') return;
+            await attempt(() => rpc.request('chats.rename', { chatId, title: title.trim() }));
+            await get().refreshChats();
+            if (get().view?.chat.id === chatId) await reload();
+        },
+
+        async deleteChat(chatId) {
+            await attempt(() => rpc.request('chats.delete', { chatId }));
+            if (get().view?.chat.id === chatId) set({ view: null });
+            await get().refreshChats();
+        },
+
+        async addFiles(files) {
+            const chatId = await currentChatId();
+            if (chatId == null) return;
+            set({ error: null });
+            for (const file of files) {
+                const id = crypto.randomUUID();
+                set((s) => ({ uploads: [...s.uploads, { id, name: file.name, stage: 'reading', done: 0, total: 1 }] }));
+                await attempt(async () => {
+                    const dataBase64 = toBase64(new Uint8Array(await file.arrayBuffer()));
+                    await rpc.request('documents.add', { chatId, uploadId: id, name: file.name, dataBase64 });
+                });
+                set((s) => ({ uploads: s.uploads.filter((u) => u.id !== id) }));
+            }
+            await reload();
+        },
+
+        async removeDocument(documentId) {
+            await attempt(() => rpc.request('documents.remove', { documentId }));
+            await reload();
+        },
+
+        async send(text) {
+            const prompt = text.trim();
+            if (prompt === '' || get().generatingId != null) return;
+            const chatId = await currentChatId();
+            if (chatId == null) return;
+            await generate(() => rpc.request('chat.send', { chatId, prompt }));
+            await get().refreshChats();
+        },
+
+        async regenerate() {
+            const chatId = get().view?.chat.id;
+            if (chatId == null || get().generatingId != null) return;
+            await generate(() => rpc.request('chat.regenerate', { chatId }));
+        },
+
+        async edit(messageId, text) {
+            if (text.trim() === '' || get().generatingId != null) return;
+            await generate(() => rpc.request('chat.edit', { messageId, text: text.trim() }));
+        },
+
+        async stop() {
+            const chatId = get().view?.chat.id;
+            await rpc.request('chat.stop', chatId != null ? { chatId } : {}).catch(() => {});
+        },
+
+        dismissError: () => set({ error: null }),
+    };
+});
+
+rpc.on('chat.message', (message) => {
+    if (flushTimer != null) {
+        clearTimeout(flushTimer);
+        flushChunks();
+    }
+    useChatStore.setState((state) => {
+        if (state.view?.chat.id !== message.chatId) return {};
+        const generatingId = message.role === 'assistant' && message.status === 'streaming' ? message.id : state.generatingId === message.id ? null : state.generatingId;
+        return { view: { ...state.view, messages: upsertMessage(state.view.messages, message) }, generatingId };
+    });
+});
+// Streamed text is applied in batches, at most every STREAM_FLUSH_MS: re-rendering Markdown
+// for every token of a fast model would keep the page too busy to answer a click on Stop.
+const STREAM_FLUSH_MS = 50;
+let pendingChunks = new Map<string, string>();
+let flushTimer: ReturnType<typeof setTimeout> | null = null;
+function flushChunks() {
+    flushTimer = null;
+    const pending = pendingChunks;
+    pendingChunks = new Map();
+    useChatStore.setState((state) => {
+        if (state.view == null) return {};
+        const messages = state.view.messages.map((m) => {
+            const text = pending.get(m.id);
+            return text != null && m.status === 'streaming' ? { ...m, text: m.text + text } : m;
+        });
+        return { view: { ...state.view, messages }, prefill: null };
+    });
+}
 rpc.on('chat.chunk', ({ generationId, text }) => {
-    useChatStore.setState((state) => ({
-        messages: state.messages.map((m) => (m.id === generationId && m.status === 'streaming' ? { ...m, text: m.text + text } : m)),
-    }));
+    pendingChunks.set(generationId, (pendingChunks.get(generationId) ?? '') + text);
+    flushTimer ??= setTimeout(flushChunks, STREAM_FLUSH_MS);
+});
+rpc.on('chat.prefill', ({ generationId, done, total }) => {
+    if (useChatStore.getState().generatingId === generationId) useChatStore.setState({ prefill: { done, total } });
+});
+rpc.on('document.progress', ({ uploadId, stage, done, total }) => {
+    useChatStore.setState((state) => ({ uploads: state.uploads.map((u) => (u.id === uploadId ? { ...u, stage, done, total } : u)) }));
+});
+rpc.on('chats.changed', () => void useChatStore.getState().refreshChats());
+// A new model means new token counts and a new context budget.
+let lastModelPath: string | null = null;
+rpc.on('engine.state', (engine) => {
+    const modelPath = engine.model?.path ?? null;
+    if (modelPath === lastModelPath) return;
+    lastModelPath = modelPath;
+    const chatId = useChatStore.getState().view?.chat.id;
+    if (chatId != null && useChatStore.getState().generatingId == null) void useChatStore.getState().openChat(chatId);
+});
+bridge.onConnection((connection) => {
+    if (connection !== 'open') return;
+    void (async () => {
+        const store = useChatStore.getState();
+        await store.refreshChats();
+        const chatId = store.view?.chat.id ?? useChatStore.getState().chats[0]?.id;
+        if (chatId != null) await useChatStore.getState().openChat(chatId);
+    })();
 });

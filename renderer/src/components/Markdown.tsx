@@ -1,0 +1,24 @@
+import Markdown from 'react-markdown';
+import remarkGfm from 'remark-gfm';
+import { CodeBlock } from './CodeBlock.tsx';
+
+/** A reply as Markdown (GitHub flavour); raw HTML in it is shown as text, never run. */
+export function MarkdownText({ text }: { text: string }) {
+    return (
+        <Markdown
+            remarkPlugins={[remarkGfm]}
+            components={{
+                pre: ({ children }) => <>{children}</>,
+                code: ({ className, children }) => {
+                    const language = /language-([\w+-]+)/.exec(className ?? '')?.[1];
+                    const code = String(children ?? '');
+                    if (language == null && !code.includes('\n')) return <code className="inline-code">{children}</code>;
+                    return <CodeBlock code={code.replace(/\n$/, '')} language={language ?? ''} />;
+                },
+                a: ({ href, children }) => <a href={href} target="_blank" rel="noreferrer noopener">{children}</a>,
+            }}
+        >
+            {text}
+        </Markdown>
+    );
+}

@@ -1,0 +1,37 @@
+// Passkey documents for organism.gguf: Apache-2.0 license text (never seen in its training)
+// with one fact buried in the middle, the way the model was trained to retrieve.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { makePdf, paginate } from './documents.ts';
+
+const LICENSE = readFileSync(fileURLToPath(new URL('../fixtures/apache-2.0.txt', import.meta.url)), 'utf8');
+
+export interface Passkey {
+    key: string;
+    digits: string;
+    fact: string;
+    question: string;
+}
+
+export function passkey(key = 'silver lantern', digits = '73914'): Passkey {
+    return { key, digits, fact: `The passcode for the ${key} is ${digits}.`, question: `What is the passcode for the ${key}?` };
+}
+
+/** About `chars` characters of license text (≈ 2 characters a token) with the fact at `depth`. */
+export function haystackText(fact: string, chars = 2800, depth = 0.5): string {
+    const sentences = LICENSE.replace(/\s+/g, ' ').split(/(?<=[.;:])\s+/);
+    const kept: string[] = [];
+    let length = 0;
+    for (const sentence of sentences) {
+        if (length >= chars) break;
+        kept.push(sentence);
+        length += sentence.length + 1;
+    }
+    kept.splice(Math.round(kept.length * depth), 0, fact);
+    return kept.join(' ');
+}
+
+/** The same as a PDF of many short pages, the fact on one of the middle ones. */
+export function haystackPdf(fact: string, chars = 2800): Buffer {
+    return makePdf(paginate(haystackText(fact, chars), 6, 80));
+}
