@@ -31,10 +31,11 @@ async function dropFiles(page: Page, files: Array<{ name: string; type: string; 
     }, files.map((f) => ({ name: f.name, type: f.type, base64: f.bytes.toString('base64') })));
 }
 
-// Each KV setting the document chat must answer under. The native engine's compressed
-// variant joins as one more line, e.g. { name: 'KV budget 25%', serveArgs: ['--kv', '0.25'] }.
-const VARIANTS: Array<{ name: string; serveArgs: string[] }> = [
-    { name: 'KV compression off', serveArgs: ['--kv', 'off'] },
+// Each KV setting the document chat must answer under: the stock cache, and the head-level
+// cache keeping a quarter of it (the PDF is several times longer than the streaming window).
+const VARIANTS: Array<{ name: string; serveArgs: string[]; compressed: boolean }> = [
+    { name: 'KV compression off', serveArgs: ['--kv', 'off'], compressed: false },
+    { name: 'KV budget 25%', serveArgs: ['--kv', '0.25', '--context', '2048'], compressed: true },
 ];
 
 for (const variant of VARIANTS) {
@@ -74,6 +75,8 @@ for (const variant of VARIANTS) {
             await page.getByTestId('prefill-note').waitFor();
             assert.match(await page.getByTestId('prefill-note').textContent() ?? '', /Read [\d,]+ of [\d,]+ prompt tokens/);
             assert.match(await page.locator('.chat-title').textContent() ?? '', /What is the passcode for the amber compass/);
+            const policies = new Set(await page.getByTestId('head-cell').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-policy'))));
+            assert.deepEqual([...policies].sort(), variant.compressed ? ['full', 'streaming'] : ['full'], 'the head map shows the cache that answered');
             await page.screenshot({ path: path.join(results, `document-chat-${variant.serveArgs.join('')}.png`) });
         });
 
