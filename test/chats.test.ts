@@ -1,7 +1,7 @@
 // The backend's chats for real: SQLite on disk, documents extracted off the main thread,
 // organism.gguf in a real engine host, KV snapshots saved and restored across restarts.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { dispatch, HeadroomError } from '../electron/ipc/rpc.ts';
 import { HeadroomDatabase, SCHEMA_VERSION } from '../electron/store/database.ts';
 import { haystackPdf, haystackText, passkey } from './support/haystack.ts';
 import { ORGANISM } from './support/models.ts';
+import { nativeBuildStatus } from './support/nativeBuild.ts';
 
 /** A backend as a window sees it: every request goes through the contract's dispatch. */
 function open(dataDir: string) {
@@ -174,6 +175,54 @@ describe('chats with documents on organism.gguf', () => {
             await refusedWith(third.call('chats.open', { chatId }), 'NOT_FOUND', /no longer exists/);
         } finally {
             third.backend.dispose();
+        }
+    });
+});
+
+describe('KV snapshots of the compressed cache (organism.gguf, 25% budget)', { skip: (await nativeBuildStatus()).skip }, () => {
+    const fact = passkey('copper kettle', '48216');
+    const kvAt = (budget: number) => ({ mode: 'budget' as const, budget, sinks: 4, window: 128, offload: 'auto' as const });
+    const snapshotBytes = (dataDir: string, chatId: string) => statSync(path.join(dataDir, 'snapshots', `${chatId}.kvstate`)).size;
+
+    /** One chat with the PDF, asked once; returns the reply, the chat and the snapshot size. */
+    async function askOnce(dataDir: string, kv: ReturnType<typeof kvAt> | undefined) {
+        const session = open(dataDir);
+        try {
+            const info = await session.backend.supervisor.load({ path: ORGANISM, contextSize: 2048, kv });
+            assert.equal(info.kv.active, kv != null, info.kv.reason ?? '');
+            const chatId = (await session.call('chats.create', {})).id;
+            await session.call('documents.add', { chatId, uploadId: 'u1', name: 'kettle.pdf', dataBase64: base64(haystackPdf(fact.fact)) });
+            const reply = await session.call('chat.send', { chatId, prompt: fact.question });
+            assert.equal((await session.call('chats.open', { chatId })).lastPrefill?.snapshot, 'saved');
+            return { reply: reply.text, chatId, bytes: snapshotBytes(dataDir, chatId) };
+        } finally {
+            session.backend.dispose();
+        }
+    }
+
+    test('saved smaller than the full cache\'s, restored only into the same layout, same answer', async () => {
+        const stock = await askOnce(await mkdtemp(path.join(os.tmpdir(), 'headroom-snap-stock-')), undefined);
+        const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-snap-kv-'));
+        const compressed = await askOnce(dataDir, kvAt(0.25));
+        assert.match(compressed.reply, new RegExp(fact.digits));
+        assert.ok(compressed.bytes < stock.bytes * 0.6, `compressed snapshot ${compressed.bytes} bytes vs full ${stock.bytes}`);
+
+        const again = open(dataDir);
+        try {
+            await again.backend.supervisor.load({ path: ORGANISM, contextSize: 2048, kv: kvAt(0.25) });
+            const reply = await again.call('chat.regenerate', { chatId: compressed.chatId });
+            const prefill = (await again.call('chats.open', { chatId: compressed.chatId })).lastPrefill!;
+            assert.equal(prefill.snapshot, 'restored');
+            assert.ok(prefill.tokens - prefill.reusedTokens <= 32, 'only the question is read after a restore');
+            assert.equal(reply.text, compressed.reply, 'the answer after a restore is the answer without it');
+
+            // Another head plan: the snapshot does not fit that cache, so the document is read again.
+            await again.backend.supervisor.load({ path: ORGANISM, contextSize: 2048, kv: kvAt(0.5) });
+            const other = await again.call('chat.regenerate', { chatId: compressed.chatId });
+            assert.notEqual((await again.call('chats.open', { chatId: compressed.chatId })).lastPrefill?.snapshot, 'restored');
+            assert.match(other.text, new RegExp(fact.digits));
+        } finally {
+            again.backend.dispose();
         }
     });
 });
