@@ -69,8 +69,10 @@ interface LoadedKv {
     collector: KvLogCollector;
 }
 
-// KV buffer log lines arrive through node-llama-cpp's logger, a moment after the context exists.
-const KV_LOG_WAIT_MS = 2000;
+// KV buffer log lines arrive through node-llama-cpp's logger, a moment after the context exists
+// (seconds later on a busy machine). Waiting ends as soon as they are in; only a build that
+// never logs them waits this long, and then compression is reported as not active.
+const KV_LOG_WAIT_MS = 15_000;
 
 /** A saved KV state only fits a cache of the same layout: the head plan matters as much as the cache type. */
 function cacheLayoutOf(cacheType: string, flashAttention: string, resolved: ResolvedKv | null): string {

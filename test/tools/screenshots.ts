@@ -1,6 +1,7 @@
 // Regenerates the screenshots in docs/ from the real app in web mode:
 //   node test/tools/screenshots.ts
-// docs/document-chat.png: a PDF dropped on the window and a question answered from it.
+// docs/document-chat.png: a PDF dropped on the window and a question answered from it, with
+// KV compression at a 25% budget (the head map shows it).
 // docs/chat-streaming.png: a reply caught mid-stream (oversubscribed threads slow the
 // organism model down enough to catch it).
 import { spawn } from 'node:child_process';
@@ -28,8 +29,9 @@ async function startServer(extraArgs: string[]) {
 }
 
 const browser = await launchChromium();
-const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
-let { server, url } = await startServer([]);
+const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
+// The document chat runs on the head-level cache at a quarter of the full cache's memory.
+let { server, url } = await startServer(['--kv', '0.25', '--context', '2048']);
 await page.goto(url);
 await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
 
@@ -37,7 +39,7 @@ await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ t
 const compass = passkey('amber compass', '61847');
 const files = [
     { name: 'field-manual.pdf', type: 'application/pdf', base64: haystackPdf(compass.fact).toString('base64') },
-    { name: 'harbor-notes.md', type: 'text/markdown', base64: Buffer.from(`# Harbor notes\n\n${haystackText('', 600)}\n`).toString('base64') },
+    { name: 'harbor-notes.md', type: 'text/markdown', base64: Buffer.from(`# Harbor notes\n\n${haystackText('', 150)}\n`).toString('base64') },
 ];
 await page.evaluate((payload) => {
     const transfer = new DataTransfer();
