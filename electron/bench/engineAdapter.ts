@@ -89,8 +89,8 @@ export function planFor(shape: KvShape, kv: KvOptions, profile: HeadProfile | nu
 /** Loads a model with a context whose KV cache follows `kv`. */
 export async function loadModelWithKv(modelPath: string, options: LoadWithKvOptions): Promise<LoadedWithKv> {
     const { kv } = options;
-    if (kv.mode !== 'off') throw notAvailable(kv);
     if (options.plan != null) throw new HeadroomError('NOT_AVAILABLE', 'Per-head KV plans (streaming heads) need the head-level KV cache, which is not in this build yet.');
+    if (kv.mode !== 'off') throw notAvailable(kv);
     const { lib, llama } = await getRuntime();
     let model: LlamaModel;
     try {

@@ -1,21 +1,22 @@
 // Scores every KV head of a model without training: passkey prompts with the needle far
 // from the question, and for each KV head the drop in the log-probability of the right
-// digits when that head alone is ablated. Then the smallest budget that keeps needle accuracy.
+// digits when that head alone keeps only sinks + a recent window. Then the smallest budget
+// whose plan keeps ≥ 95% of the full cache's needle accuracy.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Token } from 'node-llama-cpp';
 import { HeadProfile, planForBudget, type HeadPlan, type HeadPolicy, type KvOptions, type KvShape } from '../engine/kv/policy.ts';
-import { loadModelWithKv } from './engineAdapter.ts';
-import { buildHaystack, loadFiller, makeNeedle, seededRandom, type Needle } from './haystack.ts';
-import { HeadKnockoutFile, type HeadRef } from './headKnockout.ts';
-import { chatPromptTokens, scoreAnswer } from './prompting.ts';
+import { loadModelWithKv, type LoadedWithKv } from './engineAdapter.ts';
+import { buildHaystack, loadFiller, makeNeedle, seededRandom } from './haystack.ts';
+import { evictHeadsInState, type HeadRef } from './kvStateEviction.ts';
+import { scoreAnswer, scoreContinuation, scoredPrompt, type ScoredPrompt } from './prompting.ts';
 
 /**
- * streaming: the head keeps only sinks + a recent window (what the compressed cache does;
- * needs the head-level KV engine). knockout: the head's values are zeroed in a scratch copy
- * of the model; runs on stock llama.cpp but also flags heads every answer needs, near or far.
+ * eviction: the document is prefilled with the full cache, then the ablated heads' far cells
+ * are overwritten with sink copies before the question (stock llama.cpp, see kvStateEviction.ts).
+ * streaming: the head-level KV engine runs the ablated heads as streaming heads throughout.
  */
-export type AblationMethod = 'streaming' | 'knockout';
+export type AblationMethod = 'eviction' | 'streaming';
 
 export interface ProfileOptions {
     modelPath: string;
@@ -37,15 +38,17 @@ export interface Quality {
     accuracy: number;
 }
 
-interface Prompt {
-    needle: Needle;
-    tokens: Token[];
+export interface ProfileRun {
+    profile: HeadProfile;
+    full: Quality;
+    budgets: { budget: number; fullHeads: number; quality: Quality }[];
 }
 
 const ANSWER_ROOM = 32;
 const KV_OFF: KvOptions = { mode: 'off', sinks: 4, window: 128, offload: 'auto' };
-
 export const DEFAULT_BUDGETS = [0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875];
+// Budgets are fractions of a long context's cache: plans are sized for at least this many cells.
+const MIN_PLAN_CONTEXT = 8192;
 
 function streamingPlan(shape: KvShape, streaming: readonly HeadRef[], sinks: number, window: number): HeadPlan {
     const policy: HeadPolicy[][] = Array.from({ length: shape.layers }, () => Array<HeadPolicy>(shape.kvHeads).fill('full'));
@@ -53,80 +56,117 @@ function streamingPlan(shape: KvShape, streaming: readonly HeadRef[], sinks: num
     return { policy, sinks, window, fullPlacement: 'gpu' };
 }
 
-export async function profileHeads(options: ProfileOptions): Promise<{ profile: HeadProfile; full: Quality; budgets: { budget: number; quality: Quality }[] }> {
+/** Measures quality with a set of heads ablated, one way or the other. */
+interface Ablator {
+    measure(ablated: readonly HeadRef[]): Promise<Quality>;
+    dispose(): Promise<void>;
+}
+
+function mean(scores: { logProb: number; correct: boolean }[]): Quality {
+    return {
+        logProb: scores.reduce((sum, s) => sum + s.logProb, 0) / scores.length,
+        accuracy: scores.filter((s) => s.correct).length / scores.length,
+    };
+}
+
+async function evictionAblator(loaded: LoadedWithKv, prompts: ScoredPrompt[], options: ProfileOptions): Promise<Ablator> {
+    const sequence = loaded.context.getSequence();
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'headroom-profile-'));
+    const statePath = path.join(scratch, 'state.bin');
+    // Each prompt's document is prefilled once; every ablation starts from its saved state.
+    const states: Buffer[] = [];
+    for (const prompt of prompts) {
+        await sequence.clearHistory();
+        await sequence.evaluateWithoutGeneratingNewTokens(prompt.documentTokens);
+        await sequence.saveStateToFile(statePath);
+        states.push(await readFile(statePath));
+    }
+    return {
+        async measure(ablated) {
+            const scores = [];
+            for (const [i, prompt] of prompts.entries()) {
+                // The first scored position sees the window before it; everything older goes.
+                const firstScored = prompt.documentTokens.length + prompt.tailTokens.length - prompt.answerCount - 1;
+                const state = evictHeadsInState(states[i], ablated, {
+                    layers: loaded.shape.layers, kvHeads: loaded.shape.kvHeads, sinks: options.sinks, keepFrom: firstScored - options.window + 1,
+                });
+                await writeFile(statePath, state);
+                await sequence.clearHistory();
+                await sequence.loadStateFromFile(statePath, { acceptRisk: true });
+                scores.push(await scoreContinuation(sequence, prompt.tailTokens, prompt.answerCount));
+            }
+            return mean(scores);
+        },
+        async dispose() {
+            sequence.dispose();
+            await rm(scratch, { recursive: true, force: true });
+        },
+    };
+}
+
+function streamingAblator(shape: KvShape, contextSize: number, prompts: ScoredPrompt[], options: ProfileOptions): Ablator {
+    return {
+        async measure(ablated) {
+            const plan = ablated.length === 0 ? null : streamingPlan(shape, ablated, options.sinks, options.window);
+            const kv: KvOptions = plan == null ? KV_OFF : { ...KV_OFF, mode: 'budget', budget: 1, sinks: options.sinks, window: options.window };
+            const loaded = await loadModelWithKv(options.modelPath, { contextSize, kv, plan });
+            try {
+                const sequence = loaded.context.getSequence();
+                const scores = [];
+                for (const prompt of prompts) scores.push(await scoreAnswer(sequence, prompt));
+                sequence.dispose();
+                return mean(scores);
+            } finally {
+                await loaded.dispose();
+            }
+        },
+        async dispose() {},
+    };
+}
+
+export async function profileHeads(options: ProfileOptions): Promise<ProfileRun> {
     const log = options.log ?? (() => {});
     const contextSize = options.promptTokens + ANSWER_ROOM;
-    // The prompts, built once on the untouched model: needles between 10% and 70% deep, far
-    // from the question, so a head that only sees a recent window cannot read them.
-    const base = await loadModelWithKv(options.modelPath, { contextSize, kv: KV_OFF });
-    const shape = base.shape;
-    const random = seededRandom(options.seed);
-    const filler = loadFiller();
-    const prompts: Prompt[] = [];
+    const loaded = await loadModelWithKv(options.modelPath, { contextSize, kv: KV_OFF });
+    let ablator: Ablator | null = null;
     try {
+        const { model, shape } = loaded;
+        // Needles between 10% and 70% deep: far from the question, out of any small window.
+        const random = seededRandom(options.seed);
+        const filler = loadFiller();
+        const prompts: ScoredPrompt[] = [];
         for (let i = 0; i < options.prompts; i++) {
             const needle = makeNeedle(random);
-            const overhead = (await chatPromptTokens(base.model, '', needle.question)).length;
             const depth = 0.1 + (0.6 * (i + 0.5)) / options.prompts;
-            const haystack = buildHaystack(base.model, filler, needle, options.promptTokens - overhead - ANSWER_ROOM / 2, depth, random);
-            prompts.push({ needle, tokens: await chatPromptTokens(base.model, haystack.document, needle.question) });
+            const haystack = buildHaystack(model, filler, needle, options.promptTokens - ANSWER_ROOM, depth, random);
+            prompts.push(await scoredPrompt(model, haystack.document, needle));
         }
-    } finally {
-        await base.dispose();
-    }
+        ablator = options.method === 'eviction'
+            ? await evictionAblator(loaded, prompts, options)
+            : streamingAblator(shape, contextSize, prompts, options);
 
-    let scratch: HeadKnockoutFile | null = null;
-    const measure = async (ablated: readonly HeadRef[]): Promise<Quality> => {
-        let loaded;
-        if (ablated.length === 0) {
-            loaded = await loadModelWithKv(options.modelPath, { contextSize, kv: KV_OFF });
-        } else if (options.method === 'streaming') {
-            const plan = streamingPlan(shape, ablated, options.sinks, options.window);
-            loaded = await loadModelWithKv(options.modelPath, { contextSize, kv: { ...KV_OFF, mode: 'budget', sinks: options.sinks, window: options.window }, plan });
-        } else {
-            scratch ??= await HeadKnockoutFile.create(options.modelPath, path.join(os.tmpdir(), `headroom-knockout-${process.pid}.gguf`), shape.kvHeads, shape.layers);
-            await scratch.knockOut(ablated);
-            loaded = await loadModelWithKv(scratch.path, { contextSize, kv: KV_OFF });
-        }
-        try {
-            const sequence = loaded.context.getSequence();
-            let logProb = 0;
-            let correct = 0;
-            for (const prompt of prompts) {
-                const score = await scoreAnswer(sequence, prompt.tokens, prompt.needle);
-                logProb += score.logProb;
-                correct += score.correct ? 1 : 0;
-            }
-            sequence.dispose();
-            return { logProb: logProb / prompts.length, accuracy: correct / prompts.length };
-        } finally {
-            await loaded.dispose();
-        }
-    };
-
-    try {
-        const full = await measure([]);
-        log(`full cache: digit log-prob ${full.logProb.toFixed(3)}, accuracy ${(full.accuracy * 100).toFixed(0)}% over ${prompts.length} prompts of ${options.promptTokens} tokens`);
-        const scores: number[][] = [];
+        const full = await ablator.measure([]);
+        log(`full cache: digit log-prob ${full.logProb.toFixed(3)}, accuracy ${(full.accuracy * 100).toFixed(0)}% over ${prompts.length} prompts of ~${options.promptTokens} tokens`);
         const heads = shape.layers * shape.kvHeads;
+        const scores: number[][] = [];
         for (let layer = 0; layer < shape.layers; layer++) {
             const row: number[] = [];
             for (let head = 0; head < shape.kvHeads; head++) {
-                const quality = await measure([{ layer, head }]);
-                const drop = full.logProb - quality.logProb;
-                row.push(drop);
-                log(`[${layer * shape.kvHeads + head + 1}/${heads}] layer ${layer} KV head ${head} (${options.method}): log-prob drop ${drop.toFixed(3)}, accuracy ${(quality.accuracy * 100).toFixed(0)}%`);
+                const quality = await ablator.measure([{ layer, head }]);
+                row.push(full.logProb - quality.logProb);
+                log(`[${layer * shape.kvHeads + head + 1}/${heads}] layer ${layer} KV head ${head}: log-prob drop ${(full.logProb - quality.logProb).toFixed(3)}, accuracy ${(quality.accuracy * 100).toFixed(0)}%`);
             }
             scores.push(row);
         }
-        // The smallest budget whose plan keeps ≥ 95% of the full cache's needle accuracy.
-        const budgets: { budget: number; quality: Quality }[] = [];
+
+        const planShape: KvShape = { ...shape, contextCells: Math.max(MIN_PLAN_CONTEXT, model.trainContextSize) };
+        const budgets: ProfileRun['budgets'] = [];
         let recommendedBudget = 1;
         for (const budget of [...options.budgets].sort((a, b) => a - b)) {
-            const plan = planForBudget(shape, scores, budget, { sinks: options.sinks, window: options.window, fullPlacement: 'gpu' });
+            const plan = planForBudget(planShape, scores, budget, { sinks: options.sinks, window: options.window, fullPlacement: 'gpu' });
             const streaming = plan.policy.flatMap((row, layer) => row.flatMap((policy, head) => policy === 'streaming' ? [{ layer, head }] : []));
-            const quality = await measure(streaming);
-            budgets.push({ budget, quality });
+            const quality = await ablator.measure(streaming);
+            budgets.push({ budget, fullHeads: heads - streaming.length, quality });
             log(`budget ${budget}: ${heads - streaming.length}/${heads} heads full, accuracy ${(quality.accuracy * 100).toFixed(0)}%`);
             if (quality.accuracy >= 0.95 * full.accuracy) {
                 recommendedBudget = budget;
@@ -144,7 +184,8 @@ export async function profileHeads(options: ProfileOptions): Promise<{ profile: 
         });
         return { profile, full, budgets };
     } finally {
-        await (scratch as HeadKnockoutFile | null)?.dispose();
+        await ablator?.dispose();
+        await loaded.dispose();
     }
 }
 

@@ -1,4 +1,4 @@
-// npm run profile -- --model <gguf> [--out <file>] [--force] [--method streaming|knockout]
+// npm run profile -- --model <gguf> [--out <file>] [--force] [--method eviction|streaming]
 //   [--prompts n] [--tokens n] [--seed s] [--sinks n] [--window n]
 // npm run profile -- --model <gguf> --duo <full_attention_heads.tsv> [--budget f] [--out <file>]
 import { readFile } from 'node:fs/promises';
@@ -18,7 +18,7 @@ runCli(async () => {
             force: { type: 'boolean', default: false },
             duo: { type: 'string' },
             budget: { type: 'string' },
-            method: { type: 'string', default: 'streaming' },
+            method: { type: 'string', default: 'eviction' },
             prompts: { type: 'string', default: '8' },
             tokens: { type: 'string', default: '1024' },
             seed: { type: 'string', default: '1' },
@@ -27,7 +27,7 @@ runCli(async () => {
             budgets: { type: 'string', default: DEFAULT_BUDGETS.join(',') },
         },
     });
-    if (values.model == null) throw new HeadroomError('BAD_REQUEST', 'usage: npm run profile -- --model <gguf> [--out <file>] [--duo <file.tsv>] [--method streaming|knockout] [--force]');
+    if (values.model == null) throw new HeadroomError('BAD_REQUEST', 'usage: npm run profile -- --model <gguf> [--out <file>] [--duo <file.tsv>] [--method eviction|streaming] [--force]');
     const modelPath = values.model;
     const log = (line: string) => process.stderr.write(`${line}\n`);
     log(`hashing ${modelPath}…`);
@@ -57,7 +57,7 @@ runCli(async () => {
         }
     }
     const method = values.method as AblationMethod;
-    if (method !== 'streaming' && method !== 'knockout') throw new HeadroomError('BAD_REQUEST', '--method is streaming or knockout.');
+    if (method !== 'eviction' && method !== 'streaming') throw new HeadroomError('BAD_REQUEST', '--method is eviction (stock llama.cpp) or streaming (the head-level KV engine).');
     const [prompts, tokens, seed, sinks, window] = [values.prompts, values.tokens, values.seed, values.sinks, values.window].map(Number);
     if (![prompts, tokens, seed, sinks, window].every(Number.isInteger) || prompts < 1 || tokens < 128 || window < 1 || sinks < 0) {
         throw new HeadroomError('BAD_REQUEST', '--prompts, --tokens (≥ 128), --seed, --sinks and --window must be whole numbers.');

@@ -31,6 +31,29 @@ export async function chatPromptTokens(model: LlamaModel, document: string, ques
     return contextText.tokenize(model.tokenizer);
 }
 
+export interface ScoredPrompt {
+    /** The templated document: everything before the question starts. */
+    documentTokens: Token[];
+    /** The question, the template's turn markers, the answer's prefix and its digits. */
+    tailTokens: Token[];
+    /** How many of the tail's last tokens are the digits being scored. */
+    answerCount: number;
+}
+
+/**
+ * A needle prompt split where the question begins (found as the first token that differs
+ * from the same prompt with another question), with the expected answer appended.
+ */
+export async function scoredPrompt(model: LlamaModel, document: string, needle: Needle): Promise<ScoredPrompt> {
+    const tokens = await chatPromptTokens(model, document, needle.question);
+    const other = await chatPromptTokens(model, document, '?');
+    let split = 0;
+    while (split < tokens.length && tokens[split] === other[split]) split++;
+    const prefix = model.tokenize(needle.answerPrefix);
+    const answer = model.tokenize(needle.answerPrefix + needle.digits).slice(prefix.length);
+    return { documentTokens: tokens.slice(0, split), tailTokens: [...tokens.slice(split), ...prefix, ...answer], answerCount: answer.length };
+}
+
 export interface AnswerScore {
     /** Sum of the log-probabilities of the needle's digits, teacher-forced after the answer prefix. */
     logProb: number;
@@ -39,30 +62,27 @@ export interface AnswerScore {
 }
 
 /**
- * Scores a needle's digits given prompt tokens: one evaluation of prompt + answer prefix +
- * digits, reading the next-token distribution at each digit.
+ * Evaluates `tokens` after whatever the sequence holds and scores its last `answerCount`
+ * tokens: the next-token distribution before each of them.
  */
-export async function scoreAnswer(sequence: LlamaContextSequence, promptTokens: Token[], needle: Needle): Promise<AnswerScore> {
-    const model = sequence.model;
-    const prefixTokens = model.tokenize(needle.answerPrefix);
-    const answerTokens = model.tokenize(needle.answerPrefix + needle.digits).slice(prefixTokens.length);
-    const tokens = [...promptTokens, ...prefixTokens, ...answerTokens];
-    const firstScored = promptTokens.length + prefixTokens.length - 1;
-    await sequence.clearHistory();
+export async function scoreContinuation(sequence: LlamaContextSequence, tokens: Token[], answerCount: number): Promise<AnswerScore> {
+    const firstScored = tokens.length - answerCount - 1;
     const outputs = await sequence.controlledEvaluate(tokens.map((token, index) =>
-        index >= firstScored && index < tokens.length - 1
-            ? [token, { generateNext: { probabilities: true } }]
-            : token));
+        index >= firstScored && index < tokens.length - 1 ? [token, { generateNext: { probabilities: true } }] : token));
     let logProb = 0;
     let correct = true;
-    for (let i = 0; i < answerTokens.length; i++) {
-        const next = outputs[firstScored + i]?.next;
-        const probabilities = next?.probabilities;
+    for (let i = 0; i < answerCount; i++) {
+        const expected = tokens[firstScored + 1 + i];
+        const probabilities = outputs[firstScored + i]?.next.probabilities;
         if (probabilities == null) throw new Error('llama.cpp returned no probabilities');
-        const p = probabilities.get(answerTokens[i]) ?? 0;
-        logProb += Math.log(Math.max(p, 1e-12));
-        const top = probabilities.entries().next().value?.[0];
-        if (top !== answerTokens[i]) correct = false;
+        logProb += Math.log(Math.max(probabilities.get(expected) ?? 0, 1e-12));
+        if (probabilities.entries().next().value?.[0] !== expected) correct = false;
     }
     return { logProb, correct };
+}
+
+/** Scores a whole prompt from an empty sequence. */
+export async function scoreAnswer(sequence: LlamaContextSequence, prompt: ScoredPrompt): Promise<AnswerScore> {
+    await sequence.clearHistory();
+    return scoreContinuation(sequence, [...prompt.documentTokens, ...prompt.tailTokens], prompt.answerCount);
 }
