@@ -14,7 +14,7 @@ import { buildHaystack, loadFiller, makeNeedle, seededRandom } from '../electron
 import { getRuntime } from '../electron/bench/engineAdapter.ts';
 import { rankHeads } from '../electron/bench/headProfiler.ts';
 import { KvBenchResult, NiahResult } from '../electron/bench/results.ts';
-import { sha256OfFile } from '../electron/bench/profileStore.ts';
+import { sha256OfFile } from '../electron/engine/kv/profileStore.ts';
 import { ORGANISM } from './support/models.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -137,9 +137,12 @@ describe('npm run profile (organism)', () => {
         assert.ok(top.score > 5 && second.score < 1, `one head stands out: ${JSON.stringify(profile.scores)}`);
         assert.equal(profile.recommendedBudget, 0.25);
 
-        const again = await cli('profileCli.ts', args, env);
+        const chart = path.join(profiles, 'profile.png');
+        const again = await cli('profileCli.ts', [...args, '--chart', chart], env);
         assert.equal(again.code, 0, again.stderr);
         assert.match(again.stderr, /reusing the profile/);
+        const png = await pngSize(chart);
+        assert.ok(png.width >= 400 && png.bytes > 5000, JSON.stringify(png));
         assert.equal((await readFile(stored, 'utf8')), JSON.stringify(profile, null, 2) + '\n', 'left as it was');
 
         const streaming = await cli('profileCli.ts', [...args, '--method', 'streaming', '--force', '--out', path.join(profiles, 'x.json')], env);

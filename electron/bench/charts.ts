@@ -18,6 +18,12 @@ export function svgToPng(svg: string): Buffer {
 }
 
 /** Red (0) through yellow to green (1), the usual needle-in-a-haystack palette. */
+function intensityColor(value: number): string {
+    const v = Math.min(1, Math.max(0, value));
+    const mix = (from: number, to: number) => Math.round(from + (to - from) * v);
+    return `rgb(${mix(247, 43)},${mix(250, 108)},${mix(252, 176)})`;
+}
+
 function accuracyColor(value: number): string {
     const v = Math.min(1, Math.max(0, value));
     const [r, g, b] = v < 0.5
@@ -31,8 +37,14 @@ export interface HeatmapInput {
     /** Column labels (context lengths) and row labels (depths), in display order. */
     columns: string[];
     rows: string[];
-    /** cells[row][column]: accuracy in [0, 1], or null when not measured. */
+    /** cells[row][column]: a value in [0, 1] (the color), or null when not measured. */
     cells: (number | null)[][];
+    /** What each cell says; percentages of `cells` unless given. */
+    labels?: string[][];
+    /** The legend's title and its top and bottom ends. */
+    legend?: { title: string; high: string; low: string };
+    /** accuracy: red (bad) to green (good); intensity: white (nothing) to blue (much). */
+    palette?: 'accuracy' | 'intensity';
     xLabel: string;
     yLabel: string;
 }
@@ -43,7 +55,8 @@ export function heatmapSvg(input: HeatmapInput): string {
     const top = 60;
     const legendWidth = 90;
     // Wide enough for the title too (about 10 px per character at 18 px).
-    const width = Math.max(left + input.columns.length * cell + legendWidth + 20, input.title.length * 10 + 40);
+    const width = Math.max(left + input.columns.length * cell + legendWidth + 20, input.title.length * 11 + 40);
+    const color = input.palette === 'intensity' ? intensityColor : accuracyColor;
     const height = top + input.rows.length * cell + 70;
     const parts: string[] = [];
     parts.push(text(width / 2, 30, input.title, 'font-size="18" font-weight="bold" text-anchor="middle"'));
@@ -53,8 +66,10 @@ export function heatmapSvg(input: HeatmapInput): string {
             const value = input.cells[r][c];
             const x = left + c * cell;
             const y = top + r * cell;
-            parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${value == null ? '#e2e8f0' : accuracyColor(value)}" stroke="white" stroke-width="2"/>`);
-            parts.push(text(x + cell / 2, y + cell / 2 + 5, value == null ? '–' : `${Math.round(value * 100)}%`, 'font-size="14" text-anchor="middle" fill="#1a202c"'));
+            parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${value == null ? '#e2e8f0' : color(value)}" stroke="white" stroke-width="2"/>`);
+            const label = input.labels?.[r]?.[c] ?? (value == null ? '–' : `${Math.round(value * 100)}%`);
+            const ink = input.palette === 'intensity' && value != null && value > 0.6 ? 'white' : '#1a202c';
+            parts.push(text(x + cell / 2, y + cell / 2 + 5, label, `font-size="14" text-anchor="middle" fill="${ink}"`));
         });
     });
     input.columns.forEach((column, c) => {
@@ -69,11 +84,12 @@ export function heatmapSvg(input: HeatmapInput): string {
     const legendHeight = Math.max(cell * 2, input.rows.length * cell);
     for (let i = 0; i < steps; i++) {
         const value = 1 - i / (steps - 1);
-        parts.push(`<rect x="${lx}" y="${top + (i * legendHeight) / steps}" width="20" height="${legendHeight / steps + 0.5}" fill="${accuracyColor(value)}"/>`);
+        parts.push(`<rect x="${lx}" y="${top + (i * legendHeight) / steps}" width="20" height="${legendHeight / steps + 0.5}" fill="${color(value)}"/>`);
     }
-    parts.push(text(lx + 26, top + 10, '100%', 'font-size="12"'));
-    parts.push(text(lx + 26, top + legendHeight, '0%', 'font-size="12"'));
-    parts.push(text(lx + 10, top - 10, 'accuracy', 'font-size="12" text-anchor="middle"'));
+    const legend = input.legend ?? { title: 'accuracy', high: '100%', low: '0%' };
+    parts.push(text(lx + 26, top + 10, legend.high, 'font-size="12"'));
+    parts.push(text(lx + 26, top + legendHeight, legend.low, 'font-size="12"'));
+    parts.push(text(lx + 10, top - 10, legend.title, 'font-size="12" text-anchor="middle"'));
     return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"><rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>`;
 }
 

@@ -12,6 +12,8 @@ type NodeLlamaCpp = typeof import('node-llama-cpp');
 const SINGLE_THREAD_MODEL_BYTES = 256 * 1024 * 1024;
 // llama.cpp's default KV cache type is F16.
 const KV_BYTES_PER_ELEMENT = 2;
+/** Tokens per ubatch while compression is on: a streaming head holds one ubatch beyond its window. */
+export const COMPRESSED_UBATCH = 128;
 
 let runtime: Promise<{ lib: NodeLlamaCpp; llama: Llama }> | null = null;
 

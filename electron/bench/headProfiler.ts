@@ -5,8 +5,9 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { HeadProfile, planForBudget, type HeadPlan, type HeadPolicy, type KvOptions, type KvShape } from '../engine/kv/policy.ts';
-import { loadModelWithKv, type LoadedWithKv } from './engineAdapter.ts';
+import { HeadProfile, KvOptions, planForBudget, type HeadPlan, type HeadPolicy, type KvShape } from '../engine/kv/policy.ts';
+import { heatmapSvg } from './charts.ts';
+import { COMPRESSED_UBATCH, loadModelWithKv, type LoadedWithKv } from './engineAdapter.ts';
 import { buildHaystack, loadFiller, makeNeedle, seededRandom } from './haystack.ts';
 import { evictHeadsInState, type HeadRef } from './kvStateEviction.ts';
 import { scoreAnswer, scoreContinuation, scoredPrompt, type ScoredPrompt } from './prompting.ts';
@@ -25,9 +26,12 @@ export interface ProfileOptions {
     prompts: number;
     promptTokens: number;
     seed: number;
+    /** The streaming head each ablation makes: sinks plus a small recent window. */
     sinks: number;
     window: number;
     budgets: number[];
+    /** The cache the budgets are tried with: what a model load with mode 'auto' gets. */
+    planKv?: KvOptions;
     log?(line: string): void;
 }
 
@@ -56,11 +60,7 @@ function streamingPlan(shape: KvShape, streaming: readonly HeadRef[], sinks: num
     return { policy, sinks, window, fullPlacement: 'gpu' };
 }
 
-/** Measures quality with a set of heads ablated, one way or the other. */
-interface Ablator {
-    measure(ablated: readonly HeadRef[]): Promise<Quality>;
-    dispose(): Promise<void>;
-}
+/** Measures quality with a set of heads made streaming, one way or the other. */
 
 function mean(scores: { logProb: number; correct: boolean }[]): Quality {
     return {
@@ -69,7 +69,12 @@ function mean(scores: { logProb: number; correct: boolean }[]): Quality {
     };
 }
 
-async function evictionAblator(loaded: LoadedWithKv, prompts: ScoredPrompt[], options: ProfileOptions): Promise<Ablator> {
+interface Ablator {
+    measure(ablated: readonly HeadRef[], streaming: { sinks: number; window: number }): Promise<Quality>;
+    dispose(): Promise<void>;
+}
+
+async function evictionAblator(loaded: LoadedWithKv, prompts: ScoredPrompt[]): Promise<Ablator> {
     const sequence = loaded.context.getSequence();
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'headroom-profile-'));
     const statePath = path.join(scratch, 'state.bin');
@@ -82,13 +87,13 @@ async function evictionAblator(loaded: LoadedWithKv, prompts: ScoredPrompt[], op
         states.push(await readFile(statePath));
     }
     return {
-        async measure(ablated) {
+        async measure(ablated, { sinks, window }) {
             const scores = [];
             for (const [i, prompt] of prompts.entries()) {
                 // The first scored position sees the window before it; everything older goes.
                 const firstScored = prompt.documentTokens.length + prompt.tailTokens.length - prompt.answerCount - 1;
                 const state = evictHeadsInState(states[i], ablated, {
-                    layers: loaded.shape.layers, kvHeads: loaded.shape.kvHeads, sinks: options.sinks, keepFrom: firstScored - options.window + 1,
+                    layers: loaded.shape.layers, kvHeads: loaded.shape.kvHeads, sinks, keepFrom: firstScored - window + 1,
                 });
                 await writeFile(statePath, state);
                 await sequence.clearHistory();
@@ -104,12 +109,12 @@ async function evictionAblator(loaded: LoadedWithKv, prompts: ScoredPrompt[], op
     };
 }
 
-function streamingAblator(shape: KvShape, contextSize: number, prompts: ScoredPrompt[], options: ProfileOptions): Ablator {
+function streamingAblator(shape: KvShape, contextSize: number, prompts: ScoredPrompt[], modelPath: string): Ablator {
     return {
-        async measure(ablated) {
-            const plan = ablated.length === 0 ? null : streamingPlan(shape, ablated, options.sinks, options.window);
-            const kv: KvOptions = plan == null ? KV_OFF : { ...KV_OFF, mode: 'budget', budget: 1, sinks: options.sinks, window: options.window };
-            const loaded = await loadModelWithKv(options.modelPath, { contextSize, kv, plan });
+        async measure(ablated, { sinks, window }) {
+            const plan = ablated.length === 0 ? null : streamingPlan(shape, ablated, sinks, window);
+            const kv: KvOptions = plan == null ? KV_OFF : { ...KV_OFF, mode: 'budget', budget: 1, sinks, window };
+            const loaded = await loadModelWithKv(modelPath, { contextSize, kv, plan });
             try {
                 const sequence = loaded.context.getSequence();
                 const scores = [];
@@ -142,32 +147,37 @@ export async function profileHeads(options: ProfileOptions): Promise<ProfileRun>
             prompts.push(await scoredPrompt(model, haystack.document, needle));
         }
         ablator = options.method === 'eviction'
-            ? await evictionAblator(loaded, prompts, options)
-            : streamingAblator(shape, contextSize, prompts, options);
+            ? await evictionAblator(loaded, prompts)
+            : streamingAblator(shape, contextSize, prompts, options.modelPath);
+        const scoring = { sinks: options.sinks, window: options.window };
 
-        const full = await ablator.measure([]);
+        const full = await ablator.measure([], scoring);
         log(`full cache: digit log-prob ${full.logProb.toFixed(3)}, accuracy ${(full.accuracy * 100).toFixed(0)}% over ${prompts.length} prompts of ~${options.promptTokens} tokens`);
         const heads = shape.layers * shape.kvHeads;
         const scores: number[][] = [];
         for (let layer = 0; layer < shape.layers; layer++) {
             const row: number[] = [];
             for (let head = 0; head < shape.kvHeads; head++) {
-                const quality = await ablator.measure([{ layer, head }]);
+                const quality = await ablator.measure([{ layer, head }], scoring);
                 row.push(full.logProb - quality.logProb);
                 log(`[${layer * shape.kvHeads + head + 1}/${heads}] layer ${layer} KV head ${head}: log-prob drop ${(full.logProb - quality.logProb).toFixed(3)}, accuracy ${(quality.accuracy * 100).toFixed(0)}%`);
             }
             scores.push(row);
         }
 
-        const planShape: KvShape = { ...shape, contextCells: Math.max(MIN_PLAN_CONTEXT, model.trainContextSize) };
+        // Budgets are tried as a load would plan them: the default sinks and window, the
+        // compressed cache's ubatch, and a long context (where budgets are meant to matter).
+        const planKv = options.planKv ?? KvOptions.parse({ mode: 'auto' });
+        const planShape: KvShape = { ...shape, ubatch: COMPRESSED_UBATCH, contextCells: Math.max(MIN_PLAN_CONTEXT, model.trainContextSize) };
+        const planStreaming = { sinks: planKv.sinks, window: planKv.window };
         const budgets: ProfileRun['budgets'] = [];
         let recommendedBudget = 1;
         for (const budget of [...options.budgets].sort((a, b) => a - b)) {
-            const plan = planForBudget(planShape, scores, budget, { sinks: options.sinks, window: options.window, fullPlacement: 'gpu' });
+            const plan = planForBudget(planShape, scores, budget, { ...planStreaming, fullPlacement: 'gpu' });
             const streaming = plan.policy.flatMap((row, layer) => row.flatMap((policy, head) => policy === 'streaming' ? [{ layer, head }] : []));
-            const quality = await ablator.measure(streaming);
+            const quality = await ablator.measure(streaming, planStreaming);
             budgets.push({ budget, fullHeads: heads - streaming.length, quality });
-            log(`budget ${budget}: ${heads - streaming.length}/${heads} heads full, accuracy ${(quality.accuracy * 100).toFixed(0)}%`);
+            log(`budget ${budget}: ${heads - streaming.length}/${heads} heads full (window ${planStreaming.window}), accuracy ${(quality.accuracy * 100).toFixed(0)}%`);
             if (quality.accuracy >= 0.95 * full.accuracy) {
                 recommendedBudget = budget;
                 break;
@@ -187,6 +197,22 @@ export async function profileHeads(options: ProfileOptions): Promise<ProfileRun>
         await ablator?.dispose();
         await loaded.dispose();
     }
+}
+
+/** The profile as a layers × KV heads grid, colored by score relative to the best head. */
+export function profileHeatmapSvg(profile: HeadProfile, modelName: string): string {
+    const max = Math.max(...profile.scores.flat(), 1e-9);
+    return heatmapSvg({
+        title: `Head profile: ${modelName} (${profile.source}, recommended budget ${profile.recommendedBudget})`,
+        columns: Array.from({ length: profile.kvHeads }, (_, head) => String(head)),
+        rows: profile.scores.map((_, layer) => String(layer)),
+        cells: profile.scores.map((row) => row.map((score) => Math.max(0, score) / max)),
+        labels: profile.scores.map((row) => row.map((score) => score.toFixed(2))),
+        legend: { title: 'score', high: max.toFixed(2), low: '0' },
+        palette: 'intensity',
+        xLabel: 'KV head',
+        yLabel: 'layer',
+    });
 }
 
 /** Heads from most to least important. */

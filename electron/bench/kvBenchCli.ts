@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { HeadroomError } from '../ipc/rpc.ts';
 import { parseKv, parseNumberList, runCli } from './cliArgs.ts';
 import { DEFAULT_BENCH_MODES, runKvBench, writeKvBenchOutputs } from './kvBench.ts';
-import { loadProfileFor } from './profileStore.ts';
+import { loadProfileFor } from '../engine/kv/profileStore.ts';
 
 runCli(async () => {
     const { values } = parseArgs({

@@ -1,20 +1,24 @@
 // npm run profile -- --model <gguf> [--out <file>] [--force] [--method eviction|streaming]
 //   [--prompts n] [--tokens n] [--seed s] [--sinks n] [--window n]
 // npm run profile -- --model <gguf> --duo <full_attention_heads.tsv> [--budget f] [--out <file>]
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { HeadroomError } from '../ipc/rpc.ts';
 import { parseNumberList, runCli } from './cliArgs.ts';
 import { parseDuoTsv, profileFromDuo } from './duoAttention.ts';
 import { getRuntime, kvShapeOf } from './engineAdapter.ts';
-import { DEFAULT_BUDGETS, profileHeads, rankHeads, type AblationMethod } from './headProfiler.ts';
-import { profilePathFor, readProfile, sha256OfFile, writeProfile } from './profileStore.ts';
+import { svgToPng } from './charts.ts';
+import { DEFAULT_BUDGETS, profileHeads, profileHeatmapSvg, rankHeads, type AblationMethod } from './headProfiler.ts';
+import type { HeadProfile } from '../engine/kv/policy.ts';
+import { profilePathFor, readProfile, sha256OfFile, writeProfile } from '../engine/kv/profileStore.ts';
 
 runCli(async () => {
     const { values } = parseArgs({
         options: {
             model: { type: 'string' },
             out: { type: 'string' },
+            chart: { type: 'string' },
             force: { type: 'boolean', default: false },
             duo: { type: 'string' },
             budget: { type: 'string' },
@@ -30,6 +34,14 @@ runCli(async () => {
     if (values.model == null) throw new HeadroomError('BAD_REQUEST', 'usage: npm run profile -- --model <gguf> [--out <file>] [--duo <file.tsv>] [--method eviction|streaming] [--force]');
     const modelPath = values.model;
     const log = (line: string) => process.stderr.write(`${line}\n`);
+    // --chart <png>: the profile's scores as a layers × KV heads heatmap.
+    const finish = async (profile: HeadProfile) => {
+        if (values.chart != null) {
+            await mkdir(path.dirname(path.resolve(values.chart)), { recursive: true });
+            await writeFile(values.chart, svgToPng(profileHeatmapSvg(profile, path.basename(modelPath))));
+        }
+        process.stdout.write(`${outPath}\n`);
+    };
     log(`hashing ${modelPath}…`);
     const sha256 = await sha256OfFile(modelPath);
     const outPath = values.out ?? profilePathFor(sha256);
@@ -44,16 +56,14 @@ runCli(async () => {
         if (budget != null && !(budget > 0 && budget <= 1)) throw new HeadroomError('BAD_REQUEST', '--budget must be a fraction in (0, 1].');
         const profile = profileFromDuo(parseDuoTsv(tsv), { sha256, layers: shape.layers, kvHeads: shape.kvHeads }, { budget });
         await writeProfile(profile, outPath);
-        process.stdout.write(`${outPath}\n`);
-        return;
+        return finish(profile);
     }
 
     if (!values.force) {
         const existing = await readProfile(outPath);
         if (existing != null && existing.modelSha256 === sha256) {
             log(`reusing the profile at ${outPath} (--force measures again)`);
-            process.stdout.write(`${outPath}\n`);
-            return;
+            return finish(existing);
         }
     }
     const method = values.method as AblationMethod;
@@ -68,5 +78,5 @@ runCli(async () => {
     await writeProfile(profile, outPath);
     const top = rankHeads(profile.scores).slice(0, 4).map((h) => `L${h.layer}H${h.head} ${h.score.toFixed(2)}`).join(', ');
     log(`top heads: ${top}; recommended budget ${profile.recommendedBudget}`);
-    process.stdout.write(`${outPath}\n`);
+    await finish(profile);
 });

@@ -5,8 +5,8 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { HeadProfile } from '../engine/kv/policy.ts';
-import { HeadroomError } from '../ipc/rpc.ts';
+import { HeadProfile } from './policy.ts';
+import { HeadroomError } from '../../ipc/rpc.ts';
 
 /** Electron's userData folder for Headroom, without needing Electron. */
 function appDataDir(): string {
