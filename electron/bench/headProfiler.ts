@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { HeadProfile, KvOptions, planForBudget, type HeadPlan, type HeadPolicy, type KvShape } from '../engine/kv/policy.ts';
+import type { LlamaModel } from 'node-llama-cpp';
 import { heatmapSvg } from './charts.ts';
 import { COMPRESSED_UBATCH, loadModelWithKv, type LoadedWithKv } from './engineAdapter.ts';
 import { buildHaystack, loadFiller, makeNeedle, seededRandom } from './haystack.ts';
@@ -48,7 +49,7 @@ export interface ProfileRun {
     budgets: { budget: number; fullHeads: number; quality: Quality }[];
 }
 
-const ANSWER_ROOM = 32;
+export const ANSWER_ROOM = 32;
 const KV_OFF: KvOptions = { mode: 'off', sinks: 4, window: 128, offload: 'auto' };
 export const DEFAULT_BUDGETS = [0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875];
 // Budgets are fractions of a long context's cache: plans are sized for at least this many cells.
@@ -69,12 +70,12 @@ function mean(scores: { logProb: number; correct: boolean }[]): Quality {
     };
 }
 
-interface Ablator {
+export interface Ablator {
     measure(ablated: readonly HeadRef[], streaming: { sinks: number; window: number }): Promise<Quality>;
     dispose(): Promise<void>;
 }
 
-async function evictionAblator(loaded: LoadedWithKv, prompts: ScoredPrompt[]): Promise<Ablator> {
+export async function evictionAblator(loaded: LoadedWithKv, prompts: ScoredPrompt[]): Promise<Ablator> {
     const sequence = loaded.context.getSequence();
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'headroom-profile-'));
     const statePath = path.join(scratch, 'state.bin');
@@ -129,6 +130,20 @@ function streamingAblator(shape: KvShape, contextSize: number, prompts: ScoredPr
     };
 }
 
+/** The profiler's prompts: needles between 10% and 70% deep, far from the question. */
+export async function profilePrompts(model: LlamaModel, count: number, promptTokens: number, seed: number): Promise<ScoredPrompt[]> {
+    const random = seededRandom(seed);
+    const filler = loadFiller();
+    const prompts: ScoredPrompt[] = [];
+    for (let i = 0; i < count; i++) {
+        const needle = makeNeedle(random);
+        const depth = 0.1 + (0.6 * (i + 0.5)) / count;
+        const haystack = buildHaystack(model, filler, needle, promptTokens - ANSWER_ROOM, depth, random);
+        prompts.push(await scoredPrompt(model, haystack.document, needle));
+    }
+    return prompts;
+}
+
 export async function profileHeads(options: ProfileOptions): Promise<ProfileRun> {
     const log = options.log ?? (() => {});
     const contextSize = options.promptTokens + ANSWER_ROOM;
@@ -136,16 +151,7 @@ export async function profileHeads(options: ProfileOptions): Promise<ProfileRun>
     let ablator: Ablator | null = null;
     try {
         const { model, shape } = loaded;
-        // Needles between 10% and 70% deep: far from the question, out of any small window.
-        const random = seededRandom(options.seed);
-        const filler = loadFiller();
-        const prompts: ScoredPrompt[] = [];
-        for (let i = 0; i < options.prompts; i++) {
-            const needle = makeNeedle(random);
-            const depth = 0.1 + (0.6 * (i + 0.5)) / options.prompts;
-            const haystack = buildHaystack(model, filler, needle, options.promptTokens - ANSWER_ROOM, depth, random);
-            prompts.push(await scoredPrompt(model, haystack.document, needle));
-        }
+        const prompts = await profilePrompts(model, options.prompts, options.promptTokens, options.seed);
         ablator = options.method === 'eviction'
             ? await evictionAblator(loaded, prompts)
             : streamingAblator(shape, contextSize, prompts, options.modelPath);
