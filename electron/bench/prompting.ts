@@ -1,6 +1,6 @@
 // Putting a document and a question through the model's own chat template: as a live chat
 // (for answers) and as tokens (for scoring an expected answer's log-probability).
-import type { ChatHistoryItem, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import type { ChatHistoryItem, ChatWrapper, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { getRuntime } from './engineAdapter.ts';
 import type { Needle } from './haystack.ts';
 
@@ -10,7 +10,7 @@ export async function askAboutDocument(
 ): Promise<string> {
     const { lib } = await getRuntime();
     await sequence.clearHistory();
-    const session = new lib.LlamaChatSession({ contextSequence: sequence, systemPrompt: document, autoDisposeSequence: false });
+    const session = new lib.LlamaChatSession({ contextSequence: sequence, systemPrompt: document, autoDisposeSequence: false, chatWrapper: await chatWrapperOf(sequence.model) });
     try {
         return await session.prompt(question, { temperature: 0, maxTokens });
     } finally {
@@ -18,10 +18,22 @@ export async function askAboutDocument(
     }
 }
 
+// Resolving a Jinja chat template takes most of a second: once per model is enough.
+const wrappers = new WeakMap<LlamaModel, ChatWrapper>();
+
+async function chatWrapperOf(model: LlamaModel): Promise<ChatWrapper> {
+    let wrapper = wrappers.get(model);
+    if (wrapper == null) {
+        const { lib } = await getRuntime();
+        wrapper = lib.resolveChatWrapper(model);
+        wrappers.set(model, wrapper);
+    }
+    return wrapper;
+}
+
 /** The prompt tokens the chat template makes of a system document and one user question. */
 export async function chatPromptTokens(model: LlamaModel, document: string, question: string): Promise<Token[]> {
-    const { lib } = await getRuntime();
-    const wrapper = lib.resolveChatWrapper(model);
+    const wrapper = await chatWrapperOf(model);
     const history: ChatHistoryItem[] = [
         { type: 'system', text: document },
         { type: 'user', text: question },
