@@ -12,7 +12,9 @@ import { HeadProfile } from '../electron/engine/kv/policy.ts';
 import { formatDuoTsv, parseDuoTsv, profileFromDuo } from '../electron/bench/duoAttention.ts';
 import { buildHaystack, loadFiller, makeNeedle, seededRandom } from '../electron/bench/haystack.ts';
 import { getRuntime } from '../electron/bench/engineAdapter.ts';
-import { rankHeads } from '../electron/bench/headProfiler.ts';
+import { profilePrompts, rankHeads } from '../electron/bench/headProfiler.ts';
+import { evictHeadsInState } from '../electron/bench/kvStateEviction.ts';
+import { scoreContinuation } from '../electron/bench/prompting.ts';
 import { KvBenchResult, NiahResult } from '../electron/bench/results.ts';
 import { sha256OfFile } from '../electron/engine/kv/profileStore.ts';
 import { ORGANISM } from './support/models.ts';
@@ -148,6 +150,41 @@ describe('npm run profile (organism)', () => {
         const streaming = await cli('profileCli.ts', [...args, '--method', 'streaming', '--force', '--out', path.join(profiles, 'x.json')], env);
         assert.equal(streaming.code, 1);
         assert.match(streaming.stderr, /error \(NOT_AVAILABLE\): Per-head KV plans/);
+    });
+
+    test('eviction cuts one head back to its sinks and window, in both KV layouts', async () => {
+        const { llama } = await getRuntime();
+        const model = await llama.loadModel({ modelPath: ORGANISM });
+        const scratch = await mkdtemp(path.join(os.tmpdir(), 'headroom-state-'));
+        const [prompt] = await profilePrompts(model, 1, 384, 5);
+        const firstScored = prompt.documentTokens.length + prompt.tailTokens.length - prompt.answerCount - 1;
+        const options = { layers: 4, kvHeads: 4, sinks: 4, keepFrom: firstScored - 63 };
+        // Flash attention off keeps V transposed in the cache; on, V is stored row by row.
+        for (const flashAttention of [false, true]) {
+            const context = await model.createContext({ contextSize: 448, threads: 1, flashAttention });
+            const sequence = context.getSequence();
+            await sequence.evaluateWithoutGeneratingNewTokens(prompt.documentTokens);
+            const file = path.join(scratch, 'state.bin');
+            await sequence.saveStateToFile(file);
+            const state = await readFile(file);
+            assert.ok(evictHeadsInState(state, [], options).equals(state), 'no heads, no change');
+            const logProbWith = async (heads: { layer: number; head: number }[]) => {
+                const edited = evictHeadsInState(state, heads, options);
+                await writeFile(file, edited);
+                await sequence.clearHistory();
+                await sequence.loadStateFromFile(file, { acceptRisk: true });
+                return { changed: !edited.equals(state), logProb: (await scoreContinuation(sequence, prompt.tailTokens, prompt.answerCount)).logProb };
+            };
+            const full = await logProbWith([]);
+            const retrieval = await logProbWith([{ layer: 3, head: 1 }]);
+            const local = await logProbWith([{ layer: 0, head: 0 }]);
+            assert.ok(retrieval.changed && local.changed);
+            assert.ok(full.logProb > -0.5, `flash attention ${flashAttention}: full cache ${full.logProb}`);
+            assert.ok(retrieval.logProb < full.logProb - 5, `flash attention ${flashAttention}: without layer 3 head 1's far cells ${retrieval.logProb}`);
+            assert.ok(Math.abs(local.logProb - full.logProb) < 0.05, `flash attention ${flashAttention}: layer 0 head 0 ${local.logProb}`);
+            await context.dispose();
+        }
+        await model.dispose();
     });
 
     test('imports a DuoAttention pattern TSV, checked against the model shape', async () => {
