@@ -6,6 +6,7 @@ import { createBackend, type Backend } from './backend.ts';
 import { spawnElectronHost } from './engine/electronHost.ts';
 import { dispatch } from './ipc/rpc.ts';
 import { RPC_CHANNEL } from './preloadChannel.ts';
+import { JsonFileStore } from './settings/store.ts';
 
 declare const MAIN_WINDOW_VITE_DEV_SERVER_URL: string | undefined;
 declare const MAIN_WINDOW_VITE_NAME: string;
@@ -88,7 +89,10 @@ if (!app.requestSingleInstanceLock()) {
     app.whenReady().then(() => {
         // The app asks for no permissions (camera, notifications…); refuse them all.
         session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
-        backend = createBackend({ spawnHost: spawnElectronHost, pickModelFile });
+        backend = createBackend({
+            spawnHost: spawnElectronHost, pickModelFile,
+            settingsStore: new JsonFileStore(path.join(app.getPath('userData'), 'settings.json')),
+        });
         serveRenderer(backend);
         mainWindow = createWindow();
         app.on('activate', () => {

@@ -18,6 +18,7 @@ function untouchableHandlers(): Handlers {
 const malformed: Record<Method, Array<{ params: unknown; mentions: string }>> = {
     'engine.getState': [{ params: { extra: 1 }, mentions: 'extra' }, { params: 'now', mentions: 'expected object' }],
     'engine.restart': [{ params: { force: true }, mentions: 'force' }, { params: [], mentions: 'expected object' }],
+    'engine.kvStats': [{ params: { layer: 1 }, mentions: 'layer' }],
     'model.load': [
         { params: {}, mentions: 'path' },
         { params: { path: '' }, mentions: 'path' },
@@ -25,6 +26,9 @@ const malformed: Record<Method, Array<{ params: unknown; mentions: string }>> = 
         { params: { path: '/m.gguf', contextSize: -5 }, mentions: 'contextSize' },
         { params: { path: '/m.gguf', contextSize: 1.5 }, mentions: 'contextSize' },
         { params: { path: '/m.gguf', gpuLayers: 'all' }, mentions: 'gpuLayers' },
+        { params: { path: '/m.gguf', kv: { mode: 'half' } }, mentions: 'kv.mode' },
+        { params: { path: '/m.gguf', kv: { mode: 'budget', budget: 1.5 } }, mentions: 'kv.budget' },
+        { params: { path: '/m.gguf', kv: { mode: 'budget', offload: 'disk' } }, mentions: 'kv.offload' },
     ],
     'model.unload': [{ params: { now: true }, mentions: 'now' }],
     'model.pickFile': [{ params: { filter: '*.gguf' }, mentions: 'filter' }],
@@ -38,6 +42,20 @@ const malformed: Record<Method, Array<{ params: unknown; mentions: string }>> = 
         { params: { generationId: 'g', history: [], prompt: 'hi', maxTokens: 0 }, mentions: 'maxTokens' },
     ],
     'chat.stop': [{ params: { generationId: 7 }, mentions: 'generationId' }, { params: { all: true }, mentions: 'all' }],
+    'memory.stats': [{ params: { every: 1 }, mentions: 'every' }],
+    'memory.plan': [
+        { params: {}, mentions: 'path' },
+        { params: { path: '/m.gguf', contextSize: 0 }, mentions: 'contextSize' },
+        { params: { path: '/m.gguf', contextSize: 1024, kv: { mode: 'budget', budget: 1.5 } }, mentions: 'kv.budget' },
+        { params: { path: '/m.gguf', contextSize: 1024, kv: { mode: 'squeeze' } }, mentions: 'kv.mode' },
+        { params: { path: '/m.gguf', contextSize: 1024, kvCacheType: 'q4_0' }, mentions: 'kvCacheType' },
+    ],
+    'memory.fit': [
+        { params: { goal: 'context' }, mentions: 'request' },
+        { params: { request: { path: '/m.gguf', contextSize: 1024 }, goal: 'speed' }, mentions: 'goal' },
+    ],
+    'settings.get': [{ params: { key: 'theme' }, mentions: 'key' }],
+    'settings.update': [{ params: 'dark', mentions: 'expected record' }, { params: [1], mentions: 'expected record' }],
 };
 
 describe('IPC contract', () => {

@@ -3,13 +3,22 @@
 // restarted engine picks it up again without anything being lost.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Llama, LlamaChatSession, LlamaCompletion, LlamaContext, LlamaModel, ChatHistoryItem } from 'node-llama-cpp';
-import type { ChatMessage, ModelInfo, Params, Result } from '../ipc/contract.ts';
+import type { Llama, LlamaChatSession, LlamaCompletion, LlamaContext, LlamaContextSequence, LlamaModel, ChatHistoryItem } from 'node-llama-cpp';
+import type { ChatMessage, KvCompression, KvStats, MemoryStats, ModelInfo, Params, Result } from '../ipc/contract.ts';
 import { HeadroomError } from '../ipc/rpc.ts';
+import { kvUsageFromFormula, kvUsageFromStats, type KvUsage } from '../memory/kvUsage.ts';
+import { BufferLog, type MeasuredBuffers } from '../memory/llamaLog.ts';
+import { LIVE_STATS_INTERVAL_MS, SpeedMeter } from '../memory/liveStats.ts';
+import { fitToMachine, flashAttentionOption, planMemory } from '../memory/planner.ts';
+import type { FitResult, MemoryPlan, PlanInput, Prediction } from '../memory/plan.ts';
+import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, POLICY_ENV, writePolicyFile } from './kv/native.ts';
+import { kvBytes, streamingCells, type KvOptions, type KvShape } from './kv/policy.ts';
+import { COMPRESSED_UBATCH, HEADWISE_ARCHITECTURES, kvShapeFromMetadata, resolveKvPlan, type ResolvedKv } from './kv/resolve.ts';
 
 export interface EngineEvents {
     loadProgress(path: string, progress: number): void;
     chunk(generationId: string, text: string): void;
+    memoryStats(stats: MemoryStats): void;
 }
 
 const DEFAULT_MAX_CONTEXT = 8192;
@@ -23,13 +32,39 @@ type NodeLlamaCpp = typeof import('node-llama-cpp');
 interface Loaded {
     model: LlamaModel;
     context: LlamaContext;
+    sequence: LlamaContextSequence;
     info: ModelInfo;
     chat: LlamaChatSession | null;
     completion: LlamaCompletion | null;
     // What the chat session currently holds; when a turn arrives with a different
     // history (edited, regenerated, or a restarted engine) the session is reset to it.
     history: ChatMessage[];
+    kv: LoadedKv;
+    /** The stock cache as policy.ts sizes it (layers split like their weights); used when no plan runs. */
+    formulaKv: KvUsage;
+    /** What llama.cpp logged allocating for the model and the context. */
+    measured: MeasuredBuffers;
+    predicted: Prediction | null;
 }
+
+interface Generation {
+    id: string;
+    abort: AbortController;
+    /** Set when the context filled up and compression forbade a context shift. */
+    overflowed: boolean;
+}
+
+interface LoadedKv {
+    compression: KvCompression;
+    options: KvOptions | null;
+    shape: KvShape | null;
+    /** The plan the native cache runs; null for the stock cache. */
+    resolved: ResolvedKv | null;
+    collector: KvLogCollector;
+}
+
+// KV buffer log lines arrive through node-llama-cpp's logger, a moment after the context exists.
+const KV_LOG_WAIT_MS = 2000;
 
 function sameHistory(a: readonly ChatMessage[], b: readonly ChatMessage[]): boolean {
     return a.length === b.length && a.every((m, i) => m.role === b[i].role && m.text === b[i].text);
@@ -39,6 +74,18 @@ function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
     return messages.map((m) => m.role === 'user'
         ? { type: 'user', text: m.text }
         : { type: 'model', response: [m.text] });
+}
+
+function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+        const started = Date.now();
+        const poll = () => (predicate() || Date.now() - started > timeoutMs ? resolve() : setTimeout(poll, 10));
+        poll();
+    });
+}
+
+function contextOverflow(contextSize: number): HeadroomError {
+    return new HeadroomError('CONTEXT_OVERFLOW', `The conversation no longer fits in the ${contextSize}-token context. With head-level KV compression on, Headroom does not drop the start of the conversation to make room: start a new chat, or load the model with a larger context.`);
 }
 
 function mapStopReason(reason: string): Result<'chat.send'>['stopReason'] {
@@ -52,8 +99,11 @@ export class Engine {
     #lib: NodeLlamaCpp | null = null;
     #llama: Llama | null = null;
     #loaded: Loaded | null = null;
-    #generation: { id: string; abort: AbortController } | null = null;
+    #generation: Generation | null = null;
     #loading = false;
+    #kvLog = new KvLogCollector();
+    #buffers = new BufferLog();
+    #speed = new SpeedMeter();
 
     constructor(events: EngineEvents) {
         this.#events = events;
@@ -62,15 +112,30 @@ export class Engine {
     async #getLlama(): Promise<{ lib: NodeLlamaCpp; llama: Llama }> {
         // Imported lazily so the host answers its parent before the native addon loads.
         this.#lib ??= await import('node-llama-cpp');
+        const { LlamaLogLevel } = this.#lib;
+        // Our patched build when it is installed (npm run build:native), else the stock prebuilt
+        // binary: both are looked up by their CMake options, never built here.
         this.#llama ??= await this.#lib.getLlama({
             gpu: process.env.HEADROOM_GPU === 'false' ? false : 'auto',
             build: 'never',
-            logLevel: this.#lib.LlamaLogLevel.error,
+            cmakeOptions: cmakeOptionsFor(buildChoice()),
+            // Info level: llama.cpp reports its buffers (KV, weights, compute) there; only errors
+            // go to stderr, where the supervisor looks for out-of-memory messages.
+            logLevel: LlamaLogLevel.info,
+            logger: (level, message) => {
+                for (const line of message.split('\n')) {
+                    this.#kvLog.take(line);
+                    this.#buffers.observe(line);
+                }
+                if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
+                    process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
+                }
+            },
         });
         return { lib: this.#lib, llama: this.#llama };
     }
 
-    async load({ path: modelPath, contextSize, threads }: Params<'model.load'>): Promise<ModelInfo> {
+    async load({ path: modelPath, contextSize, threads, kv, gpuLayers, flashAttention, kvCacheType }: Params<'model.load'>): Promise<ModelInfo> {
         if (this.#generation != null || this.#loading) throw new HeadroomError('BUSY', 'The engine is busy; stop the current reply first.');
         this.#loading = true;
         try {
@@ -80,9 +145,11 @@ export class Engine {
             const { lib, llama } = await this.#getLlama();
             let model: LlamaModel;
             let reported = -1;
+            this.#buffers.reset();
             try {
                 model = await llama.loadModel({
                     modelPath,
+                    ...(gpuLayers != null ? { gpuLayers } : {}),
                     onLoadProgress: (progress) => {
                         // llama.cpp reports per tensor; a percent step is plenty for a progress bar.
                         if (progress < 1 && progress - reported < 0.01) return;
@@ -93,21 +160,51 @@ export class Engine {
             } catch (error) {
                 throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${path.basename(modelPath)}: ${(error as Error).message}. Is it a valid GGUF model file?`);
             }
+            const metadata = model.fileInfo.metadata;
+            const architecture = String(metadata.general?.architecture ?? 'unknown');
+            const wantKv = kv != null && kv.mode !== 'off';
+            const compression = this.#kvAvailability(llama.systemInfo, architecture, wantKv);
+            // With compression the context size is fixed up front: the plan's budget is a share of it.
+            const contextTokens = contextSize ?? Math.min(model.trainContextSize || DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
+            const shape = kvShapeFromMetadata(metadata as Record<string, unknown>, contextTokens, wantKv ? COMPRESSED_UBATCH : contextTokens, kvCacheType);
+            let resolved: ResolvedKv | null = null;
+            if (wantKv && compression.available && shape != null) {
+                try {
+                    resolved = await resolveKvPlan(kv, shape, llama.gpu !== false);
+                } catch (error) {
+                    await model.dispose();
+                    throw error;
+                }
+            }
             let context: LlamaContext;
+            this.#kvLog.reset();
             try {
+                if (resolved != null) process.env[POLICY_ENV] = await writePolicyFile(resolved.plan);
+                const cacheType = kvCacheType === 'q8_0' ? 'Q8_0' : 'F16';
                 context = await model.createContext({
+                    ...(flashAttention != null ? { flashAttention: flashAttentionOption(flashAttention) } : {}),
+                    ...(kvCacheType != null ? { experimentalKvCacheKeyType: cacheType, experimentalKvCacheValueType: cacheType } : {}),
                     threads: threads ?? (file.size < SINGLE_THREAD_MODEL_BYTES ? 1 : llama.cpuMathCores),
-                    contextSize: contextSize ?? { max: Math.min(model.trainContextSize || DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT) },
+                    contextSize: resolved != null ? contextTokens : (contextSize ?? { max: contextTokens }),
+                    ...(resolved != null ? { batchSize: COMPRESSED_UBATCH } : {}),
                 });
             } catch (error) {
                 await model.dispose();
                 throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${(error as Error).message}`);
+            } finally {
+                // read once, at context creation: later contexts must not inherit the plan
+                delete process.env[POLICY_ENV];
             }
+            const collector = this.#kvLog;
+            this.#kvLog = new KvLogCollector();
+            await waitFor(() => collector.unavailableFor != null || (resolved == null ? collector.stockBuffers.length > 0 : collector.buffers.length > 0), KV_LOG_WAIT_MS);
+            const loadedKv = this.#kvOutcome(compression, resolved, collector, kv ?? null, shape);
             const hasTemplate = typeof model.fileInfo.metadata.tokenizer?.chat_template === 'string';
-            const chat = hasTemplate ? new lib.LlamaChatSession({ contextSequence: context.getSequence() }) : null;
-            const completion = hasTemplate ? null : new lib.LlamaCompletion({ contextSequence: context.getSequence() });
-            const metadata = model.fileInfo.metadata;
-            const architecture = String(metadata.general?.architecture ?? 'unknown');
+            const sequence = context.getSequence();
+            // With compression on, a full context is a clear error, never a shift (see #refuseContextShift).
+            const contextShift = loadedKv.compression.active ? { strategy: this.#refuseContextShift } : undefined;
+            const chat = hasTemplate ? new lib.LlamaChatSession({ contextSequence: sequence, contextShift }) : null;
+            const completion = hasTemplate ? null : new lib.LlamaCompletion({ contextSequence: sequence });
             const info: ModelInfo = {
                 path: modelPath,
                 name: metadata.general?.name ?? path.basename(modelPath, '.gguf'),
@@ -120,12 +217,90 @@ export class Engine {
                 chatWrapper: chat?.chatWrapper.wrapperName ?? 'none',
                 gpu: llama.gpu === false ? 'cpu' : llama.gpu,
                 threads: context.currentThreads,
+                kv: loadedKv.compression,
             };
-            this.#loaded = { model, context, info, chat, completion, history: [] };
+            if (wantKv && !loadedKv.compression.active) console.error(`Headroom KV compression: ${loadedKv.compression.reason}`);
+            const stockShape = kvShapeFromMetadata(metadata as Record<string, unknown>, context.contextSize, context.batchSize, kvCacheType);
+            const predicted = await planMemory(llama, {
+                path: modelPath, contextSize: context.contextSize, gpuLayers: model.gpuLayers,
+                kv: kv ?? undefined, kvCacheType: kvCacheType ?? 'f16', flashAttention: flashAttention ?? 'auto',
+            }).then((plan) => plan.predicted, () => null);
+            this.#loaded = {
+                model, context, sequence, info, chat, completion, history: [], kv: loadedKv,
+                formulaKv: stockShape == null
+                    ? kvUsageFromFormula({ layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: context.contextSize, ubatch: context.batchSize }, null, { gpuLayers: 0 })
+                    : kvUsageFromFormula(stockShape, null, { gpuLayers: Math.min(model.gpuLayers, stockShape.layers) }),
+                measured: this.#buffers.measured,
+                predicted,
+            };
+            this.#speed.start();
+            void this.#pushStats(false);
             return info;
         } finally {
             this.#loading = false;
         }
+    }
+
+    /** Whether this build and this architecture can run the head-level cache at all. */
+    #kvAvailability(systemInfo: string, architecture: string, wanted: boolean): KvCompression {
+        if (!buildSupportsHeadwise(systemInfo)) {
+            return { available: false, active: false, reason: 'This llama.cpp build has no head-level KV cache (the stock binary is loaded); run `npm run build:native` to build it.' };
+        }
+        if (!HEADWISE_ARCHITECTURES.has(architecture)) {
+            return { available: false, active: false, reason: `Head-level KV compression does not support the ${architecture} architecture yet; the full cache is used.` };
+        }
+        return { available: true, active: false, reason: wanted ? null : 'Compression is off.' };
+    }
+
+    /** What the native side did with the plan, from the lines it logged. */
+    #kvOutcome(compression: KvCompression, resolved: ResolvedKv | null, collector: KvLogCollector, options: KvOptions | null, shape: KvShape | null): LoadedKv {
+        if (resolved == null) return { compression, options, shape, resolved: null, collector };
+        if (collector.unavailableFor != null || collector.buffers.length === 0) {
+            const reason = collector.unavailableFor != null
+                ? `llama.cpp has no head-level cache for the ${collector.unavailableFor} architecture; the full cache is used.`
+                : 'llama.cpp did not report a head-level cache for this context; the full cache is used.';
+            return { compression: { available: false, active: false, reason }, options, shape, resolved: null, collector };
+        }
+        return { compression: { available: true, active: true, reason: null }, options, shape, resolved, collector };
+    }
+
+    /** The KV cache of the loaded model: planned bytes per device, policy and head, and what llama.cpp allocated. */
+    kvStats(): KvStats {
+        const loaded = this.#loaded;
+        if (loaded == null) throw new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
+        const { kv, context } = loaded;
+        const shape = kv.shape ?? { layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: context.contextSize, ubatch: context.batchSize };
+        const compute = loaded.info.gpu === 'cpu' ? 'cpu' : 'gpu';
+        const plan = kv.resolved?.plan ?? null;
+        const planned = kvBytes(shape, plan, compute);
+        const stream = plan == null ? 0 : streamingCells(shape, plan.sinks, plan.window);
+        const tokensInContext = loaded.sequence.contextTokens.length;
+        const buffers = plan != null
+            ? kv.collector.buffers.map((b) => ({ kind: b.kind, bufferType: b.bufferType, device: b.device, bytes: b.bytes, cells: b.cells }))
+            : kv.collector.stockBuffers.map((b) => ({
+                kind: 'stock' as const, bufferType: b.bufferType,
+                device: /CPU|Host/i.test(b.bufferType) ? 'cpu' as const : 'gpu' as const, bytes: b.bytes, cells: shape.contextCells,
+            }));
+        const sum = (device: 'gpu' | 'cpu') => buffers.filter((b) => b.device === device).reduce((a, b) => a + b.bytes, 0);
+        return {
+            compression: kv.compression,
+            mode: plan == null ? 'off' : kv.options!.mode,
+            budget: kv.resolved?.budget ?? 1,
+            profile: kv.resolved?.profile ?? null,
+            sinks: plan?.sinks ?? 0,
+            window: plan?.window ?? shape.contextCells,
+            fullPlacement: plan?.fullPlacement ?? compute,
+            contextCells: shape.contextCells,
+            streamingCells: stream,
+            tokens: {
+                context: tokensInContext,
+                full: Math.min(tokensInContext, shape.contextCells),
+                streaming: plan == null ? 0 : Math.min(tokensInContext, plan.sinks + plan.window),
+            },
+            policy: plan?.policy ?? Array.from({ length: shape.layers }, () => Array(shape.kvHeads).fill('full')),
+            planned,
+            allocated: { gpu: sum('gpu'), cpu: sum('cpu'), buffers },
+        };
     }
 
     async unload(): Promise<void> {
@@ -138,34 +313,120 @@ export class Engine {
         await loaded.model.dispose();
     }
 
+    /**
+     * The chat session's context-shift strategy while compression is on. A shift erases early
+     * tokens and shifts the rest (llama_memory_seq_add), which the head-level cache refuses, and
+     * node-llama-cpp would then re-evaluate a history with its start (often the document)
+     * dropped. A throwing strategy is replaced by the default one, so this one stops the
+     * generation instead and send() reports the overflow.
+     */
+    #refuseContextShift = ({ chatHistory }: { chatHistory: readonly ChatHistoryItem[] }) => {
+        if (this.#generation != null) {
+            this.#generation.overflowed = true;
+            this.#generation.abort.abort();
+        }
+        return { chatHistory: [...chatHistory], metadata: null };
+    };
+
     async send({ generationId, history, prompt, maxTokens }: Params<'chat.send'>): Promise<Result<'chat.send'>> {
         const loaded = this.#loaded;
         if (loaded == null) throw new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
         if (this.#generation != null || this.#loading) throw new HeadroomError('BUSY', 'A reply is already being generated.');
         const abort = new AbortController();
-        this.#generation = { id: generationId, abort };
+        const generation: Generation = { id: generationId, abort, overflowed: false };
+        this.#generation = generation;
         const onTextChunk = (text: string) => this.#events.chunk(generationId, text);
+        const onToken = (tokens: readonly unknown[]) => this.#speed.add(tokens.length);
+        this.#speed.start();
+        // Pushed, not polled: the window sees memory move while the reply streams.
+        const ticker = LIVE_STATS_INTERVAL_MS > 0 ? setInterval(() => void this.#pushStats(true), LIVE_STATS_INTERVAL_MS) : undefined;
         try {
             if (loaded.chat != null) {
                 if (!sameHistory(loaded.history, history)) loaded.chat.setChatHistory(toChatHistory(history));
                 const reply = await loaded.chat.promptWithMeta(prompt, {
-                    onTextChunk, signal: abort.signal, stopOnAbortSignal: true, maxTokens, temperature: 0,
+                    onTextChunk, onToken, signal: abort.signal, stopOnAbortSignal: true, maxTokens, temperature: 0,
                 });
+                if (generation.overflowed) throw contextOverflow(loaded.context.contextSize);
                 loaded.history = [...history, { role: 'user', text: prompt }, { role: 'assistant', text: reply.responseText }];
                 return { text: reply.responseText, stopReason: mapStopReason(reply.stopReason) };
             }
             // No chat template: continue the running text as plain completion.
             const transcript = [...history.map((m) => m.text), prompt].join('');
+            if (loaded.kv.compression.active) {
+                // node-llama-cpp trims the start of an overlong input; with compression that is refused (see load)
+                const needed = loaded.model.tokenize(transcript).length + (maxTokens ?? DEFAULT_COMPLETION_TOKENS);
+                if (needed > loaded.context.contextSize) throw contextOverflow(loaded.context.contextSize);
+            }
             const reply = await loaded.completion!.generateCompletionWithMeta(transcript, {
-                onTextChunk, signal: abort.signal, stopOnAbortSignal: true,
+                onTextChunk, onToken, signal: abort.signal, stopOnAbortSignal: true,
                 maxTokens: maxTokens ?? DEFAULT_COMPLETION_TOKENS, temperature: 0,
             });
             return { text: reply.response, stopReason: mapStopReason(reply.metadata.stopReason) };
         } catch (error) {
             if (error instanceof HeadroomError) throw error;
+            if (generation.overflowed) throw contextOverflow(loaded.context.contextSize);
             throw new HeadroomError('GENERATION_FAILED', `Generation failed: ${(error as Error).message}`);
         } finally {
+            clearInterval(ticker);
             this.#generation = null;
+            void this.#pushStats(false);
+        }
+    }
+
+    async plan(request: PlanInput): Promise<MemoryPlan> {
+        const { llama } = await this.#getLlama();
+        await this.#checkModelFile(request.path);
+        return planMemory(llama, request).catch((error) => this.#unreadable(request.path, error));
+    }
+
+    async fit(request: PlanInput, goal: 'context' | 'compression'): Promise<FitResult> {
+        const { llama } = await this.#getLlama();
+        await this.#checkModelFile(request.path);
+        return fitToMachine(llama, request, goal).catch((error) => this.#unreadable(request.path, error));
+    }
+
+    #unreadable(modelPath: string, error: unknown): never {
+        if (error instanceof HeadroomError) throw error;
+        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not read ${path.basename(modelPath)}: ${(error as Error).message} Is it a valid GGUF model file?`);
+    }
+
+    async #checkModelFile(modelPath: string): Promise<void> {
+        const file = await stat(modelPath).catch(() => null);
+        if (file == null || !file.isFile()) throw new HeadroomError('NOT_FOUND', `No model file at ${modelPath}.`);
+    }
+
+    async memoryStats(): Promise<MemoryStats> {
+        const loaded = this.#loaded;
+        const llama = this.#llama;
+        let gpu: MemoryStats['gpu'] = { available: false, reason: 'No GPU: the model runs on the CPU.' };
+        if (llama != null && llama.gpu !== false) {
+            const vram = await llama.getVramState();
+            gpu = { available: true, kind: llama.gpu, totalBytes: vram.total, usedBytes: vram.used };
+        } else if (llama == null) {
+            gpu = { available: false, reason: 'Load a model to see GPU memory.' };
+        }
+        return {
+            at: Date.now(),
+            generating: this.#generation != null,
+            gpu,
+            processRamBytes: process.memoryUsage.rss(),
+            kv: loaded == null ? null : loaded.kv.resolved != null ? kvUsageFromStats(this.kvStats(), loaded.kv.resolved.scores) : loaded.formulaKv,
+            context: loaded == null ? null : {
+                usedTokens: loaded.sequence.nextTokenIndex,
+                capacityTokens: loaded.context.contextSize,
+            },
+            tokensPerSecond: this.#speed.perSecond,
+            generatedTokens: this.#speed.tokens,
+            loaded: loaded == null ? null : { actual: loaded.measured, predicted: loaded.predicted },
+        };
+    }
+
+    async #pushStats(generating: boolean): Promise<void> {
+        try {
+            const stats = await this.memoryStats();
+            this.#events.memoryStats({ ...stats, generating: generating && stats.generating });
+        } catch {
+            // A snapshot failing (e.g. mid-unload) is not worth interrupting anything for.
         }
     }
 

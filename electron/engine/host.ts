@@ -31,6 +31,7 @@ const emit = (envelope: EventEnvelope) => parent.send(envelope);
 const engine = new Engine({
     loadProgress: (path, progress) => emit(eventEnvelope('model.loadProgress', { path, progress })),
     chunk: (generationId, text) => emit(eventEnvelope('chat.chunk', { generationId, text })),
+    memoryStats: (stats) => emit(eventEnvelope('memory.stats', stats)),
 });
 
 const handlers: Partial<Handlers> = {
@@ -41,6 +42,10 @@ const handlers: Partial<Handlers> = {
     },
     'chat.send': (params) => engine.send(params),
     'chat.stop': async ({ generationId }) => ({ stopped: engine.stop(generationId) }),
+    'engine.kvStats': async () => engine.kvStats(),
+    'memory.stats': () => engine.memoryStats(),
+    'memory.plan': (params) => engine.plan(params),
+    'memory.fit': ({ request, goal }) => engine.fit(request, goal),
 };
 
 parent.onMessage((message) => {

@@ -21,7 +21,7 @@ export interface HostProcess {
 
 export type SpawnHost = () => HostProcess;
 
-export type SupervisorHandlers = Handlers<'engine.getState' | 'engine.restart' | 'model.load' | 'model.unload' | 'chat.send' | 'chat.stop'>;
+export type SupervisorHandlers = Handlers<'engine.getState' | 'engine.restart' | 'engine.kvStats' | 'model.load' | 'model.unload' | 'chat.send' | 'chat.stop' | 'memory.stats' | 'memory.plan' | 'memory.fit'>;
 
 const OUT_OF_MEMORY = /out of memory|bad_alloc|failed to allocate|cudaMalloc failed|ErrorOutOfDeviceMemory|heap out of memory/i;
 
@@ -161,6 +161,13 @@ export class EngineSupervisor {
         }
     }
 
+    /** What the loaded model's KV cache holds and where (the engine host answers). */
+    async kvStats() {
+        if (this.#state.model == null) throw new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
+        const client = await this.#connected();
+        return client.request('engine.kvStats', {});
+    }
+
     async stop(params: Params<'chat.stop'>) {
         if (this.#client == null) return { stopped: false };
         return this.#client.request('chat.stop', params);
@@ -170,6 +177,7 @@ export class EngineSupervisor {
         return {
             'engine.getState': async () => this.#state,
             'engine.restart': () => this.restart(),
+            'engine.kvStats': () => this.kvStats(),
             'model.load': (params) => this.load(params),
             'model.unload': async () => {
                 await this.unload();
@@ -177,6 +185,10 @@ export class EngineSupervisor {
             },
             'chat.send': (params) => this.send(params),
             'chat.stop': (params) => this.stop(params),
+            // Memory questions go to the engine host: only it may load node-llama-cpp.
+            'memory.stats': async (params) => (await this.#connected()).request('memory.stats', params),
+            'memory.plan': async (params) => (await this.#connected()).request('memory.plan', params),
+            'memory.fit': async (params) => (await this.#connected()).request('memory.fit', params),
         };
     }
 

@@ -1,6 +1,10 @@
 // The one IPC contract between the renderer, the main process (or web server) and
 // the engine host. Pure zod + types, no Node or DOM imports, so every side can load it.
 import { z } from 'zod';
+import { HeadPolicy, KvOptions, KvPlacement } from '../engine/kv/policy.ts';
+import { KvUsage } from '../memory/kvUsage.ts';
+import { DeviceBytes, FitRequest, FitResult, MemoryPlan, PlanRequest, Prediction } from '../memory/plan.ts';
+import { SettingsState } from '../settings/schema.ts';
 
 export const ErrorCode = z.enum([
     'BAD_REQUEST',
@@ -18,6 +22,7 @@ export const ErrorCode = z.enum([
     'UNSUPPORTED_DOCUMENT',
     'DOCUMENT_TOO_LARGE',
     'CONTEXT_OVERFLOW',
+    'INVALID_SETTINGS',
     'INTERNAL',
 ]);
 
@@ -39,6 +44,16 @@ export const ChatMessage = z.object({
 });
 export type ChatMessage = z.infer<typeof ChatMessage>;
 
+/** Whether head-level KV compression can run for the loaded model, and whether it does. */
+export const KvCompression = z.object({
+    /** This llama.cpp build has the head-level cache and the model's architecture supports it. */
+    available: z.boolean(),
+    active: z.boolean(),
+    /** Why it is unavailable or off, in plain words; null when active. */
+    reason: z.string().nullable(),
+});
+export type KvCompression = z.infer<typeof KvCompression>;
+
 export const ModelInfo = z.object({
     path: z.string(),
     name: z.string(),
@@ -52,6 +67,7 @@ export const ModelInfo = z.object({
     chatWrapper: z.string(),
     gpu: z.string(), // 'cpu' | 'cuda' | 'vulkan' | 'metal'
     threads: z.number().int().positive(),
+    kv: KvCompression,
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
@@ -74,7 +90,42 @@ export const LoadModelParams = z.object({
     path: z.string().min(1).max(4096),
     contextSize: z.number().int().min(64).max(1 << 20).optional(),
     threads: z.number().int().min(1).max(256).optional(),
+    /** Head-level KV compression; omitted or mode 'off' means the stock cache. */
+    kv: KvOptions.optional(),
+    gpuLayers: z.union([z.literal('auto'), z.number().int().min(0).max(1024)]).optional(),
+    flashAttention: z.enum(['auto', 'on', 'off']).optional(),
+    kvCacheType: z.enum(['f16', 'q8_0']).optional(),
 }).strict();
+
+const Bytes = z.number().int().nonnegative();
+
+/** What the KV cache holds and where: the plan's formula next to what llama.cpp allocated. */
+export const KvStats = z.object({
+    compression: KvCompression,
+    mode: z.enum(['off', 'auto', 'budget']),
+    /** Fraction of the stock cache's bytes the plan spends (1 for the stock cache). */
+    budget: z.number().positive(),
+    /** Where the head scores came from: a HeadProfile's source and path, or null (fallback order: later layers first). */
+    profile: z.object({ source: z.string(), path: z.string() }).nullable(),
+    sinks: z.number().int().nonnegative(),
+    window: z.number().int().positive(),
+    fullPlacement: KvPlacement,
+    contextCells: z.number().int().positive(),
+    streamingCells: z.number().int().nonnegative(),
+    /** Tokens in the context now, and how many of them a full and a streaming head hold. */
+    tokens: z.object({ context: z.number().int().nonnegative(), full: z.number().int().nonnegative(), streaming: z.number().int().nonnegative() }),
+    /** policy[layer][kvHead]; every head 'full' for the stock cache. */
+    policy: z.array(z.array(HeadPolicy)),
+    /** kvBytes() of policy.ts for this plan. */
+    planned: z.object({ gpu: Bytes, cpu: Bytes, full: Bytes, streaming: Bytes, perHead: z.array(z.array(Bytes)) }),
+    /** The buffers llama.cpp reported allocating (empty when the build does not report them). */
+    allocated: z.object({
+        gpu: Bytes,
+        cpu: Bytes,
+        buffers: z.array(z.object({ kind: z.enum(['full', 'streaming', 'stock']), bufferType: z.string(), device: z.enum(['gpu', 'cpu']), bytes: Bytes, cells: z.number().int().nonnegative() })),
+    }),
+});
+export type KvStats = z.infer<typeof KvStats>;
 
 export const SendParams = z.object({
     generationId: GenerationId,
@@ -83,17 +134,47 @@ export const SendParams = z.object({
     maxTokens: z.number().int().min(1).max(1 << 16).optional(),
 }).strict();
 
+/** Live memory, pushed by the engine host at least twice a second while it generates. */
+export const MemoryStats = z.object({
+    at: z.number(),
+    generating: z.boolean(),
+    gpu: z.discriminatedUnion('available', [
+        z.object({ available: z.literal(false), reason: z.string() }),
+        z.object({ available: z.literal(true), kind: z.string(), totalBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative() }),
+    ]),
+    /** Resident memory of the engine host process (model, caches and buffers live there). */
+    processRamBytes: z.number().nonnegative(),
+    kv: KvUsage.nullable(),
+    context: z.object({ usedTokens: z.number().int().nonnegative(), capacityTokens: z.number().int().positive() }).nullable(),
+    /** Tokens per second of the current (or last) reply; null before the first token. */
+    tokensPerSecond: z.number().nonnegative().nullable(),
+    generatedTokens: z.number().int().nonnegative(),
+    /** What llama.cpp reported allocating when the model was loaded, next to what was predicted. */
+    loaded: z.object({
+        actual: z.object({ kv: DeviceBytes, weights: DeviceBytes, compute: DeviceBytes }),
+        predicted: Prediction.nullable(),
+    }).nullable(),
+});
+export type MemoryStats = z.infer<typeof MemoryStats>;
+
 export const StopReason = z.enum(['eos', 'maxTokens', 'aborted']);
 
 /** Every request: its params and its result. */
 export const requests = {
     'engine.getState': { params: Empty, result: EngineState },
     'engine.restart': { params: Empty, result: EngineState },
+    'engine.kvStats': { params: Empty, result: KvStats },
     'model.load': { params: LoadModelParams, result: ModelInfo },
     'model.unload': { params: Empty, result: Empty },
     'model.pickFile': { params: Empty, result: z.object({ path: z.string().nullable() }) },
     'chat.send': { params: SendParams, result: z.object({ text: z.string(), stopReason: StopReason }) },
     'chat.stop': { params: z.object({ generationId: GenerationId.optional() }).strict(), result: z.object({ stopped: z.boolean() }) },
+    'memory.stats': { params: Empty, result: MemoryStats },
+    'memory.plan': { params: PlanRequest, result: MemoryPlan },
+    'memory.fit': { params: FitRequest, result: FitResult },
+    'settings.get': { params: Empty, result: SettingsState },
+    // Checked field by field by the settings service, which words its refusals for people.
+    'settings.update': { params: z.record(z.string(), z.unknown()), result: SettingsState },
 } as const;
 
 /** Every event pushed to subscribers. */
@@ -103,6 +184,8 @@ export const events = {
     'host.ready': z.object({ pid: z.number().int() }),
     'model.loadProgress': z.object({ path: z.string(), progress: z.number().min(0).max(1) }),
     'chat.chunk': z.object({ generationId: GenerationId, text: z.string() }),
+    'memory.stats': MemoryStats,
+    'settings.changed': SettingsState,
 } as const;
 
 export type Method = keyof typeof requests;

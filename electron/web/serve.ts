@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { createBackend } from '../backend.ts';
 import { spawnNodeHost } from '../engine/nodeHost.ts';
 import { startWebServer } from './server.ts';
+import { loadParamsOf } from '../settings/apply.ts';
+import { JsonFileStore } from '../settings/store.ts';
+import os from 'node:os';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const staticDir = path.join(root, 'dist', 'renderer');
@@ -28,7 +31,7 @@ function newestMtime(dir: string): number {
 /** Build the UI when it is missing or older than its sources, so a fresh checkout just works. */
 async function ensureRendererBuilt(): Promise<void> {
     const index = path.join(staticDir, 'index.html');
-    const sources = [path.join(root, 'renderer'), path.join(root, 'electron', 'ipc')];
+    const sources = ['renderer', 'electron/ipc', 'electron/memory', 'electron/settings', 'electron/engine/kv'].map((dir) => path.join(root, dir));
     if (existsSync(index) && statSync(index).mtimeMs >= Math.max(...sources.map(newestMtime))) return;
     process.stderr.write('Building the Headroom UI…\n');
     const { build } = await import('vite');
@@ -61,7 +64,9 @@ const modelPath = values.model == null ? null : path.resolve(values.model);
 if (modelPath != null && !existsSync(modelPath)) fail(`no model file at ${modelPath}.`);
 
 await ensureRendererBuilt();
-const backend = createBackend({ spawnHost: spawnNodeHost });
+// HEADROOM_SETTINGS_FILE lets tests (and several instances) keep their own settings.
+const settingsFile = process.env.HEADROOM_SETTINGS_FILE ?? path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'headroom', 'settings.json');
+const backend = createBackend({ spawnHost: spawnNodeHost, settingsStore: new JsonFileStore(settingsFile) });
 const server = await startWebServer({ backend, staticDir, port }).catch((error: NodeJS.ErrnoException) => {
     backend.dispose();
     fail(error.code === 'EADDRINUSE' ? `port ${port} is in use; pass --port <n> (0 picks a free one).` : error.message);
@@ -69,7 +74,9 @@ const server = await startWebServer({ backend, staticDir, port }).catch((error: 
 process.stdout.write(`Headroom is running at ${server.url}\n`);
 
 if (modelPath != null) {
-    backend.supervisor.load({ path: modelPath, contextSize, threads }).catch((error: Error) => {
+    // Saved settings, with what the command line says on top.
+    const params = loadParamsOf(modelPath, backend.settings.settings);
+    backend.supervisor.load({ ...params, ...(contextSize != null ? { contextSize } : {}), ...(threads != null ? { threads } : {}) }).catch((error: Error) => {
         process.stderr.write(`headroom: ${error.message}\n`);
     });
 }

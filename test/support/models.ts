@@ -29,3 +29,16 @@ export async function chatModelForTests(): Promise<string> {
     }
     return outPath;
 }
+
+/** 80 layers × 8 KV heads with tiny weights: a deep model for head maps and memory plans. */
+export async function deepModelForTests(): Promise<string> {
+    const outPath = path.join(cacheDir, 'random-80-layers-v1.gguf');
+    if (!existsSync(outPath)) {
+        await writeRandomLlamaGguf({
+            outPath, vocabPath: await bundledVocab('llama-spm'),
+            nLayer: 80, nEmbd: 64, nHead: 8, nHeadKv: 8, nFf: 128, contextLength: 32768,
+            tensorType: 'f16', seed: 3, name: 'Random 80-layer (test)',
+        });
+    }
+    return outPath;
+}

@@ -19,6 +19,8 @@ export const KvOptions = z.object({
     window: z.number().int().min(1).max(1 << 20).default(128),
     /** Where the full heads' KV lives; streaming heads are small and stay with the compute. */
     offload: z.enum(['gpu', 'cpu', 'auto']).default('auto'),
+    /** Path of a HeadProfile JSON for this model; without one, a fallback order (later layers first). */
+    profile: z.string().min(1).max(4096).optional(),
 }).strict();
 export type KvOptions = z.infer<typeof KvOptions>;
 

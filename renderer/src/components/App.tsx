@@ -1,10 +1,12 @@
 import { ChatView } from './ChatView.tsx';
 import { Composer } from './Composer.tsx';
 import { EngineBanner } from './EngineBanner.tsx';
+import { MemoryAside } from './MemoryAside.tsx';
 import { ModelPanel } from './ModelPanel.tsx';
+import { SettingsSection } from './SettingsSection.tsx';
 import { StatusPill } from './StatusPill.tsx';
 
-/** The app frame: a sidebar for the model (later: documents, settings, gauges) and the chat. */
+/** The app frame: a sidebar for the model and settings, the chat, and memory and the chat. */
 export function App() {
     return (
         <div className="app">
@@ -14,6 +16,7 @@ export function App() {
                     <span className="brand-name">Headroom</span>
                 </header>
                 <ModelPanel />
+                <SettingsSection />
             </aside>
             <main className="main">
                 <header className="topbar">
@@ -23,6 +26,7 @@ export function App() {
                 <ChatView />
                 <Composer />
             </main>
+            <MemoryAside />
         </div>
     );
 }

@@ -1,17 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import { bridge } from '../bridge.ts';
+import { formatBytes } from '../format.ts';
 import { useEngineStore } from '../stores/engineStore.ts';
-
-function formatBytes(bytes: number): string {
-    const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return `${value.toFixed(value >= 100 || unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
+import { useMemoryStore } from '../stores/memoryStore.ts';
 
 function chatFormatLabel(mode: 'chat' | 'completion', wrapper: string): string {
     if (mode === 'completion') return 'none (plain text)';
@@ -24,23 +15,21 @@ export function ModelPanel() {
     const loadModel = useEngineStore((s) => s.loadModel);
     const pickModelFile = useEngineStore((s) => s.pickModelFile);
     const [path, setPath] = useState('');
-    const [contextSize, setContextSize] = useState('');
+    const setCandidatePath = useMemoryStore((s) => s.setCandidatePath);
     const model = engine?.model ?? null;
     const busy = engine?.status === 'loading' || engine?.status === 'generating' || engine?.status === 'starting';
-    const contextValue = contextSize.trim() === '' ? undefined : Number(contextSize);
-    const contextInvalid = contextValue != null && (!Number.isInteger(contextValue) || contextValue < 64);
 
     const submit = (event: FormEvent) => {
         event.preventDefault();
-        if (path.trim() === '' || contextInvalid) return;
-        void loadModel(path.trim(), contextValue);
+        if (path.trim() === '') return;
+        void loadModel(path.trim());
     };
 
     const browse = async () => {
         const picked = await pickModelFile();
         if (picked != null) {
             setPath(picked);
-            void loadModel(picked, contextValue);
+            void loadModel(picked);
         }
     };
 
@@ -57,6 +46,10 @@ export function ModelPanel() {
                         <dt>File</dt><dd>{formatBytes(model.sizeBytes)}</dd>
                         <dt>Runs on</dt><dd>{model.gpu === 'cpu' ? 'CPU' : model.gpu.toUpperCase()}</dd>
                         <dt>Chat format</dt><dd>{chatFormatLabel(model.chatMode, model.chatWrapper)}</dd>
+                        <dt>KV compression</dt>
+                        <dd data-testid="kv-compression" title={model.kv.reason ?? undefined}>
+                            {model.kv.active ? 'On (head-level)' : model.kv.available ? 'Off' : 'Unavailable'}
+                        </dd>
                     </div>
                     {model.chatMode === 'completion' && (
                         <p className="note" data-testid="completion-note">
@@ -75,7 +68,11 @@ export function ModelPanel() {
                         <input
                             type="text"
                             value={path}
-                            onChange={(e) => setPath(e.target.value)}
+                            onChange={(e) => {
+                                setPath(e.target.value);
+                                // Plan the typed model before it is loaded.
+                                setCandidatePath(e.target.value.trim().endsWith('.gguf') ? e.target.value : null);
+                            }}
                             placeholder="/path/to/model.gguf"
                             spellCheck={false}
                             aria-label="Model file path"
@@ -85,20 +82,7 @@ export function ModelPanel() {
                         )}
                     </div>
                 </label>
-                <label className="field">
-                    <span>Context size (tokens)</span>
-                    <input
-                        type="text"
-                        inputMode="numeric"
-                        value={contextSize}
-                        onChange={(e) => setContextSize(e.target.value)}
-                        placeholder="automatic"
-                        aria-invalid={contextInvalid}
-                        aria-label="Context size"
-                    />
-                    {contextInvalid && <span className="field-error">A whole number of tokens, 64 or more.</span>}
-                </label>
-                <button type="submit" className="button button-primary" disabled={busy || path.trim() === '' || contextInvalid}>
+                <button type="submit" className="button button-primary" disabled={busy || path.trim() === ''}>
                     {model != null ? 'Load another model' : 'Load model'}
                 </button>
             </form>

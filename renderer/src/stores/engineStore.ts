@@ -1,6 +1,7 @@
 // The engine as the UI sees it: state pushed by the backend, plus the actions on it.
 import { create } from 'zustand';
 import type { EngineState } from '../../../electron/ipc/contract.ts';
+import { loadParamsOf } from '../../../electron/settings/apply.ts';
 import { bridge, rpc, type ConnectionState } from '../bridge.ts';
 
 interface EngineStore {
@@ -9,7 +10,8 @@ interface EngineStore {
     loadProgress: number | null;
     /** The last action's failure, in words for the user. */
     actionError: string | null;
-    loadModel(path: string, contextSize?: number): Promise<void>;
+    /** Load a model with the saved settings. */
+    loadModel(path: string): Promise<void>;
     pickModelFile(): Promise<string | null>;
     restart(): Promise<void>;
     dismissError(): void;
@@ -23,10 +25,11 @@ export const useEngineStore = create<EngineStore>((set) => ({
     loadProgress: null,
     actionError: null,
 
-    async loadModel(path, contextSize) {
+    async loadModel(path) {
         set({ actionError: null, loadProgress: 0 });
         try {
-            await rpc.request('model.load', { path, ...(contextSize != null ? { contextSize } : {}) });
+            const settings = (await rpc.request('settings.get', {})).settings;
+            await rpc.request('model.load', loadParamsOf(path, settings));
         } catch (error) {
             set({ actionError: message(error) });
         } finally {

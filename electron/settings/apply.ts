@@ -1,0 +1,42 @@
+// How settings become engine requests: the one place that maps them onto model.load and
+// memory.plan.
+import type { KvOptions } from '../engine/kv/policy.ts';
+import type { PlanRequest } from '../memory/plan.ts';
+import type { Settings } from './schema.ts';
+
+/** The default context when the setting is automatic and the model does not say. */
+export const AUTOMATIC_CONTEXT = 8192;
+
+export function kvOptionsOf(settings: Settings): KvOptions {
+    return {
+        mode: settings.kvMode,
+        ...(settings.kvMode === 'budget' ? { budget: settings.kvBudget } : {}),
+        sinks: settings.sinks,
+        window: settings.window,
+        offload: settings.kvOffload,
+    };
+}
+
+export function loadParamsOf(path: string, settings: Settings) {
+    return {
+        path,
+        ...(settings.contextSize != null ? { contextSize: settings.contextSize } : {}),
+        ...(settings.threads != null ? { threads: settings.threads } : {}),
+        gpuLayers: settings.gpuLayers,
+        flashAttention: settings.flashAttention,
+        kvCacheType: settings.kvCacheType,
+        ...(settings.kvMode !== 'off' ? { kv: kvOptionsOf(settings) } : {}),
+    };
+}
+
+export function planInputOf(path: string, settings: Settings, trainContextSize?: number): PlanRequest {
+    const automatic = Math.min(trainContextSize || AUTOMATIC_CONTEXT, AUTOMATIC_CONTEXT);
+    return {
+        path,
+        contextSize: settings.contextSize ?? automatic,
+        gpuLayers: settings.gpuLayers,
+        kv: kvOptionsOf(settings),
+        kvCacheType: settings.kvCacheType,
+        flashAttention: settings.flashAttention,
+    };
+}

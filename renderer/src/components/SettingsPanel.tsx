@@ -1,0 +1,112 @@
+// Every setting with its one-line explanation. Changes are sent as they are made; the
+// backend validates them, and a refusal shows its message while the old value stays.
+import { useEffect, useState, type ReactNode } from 'react';
+import { SETTING_HELP, type SettingKey, type Settings, type SettingsState } from '../../../electron/settings/schema.ts';
+
+interface SettingsPanelProps {
+    state: SettingsState | null;
+    errors: Partial<Record<SettingKey, string>>;
+    /** Cache types the chosen model supports; all when unknown. */
+    kvCacheTypes?: ReadonlyArray<'f16' | 'q8_0'>;
+    modelLoaded: boolean;
+    onChange(patch: Record<string, unknown>): void;
+    onReload(): void;
+}
+
+/** A number typed as text: an empty box means the automatic value; anything else goes to validation as typed. */
+function parseNumber(text: string, empty: null | 'auto'): unknown {
+    const trimmed = text.trim();
+    if (trimmed === '' || trimmed.toLowerCase() === 'auto' || trimmed.toLowerCase() === 'automatic') return empty;
+    const value = Number(trimmed);
+    return Number.isNaN(value) ? trimmed : value;
+}
+
+function Field({ id, label, children, error, pending }: { id: SettingKey; label: string; children: ReactNode; error?: string; pending: boolean }) {
+    return (
+        <div className="setting" data-testid={`setting-${id}`}>
+            <label className="setting-label" htmlFor={`setting-${id}`}>
+                {label}
+                {pending && <span className="reload-tag" title="Takes effect when the model is reloaded">reload</span>}
+            </label>
+            {children}
+            <span className="setting-help">{SETTING_HELP[id]}</span>
+            {error != null && <span className="field-error" role="alert" data-testid={`setting-error-${id}`}>{error}</span>}
+        </div>
+    );
+}
+
+/** A text box that commits on Enter or when it loses focus, and shows the saved value otherwise. */
+function NumberBox({ id, value, placeholder, onCommit, error }: { id: SettingKey; value: string; placeholder: string; onCommit(text: string): void; error?: string }) {
+    const [draft, setDraft] = useState(value);
+    // A refused value goes back to the kept one (the message says why).
+    useEffect(() => setDraft(value), [value, error]);
+    const invalid = error != null;
+    const commit = () => {
+        if (draft !== value) onCommit(draft);
+    };
+    return (
+        <input
+            id={`setting-${id}`} type="text" inputMode="numeric" value={draft} placeholder={placeholder} aria-invalid={invalid}
+            onChange={(e) => setDraft(e.target.value)} onBlur={commit}
+            onKeyDown={(e) => {
+                if (e.key === 'Enter') commit();
+                if (e.key === 'Escape') setDraft(value);
+            }}
+        />
+    );
+}
+
+function Choice<K extends SettingKey>({ id, value, options, onChange, disabled }: {
+    id: K; value: string; options: Array<[string, string, boolean?]>; onChange(value: string): void; disabled?: boolean;
+}) {
+    return (
+        <select id={`setting-${id}`} value={value} onChange={(e) => onChange(e.target.value)} disabled={disabled}>
+            {options.map(([option, label, off]) => <option key={option} value={option} disabled={off}>{label}</option>)}
+        </select>
+    );
+}
+
+export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, onChange, onReload }: SettingsPanelProps) {
+    if (state == null) return <p className="muted">Loading settings…</p>;
+    const s: Settings = state.settings;
+    const pending = new Set(state.pendingReload);
+    const field = (id: SettingKey, label: string, control: ReactNode) => (
+        <Field id={id} label={label} error={errors[id]} pending={pending.has(id)}>{control}</Field>
+    );
+    const set = (key: SettingKey) => (value: unknown) => onChange({ [key]: value });
+    const cacheTypeOk = (type: 'f16' | 'q8_0') => kvCacheTypes == null || kvCacheTypes.includes(type);
+
+    return (
+        <div className="settings" data-testid="settings-panel">
+            {modelLoaded && pending.size > 0 && (
+                <div className="reload-banner" role="status" data-testid="reload-banner">
+                    <span>{pending.size === 1 ? 'One change takes' : `${pending.size} changes take`} effect when the model is reloaded.</span>
+                    <button type="button" className="button button-primary" onClick={onReload}>Reload model</button>
+                </div>
+            )}
+            <fieldset>
+                <legend>Model</legend>
+                {field('gpuLayers', 'GPU layers', <NumberBox id="gpuLayers" value={String(s.gpuLayers)} placeholder="auto" error={errors.gpuLayers} onCommit={(t) => set('gpuLayers')(parseNumber(t, 'auto'))} />)}
+                {field('contextSize', 'Context size (tokens)', <NumberBox id="contextSize" value={s.contextSize == null ? '' : String(s.contextSize)} placeholder="automatic" error={errors.contextSize} onCommit={(t) => set('contextSize')(parseNumber(t, null))} />)}
+                {field('threads', 'Threads', <NumberBox id="threads" value={s.threads == null ? '' : String(s.threads)} placeholder="automatic" error={errors.threads} onCommit={(t) => set('threads')(parseNumber(t, null))} />)}
+                {field('flashAttention', 'Flash attention', <Choice id="flashAttention" value={s.flashAttention} onChange={set('flashAttention')} options={[['auto', 'Automatic'], ['on', 'On'], ['off', 'Off']]} />)}
+            </fieldset>
+            <fieldset>
+                <legend>KV cache</legend>
+                {field('kvMode', 'Compression', <Choice id="kvMode" value={s.kvMode} onChange={set('kvMode')} options={[['off', 'Off (full cache)'], ['auto', 'Auto (profile\'s budget)'], ['budget', 'Budget']]} />)}
+                {field('kvBudget', 'Budget (% of the full cache)', <NumberBox id="kvBudget" value={String(Math.round(s.kvBudget * 1000) / 10)} placeholder="50" error={errors.kvBudget} onCommit={(t) => {
+                    const value = parseNumber(t, null);
+                    set('kvBudget')(typeof value === 'number' ? value / 100 : value);
+                }} />)}
+                {field('sinks', 'Sinks (tokens)', <NumberBox id="sinks" value={String(s.sinks)} placeholder="4" error={errors.sinks} onCommit={(t) => set('sinks')(parseNumber(t, null))} />)}
+                {field('window', 'Window (tokens)', <NumberBox id="window" value={String(s.window)} placeholder="128" error={errors.window} onCommit={(t) => set('window')(parseNumber(t, null))} />)}
+                {field('kvOffload', 'Offload', <Choice id="kvOffload" value={s.kvOffload} onChange={set('kvOffload')} options={[['auto', 'Automatic'], ['gpu', 'GPU'], ['cpu', 'CPU RAM']]} />)}
+                {field('kvCacheType', 'Cache type', <Choice id="kvCacheType" value={s.kvCacheType} onChange={set('kvCacheType')} options={[['f16', 'f16'], ['q8_0', cacheTypeOk('q8_0') ? 'q8_0' : 'q8_0 (not for this model)', !cacheTypeOk('q8_0')]]} />)}
+            </fieldset>
+            <fieldset>
+                <legend>Appearance</legend>
+                {field('appearance', 'Theme', <Choice id="appearance" value={s.appearance} onChange={set('appearance')} options={[['system', 'System'], ['light', 'Light'], ['dark', 'Dark']]} />)}
+            </fieldset>
+        </div>
+    );
+}

@@ -1,0 +1,19 @@
+// How numbers read in the UI.
+export function formatBytes(bytes: number): string {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${value.toFixed(value >= 100 || unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function formatTokens(tokens: number): string {
+    return tokens.toLocaleString('en-US');
+}
+
+export function percent(part: number, whole: number): number {
+    return whole > 0 ? Math.max(0, Math.min(100, (part / whole) * 100)) : 0;
+}

@@ -1,0 +1,88 @@
+// The engine host with head-level KV compression: through the supervisor, as the app uses it.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { EventEnvelope } from '../electron/ipc/contract.ts';
+import type { HeadroomError } from '../electron/ipc/rpc.ts';
+import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
+import { EngineSupervisor } from '../electron/engine/supervisor.ts';
+import { BUILD_ENV } from '../electron/engine/kv/native.ts';
+import { kvBytes } from '../electron/engine/kv/policy.ts';
+import { ORGANISM } from './support/models.ts';
+import { nativeBuildStatus } from './support/nativeBuild.ts';
+
+function newSupervisor(): EngineSupervisor {
+    const events: EventEnvelope[] = [];
+    return new EngineSupervisor(spawnNodeHost, (e) => events.push(e));
+}
+
+/** The host inherits our environment when it is spawned, and picks its binary from it. */
+async function startWith(supervisor: EngineSupervisor, build: 'stock' | 'headwise'): Promise<void> {
+    process.env[BUILD_ENV] = build;
+    await supervisor.start();
+}
+
+const FILLER = 'This package is free software; you can redistribute it and/or modify it under the terms of the GNU '
+    + 'General Public License as published by the Free Software Foundation; either version 2 of the License, or (at '
+    + 'your option) any later version. On Debian systems, the complete text of the GNU General Public License version '
+    + '2 can be found in /usr/share/common-licenses/GPL-2. ';
+
+const native = await nativeBuildStatus();
+
+describe('engine with head-level KV compression (organism.gguf, 25% budget)', { skip: native.skip }, () => {
+    const supervisor = newSupervisor();
+    after(() => supervisor.dispose());
+
+    test('loads with compression active and reports it', async () => {
+        await startWith(supervisor, 'headwise');
+        const info = await supervisor.load({ path: ORGANISM, contextSize: 2048, kv: { mode: 'budget', budget: 0.25, sinks: 4, window: 128, offload: 'cpu' } });
+        assert.deepEqual(info.kv, { available: true, active: true, reason: null });
+    });
+
+    test('kvStats: planned bytes are what llama.cpp allocated, a quarter of the stock cache', async () => {
+        const stats = await supervisor.kvStats();
+        assert.equal(stats.mode, 'budget');
+        assert.equal(stats.profile, null, 'no profile: the fallback order');
+        assert.equal(stats.contextCells, 2048);
+        assert.equal(stats.streamingCells, 288, 'PAD(4 + 128 + 128, 32)');
+        const stock = kvBytes({ layers: 4, kvHeads: 4, bytesPerHeadToken: 64, contextCells: 2048, ubatch: 128 }, null, 'cpu');
+        assert.ok(stats.planned.cpu <= 0.25 * stock.cpu, `${stats.planned.cpu} <= 25% of ${stock.cpu}`);
+        assert.ok(stats.allocated.cpu >= stats.planned.cpu && stats.allocated.cpu - stats.planned.cpu < 8192, `allocated ${stats.allocated.cpu}`);
+        const fullHeads = stats.policy.flat().filter((p) => p === 'full').length;
+        assert.equal(fullHeads, 2);
+        assert.equal(stats.policy[3][1], 'full', 'the fallback order keeps the last layer first');
+    });
+
+    test('answers a passkey question across a document longer than the window', async () => {
+        const document = `${FILLER.repeat(3)}The passcode for the silver key is 30597. ${FILLER.repeat(6)}`;
+        const reply = await supervisor.send({ generationId: 'kv1', history: [], prompt: `${document}\n\nWhat is the passcode for the silver key?` });
+        assert.match(reply.text, /30597/);
+        const stats = await supervisor.kvStats();
+        assert.ok(stats.tokens.context > 600, `the document is in context (${stats.tokens.context} tokens)`);
+        assert.equal(stats.tokens.streaming, 132, 'streaming heads hold sinks + window');
+    });
+
+    test('a conversation that overflows the context is refused clearly, not truncated', async () => {
+        const huge = FILLER.repeat(60);
+        await assert.rejects(supervisor.send({ generationId: 'kv2', history: [], prompt: huge }),
+            (error: HeadroomError) => error.code === 'CONTEXT_OVERFLOW' && /does not drop the start/.test(error.message));
+        assert.equal(supervisor.state.status, 'ready');
+    });
+});
+
+describe('engine on the stock binary: compression unavailable, said so', { skip: native.skip }, () => {
+    const supervisor = newSupervisor();
+    after(() => supervisor.dispose());
+
+    test('loads with the full cache and reports why', async () => {
+        await startWith(supervisor, 'stock');
+        const info = await supervisor.load({ path: ORGANISM, contextSize: 1024, kv: { mode: 'budget', budget: 0.25, sinks: 4, window: 128, offload: 'auto' } });
+        assert.equal(info.kv.available, false);
+        assert.equal(info.kv.active, false);
+        assert.match(info.kv.reason ?? '', /npm run build:native/);
+        const stats = await supervisor.kvStats();
+        assert.equal(stats.mode, 'off');
+        assert.ok(stats.allocated.cpu > 0, 'the stock buffer is reported');
+        const reply = await supervisor.send({ generationId: 's1', history: [], prompt: 'The passcode for the red cup is 11842. What is the passcode for the red cup?' });
+        assert.match(reply.text, /11842/);
+    });
+});

@@ -1,0 +1,167 @@
+// Memory, for real: the planner's predictions against what llama.cpp allocates (through
+// `npm run plan -- --load`), and the engine host pushing live memory while it generates.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { MemoryStats, type EventEnvelope } from '../electron/ipc/contract.ts';
+import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
+import { EngineSupervisor } from '../electron/engine/supervisor.ts';
+import { parseBufferLine } from '../electron/memory/llamaLog.ts';
+import { chatModelForTests, deepModelForTests, ORGANISM, STORIES } from './support/models.ts';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const run = promisify(execFile);
+
+async function plan(args: string[]): Promise<Record<string, any>> {
+    const { stdout } = await run('npm', ['run', '--silent', 'plan', '--', ...args], { cwd: root, env: { ...process.env, HEADROOM_GPU: 'false' } });
+    const lines = stdout.trim().split('\n');
+    assert.equal(lines.length, 1, 'plan prints exactly one line');
+    return JSON.parse(lines[0]);
+}
+
+describe('llama.cpp buffer log', () => {
+    test('reads KV, model and compute buffers by device', () => {
+        assert.deepEqual(parseBufferLine('llama_kv_cache:        CPU KV buffer size =     0.50 MiB'), { kind: 'kv', device: 'cpu', bytes: 524288 });
+        assert.deepEqual(parseBufferLine('llama_kv_cache:      CUDA0 KV buffer size =  1024.00 MiB'), { kind: 'kv', device: 'gpu', bytes: 1 << 30 });
+        assert.deepEqual(parseBufferLine('load_tensors:   CPU_Mapped model buffer size =     4.00 MiB'), { kind: 'weights', device: 'cpu', bytes: 4 << 20 });
+        assert.deepEqual(parseBufferLine('sched_reserve:  CUDA_Host compute buffer size =     2.00 MiB'), { kind: 'compute', device: 'cpu', bytes: 2 << 20 });
+        assert.equal(parseBufferLine('llama_context:        CPU  output buffer size =     0.00 MiB'), null);
+    });
+});
+
+describe('memory planner against llama.cpp (npm run plan)', () => {
+    for (const [model, contexts] of [[ORGANISM, [256, 1000, 2048, 4096]], [STORIES, [512]]] as const) {
+        for (const context of contexts) {
+            test(`${model.split('/').at(-1)} at ${context} tokens: predicted KV within 10% of what llama.cpp allocated`, async () => {
+                const result = await plan(['--model', model, '--context', String(context), '--kv', 'off', '--load']);
+                const predicted = result.predicted.kvBytes.gpu + result.predicted.kvBytes.cpu;
+                const actual = result.actual.kvBytes.gpu + result.actual.kvBytes.cpu;
+                assert.ok(actual > 0, 'llama.cpp reported its KV buffer');
+                assert.ok(Math.abs(predicted - actual) / actual <= 0.1, `predicted ${predicted} vs actual ${actual}`);
+                assert.equal(result.predicted.kvBytes.gpu, 0, 'no GPU here: nothing predicted on it');
+                assert.equal(result.predicted.fits, true);
+                const weights = result.actual.weightsBytes;
+                assert.ok(Math.abs(result.predicted.weightsBytes - weights) / weights <= 0.1, `weights ${result.predicted.weightsBytes} vs ${weights}`);
+                const compute = result.actual.computeBytes.cpu;
+                assert.ok(Math.abs(result.predicted.computeBytes.cpu - compute) / compute <= 0.25, `compute ${result.predicted.computeBytes.cpu} vs ${compute}`);
+            });
+        }
+    }
+
+    for (const [context, budget, offload] of [[2048, 0.25, 'auto'], [2048, 0.5, 'auto'], [4096, 0.25, 'cpu'], [1000, 0.4, 'auto']] as const) {
+        test(`organism.gguf at ${context} tokens, ${budget * 100}% budget: predicted KV within 10% of what the head-level cache allocated`, async () => {
+            const result = await plan(['--model', ORGANISM, '--context', String(context), '--kv', String(budget), '--offload', offload, '--load']);
+            assert.equal(result.actual.kvCompression.active, true, result.actual.kvCompression.reason);
+            const predicted = result.predicted.kvBytes.gpu + result.predicted.kvBytes.cpu;
+            const actual = result.actual.kvBytes.gpu + result.actual.kvBytes.cpu;
+            assert.ok(Math.abs(predicted - actual) / actual <= 0.1, `predicted ${predicted} vs actual ${actual}`);
+            const stock = await plan(['--model', ORGANISM, '--context', String(context), '--kv', 'off']);
+            assert.ok(actual < (stock.predicted.kvBytes.cpu) * (budget + 0.1), `${actual} bytes is not a ${budget} share of the stock ${stock.predicted.kvBytes.cpu}`);
+        });
+    }
+
+    test('a compression budget shrinks the predicted cache; an impossible context does not fit', async () => {
+        const full = await plan(['--model', ORGANISM, '--context', '4096']);
+        const third = await plan(['--model', ORGANISM, '--context', '4096', '--kv', '0.3']);
+        assert.equal(third.budget, 0.3);
+        const ratio = third.predicted.kvBytes.cpu / full.predicted.kvBytes.cpu;
+        assert.ok(ratio <= 0.3 && ratio > 0.2, `a 30% budget keeps ${ratio} of the cache`);
+        const huge = await plan(['--model', ORGANISM, '--context', String(1 << 20), '--kv', 'off']);
+        assert.equal(typeof huge.predicted.fits, 'boolean');
+        assert.ok(huge.predicted.kvBytes.cpu === 1024 * full.predicted.kvBytes.cpu / 4, 'the cache grows with the context');
+    });
+
+    test('refuses bad arguments with a message', async () => {
+        await assert.rejects(plan(['--model', ORGANISM, '--context', '4096', '--kv', '1.5']), /--kv must be off, auto or a budget/);
+        await assert.rejects(plan(['--model', ORGANISM, '--context', 'lots']), /--context must be a whole number/);
+        await assert.rejects(plan(['--model', path.join(root, 'README.md'), '--context', '1024']), /headroom plan: Could not read README\.md: .*Is it a valid GGUF model file\?/);
+        await assert.rejects(plan(['--model', ORGANISM, '--context', '-1']), (error: Error) => /headroom plan: .*--context/.test(error.message) && !/ at /.test(error.message));
+    });
+});
+
+describe('fit to my machine (through the engine host)', () => {
+    const supervisor = new EngineSupervisor(spawnNodeHost, () => {});
+    after(() => supervisor.dispose());
+
+    test('largest context: capped at what the model was trained for when memory allows', async () => {
+        const fit = await supervisor.handlers()['memory.fit']({
+            goal: 'context',
+            request: { path: ORGANISM, contextSize: 512, gpuLayers: 'auto', kv: { mode: 'off', sinks: 4, window: 128, offload: 'auto' }, kvCacheType: 'f16', flashAttention: 'auto' },
+        });
+        assert.equal(fit.request?.contextSize, 4096);
+        assert.equal(fit.plan?.predicted.fits, true);
+        assert.match(fit.message, /4,096 tokens \(all the model was trained for\)/);
+    });
+
+    test('least compression: the full cache when it fits, else the largest budget that fits', async () => {
+        const request = { path: ORGANISM, contextSize: 2048, gpuLayers: 'auto' as const, kv: { mode: 'budget' as const, budget: 0.2, sinks: 4, window: 128, offload: 'auto' as const }, kvCacheType: 'f16' as const, flashAttention: 'auto' as const };
+        const fit = await supervisor.handlers()['memory.fit']({ goal: 'compression', request });
+        assert.equal(fit.request?.kv.mode, 'off');
+        assert.equal(fit.message, 'The full cache fits: no compression needed.');
+        await assert.rejects(supervisor.handlers()['memory.plan']({ ...request, path: '/nowhere/model.gguf' }), (error: Error & { code?: string }) => error.code === 'NOT_FOUND');
+
+        // 80 layers at a million tokens: tens of GiB of full cache. Whatever this machine has,
+        // the answer must fit, and one more percent of cache must not.
+        const deep = { ...request, path: await deepModelForTests(), contextSize: 1 << 20 };
+        const squeezed = await supervisor.handlers()['memory.fit']({ goal: 'compression', request: deep });
+        if (squeezed.request?.kv.mode === 'budget') {
+            const budget = squeezed.request.kv.budget!;
+            assert.ok(budget > 0 && budget < 1 && squeezed.plan!.predicted.fits, squeezed.message);
+            // 100% in budget mode only differs from the stock cache (which did not fit) by its smaller batches
+            if (budget < 0.99) {
+                const more = await supervisor.handlers()['memory.plan']({ ...deep, kv: { ...deep.kv, budget: budget + 0.01 } });
+                assert.equal(more.predicted.fits, false, `${budget + 0.01} should not fit`);
+            }
+            assert.match(squeezed.message, new RegExp(`keeps ${Math.round(budget * 100)}% of the cache`));
+        } else {
+            assert.ok(squeezed.request == null || squeezed.plan?.predicted.fits, squeezed.message);
+        }
+    });
+});
+
+describe('live memory pushed by the engine host', () => {
+    const events: EventEnvelope[] = [];
+    const supervisor = new EngineSupervisor(spawnNodeHost, (event) => events.push(event));
+    const stats = () => events.filter((e) => e.name === 'memory.stats').map((e) => MemoryStats.parse(e.payload));
+    before(async () => {
+        await supervisor.load({ path: await chatModelForTests(), contextSize: 2048 });
+    });
+    after(() => supervisor.dispose());
+
+    test('after loading: the cache from the model shape, labelled, next to what llama.cpp allocated', async () => {
+        const snapshot = await supervisor.handlers()['memory.stats']({});
+        assert.deepEqual(snapshot.gpu, { available: false, reason: 'No GPU: the model runs on the CPU.' });
+        assert.equal(snapshot.kv?.source, 'formula');
+        assert.equal(snapshot.kv?.layers, 2);
+        assert.equal(snapshot.kv?.kvHeads, 2);
+        // 2 layers × 2 KV heads × 2048 cells × (32 + 32 values × 2 bytes).
+        assert.equal(snapshot.kv?.cpu, 2 * 2 * 2048 * 128);
+        assert.equal(snapshot.loaded?.actual.kv.cpu, snapshot.kv?.cpu, 'the formula matches llama.cpp\'s own KV buffer');
+        assert.ok(snapshot.loaded?.predicted != null);
+        assert.equal(snapshot.loaded.predicted.kvBytes.cpu, snapshot.loaded.actual.kv.cpu);
+        assert.ok(snapshot.processRamBytes > 10 << 20);
+        assert.deepEqual(snapshot.context, { usedTokens: 0, capacityTokens: 2048 });
+    });
+
+    test('while generating, stats arrive at least twice a second and move', async () => {
+        events.length = 0;
+        const sending = supervisor.send({ generationId: 'm1', history: [], prompt: 'Tell me about the sea.' });
+        const started = Date.now();
+        while (Date.now() - started < 2200) await new Promise((resolve) => setTimeout(resolve, 100));
+        await supervisor.stop({ generationId: 'm1' });
+        await sending;
+        const live = stats().filter((s) => s.generating);
+        const span = (live.at(-1)!.at - live[0].at) / 1000;
+        assert.ok(live.length >= 4, `got ${live.length} live snapshots`);
+        assert.ok(live.length / Math.max(span, 0.001) >= 2 - 0.5, `${live.length} snapshots over ${span}s`);
+        assert.ok(live.some((s) => (s.tokensPerSecond ?? 0) > 0), 'a generation speed is reported');
+        const used = live.map((s) => s.context!.usedTokens);
+        assert.ok(used.at(-1)! > used[0], `context use grows: ${used.join(', ')}`);
+        const last = stats().at(-1)!;
+        assert.equal(last.generating, false, 'a final snapshot says generation ended');
+        assert.ok(last.generatedTokens > 0);
+    });
+});

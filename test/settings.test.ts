@@ -1,0 +1,72 @@
+// Settings: every rule enforced, refusals explained with the old value kept, values
+// persisted across restarts, and reloads flagged.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { HeadroomError } from '../electron/ipc/rpc.ts';
+import { DEFAULT_SETTINGS } from '../electron/settings/schema.ts';
+import { SettingsService } from '../electron/settings/service.ts';
+import { JsonFileStore } from '../electron/settings/store.ts';
+
+async function freshFile(): Promise<string> {
+    return path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-settings-')), 'settings.json');
+}
+
+describe('settings', () => {
+    test('start from the defaults and persist a valid change across restarts', async () => {
+        const file = await freshFile();
+        const service = new SettingsService(new JsonFileStore(file));
+        assert.deepEqual(service.settings, DEFAULT_SETTINGS);
+        service.update({ contextSize: 4096, kvMode: 'budget', kvBudget: 0.25, appearance: 'dark' });
+        const again = new SettingsService(new JsonFileStore(file));
+        assert.equal(again.settings.contextSize, 4096);
+        assert.equal(again.settings.kvBudget, 0.25);
+        assert.equal(again.settings.appearance, 'dark');
+        assert.equal(JSON.parse(await readFile(file, 'utf8'))['settings.kvMode'], 'budget');
+    });
+
+    const refused: Array<[string, Record<string, unknown>, RegExp]> = [
+        ['a negative context', { contextSize: -4096 }, /^Context size: .*previous value is kept/],
+        ['a fractional thread count', { threads: 2.5 }, /^Threads: /],
+        ['a budget above 1', { kvBudget: 1.5 }, /^Compression budget: must be at most 1/],
+        ['a budget of 0', { kvBudget: 0 }, /^Compression budget: must be more than 0/],
+        ['a negative sink count', { sinks: -1 }, /^Sinks: /],
+        ['a window larger than the context', { contextSize: 1024, window: 2048 }, /^Window: The window \(2048 tokens\) must be smaller than the context \(1024 tokens\)/],
+        ['a q8_0 cache without flash attention', { kvCacheType: 'q8_0', flashAttention: 'off' }, /^KV cache type: .*needs flash attention/],
+        ['an unknown offload target', { kvOffload: 'disk' }, /^KV offload: /],
+        ['an unknown setting', { turbo: true }, /turbo/],
+        ['negative GPU layers', { gpuLayers: -3 }, /^GPU layers: /],
+    ];
+    for (const [what, patch, message] of refused) {
+        test(`refuses ${what} with a message and keeps the old values`, async () => {
+            const file = await freshFile();
+            const service = new SettingsService(new JsonFileStore(file));
+            service.update({ contextSize: 8192, window: 256 });
+            const before = service.settings;
+            assert.throws(() => service.update(patch), (error: HeadroomError) => error.code === 'INVALID_SETTINGS' && message.test(error.message));
+            assert.deepEqual(service.settings, before);
+            assert.deepEqual(new SettingsService(new JsonFileStore(file)).settings, before, 'nothing refused was saved');
+        });
+    }
+
+    test('a bad value in the file falls back to its default, the rest is kept', async () => {
+        const file = await freshFile();
+        const store = new JsonFileStore(file);
+        store.set('settings.kvBudget', 7);
+        store.set('settings.threads', 3);
+        const service = new SettingsService(new JsonFileStore(file));
+        assert.equal(service.settings.kvBudget, DEFAULT_SETTINGS.kvBudget);
+        assert.equal(service.settings.threads, 3);
+    });
+
+    test('changes after a load are flagged as needing a reload; appearance is not', async () => {
+        const service = new SettingsService(new JsonFileStore(await freshFile()));
+        service.markLoaded(true);
+        assert.deepEqual(service.update({ appearance: 'light' }).pendingReload, []);
+        assert.deepEqual(service.update({ contextSize: 2048, flashAttention: 'on' }).pendingReload, ['contextSize', 'flashAttention']);
+        service.markLoaded(true);
+        assert.deepEqual(service.state.pendingReload, []);
+    });
+});

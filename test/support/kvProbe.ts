@@ -1,0 +1,179 @@
+// Runs one model through one llama.cpp binary (stock or our headwise build) in its own
+// process and prints what happened as one JSON line: the KV buffers llama.cpp allocated,
+// greedy tokens and, on request, the raw logits before each generated token.
+//   node test/support/kvProbe.ts '<ProbeRequest JSON>'
+// Two binaries cannot share a process, so tests compare builds through this script.
+import { spawn } from 'node:child_process';
+import type { ControlledEvaluateInputItem, Token } from 'node-llama-cpp';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { HeadPlan } from '../../electron/engine/kv/policy.ts';
+import { BUILD_ENV, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, POLICY_ENV, writePolicyFile, type BuildChoice, type KvBuffer } from '../../electron/engine/kv/native.ts';
+
+export interface ProbeRequest {
+    build: BuildChoice;
+    model: string;
+    contextSize: number;
+    batchSize?: number;
+    flashAttention?: boolean;
+    /** The head-level plan (headwise build only); null or absent: the stock cache. */
+    plan?: HeadPlan | null;
+    /** Text to tokenize (with special tokens), or tokens. */
+    prompt: string | number[];
+    /** Greedy tokens to generate after the prompt. */
+    generate: number;
+    /** Return the full logits before each generated token. */
+    logits?: boolean;
+    /** After the prompt: save the sequence state to a file, clear the sequence, load the file, go on. */
+    saveRestore?: boolean;
+    /** After generating: erase the last `eraseTail` evaluated tokens and generate them again. */
+    eraseTail?: number;
+}
+
+export interface ProbeResult {
+    headwise: boolean;
+    buffers: KvBuffer[];
+    stockBuffers: { bufferType: string; bytes: number }[];
+    unavailableFor: string | null;
+    contextSize: number;
+    promptTokens: number[];
+    generated: number[];
+    logits: number[][];
+    prefillSeconds: number;
+    decodeTokensPerSecond: number;
+    /** With eraseTail: the tokens generated again after the erase. */
+    regenerated: number[];
+    /** Sequence operations the native cache refused (its log lines). */
+    refusals: string[];
+}
+
+const self = fileURLToPath(import.meta.url);
+
+/** Runs a probe in a fresh process. */
+export function runProbe(request: ProbeRequest): Promise<ProbeResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [self, JSON.stringify(request)], {
+            env: { ...process.env, [BUILD_ENV]: request.build },
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => { out += d; });
+        child.stderr.on('data', (d: Buffer) => { err += d; });
+        child.on('error', reject);
+        child.on('close', (code) => {
+            const line = out.trim().split('\n').at(-1) ?? '';
+            if (code !== 0 || !line.startsWith('{')) return reject(new Error(`probe failed (${code}): ${err.slice(-2000)}`));
+            resolve(JSON.parse(line) as ProbeResult);
+        });
+    });
+}
+
+async function main(request: ProbeRequest): Promise<ProbeResult> {
+    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    const collector = new KvLogCollector();
+    const refusals: string[] = [];
+    const llama = await getLlama({
+        gpu: false,
+        build: 'never',
+        cmakeOptions: cmakeOptionsFor(request.build),
+        logLevel: LlamaLogLevel.info,
+        logger: (level, message) => {
+            for (const line of message.split('\n')) {
+                collector.take(line);
+                if (/refused/.test(line)) refusals.push(line);
+            }
+            if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) process.stderr.write(message + '\n');
+        },
+    });
+    const headwise = buildSupportsHeadwise(llama.systemInfo);
+    if (request.plan != null) {
+        if (!headwise) throw new Error('a plan needs the headwise build');
+        process.env[POLICY_ENV] = await writePolicyFile(request.plan);
+    }
+    const model = await llama.loadModel({ modelPath: request.model });
+    const context = await model.createContext({
+        contextSize: request.contextSize,
+        batchSize: request.batchSize ?? request.contextSize,
+        flashAttention: request.flashAttention ?? false,
+        threads: 1,
+    });
+    delete process.env[POLICY_ENV];
+    const sequence = context.getSequence();
+    const promptTokens: Token[] = typeof request.prompt === 'string'
+        ? model.tokenize(request.prompt, true)
+        : request.prompt as Token[];
+    const generated: number[] = [];
+    const logits: number[][] = [];
+    const next = { generateNext: { token: true, logits: request.logits === true } } as const;
+    const record = (out: { next: { token?: Token | null; logits?: Map<Token, number> } } | undefined) => {
+        if (out?.next.token == null) throw new Error('no token was generated');
+        generated.push(out.next.token);
+        if (out.next.logits != null) {
+            const row = Array<number>(out.next.logits.size).fill(0);
+            for (const [token, value] of out.next.logits) row[token] = value;
+            logits.push(row);
+        }
+    };
+    const input: ControlledEvaluateInputItem[] = promptTokens.map((t, i) => (i === promptTokens.length - 1 ? [t, next] : t));
+    const prefillStarted = performance.now();
+    const first = await sequence.controlledEvaluate(input);
+    const prefillSeconds = (performance.now() - prefillStarted) / 1000;
+    record(first.at(-1));
+    if (request.saveRestore === true) {
+        const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-state-')), 'sequence.bin');
+        await sequence.saveStateToFile(file);
+        await sequence.clearHistory();
+        await sequence.loadStateFromFile(file, { acceptRisk: true });
+    }
+    const started = performance.now();
+    for (let i = 1; i < request.generate; i++) {
+        const out = await sequence.controlledEvaluate([[generated.at(-1)! as Token, next]]);
+        record(out[0]);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const regenerated: number[] = [];
+    if (request.eraseTail != null) {
+        const end = sequence.nextTokenIndex;
+        const start = end - request.eraseTail;
+        await sequence.eraseContextTokenRanges([{ start, end }]);
+        // evaluated so far: prompt + generated[0 .. G-2]; the first erased one is generated[G-1-k]
+        let token = generated[generated.length - 1 - request.eraseTail] as Token;
+        for (let i = 0; i < request.eraseTail; i++) {
+            const out = await sequence.controlledEvaluate([[token, next]]);
+            token = out[0]!.next.token!;
+            regenerated.push(token);
+        }
+    }
+    // log lines travel asynchronously; give the last ones a moment
+    await new Promise((r) => setTimeout(r, 50));
+    const result: ProbeResult = {
+        headwise,
+        buffers: collector.buffers,
+        stockBuffers: collector.stockBuffers,
+        unavailableFor: collector.unavailableFor,
+        contextSize: context.contextSize,
+        promptTokens: [...promptTokens],
+        generated,
+        logits,
+        prefillSeconds,
+        decodeTokensPerSecond: request.generate > 1 ? (request.generate - 1) / seconds : 0,
+        regenerated,
+        refusals,
+    };
+    await context.dispose();
+    await model.dispose();
+    await llama.dispose();
+    return result;
+}
+
+if (process.argv[1] === self) {
+    main(JSON.parse(process.argv[2]) as ProbeRequest)
+        .then((result) => process.stdout.write(JSON.stringify(result) + '\n'))
+        .catch((error: Error) => {
+            process.stderr.write(`${error.stack ?? error.message}\n`);
+            process.exit(1);
+        });
+}

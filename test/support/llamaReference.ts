@@ -1,0 +1,246 @@
+// An independent llama forward pass in TypeScript, straight from a GGUF's F32/F16 weights:
+// the reference the head-level KV cache is checked against. It knows nothing of llama.cpp's
+// cache cells; which earlier positions a head attends is a plain predicate.
+import { readFile } from 'node:fs/promises';
+
+type Scalar = number | bigint | string | boolean;
+
+interface Tensor {
+    dims: number[];
+    data: Float32Array;
+}
+
+const SCALAR_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+
+function halfToFloat(h: number): number {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const fraction = h & 0x3ff;
+    if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+    if (exponent === 31) return fraction ? NaN : sign * Infinity;
+    return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+/** Scalar metadata and F32/F16 tensors of a GGUF file (arrays are skipped). */
+export async function readGguf(file: string): Promise<{ meta: Map<string, Scalar>; tensors: Map<string, Tensor> }> {
+    const data = await readFile(file);
+    let offset = 8;
+    const u32 = () => { const v = data.readUInt32LE(offset); offset += 4; return v; };
+    const u64 = () => { const v = Number(data.readBigUInt64LE(offset)); offset += 8; return v; };
+    const str = () => { const n = u64(); const s = data.toString('utf8', offset, offset + n); offset += n; return s; };
+    const scalar = (type: number): Scalar => {
+        const at = offset;
+        offset += SCALAR_BYTES[type];
+        switch (type) {
+            case 0: return data.readUInt8(at);
+            case 1: return data.readInt8(at);
+            case 2: return data.readUInt16LE(at);
+            case 3: return data.readInt16LE(at);
+            case 4: return data.readUInt32LE(at);
+            case 5: return data.readInt32LE(at);
+            case 6: return data.readFloatLE(at);
+            case 7: return data.readUInt8(at) !== 0;
+            case 10: return data.readBigUInt64LE(at);
+            case 11: return data.readBigInt64LE(at);
+            case 12: return data.readDoubleLE(at);
+            default: throw new Error(`GGUF type ${type} is not a scalar`);
+        }
+    };
+    const skip = (type: number): void => {
+        if (type === 8) { str(); return; }
+        if (type === 9) {
+            const elementType = u32();
+            const count = u64();
+            if (elementType in SCALAR_BYTES) offset += SCALAR_BYTES[elementType] * count;
+            else for (let i = 0; i < count; i++) skip(elementType);
+            return;
+        }
+        offset += SCALAR_BYTES[type];
+    };
+    offset = 8;
+    const tensorCount = u64();
+    const kvCount = u64();
+    const meta = new Map<string, Scalar>();
+    for (let i = 0; i < kvCount; i++) {
+        const key = str();
+        const type = u32();
+        if (type === 8) meta.set(key, str());
+        else if (type === 9) skip(type);
+        else meta.set(key, scalar(type));
+    }
+    const infos: { name: string; dims: number[]; type: number; offset: number }[] = [];
+    for (let i = 0; i < tensorCount; i++) {
+        const name = str();
+        const nDims = u32();
+        const dims = Array.from({ length: nDims }, () => u64());
+        const type = u32();
+        infos.push({ name, dims, type, offset: u64() });
+    }
+    const alignment = Number(meta.get('general.alignment') ?? 32);
+    const base = Math.ceil(offset / alignment) * alignment;
+    const tensors = new Map<string, Tensor>();
+    for (const info of infos) {
+        const count = info.dims.reduce((a, b) => a * b, 1);
+        const out = new Float32Array(count);
+        const at = base + info.offset;
+        if (info.type === 0) for (let i = 0; i < count; i++) out[i] = data.readFloatLE(at + 4 * i);
+        else if (info.type === 1) for (let i = 0; i < count; i++) out[i] = halfToFloat(data.readUInt16LE(at + 2 * i));
+        else continue; // quantized tensors: not needed by the test models
+        tensors.set(info.name, { dims: info.dims, data: out });
+    }
+    return { meta, tensors };
+}
+
+/** Whether the query at position t of (layer, KV head) attends the key at position p (p <= t). */
+export type Visibility = (layer: number, kvHead: number, p: number, t: number) => boolean;
+
+export const attendAll: Visibility = () => true;
+
+/** The streaming rule: the first `sinks` positions and the last `window` ones (t itself included). */
+export function streamingVisibility(policy: ('full' | 'streaming')[][], sinks: number, window: number): Visibility {
+    return (layer, kvHead, p, t) => policy[layer][kvHead] === 'full' || p < sinks || t - p < window;
+}
+
+export class LlamaReference {
+    readonly nLayer: number;
+    readonly nHead: number;
+    readonly nHeadKv: number;
+    readonly nEmbd: number;
+    readonly headDim: number;
+    readonly nVocab: number;
+    #eps: number;
+    #ropeBase: number;
+    #nRot: number;
+    #t: Map<string, Tensor>;
+
+    private constructor(meta: Map<string, Scalar>, tensors: Map<string, Tensor>) {
+        const arch = String(meta.get('general.architecture'));
+        if (arch !== 'llama') throw new Error(`the reference implements llama, not ${arch}`);
+        const num = (key: string, fallback?: number) => {
+            const value = meta.get(`llama.${key}`);
+            if (value == null && fallback == null) throw new Error(`missing llama.${key}`);
+            return Number(value ?? fallback);
+        };
+        this.nLayer = num('block_count');
+        this.nEmbd = num('embedding_length');
+        this.nHead = num('attention.head_count');
+        this.nHeadKv = num('attention.head_count_kv', this.nHead);
+        this.headDim = this.nEmbd / this.nHead;
+        this.#eps = num('attention.layer_norm_rms_epsilon');
+        this.#ropeBase = num('rope.freq_base', 10000);
+        this.#nRot = num('rope.dimension_count', this.headDim);
+        this.#t = tensors;
+        this.nVocab = this.#w('token_embd.weight').dims[1];
+    }
+
+    static async load(file: string): Promise<LlamaReference> {
+        const { meta, tensors } = await readGguf(file);
+        return new LlamaReference(meta, tensors);
+    }
+
+    #w(name: string): Tensor {
+        const tensor = this.#t.get(name);
+        if (tensor == null) throw new Error(`missing tensor ${name}`);
+        return tensor;
+    }
+
+    /** y = W x for a ggml weight of dims [in, out]. */
+    #matvec(name: string, x: Float64Array): Float64Array {
+        const { dims, data } = this.#w(name);
+        const [n, m] = dims;
+        const y = new Float64Array(m);
+        for (let o = 0; o < m; o++) {
+            let sum = 0;
+            const row = o * n;
+            for (let i = 0; i < n; i++) sum += data[row + i] * x[i];
+            y[o] = sum;
+        }
+        return y;
+    }
+
+    #rmsNorm(x: Float64Array, weight: string): Float64Array {
+        const w = this.#w(weight).data;
+        let sum = 0;
+        for (const v of x) sum += v * v;
+        const scale = 1 / Math.sqrt(sum / x.length + this.#eps);
+        return x.map((v, i) => v * scale * w[i]);
+    }
+
+    /** llama.cpp's "normal" RoPE: adjacent pairs rotate, frequency base^(-i/n_rot). */
+    #rope(x: Float64Array, heads: number, pos: number): void {
+        for (let h = 0; h < heads; h++) {
+            const base = h * this.headDim;
+            for (let i = 0; i < this.#nRot; i += 2) {
+                const theta = pos * this.#ropeBase ** (-i / this.#nRot);
+                const c = Math.cos(theta);
+                const s = Math.sin(theta);
+                const x0 = x[base + i];
+                const x1 = x[base + i + 1];
+                x[base + i] = x0 * c - x1 * s;
+                x[base + i + 1] = x0 * s + x1 * c;
+            }
+        }
+    }
+
+    /**
+     * Runs tokens through the model one position at a time and returns the logits after
+     * each position listed in `logitsAt` (all positions when omitted).
+     */
+    forward(tokens: readonly number[], visible: Visibility, logitsAt?: ReadonlySet<number>): Map<number, Float64Array> {
+        const { nLayer, nHead, nHeadKv, headDim, nEmbd } = this;
+        const group = nHead / nHeadKv;
+        const keys: Float64Array[][] = Array.from({ length: nLayer }, () => []);
+        const values: Float64Array[][] = Array.from({ length: nLayer }, () => []);
+        const embd = this.#w('token_embd.weight').data;
+        const output = this.#t.has('output.weight') ? 'output.weight' : 'token_embd.weight';
+        const result = new Map<number, Float64Array>();
+        const scale = 1 / Math.sqrt(headDim);
+        for (let t = 0; t < tokens.length; t++) {
+            let x = Float64Array.from(embd.subarray(tokens[t] * nEmbd, (tokens[t] + 1) * nEmbd));
+            for (let l = 0; l < nLayer; l++) {
+                const h = this.#rmsNorm(x, `blk.${l}.attn_norm.weight`);
+                const q = this.#matvec(`blk.${l}.attn_q.weight`, h);
+                const k = this.#matvec(`blk.${l}.attn_k.weight`, h);
+                const v = this.#matvec(`blk.${l}.attn_v.weight`, h);
+                this.#rope(q, nHead, t);
+                this.#rope(k, nHeadKv, t);
+                keys[l].push(k);
+                values[l].push(v);
+                const attn = new Float64Array(nHead * headDim);
+                for (let head = 0; head < nHead; head++) {
+                    const kvHead = Math.floor(head / group);
+                    const qo = head * headDim;
+                    const ko = kvHead * headDim;
+                    const seen: number[] = [];
+                    const scores: number[] = [];
+                    for (let p = 0; p <= t; p++) {
+                        if (!visible(l, kvHead, p, t)) continue;
+                        let dot = 0;
+                        for (let d = 0; d < headDim; d++) dot += q[qo + d] * keys[l][p][ko + d];
+                        seen.push(p);
+                        scores.push(dot * scale);
+                    }
+                    const max = Math.max(...scores);
+                    const weights = scores.map((s) => Math.exp(s - max));
+                    const total = weights.reduce((a, b) => a + b, 0);
+                    seen.forEach((p, i) => {
+                        const w = weights[i] / total;
+                        for (let d = 0; d < headDim; d++) attn[qo + d] += w * values[l][p][ko + d];
+                    });
+                }
+                const o = this.#matvec(`blk.${l}.attn_output.weight`, attn);
+                x = x.map((value, i) => value + o[i]);
+                const f = this.#rmsNorm(x, `blk.${l}.ffn_norm.weight`);
+                const gate = this.#matvec(`blk.${l}.ffn_gate.weight`, f);
+                const up = this.#matvec(`blk.${l}.ffn_up.weight`, f);
+                const act = gate.map((g, i) => (g / (1 + Math.exp(-g))) * up[i]);
+                const down = this.#matvec(`blk.${l}.ffn_down.weight`, act);
+                x = x.map((value, i) => value + down[i]);
+            }
+            if (logitsAt == null || logitsAt.has(t)) {
+                result.set(t, this.#matvec(output, this.#rmsNorm(x, 'output_norm.weight')));
+            }
+        }
+        return result;
+    }
+}
