@@ -1,34 +1,49 @@
-// The one place the measurement CLIs touch the head-level KV engine. Today the stock
-// llama.cpp cache ('off') is all there is; every compressed mode throws NOT_AVAILABLE.
-// When the native per-head cache lands, `loadModelWithKv` and `kvBytesOf` are what change.
+// The one place the measurement CLIs load a model with a KV cache mode. It goes through the
+// engine's own pieces: the patched llama.cpp build (native.ts), the plan from the model's
+// shape and head profile (resolve.ts) and context creation with the plan (context.ts), and it
+// reports the KV bytes llama.cpp allocated, with policy.ts's formula alongside.
 import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
+import { stat } from 'node:fs/promises';
 import { HeadroomError } from '../ipc/rpc.ts';
-import { kvBytes, planForBudget, type HeadPlan, type HeadProfile, type KvBytes, type KvOptions, type KvShape } from '../engine/kv/policy.ts';
+import { createKvContext, defaultThreads } from '../engine/kv/context.ts';
+import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, type KvBuffer } from '../engine/kv/native.ts';
+import { kvBytes, type HeadPlan, type HeadProfile, type KvBytes, type KvOptions, type KvShape } from '../engine/kv/policy.ts';
+import { contextCellsFor } from '../memory/modelShape.ts';
+import { COMPRESSED_UBATCH, HEADWISE_ARCHITECTURES, kvShapeFromMetadata, planFromProfile, profileForLoad, type FoundProfile } from '../engine/kv/resolve.ts';
 
 type NodeLlamaCpp = typeof import('node-llama-cpp');
 
-// Below this size a model's per-token work is smaller than the cost of syncing CPU threads
-// (the same rule as the engine's).
-const SINGLE_THREAD_MODEL_BYTES = 256 * 1024 * 1024;
-// llama.cpp's default KV cache type is F16.
-const KV_BYTES_PER_ELEMENT = 2;
-/** Tokens per ubatch while compression is on: a streaming head holds one ubatch beyond its window. */
-export const COMPRESSED_UBATCH = 128;
-
+/** Every KV buffer llama.cpp logs goes here; each context creation resets it. */
+const kvLog = new KvLogCollector();
 let runtime: Promise<{ lib: NodeLlamaCpp; llama: Llama }> | null = null;
 
-/** node-llama-cpp and its native addon, loaded once per process. */
+/** node-llama-cpp with the engine's llama.cpp build (ours unless HEADROOM_LLAMA_BUILD=stock), loaded once per process. */
 export function getRuntime(): Promise<{ lib: NodeLlamaCpp; llama: Llama }> {
     runtime ??= (async () => {
         const lib = await import('node-llama-cpp');
         const llama = await lib.getLlama({
             gpu: process.env.HEADROOM_GPU === 'false' ? false : 'auto',
             build: 'never',
-            logLevel: lib.LlamaLogLevel.error,
+            cmakeOptions: cmakeOptionsFor(buildChoice()),
+            // Info level: the KV buffer lines are logged there; only errors are printed.
+            logLevel: lib.LlamaLogLevel.info,
+            logger: (level, message) => {
+                for (const line of message.split('\n')) kvLog.take(line);
+                if (level === lib.LlamaLogLevel.error || level === lib.LlamaLogLevel.fatal) process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
+            },
         });
         return { lib, llama };
     })();
     return runtime;
+}
+
+/** KV bytes per device: what llama.cpp allocated, and what policy.ts's formula says. */
+export interface MeasuredKvBytes {
+    gpu: number;
+    cpu: number;
+    /** The buffers as llama.cpp logged them (stock: one per buffer type, to 0.01 MiB). */
+    buffers: { kind: 'full' | 'streaming' | 'stock'; bufferType: string; device: 'gpu' | 'cpu'; bytes: number; cells: number | null }[];
+    formula: KvBytes;
 }
 
 export interface LoadedWithKv {
@@ -39,61 +54,55 @@ export interface LoadedWithKv {
     kv: KvOptions;
     /** The per-head plan the cache was built with; null for the stock cache. */
     plan: HeadPlan | null;
+    /** The cache's geometry as llama.cpp sized it (context cells, ubatch). */
     shape: KvShape;
     /** 'gpu' when llama.cpp computes on a GPU, else 'cpu'. */
     compute: 'gpu' | 'cpu';
+    /** The KV buffers llama.cpp logged for this context. */
+    buffers: KvBuffer[];
+    stockBuffers: { bufferType: string; bytes: number }[];
     dispose(): Promise<void>;
 }
 
 export interface LoadWithKvOptions {
     contextSize: number;
     kv: KvOptions;
-    /** Head scores for 'auto' and 'budget'. */
+    /** Head scores for 'auto' and 'budget'; without one, the profile stored for the model file (or kv.profile). */
     profile?: HeadProfile | null;
-    /** An explicit per-head plan (the profiler ablating single heads); overrides kv's budget. */
+    /** An explicit per-head plan (the profiler's ablations, controls); overrides kv's budget. */
     plan?: HeadPlan | null;
+    /** Without any profile, plan with the engine's fallback order instead of refusing (memory and speed only). */
+    fallbackOrder?: boolean;
     threads?: number;
 }
 
-/** The KV geometry of a model file, read from its GGUF metadata. */
+/** The KV geometry of a loaded model: resolve.ts's reading of its GGUF metadata. */
 export function kvShapeOf(model: LlamaModel, contextCells: number, ubatch: number): KvShape {
-    const metadata = model.fileInfo.metadata as unknown as Record<string, Record<string, unknown>>;
-    const architecture = String(metadata.general?.architecture ?? '');
-    const arch = (metadata[architecture] ?? {}) as Record<string, unknown>;
-    const attention = (arch.attention ?? {}) as Record<string, unknown>;
-    const layers = Number(arch.block_count);
-    const heads = Number(attention.head_count);
-    const kvHeads = Number(attention.head_count_kv ?? heads);
-    const headDim = Number(arch.embedding_length) / heads;
-    const keyLength = Number(attention.key_length ?? headDim);
-    const valueLength = Number(attention.value_length ?? headDim);
-    if (![layers, kvHeads, keyLength, valueLength].every((n) => Number.isInteger(n) && n > 0)) {
-        throw new HeadroomError('MODEL_LOAD_FAILED', `The model's GGUF metadata does not describe its attention heads (architecture ${architecture || 'unknown'}).`);
-    }
-    return { layers, kvHeads, bytesPerHeadToken: (keyLength + valueLength) * KV_BYTES_PER_ELEMENT, contextCells, ubatch };
+    const shape = kvShapeFromMetadata(model.fileInfo.metadata as unknown as Record<string, unknown>, contextCells, ubatch);
+    if (shape == null) throw new HeadroomError('MODEL_LOAD_FAILED', `The model's GGUF metadata does not describe its attention heads (architecture ${model.fileInfo.metadata.general?.architecture ?? 'unknown'}).`);
+    return shape;
 }
 
-function notAvailable(kv: KvOptions): HeadroomError {
-    const what = kv.mode === 'budget' ? `budget ${kv.budget ?? '?'}` : kv.mode;
-    return new HeadroomError('NOT_AVAILABLE', `The head-level KV cache (kv ${what}) is not in this build yet; only --kv off (the stock cache) can run.`);
+/** The plan for kv options: explicit, from the given profile, or from the model's stored/explicit profile file. */
+async function planFor(modelPath: string, shape: KvShape, options: LoadWithKvOptions, gpu: boolean): Promise<HeadPlan | null> {
+    if (options.plan != null) return options.plan;
+    if (options.kv.mode === 'off') return null;
+    const found: FoundProfile | null = options.profile != null ? { profile: options.profile, path: '(given)' } : await profileForLoad(options.kv, shape, modelPath);
+    if (found == null && options.fallbackOrder === true) return planFromProfile(options.kv, shape, gpu, null).plan;
+    if (found == null) throw new HeadroomError('NOT_FOUND', `kv ${options.kv.mode} needs a head profile for ${modelPath}; run \`npm run profile -- --model ${modelPath}\` first.`);
+    return planFromProfile(options.kv, shape, gpu, found).plan;
 }
 
-/** Resolves kv options plus a profile into the plan the native cache would be given. */
-export function planFor(shape: KvShape, kv: KvOptions, profile: HeadProfile | null | undefined): HeadPlan | null {
-    if (kv.mode === 'off') return null;
-    if (profile == null) throw new HeadroomError('NOT_FOUND', `kv ${kv.mode} needs a head profile; run \`npm run profile -- --model <gguf>\` first.`);
-    const budget = kv.mode === 'auto' ? profile.recommendedBudget : kv.budget;
-    if (budget == null) throw new HeadroomError('BAD_REQUEST', 'kv budget needs a fraction, e.g. budget:0.5.');
-    const fullPlacement = kv.offload === 'cpu' ? 'cpu' : 'gpu';
-    return planForBudget(shape, profile.scores, budget, { sinks: kv.sinks, window: kv.window, fullPlacement });
-}
-
-/** Loads a model with a context whose KV cache follows `kv`. */
+/** Loads a model with a context whose KV cache follows `kv` (or the explicit `plan`). */
 export async function loadModelWithKv(modelPath: string, options: LoadWithKvOptions): Promise<LoadedWithKv> {
     const { kv } = options;
-    if (options.plan != null) throw new HeadroomError('NOT_AVAILABLE', 'Per-head KV plans (streaming heads) need the head-level KV cache, which is not in this build yet.');
-    if (kv.mode !== 'off') throw notAvailable(kv);
+    const file = await stat(modelPath).catch(() => null);
+    if (file == null) throw new HeadroomError('NOT_FOUND', `No model file at ${modelPath}.`);
     const { lib, llama } = await getRuntime();
+    const compressed = options.plan != null || kv.mode !== 'off';
+    if (compressed && !buildSupportsHeadwise(llama.systemInfo)) {
+        throw new HeadroomError('NOT_AVAILABLE', 'This llama.cpp build has no head-level KV cache (the stock binary is loaded); run `npm run build:native`.');
+    }
     let model: LlamaModel;
     try {
         model = await llama.loadModel({ modelPath });
@@ -101,14 +110,30 @@ export async function loadModelWithKv(modelPath: string, options: LoadWithKvOpti
         throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${modelPath}: ${(error as Error).message}`);
     }
     try {
-        const context = await model.createContext({
-            contextSize: options.contextSize,
-            threads: options.threads ?? (model.size < SINGLE_THREAD_MODEL_BYTES ? 1 : llama.cpuMathCores),
-        });
+        const architecture = String(model.fileInfo.metadata.general?.architecture ?? 'unknown');
+        if (compressed && !HEADWISE_ARCHITECTURES.has(architecture)) throw new HeadroomError('NOT_AVAILABLE', `The head-level KV cache does not support the ${architecture} architecture.`);
+        const compute = llama.gpu === false ? 'cpu' : 'gpu';
+        // planned on the cells llama.cpp will allocate, as the memory planner plans them
+        const planShape = kvShapeOf(model, contextCellsFor(options.contextSize), COMPRESSED_UBATCH);
+        const plan = await planFor(modelPath, planShape, options, compute === 'gpu');
+        let context: LlamaContext;
+        try {
+            context = await createKvContext(model, plan, {
+                contextSize: options.contextSize,
+                threads: options.threads ?? defaultThreads(llama, file.size),
+            }, kvLog);
+        } catch (error) {
+            throw new HeadroomError('MODEL_LOAD_FAILED', `A context of ${options.contextSize} tokens did not fit: ${(error as Error).message}`);
+        }
+        if (plan != null && (kvLog.unavailableFor != null || kvLog.buffers.length === 0)) {
+            await context.dispose();
+            throw new HeadroomError('NOT_AVAILABLE', `llama.cpp did not build a head-level cache for this context${kvLog.unavailableFor != null ? ` (architecture ${kvLog.unavailableFor})` : ''}.`);
+        }
+        const buffers = [...kvLog.buffers];
+        const stockBuffers = [...kvLog.stockBuffers];
         const shape = kvShapeOf(model, context.contextSize, context.batchSize);
         return {
-            lib, llama, model, context, kv, plan: null, shape,
-            compute: llama.gpu === false ? 'cpu' : 'gpu',
+            lib, llama, model, context, kv, plan, shape, compute, buffers, stockBuffers,
             async dispose() {
                 await context.dispose();
                 await model.dispose();
@@ -116,12 +141,15 @@ export async function loadModelWithKv(modelPath: string, options: LoadWithKvOpti
         };
     } catch (error) {
         await model.dispose();
-        if (error instanceof HeadroomError) throw error;
-        throw new HeadroomError('MODEL_LOAD_FAILED', `A context of ${options.contextSize} tokens did not fit: ${(error as Error).message}`);
+        throw error;
     }
 }
 
-/** KV bytes the loaded cache holds on the GPU and in CPU RAM. */
-export function kvBytesOf(loaded: LoadedWithKv): KvBytes {
-    return kvBytes(loaded.shape, loaded.plan, loaded.compute);
+/** KV bytes on the GPU and in CPU RAM as llama.cpp allocated them, with the formula's figure. */
+export function kvBytesOf(loaded: LoadedWithKv): MeasuredKvBytes {
+    const buffers: MeasuredKvBytes['buffers'] = loaded.plan != null
+        ? loaded.buffers.map((b) => ({ kind: b.kind, bufferType: b.bufferType, device: b.device, bytes: b.bytes, cells: b.cells }))
+        : loaded.stockBuffers.map((b) => ({ kind: 'stock' as const, bufferType: b.bufferType, device: /CPU|Host/i.test(b.bufferType) ? 'cpu' as const : 'gpu' as const, bytes: b.bytes, cells: null }));
+    const sum = (device: 'gpu' | 'cpu') => buffers.filter((b) => b.device === device).reduce((total, b) => total + b.bytes, 0);
+    return { gpu: sum('gpu'), cpu: sum('cpu'), buffers, formula: kvBytes(loaded.shape, loaded.plan, loaded.compute) };
 }

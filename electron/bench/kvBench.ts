@@ -66,7 +66,8 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
             const budget = kv.mode === 'off' ? 1 : kv.mode === 'budget' ? kv.budget ?? 0.5 : options.profile?.recommendedBudget ?? 1;
             let loaded;
             try {
-                loaded = await loadModelWithKv(options.modelPath, { contextSize: length + decodeTokens, kv, profile: options.profile });
+                // Which heads stay full does not change bytes or speed: without a profile, the engine's fallback order.
+                loaded = await loadModelWithKv(options.modelPath, { contextSize: length + decodeTokens, kv, profile: options.profile, fallbackOrder: true });
             } catch (error) {
                 if (!(error instanceof HeadroomError) || (error.code !== 'NOT_AVAILABLE' && error.code !== 'NOT_FOUND')) throw error;
                 skipped.push({ mode: kvLabel(kv), budget, contextTokens: length, reason: error.message });
@@ -90,13 +91,19 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
                 const bytes = kvBytesOf(loaded);
                 const gpuName = loaded.compute === 'gpu' ? (await loaded.llama.getGpuDeviceNames())[0] ?? null : null;
                 device = deviceName(loaded.compute, gpuName, context.currentThreads);
+                const totalHeads = loaded.shape.layers * loaded.shape.kvHeads;
                 const run: KvBenchRun = {
                     mode: kvLabel(kv), budget, contextTokens: length,
                     kvBytes: { gpu: bytes.gpu, cpu: bytes.cpu },
+                    kvBytesFormula: { gpu: bytes.formula.gpu, cpu: bytes.formula.cpu },
+                    kvBuffers: bytes.buffers,
+                    fullHeads: loaded.plan == null ? totalHeads : loaded.plan.policy.flat().filter((p) => p === 'full').length,
+                    totalHeads,
+                    headOrder: loaded.plan == null ? null : options.profile != null ? 'profile' : 'fallback',
                     prefillTokPerSec: median(prefill), decodeTokPerSec: median(decode),
                 };
                 runs.push(run);
-                log(`${length} tokens, kv ${run.mode}: KV ${(bytes.gpu / 2 ** 20).toFixed(2)} MiB GPU + ${(bytes.cpu / 2 ** 20).toFixed(2)} MiB CPU, prefill ${run.prefillTokPerSec.toFixed(0)} tok/s, decode ${run.decodeTokPerSec.toFixed(0)} tok/s`);
+                log(`${length} tokens, kv ${run.mode}: ${run.fullHeads}/${totalHeads} heads full, KV ${(bytes.gpu / 2 ** 20).toFixed(2)} MiB GPU + ${(bytes.cpu / 2 ** 20).toFixed(2)} MiB CPU (formula ${((bytes.formula.gpu + bytes.formula.cpu) / 2 ** 20).toFixed(2)} MiB), prefill ${run.prefillTokPerSec.toFixed(0)} tok/s, decode ${run.decodeTokPerSec.toFixed(0)} tok/s`);
                 sequence.dispose();
             } finally {
                 await loaded.dispose();

@@ -19,6 +19,8 @@ export interface NiahOptions {
     seed: number;
     kv: KvOptions;
     profile?: HeadProfile | null;
+    /** lowest: the budget goes to the profile's lowest-scoring heads instead (a control). */
+    heads?: 'top' | 'lowest';
     fillerPath?: string;
     onTrial?(trial: NiahTrial, done: number, total: number): void;
 }
@@ -29,7 +31,11 @@ const PROMPT_SLACK_TOKENS = 4;
 
 export async function runNiah(options: NiahOptions): Promise<NiahResult> {
     const contextSize = Math.max(...options.lengths) + ANSWER_TOKENS;
-    const loaded = await loadModelWithKv(options.modelPath, { contextSize, kv: options.kv, profile: options.profile });
+    const heads = options.heads ?? 'top';
+    const profile = heads === 'lowest' && options.profile != null
+        ? { ...options.profile, scores: options.profile.scores.map((row) => row.map((score) => -score)) }
+        : options.profile;
+    const loaded = await loadModelWithKv(options.modelPath, { contextSize, kv: options.kv, profile });
     try {
         const { model, context } = loaded;
         const sequence = context.getSequence();
@@ -58,6 +64,8 @@ export async function runNiah(options: NiahOptions): Promise<NiahResult> {
         return NiahResult.parse({
             model: path.basename(options.modelPath),
             kv: options.kv,
+            heads,
+            ...(loaded.plan == null ? {} : { fullHeads: loaded.plan.policy.flat().filter((p) => p === 'full').length, totalHeads: loaded.shape.layers * loaded.shape.kvHeads }),
             accuracy: trials.filter((t) => t.correct).length / trials.length,
             trials,
             seed: options.seed,
@@ -79,7 +87,7 @@ export function niahHeatmapSvg(result: NiahResult): string {
         return group.length === 0 ? null : group.filter((t) => t.correct).length / group.length;
     }));
     return heatmapSvg({
-        title: `Needle in a haystack: ${result.model}, kv ${kvLabel(result.kv)} (${Math.round(result.accuracy * 100)}% overall)`,
+        title: `Needle in a haystack: ${result.model}, kv ${kvLabel(result.kv)}${result.heads === 'lowest' ? ' on the lowest-scoring heads' : ''}${result.fullHeads != null ? ` (${result.fullHeads}/${result.totalHeads} heads full)` : ''}, ${Math.round(result.accuracy * 100)}% overall`,
         columns: lengths.map(String),
         rows: depths.map((d) => `${Math.round(d * 100)}%`),
         cells,

@@ -1,5 +1,5 @@
 // npm run niah -- --model <gguf> --lengths 512,1024,2048 --depths 0,0.25,0.5,0.75,1
-//   [--trials n] [--seed s] [--kv off|auto|budget[:fraction]] [--profile <json>] --out <dir>
+//   [--trials n] [--seed s] [--kv off|auto|budget[:fraction]] [--profile <json>] [--heads top|lowest] --out <dir>
 import { parseArgs } from 'node:util';
 import { HeadroomError } from '../ipc/rpc.ts';
 import { parseKv, parseNumberList, runCli } from './cliArgs.ts';
@@ -16,10 +16,11 @@ runCli(async () => {
             seed: { type: 'string', default: '1' },
             kv: { type: 'string', default: 'off' },
             profile: { type: 'string' },
+            heads: { type: 'string', default: 'top' },
             out: { type: 'string' },
         },
     });
-    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', 'usage: npm run niah -- --model <gguf> --out <dir> [--lengths 512,1024] [--depths 0,0.5,1] [--trials n] [--seed s] [--kv off|auto|budget[:f]]');
+    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', 'usage: npm run niah -- --model <gguf> --out <dir> [--lengths 512,1024] [--depths 0,0.5,1] [--trials n] [--seed s] [--kv off|auto|budget[:f]] [--heads top|lowest]');
     const lengths = parseNumberList(values.lengths, 'lengths');
     const depths = parseNumberList(values.depths, 'depths');
     if (lengths.some((n) => !Number.isInteger(n) || n < 64)) throw new HeadroomError('BAD_REQUEST', '--lengths must be whole token counts of at least 64.');
@@ -28,9 +29,11 @@ runCli(async () => {
     const seed = Number(values.seed);
     if (!Number.isInteger(trials) || trials < 1 || !Number.isInteger(seed)) throw new HeadroomError('BAD_REQUEST', '--trials and --seed must be whole numbers (trials ≥ 1).');
     const kv = parseKv(values.kv);
+    const heads = values.heads;
+    if (heads !== 'top' && heads !== 'lowest') throw new HeadroomError('BAD_REQUEST', '--heads is top (the profile\'s best heads keep every token) or lowest (its worst: a control).');
     const profile = kv.mode === 'off' ? null : await loadProfileFor(values.model, values.profile);
     const result = await runNiah({
-        modelPath: values.model, lengths, depths, trials, seed, kv, profile,
+        modelPath: values.model, lengths, depths, trials, seed, kv, profile, heads,
         onTrial(trial, done, total) {
             process.stderr.write(`[${done}/${total}] ${trial.contextTokens} tokens, depth ${trial.depth}: ${trial.correct ? 'right' : 'wrong'} (${JSON.stringify(trial.answer.slice(0, 60))})\n`);
         },

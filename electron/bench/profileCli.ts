@@ -1,4 +1,4 @@
-// npm run profile -- --model <gguf> [--out <file>] [--force] [--method eviction|streaming]
+// npm run profile -- --model <gguf> [--out <file>] [--force] [--method streaming|eviction]
 //   [--prompts n] [--tokens n] [--seed s] [--sinks n] [--window n]
 // npm run profile -- --model <gguf> --duo <full_attention_heads.tsv> [--budget f] [--out <file>]
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { HeadroomError } from '../ipc/rpc.ts';
 import { parseNumberList, runCli } from './cliArgs.ts';
 import { parseDuoTsv, profileFromDuo } from './duoAttention.ts';
 import { getRuntime, kvShapeOf } from './engineAdapter.ts';
+import { buildSupportsHeadwise } from '../engine/kv/native.ts';
 import { svgToPng } from './charts.ts';
 import { DEFAULT_BUDGETS, profileHeads, profileHeatmapSvg, rankHeads, type AblationMethod } from './headProfiler.ts';
 import type { HeadProfile } from '../engine/kv/policy.ts';
@@ -22,7 +23,7 @@ runCli(async () => {
             force: { type: 'boolean', default: false },
             duo: { type: 'string' },
             budget: { type: 'string' },
-            method: { type: 'string', default: 'eviction' },
+            method: { type: 'string' },
             prompts: { type: 'string', default: '8' },
             tokens: { type: 'string', default: '1024' },
             seed: { type: 'string', default: '1' },
@@ -66,7 +67,10 @@ runCli(async () => {
             return finish(existing);
         }
     }
-    const method = values.method as AblationMethod;
+    // Streaming heads for real when our llama.cpp build is there (faithful, and as fast on
+    // organism); the stock build can only emulate them by editing a saved KV state.
+    const method = (values.method ?? (buildSupportsHeadwise((await getRuntime()).llama.systemInfo) ? 'streaming' : 'eviction')) as AblationMethod;
+    log(`method ${method}`);
     if (method !== 'eviction' && method !== 'streaming') throw new HeadroomError('BAD_REQUEST', '--method is eviction (stock llama.cpp) or streaming (the head-level KV engine).');
     const [prompts, tokens, seed, sinks, window] = [values.prompts, values.tokens, values.seed, values.sinks, values.window].map(Number);
     if (![prompts, tokens, seed, sinks, window].every(Number.isInteger) || prompts < 1 || tokens < 128 || window < 1 || sinks < 0) {

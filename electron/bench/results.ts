@@ -19,6 +19,11 @@ export type NiahTrial = z.infer<typeof NiahTrial>;
 export const NiahResult = z.object({
     model: z.string(),
     kv: KvOptions,
+    /** Which heads a compressed plan keeps full: the profile's top heads, or its lowest (a control). */
+    heads: z.enum(['top', 'lowest']).default('top'),
+    /** Full heads of all KV heads in the plan that ran. */
+    fullHeads: z.number().int().nonnegative().optional(),
+    totalHeads: z.number().int().positive().optional(),
     accuracy: z.number().min(0).max(1),
     trials: z.array(NiahTrial),
     seed: z.number().int(),
@@ -33,7 +38,17 @@ export const KvBenchRun = z.object({
     /** Fraction of the stock cache's bytes; 1 for the stock cache. */
     budget: z.number().gt(0).max(1),
     contextTokens: z.number().int().positive(),
+    /** What llama.cpp allocated (its KV buffer log lines), per device. */
     kvBytes: z.object({ gpu: z.number().nonnegative(), cpu: z.number().nonnegative() }),
+    /** policy.ts's kvBytes() for the same shape and plan, alongside. */
+    kvBytesFormula: z.object({ gpu: z.number().nonnegative(), cpu: z.number().nonnegative() }),
+    /** The buffers llama.cpp logged; cells is null for the stock cache's size lines. */
+    kvBuffers: z.array(z.object({ kind: z.enum(['full', 'streaming', 'stock']), bufferType: z.string(), device: z.enum(['gpu', 'cpu']), bytes: z.number().nonnegative(), cells: z.number().int().nullable() })),
+    /** Heads kept full by the plan, of all KV heads (all of them for the stock cache). */
+    fullHeads: z.number().int().nonnegative(),
+    totalHeads: z.number().int().positive(),
+    /** Whose ranking picked the full heads: the model's profile, or the engine's fallback order (no profile). */
+    headOrder: z.enum(['profile', 'fallback']).nullable(),
     prefillTokPerSec: z.number().positive(),
     decodeTokPerSec: z.number().positive(),
 });

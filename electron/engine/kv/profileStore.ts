@@ -2,7 +2,7 @@
 // profile folder (HEADROOM_PROFILE_DIR overrides it). The engine looks them up the same way.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { HeadProfile } from './policy.ts';
@@ -59,9 +59,32 @@ export async function writeProfile(profile: HeadProfile, filePath: string): Prom
     await rename(temporary, filePath);
 }
 
+// Hashing a multi-GB model takes seconds: remembered per file while its size and mtime hold.
+const hashes = new Map<string, { size: number; mtimeMs: number; sha256: Promise<string> }>();
+
+/** sha256 of a model file, hashed once per process unless the file changes. */
+export async function modelSha256(filePath: string): Promise<string> {
+    const key = path.resolve(filePath);
+    const info = await stat(key).catch(() => null);
+    if (info == null) throw new HeadroomError('NOT_FOUND', `No model file at ${filePath}.`);
+    const known = hashes.get(key);
+    if (known != null && known.size === info.size && known.mtimeMs === info.mtimeMs) return known.sha256;
+    const sha256 = sha256OfFile(key);
+    hashes.set(key, { size: info.size, mtimeMs: info.mtimeMs, sha256 });
+    sha256.catch(() => hashes.delete(key));
+    return sha256;
+}
+
+/** The profile the profiler stored for this model file, or null when there is none (or it is unreadable). */
+export async function storedProfileFor(modelPath: string): Promise<{ profile: HeadProfile; path: string } | null> {
+    const filePath = profilePathFor(await modelSha256(modelPath));
+    const profile = await readProfile(filePath).catch(() => null);
+    return profile == null ? null : { profile, path: filePath };
+}
+
 /** The profile for a model: from an explicit file, else from the profile folder. */
 export async function loadProfileFor(modelPath: string, explicitPath?: string): Promise<HeadProfile> {
-    const sha256 = await sha256OfFile(modelPath);
+    const sha256 = await modelSha256(modelPath);
     const filePath = explicitPath ?? profilePathFor(sha256);
     const profile = await readProfile(filePath);
     if (profile == null) throw new HeadroomError('NOT_FOUND', `No head profile for ${path.basename(modelPath)} at ${filePath}; run \`npm run profile -- --model ${modelPath}\`.`);
