@@ -77,9 +77,10 @@ export async function modelSha256(filePath: string): Promise<string> {
 
 /** The profile the profiler stored for this model file, or null when there is none (or it is unreadable). */
 export async function storedProfileFor(modelPath: string): Promise<{ profile: HeadProfile; path: string } | null> {
-    const filePath = profilePathFor(await modelSha256(modelPath));
+    const sha256 = await modelSha256(modelPath);
+    const filePath = profilePathFor(sha256);
     const profile = await readProfile(filePath).catch(() => null);
-    return profile == null ? null : { profile, path: filePath };
+    return profile == null || profile.modelSha256 !== sha256 ? null : { profile, path: filePath };
 }
 
 /** The profile for a model: from an explicit file, else from the profile folder. */
