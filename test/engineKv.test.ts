@@ -1,12 +1,19 @@
 // The engine host with head-level KV compression: through the supervisor, as the app uses it.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import type { EventEnvelope } from '../electron/ipc/contract.ts';
 import type { HeadroomError } from '../electron/ipc/rpc.ts';
 import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
 import { EngineSupervisor } from '../electron/engine/supervisor.ts';
 import { BUILD_ENV } from '../electron/engine/kv/native.ts';
-import { kvBytes } from '../electron/engine/kv/policy.ts';
+import { HeadProfile, kvBytes } from '../electron/engine/kv/policy.ts';
+import { rankHeads } from '../electron/bench/headProfiler.ts';
+import { PlanRequest } from '../electron/memory/plan.ts';
 import { ORGANISM } from './support/models.ts';
 import { nativeBuildStatus } from './support/nativeBuild.ts';
 
@@ -27,6 +34,9 @@ const FILLER = 'This package is free software; you can redistribute it and/or mo
     + '2 can be found in /usr/share/common-licenses/GPL-2. ';
 
 const native = await nativeBuildStatus();
+// The host looks up stored head profiles here (inherited when it is spawned): empty unless a test profiles.
+const profiles = await mkdtemp(path.join(os.tmpdir(), 'headroom-profiles-'));
+process.env.HEADROOM_PROFILE_DIR = profiles;
 
 describe('engine with head-level KV compression (organism.gguf, 25% budget)', { skip: native.skip }, () => {
     const supervisor = newSupervisor();
@@ -66,6 +76,29 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', { 
         await assert.rejects(supervisor.generate({ generationId: 'kv2', documents: [{ name: 'huge.txt', text: huge }], history: [], prompt: 'What is in it?' }),
             (error: HeadroomError) => error.code === 'CONTEXT_OVERFLOW' && /needs [\d,]+ tokens .* the context holds 2,048/.test(error.message));
         assert.equal(supervisor.state.status, 'ready');
+    });
+
+    test('mode auto uses the profile `npm run profile` stored for the model file; so does the memory planner', async () => {
+        const profiled = await promisify(execFile)(process.execPath, ['electron/bench/profileCli.ts', '--model', ORGANISM, '--prompts', '3', '--tokens', '384', '--budgets', '0.25,0.5'], { env: process.env });
+        const stored = profiled.stdout.trim();
+        assert.equal(path.dirname(stored), profiles);
+        const profile = HeadProfile.parse(JSON.parse(await readFile(stored, 'utf8')));
+        const topTwo = rankHeads(profile.scores).slice(0, 2).map((h) => `${h.layer}:${h.head}`).sort();
+        assert.ok(topTwo.includes('3:1'), `the retrieval head ranks first: ${JSON.stringify(profile.scores)}`);
+        const fullHeads = (policy: string[][]) => policy.flatMap((row, layer) => row.flatMap((p, head) => p === 'full' ? [`${layer}:${head}`] : [])).sort();
+        const kv = { mode: 'auto', sinks: 4, window: 128, offload: 'cpu' } as const;
+
+        const plan = await supervisor.handlers()['memory.plan'](PlanRequest.parse({ path: ORGANISM, contextSize: 2048, kv }));
+        assert.equal(plan.budget, profile.recommendedBudget);
+        assert.ok(plan.notes.every((note) => !/No head profile/.test(note)), plan.notes.join(' | '));
+        assert.deepEqual(fullHeads(plan.kv.heads.map((row) => row.map((h) => h.policy))), topTwo);
+        assert.equal(plan.kv.heads[3][1].score, profile.scores[3][1]);
+
+        await supervisor.load({ path: ORGANISM, contextSize: 2048, kv });
+        const stats = await supervisor.kvStats();
+        assert.deepEqual(stats.profile, { source: 'profiler', path: stored });
+        assert.equal(stats.budget, profile.recommendedBudget);
+        assert.deepEqual(fullHeads(stats.policy), topTwo, 'the profiled heads, not the fallback order (layer 3 heads 0 and 1)');
     });
 });
 

@@ -14,9 +14,11 @@ import { BufferLog, type MeasuredBuffers } from '../memory/llamaLog.ts';
 import { LIVE_STATS_INTERVAL_MS, SpeedMeter } from '../memory/liveStats.ts';
 import { fitToMachine, flashAttentionOption, planMemory } from '../memory/planner.ts';
 import type { FitResult, MemoryPlan, PlanInput, Prediction } from '../memory/plan.ts';
-import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor, formatPolicyFile, KvLogCollector, POLICY_ENV, writePolicyFile } from './kv/native.ts';
-import { kvBytes, streamingCells, type KvOptions, type KvShape } from './kv/policy.ts';
-import { COMPRESSED_UBATCH, HEADWISE_ARCHITECTURES, kvShapeFromMetadata, resolveKvPlan, type ResolvedKv } from './kv/resolve.ts';
+import { createKvContext, defaultThreads } from './kv/context.ts';
+import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor, formatPolicyFile, KvLogCollector } from './kv/native.ts';
+import { kvBytes, streamingCells, type HeadProfile, type KvOptions, type KvShape } from './kv/policy.ts';
+import { readProfile, storedProfileFor } from './kv/profileStore.ts';
+import { COMPRESSED_UBATCH, HEADWISE_ARCHITECTURES, kvShapeFromMetadata, planFromProfile, profileForLoad, type FoundProfile, type ResolvedKv } from './kv/resolve.ts';
 
 export interface EngineEvents {
     loadProgress(path: string, progress: number): void;
@@ -32,9 +34,6 @@ const MIN_REPLY_TOKENS = 16;
 // Prefill in steps of this many tokens: fine enough for a smooth progress bar, coarse
 // enough that the per-call overhead stays negligible next to the evaluation itself.
 const PREFILL_CHUNK_TOKENS = 256;
-// Below this size a model's per-token work is smaller than the cost of syncing CPU
-// threads: one thread is measured 60x faster than two on stories260K.
-const SINGLE_THREAD_MODEL_BYTES = 256 * 1024 * 1024;
 
 type NodeLlamaCpp = typeof import('node-llama-cpp');
 
@@ -69,11 +68,6 @@ interface LoadedKv {
     collector: KvLogCollector;
 }
 
-// KV buffer log lines arrive through node-llama-cpp's logger, a moment after the context exists
-// (seconds later on a busy machine). Waiting ends as soon as they are in; only a build that
-// never logs them waits this long, and then compression is reported as not active.
-const KV_LOG_WAIT_MS = 15_000;
-
 /** A saved KV state only fits a cache of the same layout: the head plan matters as much as the cache type. */
 function cacheLayoutOf(cacheType: string, flashAttention: string, resolved: ResolvedKv | null): string {
     const plan = resolved == null ? 'full' : createHash('sha256').update(formatPolicyFile(resolved.plan)).digest('hex').slice(0, 16);
@@ -90,14 +84,6 @@ function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
     return messages.map((m) => m.role === 'user'
         ? { type: 'user', text: m.text }
         : { type: 'model', response: [m.text] });
-}
-
-function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-        const started = Date.now();
-        const poll = () => (predicate() || Date.now() - started > timeoutMs ? resolve() : setTimeout(poll, 10));
-        poll();
-    });
 }
 
 function contextOverflow(contextSize: number): HeadroomError {
@@ -184,36 +170,33 @@ export class Engine {
             const contextTokens = contextSize ?? Math.min(model.trainContextSize || DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
             const shape = kvShapeFromMetadata(metadata as Record<string, unknown>, contextTokens, wantKv ? COMPRESSED_UBATCH : contextTokens, kvCacheType);
             let resolved: ResolvedKv | null = null;
-            if (wantKv && compression.available && shape != null) {
+            let profile: FoundProfile | null = null;
+            if (wantKv && shape != null) {
                 try {
-                    resolved = await resolveKvPlan(kv, shape, llama.gpu !== false);
+                    // the explicit profile file, else the one `npm run profile` stored for this model
+                    profile = await profileForLoad(kv, shape, modelPath);
+                    if (compression.available) resolved = planFromProfile(kv, shape, llama.gpu !== false, profile);
                 } catch (error) {
                     await model.dispose();
                     throw error;
                 }
             }
             let context: LlamaContext;
-            this.#kvLog.reset();
+            const collector = this.#kvLog;
             try {
-                if (resolved != null) process.env[POLICY_ENV] = await writePolicyFile(resolved.plan);
                 const cacheType = kvCacheType === 'q8_0' ? 'Q8_0' : 'F16';
-                context = await model.createContext({
+                context = await createKvContext(model, resolved?.plan ?? null, {
                     ...(flashAttention != null ? { flashAttention: flashAttentionOption(flashAttention) } : {}),
                     ...(kvCacheType != null ? { experimentalKvCacheKeyType: cacheType, experimentalKvCacheValueType: cacheType } : {}),
-                    threads: threads ?? (file.size < SINGLE_THREAD_MODEL_BYTES ? 1 : llama.cpuMathCores),
+                    threads: threads ?? defaultThreads(llama, file.size),
                     contextSize: resolved != null ? contextTokens : (contextSize ?? { max: contextTokens }),
-                    ...(resolved != null ? { batchSize: COMPRESSED_UBATCH } : {}),
-                });
+                }, collector);
             } catch (error) {
                 await model.dispose();
                 throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${(error as Error).message}`);
             } finally {
-                // read once, at context creation: later contexts must not inherit the plan
-                delete process.env[POLICY_ENV];
+                this.#kvLog = new KvLogCollector();
             }
-            const collector = this.#kvLog;
-            this.#kvLog = new KvLogCollector();
-            await waitFor(() => collector.unavailableFor != null || (resolved == null ? collector.stockBuffers.length > 0 : collector.buffers.length > 0), KV_LOG_WAIT_MS);
             const loadedKv = this.#kvOutcome(compression, resolved, collector, kv ?? null, shape);
             const hasTemplate = typeof model.fileInfo.metadata.tokenizer?.chat_template === 'string';
             const sequence = context.getSequence();
@@ -241,7 +224,7 @@ export class Engine {
             const predicted = await planMemory(llama, {
                 path: modelPath, contextSize: context.contextSize, gpuLayers: model.gpuLayers,
                 kv: kv ?? undefined, kvCacheType: kvCacheType ?? 'f16', flashAttention: flashAttention ?? 'auto',
-            }).then((plan) => plan.predicted, () => null);
+            }, profile?.profile ?? null).then((plan) => plan.predicted, () => null);
             this.#loaded = {
                 model, context, sequence, info, chat, completion, kv: loadedKv,
                 formulaKv: stockShape == null
@@ -477,13 +460,21 @@ export class Engine {
     async plan(request: PlanInput): Promise<MemoryPlan> {
         const { llama } = await this.#getLlama();
         await this.#checkModelFile(request.path);
-        return planMemory(llama, request).catch((error) => this.#unreadable(request.path, error));
+        const profile = await this.#profileFor(request);
+        return planMemory(llama, request, profile).catch((error) => this.#unreadable(request.path, error));
     }
 
     async fit(request: PlanInput, goal: 'context' | 'compression'): Promise<FitResult> {
         const { llama } = await this.#getLlama();
         await this.#checkModelFile(request.path);
-        return fitToMachine(llama, request, goal).catch((error) => this.#unreadable(request.path, error));
+        const profile = await this.#profileFor(request);
+        return fitToMachine(llama, request, goal, profile).catch((error) => this.#unreadable(request.path, error));
+    }
+
+    /** The head profile a plan for this request uses: its explicit file, else the stored one (as a load would). */
+    async #profileFor(request: PlanInput): Promise<HeadProfile | null> {
+        if (request.kv?.profile != null) return readProfile(request.kv.profile);
+        return (await storedProfileFor(request.path).catch(() => null))?.profile ?? null;
     }
 
     #unreadable(modelPath: string, error: unknown): never {

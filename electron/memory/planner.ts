@@ -69,6 +69,10 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
         cacheType = 'f16';
     }
 
+    if (profile != null && (profile.layers !== attention.layers || profile.kvHeads !== attention.kvHeads)) {
+        notes.push(`The head profile is for ${profile.layers} layers × ${profile.kvHeads} KV heads, not this model's ${attention.layers} × ${attention.kvHeads}: ignored.`);
+        profile = null;
+    }
     const budget = request.kv.mode === 'budget' ? request.kv.budget ?? 1 : request.kv.mode === 'auto' ? profile?.recommendedBudget ?? AUTO_BUDGET_WITHOUT_PROFILE : null;
     if (request.kv.mode === 'auto' && profile == null) notes.push(`No head profile for this model yet: "auto" compression is planned at ${AUTO_BUDGET_WITHOUT_PROFILE * 100}% of the cache.`);
     const contextCells = contextCellsFor(request.contextSize);

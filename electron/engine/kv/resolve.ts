@@ -2,6 +2,7 @@
 // model's shape and, when there is one, its HeadProfile.
 import { readFile } from 'node:fs/promises';
 import { HeadroomError } from '../../ipc/rpc.ts';
+import { storedProfileFor } from './profileStore.ts';
 import { attentionOf, kvShapeOf, type AttentionMetadata, type KvCacheType } from '../../memory/modelShape.ts';
 import { HeadProfile, planForBudget, type HeadPlan, type KvOptions, type KvPlacement, type KvShape } from './policy.ts';
 
@@ -54,9 +55,28 @@ export interface ResolvedKv {
     scores: number[][] | null;
 }
 
-export async function resolveKvPlan(options: KvOptions, shape: KvShape, gpu: boolean): Promise<ResolvedKv> {
+/** A profile and where it came from (a file path). */
+export interface FoundProfile {
+    profile: HeadProfile;
+    path: string;
+}
+
+/**
+ * The head profile a load uses: the explicit KvOptions.profile file, else the one the profiler
+ * stored for this model file (by sha256), else none. A stored profile of another shape is ignored.
+ */
+export async function profileForLoad(options: Pick<KvOptions, 'profile'>, shape: KvShape, modelPath?: string): Promise<FoundProfile | null> {
+    if (options.profile != null) return { profile: await readHeadProfile(options.profile, shape), path: options.profile };
+    if (modelPath == null) return null;
+    const stored = await storedProfileFor(modelPath);
+    if (stored == null || stored.profile.layers !== shape.layers || stored.profile.kvHeads !== shape.kvHeads) return null;
+    return stored;
+}
+
+/** The plan for a budget or 'auto' from a profile's scores (or the fallback order without one). */
+export function planFromProfile(options: KvOptions, shape: KvShape, gpu: boolean, found: FoundProfile | null): ResolvedKv {
     const fullPlacement: KvPlacement = options.offload === 'auto' ? (gpu ? 'gpu' : 'cpu') : options.offload;
-    const profile = options.profile == null ? null : await readHeadProfile(options.profile, shape);
+    const profile = found?.profile ?? null;
     let budget: number;
     if (options.mode === 'budget') {
         if (options.budget == null) throw new HeadroomError('BAD_REQUEST', 'KV mode "budget" needs a budget between 0 and 1.');
@@ -66,5 +86,10 @@ export async function resolveKvPlan(options: KvOptions, shape: KvShape, gpu: boo
     }
     const scores = profile?.scores ?? fallbackScores(shape);
     const plan = planForBudget(shape, scores, budget, { sinks: options.sinks, window: options.window, fullPlacement });
-    return { plan, budget, profile: profile == null ? null : { source: profile.source, path: options.profile! }, scores: profile?.scores ?? null };
+    return { plan, budget, profile: found == null ? null : { source: found.profile.source, path: found.path }, scores: profile?.scores ?? null };
+}
+
+/** KvOptions → the native plan; `modelPath` lets a load without an explicit profile find the stored one. */
+export async function resolveKvPlan(options: KvOptions, shape: KvShape, gpu: boolean, modelPath?: string): Promise<ResolvedKv> {
+    return planFromProfile(options, shape, gpu, await profileForLoad(options, shape, modelPath));
 }
