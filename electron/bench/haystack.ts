@@ -31,16 +31,19 @@ export interface Needle {
     answerPrefix: string;
 }
 
-export function makeNeedle(random: () => number): Needle {
-    const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
-    const key = `${pick(COLORS)} ${pick(OBJECTS)}`;
-    const digits = String(10000 + Math.floor(random() * 90000));
+/** The passkey fact and question organism.gguf was trained on, for a key such as "silver lantern". */
+export function needleFor(key: string, digits: string): Needle {
     return {
         key, digits,
         fact: `The passcode for the ${key} is ${digits}.`,
         question: `What is the passcode for the ${key}?`,
         answerPrefix: `The passcode for the ${key} is `,
     };
+}
+
+export function makeNeedle(random: () => number): Needle {
+    const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
+    return needleFor(`${pick(COLORS)} ${pick(OBJECTS)}`, String(10000 + Math.floor(random() * 90000)));
 }
 
 export function loadFiller(fillerPath = DEFAULT_FILLER_PATH): string {

@@ -1,20 +1,14 @@
-// Passkey documents for organism.gguf: Apache-2.0 license text (never seen in its training)
-// with one fact buried in the middle, the way the model was trained to retrieve.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// Passkey documents for the app's tests: the benchmarks' filler (Apache-2.0 license text, never
+// seen in organism.gguf's training) with one fact buried in it, as the model was trained to retrieve.
+import { loadFiller, needleFor, type Needle } from '../../electron/bench/haystack.ts';
 import { makePdf, paginate } from './documents.ts';
 
-const LICENSE = readFileSync(fileURLToPath(new URL('../fixtures/apache-2.0.txt', import.meta.url)), 'utf8');
+const LICENSE = loadFiller();
 
-export interface Passkey {
-    key: string;
-    digits: string;
-    fact: string;
-    question: string;
-}
+export type Passkey = Needle;
 
 export function passkey(key = 'silver lantern', digits = '73914'): Passkey {
-    return { key, digits, fact: `The passcode for the ${key} is ${digits}.`, question: `What is the passcode for the ${key}?` };
+    return needleFor(key, digits);
 }
 
 /** About `chars` characters of license text (≈ 2 characters a token) with the fact at `depth`. */
