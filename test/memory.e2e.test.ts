@@ -117,7 +117,7 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await page.locator('#setting-appearance').selectOption('system');
     });
 
-    test('compression at a 25% budget: the head map shows full and streaming heads, the KV gauge shrinks', async () => {
+    test('compression at a 25% budget: the head map shows full and streaming heads, the KV gauge shrinks, the gauges move while it generates', async () => {
         await page.locator('#setting-kvMode').selectOption('budget');
         await page.locator('#setting-kvBudget').fill('25');
         await page.locator('#setting-kvBudget').press('Enter');
@@ -129,7 +129,25 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         // 128, padded): 2 full heads + 14 streaming, 64 bytes a cell, 508 KiB of the stock 2 MiB.
         assert.equal(policies.filter((p) => p === 'full').length, 2, policies.join(' '));
         await page.getByTestId('gauge-kv-device-value').filter({ hasText: /^50\d KiB/ }).waitFor();
+
+        // A reply on the compressed cache, in a chat of its own: the live gauges follow it.
+        await page.getByRole('button', { name: '+ New' }).click();
+        const context = page.getByTestId('gauge-context-value');
+        const start = await context.textContent();
+        await page.getByLabel('Message').fill('Describe the license of this package in detail.');
+        await page.keyboard.press('Enter');
+        await page.getByTestId('engine-status').filter({ hasText: 'Generating' }).waitFor();
+        const moved = async (from: string | null) => page.waitForFunction((text) => document.querySelector('[data-testid="gauge-context-value"]')?.textContent !== text, from, { timeout: 30_000 });
+        await moved(start);
+        const middle = await context.textContent();
+        await moved(middle);
         await page.screenshot({ path: path.join(results, 'memory-head-map-compressed.png') });
+        await page.getByRole('button', { name: 'Stop' }).click();
+        await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor();
+        assert.match((await page.getByTestId('gauge-speed-value').textContent())!, /^\d+\.\d tokens\/s$/);
+        const used = Number((await context.textContent())!.split(' ')[0].replace(/,/g, ''));
+        assert.ok(used > Number(middle!.split(' ')[0].replace(/,/g, '')), 'the context filled as the reply streamed');
+
         await page.locator('#setting-kvMode').selectOption('off');
         await page.getByRole('button', { name: 'Reload model' }).click();
         await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
