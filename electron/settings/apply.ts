@@ -17,6 +17,15 @@ export function kvOptionsOf(settings: Settings): KvOptions {
     };
 }
 
+/** The compression settings for a `kv` load option (undefined: compression off). */
+export function kvSettingsOf(kv: KvOptions | undefined): Partial<Settings> {
+    if (kv == null || kv.mode === 'off') return { kvMode: 'off' };
+    return {
+        kvMode: kv.mode, sinks: kv.sinks, window: kv.window, kvOffload: kv.offload,
+        ...(kv.mode === 'budget' && kv.budget != null ? { kvBudget: kv.budget } : {}),
+    };
+}
+
 export function loadParamsOf(path: string, settings: Settings) {
     return {
         path,

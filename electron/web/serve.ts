@@ -9,7 +9,7 @@ import { createBackend } from '../backend.ts';
 import { spawnNodeHost } from '../engine/nodeHost.ts';
 import { startWebServer } from './server.ts';
 import { parseKvFlag } from '../cli/kvFlag.ts';
-import { loadParamsOf } from '../settings/apply.ts';
+import { kvSettingsOf, loadParamsOf } from '../settings/apply.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const staticDir = path.join(root, 'dist', 'renderer');
@@ -62,7 +62,7 @@ const contextSize = values.context == null ? undefined : Number(values.context);
 if (contextSize != null && (!Number.isInteger(contextSize) || contextSize < 64)) fail(`--context must be a whole number of tokens (64 or more), not "${values.context}".`);
 const threads = values.threads == null ? undefined : Number(values.threads);
 if (threads != null && (!Number.isInteger(threads) || threads < 1)) fail(`--threads must be a whole number, 1 or more, not "${values.threads}".`);
-// --kv overrides the saved compression setting for this run; without it the setting applies.
+// --kv, --context and --threads are saved as settings; without them the saved ones apply.
 const kv = values.kv == null ? null : parseKvFlag(values.kv);
 if (kv != null && 'error' in kv) fail(kv.error);
 const modelPath = values.model == null ? null : path.resolve(values.model);
@@ -84,6 +84,18 @@ try {
 } catch (error) {
     fail(`cannot open the chat database in ${dataDir}: ${(error as Error).message}`);
 }
+// What the command line says becomes the settings (validated like the panel's), so the
+// planner, the settings panel and the loaded model all agree.
+try {
+    backend.settings.update({
+        ...(contextSize != null ? { contextSize } : {}),
+        ...(threads != null ? { threads } : {}),
+        ...(kv != null ? kvSettingsOf(kv.kv) : {}),
+    });
+} catch (error) {
+    backend.dispose();
+    fail((error as Error).message);
+}
 const server = await startWebServer({ backend, staticDir, port }).catch((error: NodeJS.ErrnoException) => {
     backend.dispose();
     fail(error.code === 'EADDRINUSE' ? `port ${port} is in use; pass --port <n> (0 picks a free one).` : error.message);
@@ -91,14 +103,7 @@ const server = await startWebServer({ backend, staticDir, port }).catch((error: 
 process.stdout.write(`Headroom is running at ${server.url}\n`);
 
 if (modelPath != null) {
-    // Saved settings, with what the command line says on top.
-    const params = loadParamsOf(modelPath, backend.settings.settings);
-    backend.supervisor.load({
-        ...params,
-        ...(contextSize != null ? { contextSize } : {}),
-        ...(threads != null ? { threads } : {}),
-        ...(kv != null ? { kv: kv.kv } : {}),
-    }).catch((error: Error) => {
+    backend.supervisor.load(loadParamsOf(modelPath, backend.settings.settings)).catch((error: Error) => {
         process.stderr.write(`headroom: ${error.message}\n`);
     });
 }
