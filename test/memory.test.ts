@@ -24,10 +24,10 @@ async function plan(args: string[]): Promise<Record<string, any>> {
 
 describe('llama.cpp buffer log', () => {
     test('reads KV, model and compute buffers by device', () => {
-        assert.deepEqual(parseBufferLine('llama_kv_cache:        CPU KV buffer size =     0.50 MiB'), { kind: 'kv', device: 'cpu', bytes: 524288 });
-        assert.deepEqual(parseBufferLine('llama_kv_cache:      CUDA0 KV buffer size =  1024.00 MiB'), { kind: 'kv', device: 'gpu', bytes: 1 << 30 });
-        assert.deepEqual(parseBufferLine('load_tensors:   CPU_Mapped model buffer size =     4.00 MiB'), { kind: 'weights', device: 'cpu', bytes: 4 << 20 });
-        assert.deepEqual(parseBufferLine('sched_reserve:  CUDA_Host compute buffer size =     2.00 MiB'), { kind: 'compute', device: 'cpu', bytes: 2 << 20 });
+        assert.deepEqual(parseBufferLine('llama_kv_cache:        CPU KV buffer size =     0.50 MiB'), { kind: 'kv', bufferType: 'CPU', device: 'cpu', bytes: 524288 });
+        assert.deepEqual(parseBufferLine('llama_kv_cache:      CUDA0 KV buffer size =  1024.00 MiB'), { kind: 'kv', bufferType: 'CUDA0', device: 'gpu', bytes: 1 << 30 });
+        assert.deepEqual(parseBufferLine('load_tensors:   CPU_Mapped model buffer size =     4.00 MiB'), { kind: 'weights', bufferType: 'CPU_Mapped', device: 'cpu', bytes: 4 << 20 });
+        assert.deepEqual(parseBufferLine('sched_reserve:  CUDA_Host compute buffer size =     2.00 MiB'), { kind: 'compute', bufferType: 'CUDA_Host', device: 'cpu', bytes: 2 << 20 });
         assert.equal(parseBufferLine('llama_context:        CPU  output buffer size =     0.00 MiB'), null);
     });
 });

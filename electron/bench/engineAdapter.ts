@@ -60,7 +60,7 @@ export interface LoadedWithKv {
     compute: 'gpu' | 'cpu';
     /** The KV buffers llama.cpp logged for this context. */
     buffers: KvBuffer[];
-    stockBuffers: { bufferType: string; bytes: number }[];
+    stockBuffers: KvLogCollector['stockBuffers'];
     dispose(): Promise<void>;
 }
 
@@ -149,7 +149,7 @@ export async function loadModelWithKv(modelPath: string, options: LoadWithKvOpti
 export function kvBytesOf(loaded: LoadedWithKv): MeasuredKvBytes {
     const buffers: MeasuredKvBytes['buffers'] = loaded.plan != null
         ? loaded.buffers.map((b) => ({ kind: b.kind, bufferType: b.bufferType, device: b.device, bytes: b.bytes, cells: b.cells }))
-        : loaded.stockBuffers.map((b) => ({ kind: 'stock' as const, bufferType: b.bufferType, device: /CPU|Host/i.test(b.bufferType) ? 'cpu' as const : 'gpu' as const, bytes: b.bytes, cells: null }));
+        : loaded.stockBuffers.map((b) => ({ kind: 'stock' as const, bufferType: b.bufferType, device: b.device, bytes: b.bytes, cells: null }));
     const sum = (device: 'gpu' | 'cpu') => buffers.filter((b) => b.device === device).reduce((total, b) => total + b.bytes, 0);
     return { gpu: sum('gpu'), cpu: sum('cpu'), buffers, formula: kvBytes(loaded.shape, loaded.plan, loaded.compute) };
 }

@@ -277,10 +277,7 @@ export class Engine {
         const tokensInContext = loaded.sequence.contextTokens.length;
         const buffers = plan != null
             ? kv.collector.buffers.map((b) => ({ kind: b.kind, bufferType: b.bufferType, device: b.device, bytes: b.bytes, cells: b.cells }))
-            : kv.collector.stockBuffers.map((b) => ({
-                kind: 'stock' as const, bufferType: b.bufferType,
-                device: /CPU|Host/i.test(b.bufferType) ? 'cpu' as const : 'gpu' as const, bytes: b.bytes, cells: shape.contextCells,
-            }));
+            : kv.collector.stockBuffers.map((b) => ({ kind: 'stock' as const, bufferType: b.bufferType, device: b.device, bytes: b.bytes, cells: shape.contextCells }));
         const sum = (device: 'gpu' | 'cpu') => buffers.filter((b) => b.device === device).reduce((a, b) => a + b.bytes, 0);
         return {
             compression: kv.compression,

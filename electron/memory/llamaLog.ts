@@ -22,11 +22,19 @@ function deviceKind(device: string): 'gpu' | 'cpu' {
     return /^CPU|_Host$/i.test(device) ? 'cpu' : 'gpu';
 }
 
-export function parseBufferLine(line: string): { kind: keyof MeasuredBuffers; device: 'gpu' | 'cpu'; bytes: number } | null {
+export interface BufferLine {
+    kind: keyof MeasuredBuffers;
+    /** ggml buffer type name: CPU, CPU_Mapped, CUDA0, CUDA_Host, Vulkan0, Metal… */
+    bufferType: string;
+    device: 'gpu' | 'cpu';
+    bytes: number;
+}
+
+export function parseBufferLine(line: string): BufferLine | null {
     const match = BUFFER_LINE.exec(line);
     if (match == null) return null;
     const kind = match[2] === 'KV' ? 'kv' : match[2] === 'model' ? 'weights' : 'compute';
-    return { kind, device: deviceKind(match[1]), bytes: Math.round(Number(match[3]) * MIB) };
+    return { kind, bufferType: match[1], device: deviceKind(match[1]), bytes: Math.round(Number(match[3]) * MIB) };
 }
 
 /** Collects buffer sizes from llama.cpp's log; `mark()` starts a fresh tally for the next allocation. */

@@ -35,7 +35,7 @@ export interface ProbeRequest {
 export interface ProbeResult {
     headwise: boolean;
     buffers: KvBuffer[];
-    stockBuffers: { bufferType: string; bytes: number }[];
+    stockBuffers: KvLogCollector['stockBuffers'];
     unavailableFor: string | null;
     contextSize: number;
     promptTokens: number[];

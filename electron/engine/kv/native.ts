@@ -4,6 +4,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parseBufferLine, type BufferLine } from '../../memory/llamaLog.ts';
 import type { HeadPlan } from './policy.ts';
 
 /** Read by the patched llama.cpp when a context is created: path of the policy file. */
@@ -67,7 +68,6 @@ export interface KvBuffer {
 
 const BUFFER_LINE = /llama_kv_cache_headwise: buffer kind=(full|streaming) buft=(\S+) host=([01]) bytes=(\d+) cells=(\d+)/;
 const UNAVAILABLE_LINE = /llama_kv_cache_headwise: unavailable for architecture (\S+)/;
-const STOCK_BUFFER_LINE = /llama_kv_cache:\s+(\S+) KV buffer size =\s+([\d.]+) MiB/;
 
 export function parseKvBufferLine(line: string): KvBuffer | null {
     const match = BUFFER_LINE.exec(line);
@@ -87,17 +87,11 @@ export function parseUnavailableLine(line: string): string | null {
     return UNAVAILABLE_LINE.exec(line)?.[1] ?? null;
 }
 
-/** The stock cache's buffer line (MiB with 2 decimals): bytes to within 0.005 MiB. */
-export function parseStockKvLine(line: string): { bufferType: string; bytes: number } | null {
-    const match = STOCK_BUFFER_LINE.exec(line);
-    if (match == null) return null;
-    return { bufferType: match[1], bytes: Math.round(Number(match[2]) * 1024 * 1024) };
-}
-
 /** Collects what llama.cpp logs about KV buffers while a context is created. */
 export class KvLogCollector {
     buffers: KvBuffer[] = [];
-    stockBuffers: { bufferType: string; bytes: number }[] = [];
+    /** The stock cache's "KV buffer size" lines (MiB with 2 decimals: bytes to within 0.005 MiB). */
+    stockBuffers: Omit<BufferLine, 'kind'>[] = [];
     unavailableFor: string | null = null;
 
     reset(): void {
@@ -113,9 +107,9 @@ export class KvLogCollector {
             this.buffers.push(buffer);
             return true;
         }
-        const stock = parseStockKvLine(line);
-        if (stock != null) {
-            this.stockBuffers.push(stock);
+        const stock = parseBufferLine(line);
+        if (stock?.kind === 'kv') {
+            this.stockBuffers.push({ bufferType: stock.bufferType, device: stock.device, bytes: stock.bytes });
             return true;
         }
         const arch = parseUnavailableLine(line);
