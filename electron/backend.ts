@@ -6,6 +6,7 @@ import { ChatService } from './chats/chatService.ts';
 import type { EventEnvelope } from './ipc/contract.ts';
 import type { Handlers } from './ipc/rpc.ts';
 import { HeadroomError } from './ipc/rpc.ts';
+import { HeadProfiling } from './engine/profiling.ts';
 import { EngineSupervisor, type SpawnHost } from './engine/supervisor.ts';
 import { eventEnvelope } from './ipc/rpc.ts';
 import { SettingsService } from './settings/service.ts';
@@ -56,9 +57,11 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
     chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit);
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
+    const profiling = new HeadProfiling(spawnHost, emit);
     const handlers: Handlers = {
         ...supervisor.handlers(),
         ...chats.handlers(),
+        'kv.profile': (params) => profiling.run(params),
         'model.pickFile': async () => {
             if (pickModelFile == null) {
                 throw new HeadroomError('NOT_AVAILABLE', 'There is no file picker in the browser: type the model file\'s path on the machine running Headroom.');

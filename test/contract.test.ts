@@ -76,6 +76,12 @@ const malformed: Record<Method, Array<{ params: unknown; mentions: string }>> = 
         { params: { goal: 'context' }, mentions: 'request' },
         { params: { request: { path: '/m.gguf', contextSize: 1024 }, goal: 'speed' }, mentions: 'goal' },
     ],
+    'kv.profile': [
+        { params: {}, mentions: 'path' },
+        { params: { path: '/m.gguf', prompts: 0 }, mentions: 'prompts' },
+        { params: { path: '/m.gguf', tokens: 64 }, mentions: 'tokens' },
+        { params: { path: '/m.gguf', budget: 0.5 }, mentions: 'budget' },
+    ],
     'settings.get': [{ params: { key: 'theme' }, mentions: 'key' }],
     'settings.update': [{ params: 'dark', mentions: 'expected record' }, { params: [1], mentions: 'expected record' }],
 };

@@ -1,5 +1,4 @@
-// Charts as SVG we write ourselves, rendered to PNG by resvg (no browser, no canvas).
-import { Resvg } from '@resvg/resvg-js';
+// Charts as SVG we write ourselves; svgPng.ts renders them to PNG (no browser, no canvas).
 
 const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
 const SERIES_COLORS = ['#2b6cb0', '#dd6b20', '#38a169', '#805ad5', '#d53f8c', '#718096'];
@@ -10,11 +9,6 @@ function escapeXml(text: string): string {
 
 function text(x: number, y: number, content: string, attrs = ''): string {
     return `<text x="${x}" y="${y}" font-family="${FONT}" ${attrs}>${escapeXml(content)}</text>`;
-}
-
-export function svgToPng(svg: string): Buffer {
-    const resvg = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, background: 'white' });
-    return Buffer.from(resvg.render().asPng());
 }
 
 /** Red (0) through yellow to green (1), the usual needle-in-a-haystack palette. */

@@ -35,6 +35,8 @@ export interface ProfileOptions {
     /** The cache the budgets are tried with: what a model load with mode 'auto' gets. */
     planKv?: KvOptions;
     log?(line: string): void;
+    /** Heads scored so far, of all the model's KV heads. */
+    progress?(done: number, total: number): void;
 }
 
 export interface Quality {
@@ -168,6 +170,7 @@ export async function profileHeads(options: ProfileOptions): Promise<ProfileRun>
                 const quality = await ablator.measure([{ layer, head }], scoring);
                 row.push(full.logProb - quality.logProb);
                 log(`[${layer * shape.kvHeads + head + 1}/${heads}] layer ${layer} KV head ${head}: log-prob drop ${(full.logProb - quality.logProb).toFixed(3)}, accuracy ${(quality.accuracy * 100).toFixed(0)}%`);
+                options.progress?.(layer * shape.kvHeads + head + 1, heads);
             }
             scores.push(row);
         }

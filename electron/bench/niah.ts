@@ -4,7 +4,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { HeadProfile, KvOptions } from '../engine/kv/policy.ts';
-import { heatmapSvg, svgToPng } from './charts.ts';
+import { heatmapSvg } from './charts.ts';
+import { svgToPng } from './svgPng.ts';
 import { deviceName, kvLabel } from './cliArgs.ts';
 import { loadModelWithKv } from './engineAdapter.ts';
 import { buildHaystack, DEFAULT_FILLER_PATH, loadFiller, makeNeedle, seededRandom } from './haystack.ts';

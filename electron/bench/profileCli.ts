@@ -8,11 +8,11 @@ import { HeadroomError } from '../ipc/rpc.ts';
 import { parseNumberList, runCli } from './cliArgs.ts';
 import { parseDuoTsv, profileFromDuo } from './duoAttention.ts';
 import { getRuntime, kvShapeOf } from './engineAdapter.ts';
-import { buildSupportsHeadwise } from '../engine/kv/native.ts';
-import { svgToPng } from './charts.ts';
-import { DEFAULT_BUDGETS, profileHeads, profileHeatmapSvg, rankHeads, type AblationMethod } from './headProfiler.ts';
+import { svgToPng } from './svgPng.ts';
+import { DEFAULT_BUDGETS, profileHeatmapSvg, rankHeads, type AblationMethod } from './headProfiler.ts';
+import { profileModel } from './profileModel.ts';
 import type { HeadProfile } from '../engine/kv/policy.ts';
-import { profilePathFor, readProfile, sha256OfFile, writeProfile } from '../engine/kv/profileStore.ts';
+import { modelSha256, profilePathFor, writeProfile } from '../engine/kv/profileStore.ts';
 
 runCli(async () => {
     const { values } = parseArgs({
@@ -44,7 +44,7 @@ runCli(async () => {
         process.stdout.write(`${outPath}\n`);
     };
     log(`hashing ${modelPath}…`);
-    const sha256 = await sha256OfFile(modelPath);
+    const sha256 = await modelSha256(modelPath);
     const outPath = values.out ?? profilePathFor(sha256);
 
     if (values.duo != null) {
@@ -60,26 +60,16 @@ runCli(async () => {
         return finish(profile);
     }
 
-    if (!values.force) {
-        const existing = await readProfile(outPath);
-        if (existing != null && existing.modelSha256 === sha256) {
-            log(`reusing the profile at ${outPath} (--force measures again)`);
-            return finish(existing);
-        }
-    }
-    // Streaming heads for real when our llama.cpp build is there (faithful, and as fast on
-    // organism); the stock build can only emulate them by editing a saved KV state.
-    const method = (values.method ?? (buildSupportsHeadwise((await getRuntime()).llama.systemInfo) ? 'streaming' : 'eviction')) as AblationMethod;
-    log(`method ${method}`);
-    if (method !== 'eviction' && method !== 'streaming') throw new HeadroomError('BAD_REQUEST', '--method is eviction (stock llama.cpp) or streaming (the head-level KV engine).');
+    const method = values.method as AblationMethod | undefined;
     const [prompts, tokens, seed, sinks, window] = [values.prompts, values.tokens, values.seed, values.sinks, values.window].map(Number);
-    if (![prompts, tokens, seed, sinks, window].every(Number.isInteger) || prompts < 1 || tokens < 128 || window < 1 || sinks < 0) {
-        throw new HeadroomError('BAD_REQUEST', '--prompts, --tokens (≥ 128), --seed, --sinks and --window must be whole numbers.');
+    const { profile, reused } = await profileModel({
+        modelPath, out: outPath, force: values.force, method, prompts, tokens, seed, sinks, window,
+        budgets: parseNumberList(values.budgets, 'budgets'), log,
+    });
+    if (reused) {
+        log('(--force measures again)');
+        return finish(profile);
     }
-    const budgets = parseNumberList(values.budgets, 'budgets');
-    if (budgets.some((b) => !(b > 0 && b <= 1))) throw new HeadroomError('BAD_REQUEST', '--budgets must be fractions in (0, 1].');
-    const { profile } = await profileHeads({ modelPath, sha256, method, prompts, promptTokens: tokens, seed, sinks, window, budgets, log });
-    await writeProfile(profile, outPath);
     const top = rankHeads(profile.scores).slice(0, 4).map((h) => `L${h.layer}H${h.head} ${h.score.toFixed(2)}`).join(', ');
     log(`top heads: ${top}; recommended budget ${profile.recommendedBudget}`);
     await finish(profile);

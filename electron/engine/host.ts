@@ -3,6 +3,8 @@
 // Runs as an Electron utilityProcess in the app and as a Node child process in web mode.
 import type { EventEnvelope } from '../ipc/contract.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../ipc/rpc.ts';
+import { profileModel } from '../bench/profileModel.ts';
+import { rankHeads } from '../bench/headProfiler.ts';
 import { Engine } from './engine.ts';
 
 interface ParentChannel {
@@ -48,6 +50,14 @@ const handlers: Partial<Handlers> = {
     'memory.stats': () => engine.memoryStats(),
     'memory.plan': (params) => engine.plan(params),
     'memory.fit': ({ request, goal }) => engine.fit(request, goal),
+    // Only in a host started for profiling (HeadProfiling): its engine never loads a model.
+    'kv.profile': async ({ path, force, prompts, tokens }) => {
+        const run = await profileModel({
+            modelPath: path, force, prompts, tokens,
+            progress: (done, total) => emit(eventEnvelope('kv.profileProgress', { path, done, total })),
+        });
+        return { file: run.path, reused: run.reused, recommendedBudget: run.profile.recommendedBudget, topHeads: rankHeads(run.profile.scores).slice(0, 4) };
+    },
 };
 
 parent.onMessage((message) => {

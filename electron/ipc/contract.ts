@@ -234,6 +234,26 @@ export const MemoryStats = z.object({
 });
 export type MemoryStats = z.infer<typeof MemoryStats>;
 
+/** Score a model's KV heads (npm run profile's recipe) and store the profile by the file's sha256. */
+export const ProfileParams = z.object({
+    path: z.string().min(1).max(4096),
+    /** Measure again even when a profile for this file is stored. */
+    force: z.boolean().optional(),
+    /** Fewer or shorter prompts profile faster and less reliably. */
+    prompts: z.number().int().min(1).max(64).optional(),
+    tokens: z.number().int().min(128).max(1 << 17).optional(),
+}).strict();
+
+export const ProfileResult = z.object({
+    /** Where the profile is stored. */
+    file: z.string(),
+    reused: z.boolean(),
+    recommendedBudget: z.number().positive().max(1),
+    /** The highest-scoring heads, best first. */
+    topHeads: z.array(z.object({ layer: z.number().int().nonnegative(), head: z.number().int().nonnegative(), score: z.number() })).max(8),
+});
+export type ProfileResult = z.infer<typeof ProfileResult>;
+
 /** Every request: its params and its result. The UI's backend serves some, the engine host others. */
 export const requests = {
     // Engine and model (UI → backend; model.* also backend → engine host)
@@ -274,6 +294,8 @@ export const requests = {
     'settings.get': { params: Empty, result: SettingsState },
     // Checked field by field by the settings service, which words its refusals for people.
     'settings.update': { params: z.record(z.string(), z.unknown()), result: SettingsState },
+    // Head profiling (UI → backend → a profiling host of its own)
+    'kv.profile': { params: ProfileParams, result: ProfileResult },
 } as const;
 
 /** Every event pushed to subscribers. */
@@ -290,6 +312,8 @@ export const events = {
     'chat.message': StoredMessage,
     'chats.changed': z.object({ chatId: Id.nullable() }),
     'document.progress': z.object({ uploadId: Id, stage: z.enum(['reading', 'extracting', 'counting']), done: z.number(), total: z.number() }),
+    // KV heads scored so far while a model is profiled.
+    'kv.profileProgress': z.object({ path: z.string(), done: z.number().int().nonnegative(), total: z.number().int().positive() }),
 } as const;
 
 export type Method = keyof typeof requests;
