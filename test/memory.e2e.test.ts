@@ -2,6 +2,7 @@
 // Chromium; the gauges move while a reply streams, the planner sits next to what llama.cpp
 // allocated, and settings are validated, persisted and applied by a reload.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,7 +38,8 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
 
     before(async () => {
         dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-e2e-memory-'));
-        served = await serve(['--model', ORGANISM, '--port', '0', '--data-dir', dataDir]);
+        // Profiles go to a folder of this test's own, not the user's.
+        served = await serve(['--model', ORGANISM, '--port', '0', '--data-dir', dataDir], { HEADROOM_PROFILE_DIR: path.join(dataDir, 'head-profiles') });
         browser = await launchChromium();
         page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
         await mkdir(results, { recursive: true });
@@ -151,6 +153,18 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await page.locator('#setting-kvMode').selectOption('off');
         await page.getByRole('button', { name: 'Reload model' }).click();
         await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
+    });
+
+    test('profile heads: progress while every head is scored, then the retrieval heads and a budget', async () => {
+        await page.getByRole('button', { name: 'Profile heads' }).click();
+        await page.getByRole('status').filter({ hasText: /^Scoring heads \d+ \/ 16/ }).waitFor({ timeout: 60_000 });
+        await page.getByTestId('profile-heads').screenshot({ path: path.join(results, 'profile-heads-running.png') });
+        const result = page.getByTestId('profile-result');
+        await result.waitFor({ timeout: 180_000 });
+        await page.locator('.memory-aside').screenshot({ path: path.join(results, 'profile-heads-done.png') });
+        assert.match((await result.textContent())!, /^Profile saved: retrieval heads L3·H1.*recommended budget \d+%/);
+        assert.ok(existsSync(path.join(dataDir, 'head-profiles')), 'stored in the profile folder');
+        assert.equal(await page.getByRole('button', { name: 'Profile heads' }).count(), 1, 'ready to run again');
     });
 
     test('fit to my machine: the largest context that fits becomes the setting', async () => {

@@ -4,6 +4,7 @@ import { useMemoryStore } from '../stores/memoryStore.ts';
 import { HeadMap } from './memory/HeadMap.tsx';
 import { MemoryGauges } from './memory/MemoryGauges.tsx';
 import { MemoryPlanner } from './memory/MemoryPlanner.tsx';
+import { ProfileHeads } from './memory/ProfileHeads.tsx';
 
 export function MemoryAside() {
     const stats = useMemoryStore((s) => s.stats);
@@ -28,6 +29,7 @@ export function MemoryAside() {
                 <section className="panel" aria-labelledby="heads-heading">
                     <h2 id="heads-heading" className="panel-title">{stats?.kv != null ? 'KV heads' : 'KV heads (planned)'}</h2>
                     <HeadMap kv={headKv} />
+                    {loadedPath != null && <ProfileHeads modelPath={loadedPath} hasProfile={stats?.kv?.heads.some((row) => row.some((h) => h.score != null)) ?? false} />}
                 </section>
             )}
             <section className="panel" aria-labelledby="planner-heading">
