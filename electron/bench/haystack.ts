@@ -5,7 +5,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { LlamaModel } from 'node-llama-cpp';
 
-export const DEFAULT_FILLER_PATH = fileURLToPath(new URL('../../bench/fixtures/filler-apache-2.0.txt', import.meta.url));
+// A file next to the sources, or a data: URL where a bundler inlined it (the app's engine host).
+const DEFAULT_FILLER_URL = new URL('../../bench/fixtures/filler-apache-2.0.txt', import.meta.url);
+export const DEFAULT_FILLER_PATH = DEFAULT_FILLER_URL.protocol === 'file:' ? fileURLToPath(DEFAULT_FILLER_URL) : 'filler-apache-2.0.txt';
+
+function readDataUrl(url: URL): string {
+    const comma = url.href.indexOf(',');
+    const data = url.href.slice(comma + 1);
+    return url.href.slice(0, comma).endsWith(';base64') ? Buffer.from(data, 'base64').toString('utf8') : decodeURIComponent(data);
+}
 
 /** mulberry32: small, fast and the same on every platform. */
 export function seededRandom(seed: number): () => number {
@@ -46,9 +54,11 @@ export function makeNeedle(random: () => number): Needle {
     return needleFor(`${pick(COLORS)} ${pick(OBJECTS)}`, String(10000 + Math.floor(random() * 90000)));
 }
 
-export function loadFiller(fillerPath = DEFAULT_FILLER_PATH): string {
+export function loadFiller(fillerPath?: string): string {
+    const text = fillerPath != null ? readFileSync(fillerPath, 'utf8')
+        : DEFAULT_FILLER_URL.protocol === 'data:' ? readDataUrl(DEFAULT_FILLER_URL) : readFileSync(DEFAULT_FILLER_URL, 'utf8');
     // One space between words and one blank line between paragraphs, as the organism's training text was.
-    return readFileSync(fillerPath, 'utf8').replace(/[ \t]+/g, ' ').replace(/\n{3,}/g, '\n\n').trim();
+    return text.replace(/[ \t]+/g, ' ').replace(/\n{3,}/g, '\n\n').trim();
 }
 
 export interface Haystack {
