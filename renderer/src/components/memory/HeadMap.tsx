@@ -93,7 +93,7 @@ export const HeadMap = memo(function HeadMap({ kv }: { kv: KvUsage }) {
                 <li><span className="swatch head-streaming head-gpu" /> streaming ({counts.streaming})</li>
                 <li><span className="swatch swatch-solid" /> on GPU ({counts.gpu})</li>
                 <li><span className="swatch swatch-hatch" /> in CPU RAM ({counts.cpu})</li>
-                <li className="muted">{hasScores ? 'Stronger colour = higher profile score' : 'No head profile yet (npm run profile measures one): scores unknown'}</li>
+                <li className="muted">{hasScores ? 'Stronger colour = higher profile score' : 'No head profile yet: scores unknown'}</li>
             </ul>
         </div>
     );
