@@ -7,28 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
-import { createBackend, DATABASE_FILE, type Backend } from '../electron/backend.ts';
-import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
-import type { EventEnvelope, Method, Params, Result } from '../electron/ipc/contract.ts';
-import { dispatch, HeadroomError } from '../electron/ipc/rpc.ts';
+import { DATABASE_FILE } from '../electron/backend.ts';
+import { HeadroomError } from '../electron/ipc/rpc.ts';
+import { openBackend } from './support/backend.ts';
 import { HeadroomDatabase, SCHEMA_VERSION } from '../electron/store/database.ts';
 import { haystackPdf, haystackText, passkey } from './support/haystack.ts';
 import { ORGANISM } from './support/models.ts';
 import { nativeBuildStatus } from './support/nativeBuild.ts';
-
-/** A backend as a window sees it: every request goes through the contract's dispatch. */
-function open(dataDir: string) {
-    const backend = createBackend({ spawnHost: spawnNodeHost, dataDir });
-    const events: EventEnvelope[] = [];
-    backend.subscribe((event) => events.push(event));
-    let id = 0;
-    const call = async <M extends Method>(method: M, params: Params<M>): Promise<Result<M>> => {
-        const response = await dispatch(backend.handlers, { type: 'request', id: ++id, method, params });
-        if (!response.ok) throw new HeadroomError(response.error.code, response.error.message);
-        return response.result as Result<M>;
-    };
-    return { backend, events, call };
-}
 
 const base64 = (bytes: Uint8Array | string) => Buffer.from(bytes).toString('base64');
 
@@ -74,13 +59,13 @@ describe('chat database', () => {
 describe('chats with documents on organism.gguf', () => {
     const fact = passkey('silver lantern', '73914');
     let dataDir: string;
-    let first: ReturnType<typeof open>;
+    let first: ReturnType<typeof openBackend>;
     let chatId: string;
     let answer: string;
 
     before(async () => {
         dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-chats-'));
-        first = open(dataDir);
+        first = openBackend(dataDir);
         await first.backend.supervisor.load({ path: ORGANISM });
     });
     after(() => first?.backend.dispose());
@@ -143,7 +128,7 @@ describe('chats with documents on organism.gguf', () => {
 
     test('after a restart the chat reopens from disk and the KV snapshot replaces re-reading the document', async () => {
         first.backend.dispose();
-        const second = open(dataDir);
+        const second = openBackend(dataDir);
         try {
             await second.backend.supervisor.load({ path: ORGANISM });
             const before = await second.call('chats.open', { chatId });
@@ -164,7 +149,7 @@ describe('chats with documents on organism.gguf', () => {
     });
 
     test('chats can be renamed and deleted, with their snapshot', async () => {
-        const third = open(dataDir);
+        const third = openBackend(dataDir);
         try {
             const renamed = await third.call('chats.rename', { chatId, title: 'Lantern codes' });
             assert.equal(renamed.title, 'Lantern codes');
@@ -186,7 +171,7 @@ describe('KV snapshots of the compressed cache (organism.gguf, 25% budget)', { s
 
     /** One chat with the PDF, asked once; returns the reply, the chat and the snapshot size. */
     async function askOnce(dataDir: string, kv: ReturnType<typeof kvAt> | undefined) {
-        const session = open(dataDir);
+        const session = openBackend(dataDir);
         try {
             const info = await session.backend.supervisor.load({ path: ORGANISM, contextSize: 2048, kv });
             assert.equal(info.kv.active, kv != null, info.kv.reason ?? '');
@@ -207,7 +192,7 @@ describe('KV snapshots of the compressed cache (organism.gguf, 25% budget)', { s
         assert.match(compressed.reply, new RegExp(fact.digits));
         assert.ok(compressed.bytes < stock.bytes * 0.6, `compressed snapshot ${compressed.bytes} bytes vs full ${stock.bytes}`);
 
-        const again = open(dataDir);
+        const again = openBackend(dataDir);
         try {
             await again.backend.supervisor.load({ path: ORGANISM, contextSize: 2048, kv: kvAt(0.25) });
             const reply = await again.call('chat.regenerate', { chatId: compressed.chatId });

@@ -6,10 +6,8 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { createBackend } from '../electron/backend.ts';
-import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
-import type { EventEnvelope, Method, Params, Result } from '../electron/ipc/contract.ts';
-import { dispatch, HeadroomError } from '../electron/ipc/rpc.ts';
+import type { HeadroomError } from '../electron/ipc/rpc.ts';
+import { openBackend } from './support/backend.ts';
 import { ORGANISM } from './support/models.ts';
 import { nativeBuildStatus } from './support/nativeBuild.ts';
 
@@ -17,15 +15,7 @@ import { nativeBuildStatus } from './support/nativeBuild.ts';
 process.env.HEADROOM_PROFILE_DIR = await mkdtemp(path.join(os.tmpdir(), 'headroom-app-profiles-'));
 
 describe('profiling heads from the app (organism.gguf)', { skip: (await nativeBuildStatus()).skip }, () => {
-    const backend = createBackend({ spawnHost: spawnNodeHost, dataDir: process.env.HEADROOM_PROFILE_DIR! });
-    const events: EventEnvelope[] = [];
-    backend.subscribe((event) => events.push(event));
-    let id = 0;
-    const call = async <M extends Method>(method: M, params: Params<M>): Promise<Result<M>> => {
-        const response = await dispatch(backend.handlers, { type: 'request', id: ++id, method, params });
-        if (!response.ok) throw new HeadroomError(response.error.code, response.error.message);
-        return response.result as Result<M>;
-    };
+    const { backend, events, call } = openBackend(process.env.HEADROOM_PROFILE_DIR!);
     after(() => backend.dispose());
 
     test('scores every head with progress, stores the profile, reuses it, and auto compression follows it', async () => {
