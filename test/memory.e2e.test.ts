@@ -102,6 +102,8 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await windowBox.fill('8000');
         await windowBox.press('Enter');
         assert.match((await page.getByTestId('setting-error-window').textContent())!, /smaller than the context \(2048 tokens\)/);
+        // The box goes back to the kept value a render after the refusal shows.
+        await page.waitForFunction(() => (document.querySelector('#setting-window') as HTMLInputElement).value === '128', undefined, { timeout: 5_000 }).catch(() => {});
         assert.equal(await windowBox.inputValue(), '128');
         await page.locator('#setting-appearance').selectOption('dark');
         await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
@@ -123,8 +125,11 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await page.locator('#setting-kvMode').selectOption('budget');
         await page.locator('#setting-kvBudget').fill('25');
         await page.locator('#setting-kvBudget').press('Enter');
+        await page.waitForFunction(() => (document.querySelector('#setting-kvBudget') as HTMLInputElement).value === '25');
         await page.getByRole('button', { name: 'Reload model' }).click();
-        await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
+        // Reloaded with these settings: the banner goes, and the model card says compression is on.
+        await page.getByTestId('reload-banner').waitFor({ state: 'detached', timeout: 60_000 });
+        await page.getByTestId('model-card').filter({ hasText: 'On (head-level)' }).waitFor({ timeout: 60_000 });
         await page.waitForFunction(() => new Set([...document.querySelectorAll('[data-testid="head-cell"]')].map((c) => c.getAttribute('data-policy'))).size === 2, undefined, { timeout: 30_000 });
         const policies = await page.getByTestId('head-cell').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-policy')));
         // A quarter of 16 heads × 2,048 cells, with streaming heads holding 288 cells (4 + 128 +
