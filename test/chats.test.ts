@@ -164,6 +164,26 @@ describe('chats with documents on organism.gguf', () => {
     });
 });
 
+describe('a reply that fills the context (organism.gguf, 512 tokens)', () => {
+    test('is kept and marked context-full, and the next question is refused in plain words', async () => {
+        const session = openBackend(await mkdtemp(path.join(os.tmpdir(), 'headroom-full-')));
+        try {
+            await session.backend.supervisor.load({ path: ORGANISM, contextSize: 512 });
+            const chatId = (await session.call('chats.create', {})).id;
+            // Outside its passkey task the organism writes documentation until it is stopped.
+            const reply = await session.call('chat.send', { chatId, prompt: 'Describe the license of this package in detail.' });
+            assert.equal(reply.status, 'contextFull');
+            assert.ok(reply.text.length > 500, `the reply ran on (${reply.text.length} characters)`);
+            const view = await session.call('chats.open', { chatId });
+            assert.ok(view.budget!.remaining < 32, `the context is used up (${view.budget!.remaining} tokens left)`);
+            await refusedWith(session.call('chat.send', { chatId, prompt: 'And then?' }), 'CONTEXT_OVERFLOW', /but the context holds 512\. Load the model with a larger context size/);
+            assert.deepEqual((await session.call('chats.open', { chatId })).messages.map((m) => m.status), ['done', 'contextFull']);
+        } finally {
+            session.backend.dispose();
+        }
+    });
+});
+
 describe('KV snapshots of the compressed cache (organism.gguf, 25% budget)', { skip: (await nativeBuildStatus()).skip }, () => {
     const fact = passkey('copper kettle', '48216');
     const kvAt = (budget: number) => ({ mode: 'budget' as const, budget, sinks: 4, window: 128, offload: 'auto' as const });

@@ -36,6 +36,14 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         }
     };
 
+    /** Escape from the message box: stops the reply, or does nothing when it already ended by
+     * filling the context (on the compressed cache that takes seconds). Either way it is kept. */
+    const stopReply = async () => {
+        await page.getByLabel('Message').press('Escape');
+        await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor();
+        await page.getByTestId('message-assistant').last().locator('.message-meta').filter({ hasText: /^Stopped/ }).waitFor();
+    };
+
     before(async () => {
         dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-e2e-memory-'));
         // Profiles go to a folder of this test's own, not the user's.
@@ -82,8 +90,7 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await page.waitForFunction(() => contextReadings.filter((r) => r.generating).length >= 6, undefined, { timeout: 30_000 });
         await page.screenshot({ path: path.join(results, 'memory-gauges.png') });
         const speed = await page.getByTestId('gauge-speed-value').textContent();
-        await page.getByRole('button', { name: 'Stop' }).click();
-        await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor();
+        await stopReply();
 
         const live = (await page.evaluate(() => contextReadings)).filter((r) => r.generating);
         const perSecond = (live.length - 1) / ((live.at(-1)!.at - live[0].at) / 1000);
@@ -121,7 +128,7 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await page.locator('#setting-appearance').selectOption('system');
     });
 
-    test('compression at a 25% budget: the head map shows full and streaming heads, the KV gauge shrinks, the gauges move while it generates', async () => {
+    test('compression at a 25% budget: the head map shows full and streaming heads, the KV gauge shrinks, the gauges move while it generates until the context is full', async () => {
         await page.locator('#setting-kvMode').selectOption('budget');
         await page.locator('#setting-kvBudget').fill('25');
         await page.locator('#setting-kvBudget').press('Enter');
@@ -149,11 +156,15 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         const middle = await context.textContent();
         await moved(middle);
         await page.screenshot({ path: path.join(results, 'memory-head-map-compressed.png') });
-        await page.getByRole('button', { name: 'Stop' }).click();
+        // Left alone, the reply runs until the 2,048-token context is full, and says so.
+        const note = page.getByTestId('message-assistant').last().locator('.message-meta');
+        await note.filter({ hasText: 'Stopped: the context is full.' }).waitFor({ timeout: 120_000 });
         await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor();
+        await page.getByTestId('message-assistant').last().screenshot({ path: path.join(results, 'chat-context-full.png') });
         assert.match((await page.getByTestId('gauge-speed-value').textContent())!, /^\d+\.\d tokens\/s$/);
         const used = Number((await context.textContent())!.split(' ')[0].replace(/,/g, ''));
         assert.ok(used > Number(middle!.split(' ')[0].replace(/,/g, '')), 'the context filled as the reply streamed');
+        assert.ok(used > 2048 - 32, `nearly every cell is used (${used})`);
 
         await page.locator('#setting-kvMode').selectOption('off');
         await page.getByRole('button', { name: 'Reload model' }).click();

@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { documentBlock } from '../documents/prompt.ts';
 import type {
-    ChatMessage, ContextBudget, DocumentInfo, EventEnvelope, ModelInfo, Params, PrefillInfo, Result, StoredMessage,
+    ChatMessage, ContextBudget, DocumentInfo, EventEnvelope, MessageStatus, ModelInfo, Params, PrefillInfo, Result, StoredMessage,
 } from '../ipc/contract.ts';
 import { eventEnvelope, HeadroomError, toRpcError, type Handlers } from '../ipc/rpc.ts';
 import type { EngineSupervisor } from '../engine/supervisor.ts';
@@ -41,6 +41,13 @@ export function historyOf(messages: readonly StoredMessage[]): ChatMessage[] {
         i++;
     }
     return history;
+}
+
+/** How a reply that ended without an error is stored. The engine sizes every reply to the
+ * context it has left, so running out of tokens means the context is full. */
+function finishedStatus(stopReason: Result<'generate.run'>['stopReason']): MessageStatus {
+    if (stopReason === 'aborted') return 'stopped';
+    return stopReason === 'maxTokens' ? 'contextFull' : 'done';
 }
 
 function titleFrom(prompt: string): string {
@@ -243,7 +250,7 @@ export class ChatService {
             if (prefill.snapshot === 'saved') {
                 this.#db.setSnapshot(chatId, { file, modelKey: modelKey(model), prefixHash, tokens: documentTokens, prefillMs: Math.round(prefill.ms) });
             }
-            const done = this.#db.finishMessage(answer.id, { text: result.text, status: result.stopReason === 'aborted' ? 'stopped' : 'done' });
+            const done = this.#db.finishMessage(answer.id, { text: result.text, status: finishedStatus(result.stopReason) });
             this.#emit(eventEnvelope('chat.message', done));
             return done;
         } catch (error) {

@@ -133,7 +133,8 @@ export type KvStats = z.infer<typeof KvStats>;
 export const StopReason = z.enum(['eos', 'maxTokens', 'aborted']);
 
 // Chats as stored: the backend owns them, the UI shows them.
-export const MessageStatus = z.enum(['streaming', 'done', 'stopped', 'error', 'interrupted']);
+// contextFull: the reply ran until the context had no room left (no context shift: see engine.ts).
+export const MessageStatus = z.enum(['streaming', 'done', 'stopped', 'contextFull', 'error', 'interrupted']);
 export type MessageStatus = z.infer<typeof MessageStatus>;
 
 export const StoredMessage = z.object({

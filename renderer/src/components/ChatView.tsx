@@ -75,6 +75,7 @@ function MessageItem({ message, isLast, prefill }: { message: StoredMessage; isL
                 </div>
             )}
             {message.status === 'stopped' && <div className="message-meta">Stopped</div>}
+            {message.status === 'contextFull' && <div className="message-meta">Stopped: the context is full. Start a new chat, or load the model with a larger context.</div>}
             {message.status === 'interrupted' && <div className="message-meta">Cut off when Headroom stopped</div>}
             {message.status === 'error' && <div className="message-error" role="alert">{message.error}</div>}
             {assistant && isLast && prefill != null && !streaming && <PrefillNote prefill={prefill} />}

@@ -49,10 +49,11 @@ export function Composer() {
                 {hasMessages && !generating && (
                     <button type="button" className="button button-quiet" onClick={() => void newChat()}>New chat</button>
                 )}
+                {/* Keyed apart: a click meant for Stop must never land on the Send button that replaces it. */}
                 {generating ? (
-                    <button type="button" className="button button-danger" onClick={() => void stop()} aria-keyshortcuts="Escape">Stop</button>
+                    <button key="stop" type="button" className="button button-danger" onClick={() => void stop()} aria-keyshortcuts="Escape">Stop</button>
                 ) : (
-                    <button type="button" className="button button-primary" onClick={submit} disabled={!ready || text.trim() === ''}>Send</button>
+                    <button key="send" type="button" className="button button-primary" onClick={submit} disabled={!ready || text.trim() === ''}>Send</button>
                 )}
             </div>
         </div>
