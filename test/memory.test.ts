@@ -11,6 +11,7 @@ import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
 import { EngineSupervisor } from '../electron/engine/supervisor.ts';
 import { parseBufferLine } from '../electron/memory/llamaLog.ts';
 import { chatModelForTests, deepModelForTests, ORGANISM, STORIES } from './support/models.ts';
+import { nativeBuildStatus } from './support/nativeBuild.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const run = promisify(execFile);
@@ -118,6 +119,36 @@ describe('fit to my machine (through the engine host)', () => {
             assert.match(squeezed.message, new RegExp(`keeps ${Math.round(budget * 100)}% of the cache`));
         } else {
             assert.ok(squeezed.request == null || squeezed.plan?.predicted.fits, squeezed.message);
+        }
+    });
+});
+
+// The window asks for a plan whenever a setting changes, also while a reload is under way. A
+// plan used to cut a load off from llama.cpp's log (a second Llama instance, or node-llama-cpp
+// quieting the log while it simulates a load), and the load then read no KV buffers: compression
+// reported off, "actual" KV 0 B.
+describe('plans asked for while a model loads (a fresh engine host)', { skip: (await nativeBuildStatus()).skip }, () => {
+    const supervisor = new EngineSupervisor(spawnNodeHost, () => {});
+    after(() => supervisor.dispose());
+    const kv = { mode: 'budget' as const, budget: 0.25, sinks: 4, window: 128, offload: 'auto' as const };
+
+    test('the load still reads what llama.cpp allocated and that the head-level cache is on', async () => {
+        for (const contextSize of [2048, 4096]) {
+            let loading = true;
+            const load = supervisor.load({ path: ORGANISM, contextSize, kv }).finally(() => { loading = false; });
+            // Each plan at a size not planned before, so node-llama-cpp simulates it afresh.
+            let plans = 0;
+            for (let planned = contextSize + 256; loading; planned += 256, plans++) {
+                await supervisor.handlers()['memory.plan']({ path: ORGANISM, contextSize: planned, gpuLayers: 'auto', kv: { ...kv, mode: 'off' }, kvCacheType: 'f16', flashAttention: 'auto' });
+            }
+            const info = await load;
+            assert.ok(plans > 0, 'a plan was asked for while the model loaded');
+            assert.equal(info.kv.active, true, info.kv.reason ?? '');
+            const { loaded } = await supervisor.handlers()['memory.stats']({});
+            assert.ok(loaded?.predicted != null);
+            const actual = loaded.actual.kv.gpu + loaded.actual.kv.cpu;
+            const predicted = loaded.predicted.kvBytes.gpu + loaded.predicted.kvBytes.cpu;
+            assert.ok(actual > 0 && Math.abs(actual - predicted) / actual < 0.1, `KV: ${actual} bytes allocated, ${predicted} predicted`);
         }
     });
 });

@@ -98,11 +98,13 @@ function mapStopReason(reason: string): Result<'generate.run'>['stopReason'] {
 
 export class Engine {
     #events: EngineEvents;
-    #lib: NodeLlamaCpp | null = null;
+    #llamaReady: Promise<{ lib: NodeLlamaCpp; llama: Llama }> | null = null;
+    /** Set once #llamaReady resolves, for the synchronous memory snapshot. */
     #llama: Llama | null = null;
     #loaded: Loaded | null = null;
     #generation: Generation | null = null;
     #loading = false;
+    #llamaWork: Promise<unknown> = Promise.resolve();
     #kvLog = new KvLogCollector();
     #buffers = new BufferLog();
     #speed = new SpeedMeter();
@@ -111,13 +113,27 @@ export class Engine {
         this.#events = events;
     }
 
-    async #getLlama(): Promise<{ lib: NodeLlamaCpp; llama: Llama }> {
+    /**
+     * One Llama for the process, also when a load and a plan ask for it at once. A second
+     * instance re-registers the addon's log callback, and the released first one, when it is
+     * finalized, marks the process as having none: from then on llama.cpp's log goes to stdout
+     * and a load no longer learns what it allocated or whether the head-level cache is on.
+     */
+    #getLlama(): Promise<{ lib: NodeLlamaCpp; llama: Llama }> {
+        this.#llamaReady ??= this.#createLlama().catch((error: unknown) => {
+            this.#llamaReady = null;
+            throw error;
+        });
+        return this.#llamaReady;
+    }
+
+    async #createLlama(): Promise<{ lib: NodeLlamaCpp; llama: Llama }> {
         // Imported lazily so the host answers its parent before the native addon loads.
-        this.#lib ??= await import('node-llama-cpp');
-        const { LlamaLogLevel } = this.#lib;
+        const lib = await import('node-llama-cpp');
+        const { LlamaLogLevel } = lib;
         // Our patched build when it is installed (npm run build:native), else the stock prebuilt
         // binary: both are looked up by their CMake options, never built here.
-        this.#llama ??= await this.#lib.getLlama({
+        const llama = await lib.getLlama({
             gpu: process.env.HEADROOM_GPU === 'false' ? false : 'auto',
             build: 'never',
             cmakeOptions: cmakeOptionsFor(buildChoice()),
@@ -134,111 +150,127 @@ export class Engine {
                 }
             },
         });
-        return { lib: this.#lib, llama: this.#llama };
+        this.#llama = llama;
+        return { lib, llama };
     }
 
-    async load({ path: modelPath, contextSize, threads, kv, gpuLayers, flashAttention, kvCacheType }: Params<'model.load'>): Promise<ModelInfo> {
+    async load(params: Params<'model.load'>): Promise<ModelInfo> {
         if (this.#generation != null || this.#loading) throw new HeadroomError('BUSY', 'The engine is busy; stop the current reply first.');
         this.#loading = true;
         try {
-            await this.unload();
-            const file = await stat(modelPath).catch(() => null);
-            if (file == null || !file.isFile()) throw new HeadroomError('MODEL_LOAD_FAILED', `No model file at ${modelPath}.`);
-            const { lib, llama } = await this.#getLlama();
-            let model: LlamaModel;
-            let reported = -1;
-            this.#buffers.reset();
-            try {
-                model = await llama.loadModel({
-                    modelPath,
-                    ...(gpuLayers != null ? { gpuLayers } : {}),
-                    onLoadProgress: (progress) => {
-                        // llama.cpp reports per tensor; a percent step is plenty for a progress bar.
-                        if (progress < 1 && progress - reported < 0.01) return;
-                        reported = progress;
-                        this.#events.loadProgress(modelPath, progress);
-                    },
-                });
-            } catch (error) {
-                throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${path.basename(modelPath)}: ${(error as Error).message}. Is it a valid GGUF model file?`);
-            }
-            const metadata = model.fileInfo.metadata;
-            const architecture = String(metadata.general?.architecture ?? 'unknown');
-            const wantKv = kv != null && kv.mode !== 'off';
-            const compression = this.#kvAvailability(llama.systemInfo, architecture, wantKv);
-            // With compression the context size is fixed up front: the plan's budget is a share of it.
-            const contextTokens = contextSize ?? Math.min(model.trainContextSize || DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
-            const shape = kvShapeFromMetadata(metadata as Record<string, unknown>, contextTokens, wantKv ? COMPRESSED_UBATCH : contextTokens, kvCacheType);
-            let resolved: ResolvedKv | null = null;
-            let profile: FoundProfile | null = null;
-            if (wantKv && shape != null) {
-                try {
-                    // the explicit profile file, else the one `npm run profile` stored for this model
-                    profile = await profileForLoad(kv, shape, modelPath);
-                    if (compression.available) resolved = planFromProfile(kv, shape, llama.gpu !== false, profile);
-                } catch (error) {
-                    await model.dispose();
-                    throw error;
-                }
-            }
-            let context: LlamaContext;
-            const collector = this.#kvLog;
-            try {
-                const cacheType = kvCacheType === 'q8_0' ? 'Q8_0' : 'F16';
-                context = await createKvContext(model, resolved?.plan ?? null, {
-                    ...(flashAttention != null ? { flashAttention: flashAttentionOption(flashAttention) } : {}),
-                    ...(kvCacheType != null ? { experimentalKvCacheKeyType: cacheType, experimentalKvCacheValueType: cacheType } : {}),
-                    threads: threads ?? defaultThreads(llama, file.size),
-                    contextSize: resolved != null ? contextTokens : (contextSize ?? { max: contextTokens }),
-                }, collector);
-            } catch (error) {
-                await model.dispose();
-                throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${(error as Error).message}`);
-            } finally {
-                this.#kvLog = new KvLogCollector();
-            }
-            const loadedKv = this.#kvOutcome(compression, resolved, collector, kv ?? null, shape);
-            const hasTemplate = typeof model.fileInfo.metadata.tokenizer?.chat_template === 'string';
-            const sequence = context.getSequence();
-            // With compression on, a full context is a clear error, never a shift (see #refuseContextShift).
-            const contextShift = loadedKv.compression.active ? { strategy: this.#refuseContextShift } : undefined;
-            const chat = hasTemplate ? new lib.LlamaChatSession({ contextSequence: sequence, contextShift }) : null;
-            const completion = hasTemplate ? null : new lib.LlamaCompletion({ contextSequence: sequence });
-            const info: ModelInfo = {
-                path: modelPath,
-                name: metadata.general?.name ?? path.basename(modelPath, '.gguf'),
-                sizeBytes: file.size,
-                architecture,
-                layers: Number((metadata as Record<string, { block_count?: number }>)[architecture]?.block_count ?? 0),
-                contextSize: context.contextSize,
-                trainContextSize: model.trainContextSize,
-                chatMode: hasTemplate ? 'chat' : 'completion',
-                chatWrapper: chat?.chatWrapper.wrapperName ?? 'none',
-                gpu: llama.gpu === false ? 'cpu' : llama.gpu,
-                threads: context.currentThreads,
-                kv: loadedKv.compression,
-                cacheLayout: cacheLayoutOf(kvCacheType ?? 'f16', flashAttention ?? 'auto', loadedKv.resolved),
-            };
-            if (wantKv && !loadedKv.compression.active) console.error(`Headroom KV compression: ${loadedKv.compression.reason}`);
-            const stockShape = kvShapeFromMetadata(metadata as Record<string, unknown>, context.contextSize, context.batchSize, kvCacheType);
-            const predicted = await planMemory(llama, {
-                path: modelPath, contextSize: context.contextSize, gpuLayers: model.gpuLayers,
-                kv: kv ?? undefined, kvCacheType: kvCacheType ?? 'f16', flashAttention: flashAttention ?? 'auto',
-            }, profile?.profile ?? null).then((plan) => plan.predicted, () => null);
-            this.#loaded = {
-                model, context, sequence, info, chat, completion, kv: loadedKv,
-                formulaKv: stockShape == null
-                    ? kvUsageFromFormula({ layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: context.contextSize, ubatch: context.batchSize }, null, { gpuLayers: 0 })
-                    : kvUsageFromFormula(stockShape, null, { gpuLayers: Math.min(model.gpuLayers, stockShape.layers) }),
-                measured: this.#buffers.measured,
-                predicted,
-            };
-            this.#speed.start();
-            void this.#pushStats(false);
-            return info;
+            return await this.#oneAtATime(() => this.#load(params));
         } finally {
             this.#loading = false;
         }
+    }
+
+    /**
+     * Runs llama.cpp work that must not overlap another's. node-llama-cpp's memory estimates
+     * (plan, fit) quiet llama.cpp's log for the whole process while they simulate a load, and a
+     * real load learns what it allocated, and whether the head-level cache is on, from that log.
+     */
+    #oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+        const run = this.#llamaWork.then(work, work);
+        this.#llamaWork = run.catch(() => undefined);
+        return run;
+    }
+
+    async #load({ path: modelPath, contextSize, threads, kv, gpuLayers, flashAttention, kvCacheType }: Params<'model.load'>): Promise<ModelInfo> {
+        await this.unload();
+        const file = await stat(modelPath).catch(() => null);
+        if (file == null || !file.isFile()) throw new HeadroomError('MODEL_LOAD_FAILED', `No model file at ${modelPath}.`);
+        const { lib, llama } = await this.#getLlama();
+        let model: LlamaModel;
+        let reported = -1;
+        this.#buffers.reset();
+        try {
+            model = await llama.loadModel({
+                modelPath,
+                ...(gpuLayers != null ? { gpuLayers } : {}),
+                onLoadProgress: (progress) => {
+                    // llama.cpp reports per tensor; a percent step is plenty for a progress bar.
+                    if (progress < 1 && progress - reported < 0.01) return;
+                    reported = progress;
+                    this.#events.loadProgress(modelPath, progress);
+                },
+            });
+        } catch (error) {
+            throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${path.basename(modelPath)}: ${(error as Error).message}. Is it a valid GGUF model file?`);
+        }
+        const metadata = model.fileInfo.metadata;
+        const architecture = String(metadata.general?.architecture ?? 'unknown');
+        const wantKv = kv != null && kv.mode !== 'off';
+        const compression = this.#kvAvailability(llama.systemInfo, architecture, wantKv);
+        // With compression the context size is fixed up front: the plan's budget is a share of it.
+        const contextTokens = contextSize ?? Math.min(model.trainContextSize || DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
+        const shape = kvShapeFromMetadata(metadata as Record<string, unknown>, contextTokens, wantKv ? COMPRESSED_UBATCH : contextTokens, kvCacheType);
+        let resolved: ResolvedKv | null = null;
+        let profile: FoundProfile | null = null;
+        if (wantKv && shape != null) {
+            try {
+                // the explicit profile file, else the one `npm run profile` stored for this model
+                profile = await profileForLoad(kv, shape, modelPath);
+                if (compression.available) resolved = planFromProfile(kv, shape, llama.gpu !== false, profile);
+            } catch (error) {
+                await model.dispose();
+                throw error;
+            }
+        }
+        let context: LlamaContext;
+        const collector = this.#kvLog;
+        try {
+            const cacheType = kvCacheType === 'q8_0' ? 'Q8_0' : 'F16';
+            context = await createKvContext(model, resolved?.plan ?? null, {
+                ...(flashAttention != null ? { flashAttention: flashAttentionOption(flashAttention) } : {}),
+                ...(kvCacheType != null ? { experimentalKvCacheKeyType: cacheType, experimentalKvCacheValueType: cacheType } : {}),
+                threads: threads ?? defaultThreads(llama, file.size),
+                contextSize: resolved != null ? contextTokens : (contextSize ?? { max: contextTokens }),
+            }, collector);
+        } catch (error) {
+            await model.dispose();
+            throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${(error as Error).message}`);
+        } finally {
+            this.#kvLog = new KvLogCollector();
+        }
+        const loadedKv = this.#kvOutcome(compression, resolved, collector, kv ?? null, shape);
+        const hasTemplate = typeof model.fileInfo.metadata.tokenizer?.chat_template === 'string';
+        const sequence = context.getSequence();
+        // With compression on, a full context is a clear error, never a shift (see #refuseContextShift).
+        const contextShift = loadedKv.compression.active ? { strategy: this.#refuseContextShift } : undefined;
+        const chat = hasTemplate ? new lib.LlamaChatSession({ contextSequence: sequence, contextShift }) : null;
+        const completion = hasTemplate ? null : new lib.LlamaCompletion({ contextSequence: sequence });
+        const info: ModelInfo = {
+            path: modelPath,
+            name: metadata.general?.name ?? path.basename(modelPath, '.gguf'),
+            sizeBytes: file.size,
+            architecture,
+            layers: Number((metadata as Record<string, { block_count?: number }>)[architecture]?.block_count ?? 0),
+            contextSize: context.contextSize,
+            trainContextSize: model.trainContextSize,
+            chatMode: hasTemplate ? 'chat' : 'completion',
+            chatWrapper: chat?.chatWrapper.wrapperName ?? 'none',
+            gpu: llama.gpu === false ? 'cpu' : llama.gpu,
+            threads: context.currentThreads,
+            kv: loadedKv.compression,
+            cacheLayout: cacheLayoutOf(kvCacheType ?? 'f16', flashAttention ?? 'auto', loadedKv.resolved),
+        };
+        if (wantKv && !loadedKv.compression.active) console.error(`Headroom KV compression: ${loadedKv.compression.reason}`);
+        const stockShape = kvShapeFromMetadata(metadata as Record<string, unknown>, context.contextSize, context.batchSize, kvCacheType);
+        const predicted = await planMemory(llama, {
+            path: modelPath, contextSize: context.contextSize, gpuLayers: model.gpuLayers,
+            kv: kv ?? undefined, kvCacheType: kvCacheType ?? 'f16', flashAttention: flashAttention ?? 'auto',
+        }, profile?.profile ?? null).then((plan) => plan.predicted, () => null);
+        this.#loaded = {
+            model, context, sequence, info, chat, completion, kv: loadedKv,
+            formulaKv: stockShape == null
+                ? kvUsageFromFormula({ layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: context.contextSize, ubatch: context.batchSize }, null, { gpuLayers: 0 })
+                : kvUsageFromFormula(stockShape, null, { gpuLayers: Math.min(model.gpuLayers, stockShape.layers) }),
+            measured: this.#buffers.measured,
+            predicted,
+        };
+        this.#speed.start();
+        void this.#pushStats(false);
+        return info;
     }
 
     /** Whether this build and this architecture can run the head-level cache at all. */
@@ -458,14 +490,14 @@ export class Engine {
         const { llama } = await this.#getLlama();
         await this.#checkModelFile(request.path);
         const profile = await this.#profileFor(request);
-        return planMemory(llama, request, profile).catch((error) => this.#unreadable(request.path, error));
+        return this.#oneAtATime(() => planMemory(llama, request, profile)).catch((error) => this.#unreadable(request.path, error));
     }
 
     async fit(request: PlanInput, goal: 'context' | 'compression'): Promise<FitResult> {
         const { llama } = await this.#getLlama();
         await this.#checkModelFile(request.path);
         const profile = await this.#profileFor(request);
-        return fitToMachine(llama, request, goal, profile).catch((error) => this.#unreadable(request.path, error));
+        return this.#oneAtATime(() => fitToMachine(llama, request, goal, profile)).catch((error) => this.#unreadable(request.path, error));
     }
 
     /** The head profile a plan for this request uses: its explicit file, else the stored one (as a load would). */
