@@ -36,14 +36,6 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         }
     };
 
-    /** Escape from the message box: stops the reply, or does nothing when it already ended by
-     * filling the context (on the compressed cache that takes seconds). Either way it is kept. */
-    const stopReply = async () => {
-        await page.getByLabel('Message').press('Escape');
-        await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor();
-        await page.getByTestId('message-assistant').last().locator('.message-meta').filter({ hasText: /^Stopped/ }).waitFor();
-    };
-
     before(async () => {
         dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-e2e-memory-'));
         // Profiles go to a folder of this test's own, not the user's.
@@ -90,7 +82,11 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await page.waitForFunction(() => contextReadings.filter((r) => r.generating).length >= 6, undefined, { timeout: 30_000 });
         await page.screenshot({ path: path.join(results, 'memory-gauges.png') });
         const speed = await page.getByTestId('gauge-speed-value').textContent();
-        await stopReply();
+        // Escape, not a click on Stop: should the reply already have filled the context, it does
+        // nothing, and the reply is kept either way ("Stopped", or "Stopped: the context is full").
+        await page.getByLabel('Message').press('Escape');
+        await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor();
+        await page.getByTestId('message-assistant').last().locator('.message-meta').filter({ hasText: /^Stopped/ }).waitFor();
 
         const live = (await page.evaluate(() => contextReadings)).filter((r) => r.generating);
         const perSecond = (live.length - 1) / ((live.at(-1)!.at - live[0].at) / 1000);

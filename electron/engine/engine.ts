@@ -99,7 +99,7 @@ function mapStopReason(reason: string): Result<'generate.run'>['stopReason'] {
 export class Engine {
     #events: EngineEvents;
     #llamaReady: Promise<{ lib: NodeLlamaCpp; llama: Llama }> | null = null;
-    /** Set once #llamaReady resolves, for the synchronous memory snapshot. */
+    /** Set once #llamaReady resolves: memory snapshots read it without waiting for one to load. */
     #llama: Llama | null = null;
     #loaded: Loaded | null = null;
     #generation: Generation | null = null;
