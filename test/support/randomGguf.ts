@@ -1,6 +1,9 @@
-// Random-weight llama GGUFs with a real tokenizer, for mechanical tests (fast, any shape)
-// and for benchmarks at realistic shapes (Llama-3-8B's). The tokenizer comes verbatim from
-// one of llama.cpp's vocab-only GGUFs, which node-llama-cpp ships inside its source bundle.
+// Random-weight GGUFs with a real tokenizer, for mechanical tests (fast, any shape) and for
+// benchmarks at realistic attention shapes (ATTENTION_SHAPES), in every architecture Headroom
+// supports. The tokenizer comes verbatim from one of llama.cpp's vocab-only GGUFs, which
+// node-llama-cpp ships inside its source bundle. Key and tensor names and shapes follow the
+// llama.cpp that node-llama-cpp bundles: src/llama-arch.cpp (names), src/llama-model.cpp
+// (common hparams) and src/models/<architecture>.cpp (what each architecture reads and loads).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
@@ -84,17 +87,107 @@ const f32 = (key: string, value: number) => {
 };
 const str = (key: string, value: string) => entry(key, T.STRING, encodeString(value));
 
-export interface RandomLlamaOptions {
+/** The architectures the writer knows, by their GGUF `general.architecture` name. */
+export const ARCHITECTURES = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'mistral3', 'phi3', 'gemma2', 'gemma3'] as const;
+export type Architecture = typeof ARCHITECTURES[number];
+
+/** The vocab-only GGUFs of llama.cpp's models/ folder that the writer uses. */
+export type BundledVocab = 'llama-bpe' | 'llama-spm' | 'qwen2' | 'phi-3' | 'gemma-4';
+
+/** What sets an architecture apart, as llama.cpp's src/models/<architecture>.cpp loads it. */
+interface ArchitectureTraits {
+    /** Default tokenizer: the family's own where llama.cpp ships it, else the closest one. */
+    vocab: BundledVocab;
+    /** Defaults as the family's published config.json has them (rope_theta, rms_norm_eps). */
+    ropeFreqBase: number;
+    rmsEps: number;
+    /** Q and output projections are n_embd × n_embd, so the head dim is n_embd / n_head. */
+    headDimIsEmbdPerHead?: boolean;
+    qkvBias?: boolean;
+    /** attn_qkv instead of attn_q/k/v. */
+    fusedQkv?: boolean;
+    /** ffn_up is [gate; up], 2 × n_ff wide, and there is no ffn_gate. */
+    fusedGateUp?: boolean;
+    /** RMS norm of each query and key head (attn_q_norm, attn_k_norm: head dim wide). */
+    qkNorm?: boolean;
+    /** post_attention_norm and post_ffw_norm after each block (Gemma's sandwich norms). */
+    postNorms?: boolean;
+    /** The output projection is token_embd; llama.cpp loads no output.weight. */
+    tiedEmbeddings?: boolean;
+    /** The FFN is a mixture of experts (and only that). */
+    experts?: boolean;
+    /**
+     * How llama.cpp treats attention.sliding_window: `pattern` layers per period, all but the
+     * last windowed (llama_hparams::set_swa_pattern); `ignored`: read but switched off
+     * (Phi-3, see llama_model_phi3::load_arch_hparams); absent: not read at all.
+     */
+    slidingWindow?: { pattern: number; defaultSize?: number } | 'ignored';
+    /** Gemma 2's tanh caps on attention and final logits (its config.json values). */
+    softcapping?: { attention: number; final: number };
+    /** Reads attention.temperature_scale (Llama-4-style query scaling by position). */
+    temperatureScale?: boolean;
+}
+
+const TRAITS: Record<Architecture, ArchitectureTraits> = {
+    // Llama 3: meta-llama/Meta-Llama-3-8B config.json.
+    llama: { vocab: 'llama-bpe', ropeFreqBase: 500000, rmsEps: 1e-5 },
+    // Qwen2.5: Qwen/Qwen2.5-7B-Instruct config.json.
+    qwen2: { vocab: 'qwen2', ropeFreqBase: 1e6, rmsEps: 1e-6, headDimIsEmbdPerHead: true, qkvBias: true },
+    // Qwen3 keeps Qwen2's tokenizer: Qwen/Qwen3-8B and Qwen/Qwen3-30B-A3B config.json.
+    qwen3: { vocab: 'qwen2', ropeFreqBase: 1e6, rmsEps: 1e-6, qkNorm: true },
+    qwen3moe: { vocab: 'qwen2', ropeFreqBase: 1e6, rmsEps: 1e-6, qkNorm: true, experts: true },
+    // rms_norm_eps 1e-5 as in Mistral's configs; rope base 1e6 as Mistral Nemo's (Mistral Small
+    // 3.1 has 1e9: pass ropeFreqBase). Their Tekken tokenizer is not in llama.cpp's models/;
+    // Llama 3's is the closest (tiktoken-style BPE, 128K).
+    mistral3: { vocab: 'llama-bpe', ropeFreqBase: 1e6, rmsEps: 1e-5, temperatureScale: true },
+    // Phi-3-mini: rope_theta 10000, rms_norm_eps 1e-5.
+    phi3: { vocab: 'phi-3', ropeFreqBase: 10000, rmsEps: 1e-5, headDimIsEmbdPerHead: true, fusedQkv: true, fusedGateUp: true, slidingWindow: 'ignored' },
+    // Gemma 2 and 3 (google/gemma-2-9b, google/gemma-3-12b-it config.json). llama.cpp ships
+    // Gemma 4's tokenizer, not theirs: same family and vocab size (262,144) as Gemma 3's.
+    gemma2: {
+        vocab: 'gemma-4', ropeFreqBase: 10000, rmsEps: 1e-6, postNorms: true, tiedEmbeddings: true,
+        slidingWindow: { pattern: 2, defaultSize: 4096 }, softcapping: { attention: 50, final: 30 },
+    },
+    gemma3: {
+        vocab: 'gemma-4', ropeFreqBase: 1e6, rmsEps: 1e-6, qkNorm: true, postNorms: true, tiedEmbeddings: true,
+        slidingWindow: { pattern: 6 },
+    },
+};
+
+/** The default tokenizer of an architecture (see TRAITS). */
+export function vocabFor(architecture: Architecture): BundledVocab {
+    return TRAITS[architecture].vocab;
+}
+
+export type RopeScaling =
+    | { type: 'linear'; factor: number }
+    /** YaRN from originalContextLength to contextLength (factor: their ratio unless given). */
+    | { type: 'yarn'; originalContextLength: number; factor?: number; betaFast?: number; betaSlow?: number; logMultiplier?: number };
+
+export interface RandomGgufOptions {
+    architecture: Architecture;
     outPath: string;
-    /** A vocab-only GGUF: its tokenizer.* entries are copied as they are. */
-    vocabPath: string;
+    /** A vocab-only GGUF: its tokenizer.* entries are copied as they are. Default: the architecture's (vocabFor). */
+    vocabPath?: string;
     nLayer: number;
     nEmbd: number;
     nHead: number;
     nHeadKv: number;
+    /** Key and value head dim (attention.key_length = value_length); default nEmbd / nHead. */
+    headDim?: number;
+    /** FFN width (MoE models: the dense width their config carries; llama.cpp does not use it). */
     nFf: number;
+    /** Mixture of experts (qwen3moe): the router and stacked expert FFN tensors. */
+    experts?: { count: number; used: number; feedForwardLength: number };
     contextLength: number;
     ropeFreqBase?: number;
+    ropeScaling?: RopeScaling;
+    /** Sliding-window attention width in tokens (phi3, gemma2, gemma3). */
+    slidingWindow?: number;
+    /** Window-layer period (gemma2, gemma3): all but the last layer of each period are windowed. */
+    slidingWindowPattern?: number;
+    /** mistral3: attention.temperature_scale (Llama 4's beta); positions are floored by the rope's original context length. */
+    attentionTemperatureScale?: number;
     /** A Jinja chat template; null writes none; undefined keeps the vocab file's own. */
     chatTemplate?: string | null;
     tensorType?: 'f32' | 'f16';
@@ -103,6 +196,9 @@ export interface RandomLlamaOptions {
     /** Compute the file size without writing anything. */
     dryRun?: boolean;
 }
+
+/** The llama architecture's options (writeRandomLlamaGguf), as before the writer knew others. */
+export type RandomLlamaOptions = Omit<RandomGgufOptions, 'architecture'>;
 
 interface TensorSpec {
     name: string;
@@ -118,53 +214,173 @@ function tensorBytes(spec: TensorSpec): number {
 
 const align = (n: number) => Math.ceil(n / ALIGNMENT) * ALIGNMENT;
 
-/** Write a llama-architecture GGUF with seeded random weights; returns its size in bytes. */
-export async function writeRandomLlamaGguf(options: RandomLlamaOptions): Promise<number> {
+/** The head dim an options object asks for, checked against what its architecture allows. */
+function headDimOf(options: Pick<RandomGgufOptions, 'architecture' | 'nEmbd' | 'nHead' | 'nHeadKv' | 'headDim'>): number {
+    const { architecture, nEmbd, nHead, nHeadKv } = options;
+    if (nHead % nHeadKv !== 0) throw new Error('nHead must divide by nHeadKv');
+    if (options.headDim == null && nEmbd % nHead !== 0) throw new Error('nEmbd must divide by nHead unless headDim is given');
+    const headDim = options.headDim ?? nEmbd / nHead;
+    if (TRAITS[architecture].headDimIsEmbdPerHead && headDim * nHead !== nEmbd) {
+        throw new Error(`${architecture}: the head dim is nEmbd / nHead (its Q projection is nEmbd wide)`);
+    }
+    return headDim;
+}
+
+/**
+ * Which layers llama.cpp runs with the sliding window for these options (true = windowed): in
+ * each period of `pattern` layers all but the last (llama_hparams::set_swa_pattern), none
+ * where the architecture has no window or ignores it.
+ */
+export function slidingWindowLayers(options: Pick<RandomGgufOptions, 'architecture' | 'nLayer' | 'slidingWindow' | 'slidingWindowPattern'>): boolean[] {
+    const window = TRAITS[options.architecture].slidingWindow;
+    const size = options.slidingWindow ?? (typeof window === 'object' ? window.defaultSize : undefined);
+    if (typeof window !== 'object' || size == null || size === 0) return Array<boolean>(options.nLayer).fill(false);
+    const pattern = options.slidingWindowPattern ?? window.pattern;
+    return Array.from({ length: options.nLayer }, (_, il) => pattern === 0 || il % pattern < pattern - 1);
+}
+
+function checkOptions(options: RandomGgufOptions): void {
+    const traits = TRAITS[options.architecture];
+    if (traits == null) throw new Error(`unknown architecture ${options.architecture}; known: ${ARCHITECTURES.join(', ')}`);
+    const refuse = (what: string) => { throw new Error(`${options.architecture} has no ${what}`); };
+    if (traits.experts && options.experts == null) throw new Error(`${options.architecture} needs experts`);
+    if (!traits.experts && options.experts != null) refuse('experts');
+    if (options.experts != null && !(options.experts.used > 0 && options.experts.used <= options.experts.count)) {
+        throw new Error('experts.used must be between 1 and experts.count');
+    }
+    if (traits.slidingWindow == null && options.slidingWindow != null) refuse('sliding window');
+    if (typeof traits.slidingWindow !== 'object' && options.slidingWindowPattern != null) refuse('sliding-window layer pattern');
+    if (!traits.temperatureScale && options.attentionTemperatureScale != null) refuse('attention temperature scale');
+}
+
+/** The tensors llama.cpp loads for these options, in file order. */
+function tensorSpecs(options: RandomGgufOptions, nVocab: number, weightType: number): TensorSpec[] {
+    const traits = TRAITS[options.architecture];
     const { nLayer, nEmbd, nHead, nHeadKv, nFf } = options;
-    if (nEmbd % nHead !== 0 || nHead % nHeadKv !== 0) throw new Error('nEmbd must divide by nHead, and nHead by nHeadKv');
-    const headDim = nEmbd / nHead;
-    const vocab = await readRawMetadata(options.vocabPath);
+    const headDim = headDimOf(options);
+    const nQ = headDim * nHead;
+    const nKv = headDim * nHeadKv;
+    // Small uniform noise (std ≈ 0.02, as at initialisation) keeps activations finite.
+    const w = 0.035;
+    // As convert_hf_to_gguf.py stores them: 1-D tensors (norms, biases) and the MoE router in F32.
+    const weight = (name: string, dims: number[]): TensorSpec => ({ name, dims, type: weightType, fill: w });
+    const vector = (name: string, length: number): TensorSpec => ({ name, dims: [length], type: GGML_F32, fill: w });
+    const norm = (name: string, length: number): TensorSpec => ({ name, dims: [length], type: GGML_F32, fill: 'one' });
+
+    const tensors: TensorSpec[] = [weight('token_embd.weight', [nEmbd, nVocab]), norm('output_norm.weight', nEmbd)];
+    if (!traits.tiedEmbeddings) tensors.push(weight('output.weight', [nEmbd, nVocab]));
+    for (let i = 0; i < nLayer; i++) {
+        const blk = `blk.${i}`;
+        tensors.push(norm(`${blk}.attn_norm.weight`, nEmbd));
+        if (traits.fusedQkv) {
+            tensors.push(weight(`${blk}.attn_qkv.weight`, [nEmbd, nQ + 2 * nKv]));
+        } else {
+            for (const [name, width] of [['attn_q', nQ], ['attn_k', nKv], ['attn_v', nKv]] as const) {
+                tensors.push(weight(`${blk}.${name}.weight`, [nEmbd, width]));
+                if (traits.qkvBias) tensors.push(vector(`${blk}.${name}.bias`, width));
+            }
+        }
+        tensors.push(weight(`${blk}.attn_output.weight`, [nQ, nEmbd]));
+        if (traits.qkNorm) tensors.push(norm(`${blk}.attn_q_norm.weight`, headDim), norm(`${blk}.attn_k_norm.weight`, headDim));
+        if (traits.postNorms) tensors.push(norm(`${blk}.post_attention_norm.weight`, nEmbd));
+        tensors.push(norm(`${blk}.ffn_norm.weight`, nEmbd));
+        if (options.experts != null) {
+            const { count, feedForwardLength: nFfExp } = options.experts;
+            tensors.push(
+                { name: `${blk}.ffn_gate_inp.weight`, dims: [nEmbd, count], type: GGML_F32, fill: w },
+                weight(`${blk}.ffn_gate_exps.weight`, [nEmbd, nFfExp, count]),
+                weight(`${blk}.ffn_up_exps.weight`, [nEmbd, nFfExp, count]),
+                weight(`${blk}.ffn_down_exps.weight`, [nFfExp, nEmbd, count]),
+            );
+        } else if (traits.fusedGateUp) {
+            tensors.push(weight(`${blk}.ffn_up.weight`, [nEmbd, 2 * nFf]), weight(`${blk}.ffn_down.weight`, [nFf, nEmbd]));
+        } else {
+            tensors.push(
+                weight(`${blk}.ffn_gate.weight`, [nEmbd, nFf]),
+                weight(`${blk}.ffn_up.weight`, [nEmbd, nFf]),
+                weight(`${blk}.ffn_down.weight`, [nFf, nEmbd]),
+            );
+        }
+        if (traits.postNorms) tensors.push(norm(`${blk}.post_ffw_norm.weight`, nEmbd));
+    }
+    return tensors;
+}
+
+/** The architecture's hyperparameter entries (everything but general.* and tokenizer.*). */
+function hparamEntries(options: RandomGgufOptions): Buffer[] {
+    const arch = options.architecture;
+    const traits = TRAITS[arch];
+    const headDim = headDimOf(options);
+    const entries = [
+        u32(`${arch}.context_length`, options.contextLength),
+        u32(`${arch}.embedding_length`, options.nEmbd),
+        u32(`${arch}.block_count`, options.nLayer),
+        u32(`${arch}.feed_forward_length`, options.nFf),
+        u32(`${arch}.attention.head_count`, options.nHead),
+        u32(`${arch}.attention.head_count_kv`, options.nHeadKv),
+    ];
+    // llama.cpp defaults both to n_embd / n_head.
+    if (headDim * options.nHead !== options.nEmbd) {
+        entries.push(u32(`${arch}.attention.key_length`, headDim), u32(`${arch}.attention.value_length`, headDim));
+    }
+    entries.push(
+        u32(`${arch}.rope.dimension_count`, headDim),
+        f32(`${arch}.rope.freq_base`, options.ropeFreqBase ?? traits.ropeFreqBase),
+        f32(`${arch}.attention.layer_norm_rms_epsilon`, traits.rmsEps),
+    );
+    if (options.experts != null) {
+        entries.push(
+            u32(`${arch}.expert_count`, options.experts.count),
+            u32(`${arch}.expert_used_count`, options.experts.used),
+            u32(`${arch}.expert_feed_forward_length`, options.experts.feedForwardLength),
+        );
+    }
+    if (options.slidingWindow != null) entries.push(u32(`${arch}.attention.sliding_window`, options.slidingWindow));
+    if (options.slidingWindowPattern != null) entries.push(u32(`${arch}.attention.sliding_window_pattern`, options.slidingWindowPattern));
+    if (traits.softcapping != null) {
+        entries.push(
+            f32(`${arch}.attn_logit_softcapping`, traits.softcapping.attention),
+            f32(`${arch}.final_logit_softcapping`, traits.softcapping.final),
+        );
+    }
+    const scaling = options.ropeScaling;
+    if (scaling != null) {
+        entries.push(str(`${arch}.rope.scaling.type`, scaling.type));
+        if (scaling.type === 'linear') {
+            entries.push(f32(`${arch}.rope.scaling.factor`, scaling.factor));
+        } else {
+            entries.push(
+                f32(`${arch}.rope.scaling.factor`, scaling.factor ?? options.contextLength / scaling.originalContextLength),
+                u32(`${arch}.rope.scaling.original_context_length`, scaling.originalContextLength),
+            );
+            if (scaling.betaFast != null) entries.push(f32(`${arch}.rope.scaling.yarn_beta_fast`, scaling.betaFast));
+            if (scaling.betaSlow != null) entries.push(f32(`${arch}.rope.scaling.yarn_beta_slow`, scaling.betaSlow));
+            if (scaling.logMultiplier != null) entries.push(f32(`${arch}.rope.scaling.yarn_log_multiplier`, scaling.logMultiplier));
+        }
+    }
+    if (options.attentionTemperatureScale != null) {
+        entries.push(f32(`${arch}.attention.temperature_scale`, options.attentionTemperatureScale));
+    }
+    return entries;
+}
+
+/** Write a GGUF of any known architecture with seeded random weights; returns its size in bytes. */
+export async function writeRandomGguf(options: RandomGgufOptions): Promise<number> {
+    checkOptions(options);
+    const vocabPath = options.vocabPath ?? await bundledVocab(vocabFor(options.architecture));
+    const vocab = await readRawMetadata(vocabPath);
     const tokens = vocab.get('tokenizer.ggml.tokens');
-    if (tokens == null) throw new Error(`${options.vocabPath} has no tokenizer`);
+    if (tokens == null) throw new Error(`${vocabPath} has no tokenizer`);
     // Array entry: key, type u32, element type u32, count u64.
     const nVocab = Number(tokens.readBigUInt64LE(8 + 'tokenizer.ggml.tokens'.length + 8));
     const weightType = options.tensorType === 'f32' ? GGML_F32 : GGML_F16;
-    // Small uniform noise (std ≈ 0.02, as at initialisation) keeps activations finite.
-    const w = 0.035;
-
-    const tensors: TensorSpec[] = [
-        { name: 'token_embd.weight', dims: [nEmbd, nVocab], type: weightType, fill: w },
-        { name: 'output_norm.weight', dims: [nEmbd], type: GGML_F32, fill: 'one' },
-        { name: 'output.weight', dims: [nEmbd, nVocab], type: weightType, fill: w },
-    ];
-    for (let i = 0; i < nLayer; i++) {
-        const blk = `blk.${i}`;
-        tensors.push(
-            { name: `${blk}.attn_norm.weight`, dims: [nEmbd], type: GGML_F32, fill: 'one' },
-            { name: `${blk}.attn_q.weight`, dims: [nEmbd, headDim * nHead], type: weightType, fill: w },
-            { name: `${blk}.attn_k.weight`, dims: [nEmbd, headDim * nHeadKv], type: weightType, fill: w },
-            { name: `${blk}.attn_v.weight`, dims: [nEmbd, headDim * nHeadKv], type: weightType, fill: w },
-            { name: `${blk}.attn_output.weight`, dims: [headDim * nHead, nEmbd], type: weightType, fill: w },
-            { name: `${blk}.ffn_norm.weight`, dims: [nEmbd], type: GGML_F32, fill: 'one' },
-            { name: `${blk}.ffn_gate.weight`, dims: [nEmbd, nFf], type: weightType, fill: w },
-            { name: `${blk}.ffn_up.weight`, dims: [nEmbd, nFf], type: weightType, fill: w },
-            { name: `${blk}.ffn_down.weight`, dims: [nFf, nEmbd], type: weightType, fill: w },
-        );
-    }
+    const tensors = tensorSpecs(options, nVocab, weightType);
 
     const metadata: Buffer[] = [
-        str('general.architecture', 'llama'),
-        str('general.name', options.name ?? `random llama ${nLayer}L ${nEmbd}d`),
+        str('general.architecture', options.architecture),
+        str('general.name', options.name ?? `random ${options.architecture} ${options.nLayer}L ${options.nEmbd}d`),
         u32('general.file_type', weightType === GGML_F16 ? 1 : 0),
-        u32('llama.context_length', options.contextLength),
-        u32('llama.embedding_length', nEmbd),
-        u32('llama.block_count', nLayer),
-        u32('llama.feed_forward_length', nFf),
-        u32('llama.attention.head_count', nHead),
-        u32('llama.attention.head_count_kv', nHeadKv),
-        u32('llama.rope.dimension_count', headDim),
-        f32('llama.rope.freq_base', options.ropeFreqBase ?? 500000),
-        f32('llama.attention.layer_norm_rms_epsilon', 1e-5),
+        ...hparamEntries(options),
     ];
     for (const [key, raw] of vocab) {
         if (!key.startsWith('tokenizer.')) continue;
@@ -236,11 +452,68 @@ export async function writeRandomLlamaGguf(options: RandomLlamaOptions): Promise
     return totalBytes;
 }
 
+/** Write a llama-architecture GGUF with seeded random weights; returns its size in bytes. */
+export function writeRandomLlamaGguf(options: RandomLlamaOptions): Promise<number> {
+    return writeRandomGguf({ ...options, architecture: 'llama' });
+}
+
+/** A released model's shape: what its KV cache and attention look like, in writer options. */
+export type AttentionShape = Pick<RandomGgufOptions,
+    'architecture' | 'nLayer' | 'nEmbd' | 'nHead' | 'nHeadKv' | 'nFf' | 'contextLength' | 'ropeFreqBase' | 'ropeScaling' | 'slidingWindow'
+> & {
+    /** The model this reproduces, as its publisher names it. */
+    model: string;
+    headDim: number;
+};
+
+/**
+ * Attention shapes of models people run for long context, from each model's published
+ * config.json on Hugging Face (hidden_size, intermediate_size, num_hidden_layers,
+ * num_attention_heads, num_key_value_heads, head_dim, max_position_embeddings, rope_theta,
+ * sliding_window). The architecture is the one llama.cpp's converter writes for that model.
+ */
+export type AttentionShapeName = 'llama3-8b' | 'qwen3-8b' | 'qwen2.5-32b' | 'llama3-70b' | 'gemma3-12b' | 'mistral-nemo-12b';
+
+export const ATTENTION_SHAPES: Readonly<Record<AttentionShapeName, AttentionShape>> = {
+    // meta-llama/Meta-Llama-3-8B
+    'llama3-8b': {
+        model: 'Llama-3-8B', architecture: 'llama', nLayer: 32, nEmbd: 4096, nHead: 32, nHeadKv: 8, headDim: 128,
+        nFf: 14336, contextLength: 8192, ropeFreqBase: 500000,
+    },
+    // Qwen/Qwen3-8B
+    'qwen3-8b': {
+        model: 'Qwen3-8B', architecture: 'qwen3', nLayer: 36, nEmbd: 4096, nHead: 32, nHeadKv: 8, headDim: 128,
+        nFf: 12288, contextLength: 40960, ropeFreqBase: 1000000,
+    },
+    // Qwen/Qwen2.5-32B-Instruct (the base model's config says 131072 positions)
+    'qwen2.5-32b': {
+        model: 'Qwen2.5-32B', architecture: 'qwen2', nLayer: 64, nEmbd: 5120, nHead: 40, nHeadKv: 8, headDim: 128,
+        nFf: 27648, contextLength: 32768, ropeFreqBase: 1000000,
+    },
+    // meta-llama/Meta-Llama-3-70B
+    'llama3-70b': {
+        model: 'Llama-3-70B', architecture: 'llama', nLayer: 80, nEmbd: 8192, nHead: 64, nHeadKv: 8, headDim: 128,
+        nFf: 28672, contextLength: 8192, ropeFreqBase: 500000,
+    },
+    // google/gemma-3-12b-it (text_config): 1,024-token window on 5 of every 6 layers (40 of 48),
+    // rope_theta 1e6 with linear scaling ×8 on the global layers, 10,000 on the window layers.
+    'gemma3-12b': {
+        model: 'Gemma-3-12B', architecture: 'gemma3', nLayer: 48, nEmbd: 3840, nHead: 16, nHeadKv: 8, headDim: 256,
+        nFf: 15360, contextLength: 131072, ropeFreqBase: 1000000, ropeScaling: { type: 'linear', factor: 8 }, slidingWindow: 1024,
+    },
+    // mistralai/Mistral-Nemo-Instruct-2407: head_dim 128, not 5120 / 32; llama.cpp converts it
+    // as llama. max_position_embeddings is 1024000 (the model card says 128k).
+    'mistral-nemo-12b': {
+        model: 'Mistral-Nemo-12B', architecture: 'llama', nLayer: 40, nEmbd: 5120, nHead: 32, nHeadKv: 8, headDim: 128,
+        nFf: 14336, contextLength: 1024000, ropeFreqBase: 1000000,
+    },
+};
+
 /** Cache folder for things the tests derive (vocab files, generated models). */
 export const cacheDir = path.join(os.tmpdir(), 'headroom-test-cache');
 
 /** A vocab-only GGUF from the llama.cpp source bundle that node-llama-cpp ships. */
-export async function bundledVocab(name: 'llama-bpe' | 'llama-spm' | 'qwen2' | 'phi-3'): Promise<string> {
+export async function bundledVocab(name: BundledVocab): Promise<string> {
     const out = path.join(cacheDir, `ggml-vocab-${name}.gguf`);
     if (existsSync(out)) return out;
     // The package exports no subpaths; find its folder from its main entry.
