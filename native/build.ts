@@ -1,56 +1,85 @@
 // Builds node-llama-cpp's bundled llama.cpp with our patches (native/patches/*.patch) as a
-// node-llama-cpp local build. The engine host then loads it (see electron/engine/kv/native.ts)
-// and falls back to the stock prebuilt binary when it is missing.
+// node-llama-cpp local build, for the GPU backend this machine can build for. The engine host
+// loads it (see electron/engine/kv/native.ts) and says so when it is missing.
 //
-//   npm run build:native                 # CPU
-//   npm run build:native -- --gpu cuda   # or vulkan, metal
+//   npm run build:native                  # CUDA, Vulkan or Metal when their toolchain is here, else the CPU
+//   npm run build:native -- --gpu vulkan  # or cuda, metal, false (the CPU)
+//   npm run build:native -- --export-patches   # native/patches from the patch commits of the source copy
 //
 // No network: the llama.cpp source comes from the git bundle inside node-llama-cpp.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BUILD_CMAKE_OPTION } from '../electron/engine/kv/native.ts';
+import { chooseBuildGpu, NATIVE_GPUS, type NativeGpu } from './toolchain.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const patchesDir = path.join(root, 'native', 'patches');
 const llamaCppDir = path.join(root, 'node_modules', 'node-llama-cpp', 'llama', 'llama.cpp');
 const cli = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'node-llama-cpp.cmd' : 'node-llama-cpp');
+// The patches are commits on top of this one in the source copy, so they can be edited and exported.
+const BASE_TAG = 'headroom-base';
+const GIT_IDENTITY = ['-c', 'user.name=Headroom', '-c', 'user.email=headroom@localhost', '-c', 'commit.gpgsign=false'];
 
-const GPUS = ['false', 'cuda', 'vulkan', 'metal'] as const;
-const { values } = parseArgs({ options: { gpu: { type: 'string', default: 'false' } } });
-const gpu = values.gpu ?? 'false';
-if (!(GPUS as readonly string[]).includes(gpu)) {
-    console.error(`--gpu must be one of ${GPUS.join(', ')}, not ${gpu}`);
-    process.exit(2);
-}
+const { values } = parseArgs({ options: { gpu: { type: 'string' }, 'export-patches': { type: 'boolean', default: false } } });
 
-function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): void {
-    console.log(`$ ${[command, ...args].join(' ')}`);
+function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; quiet?: boolean } = {}): string {
+    if (!options.quiet) console.log(`$ ${[command, ...args].join(' ')}`);
     const result = spawnSync(command, args, {
-        cwd: options.cwd ?? root, env: options.env ?? process.env, stdio: 'inherit', shell: process.platform === 'win32',
+        cwd: options.cwd ?? root, env: options.env ?? process.env, shell: process.platform === 'win32',
+        stdio: options.quiet ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8',
     });
     if (result.status !== 0) {
         console.error(`failed (${result.status ?? result.signal}): ${command} ${args.join(' ')}`);
         process.exit(1);
     }
+    return result.stdout ?? '';
 }
 
-// 1. A fresh copy of the exact llama.cpp node-llama-cpp ships (its own patches applied).
+const git = (args: string[], quiet = false) => run('git', [...GIT_IDENTITY, ...args], { cwd: llamaCppDir, quiet });
+
+if (values['export-patches']) {
+    if (!existsSync(path.join(llamaCppDir, '.git'))) {
+        console.error('No llama.cpp source copy: run `npm run build:native` first, then commit your changes there.');
+        process.exit(1);
+    }
+    for (const name of readdirSync(patchesDir).filter((n) => n.endsWith('.patch'))) rmSync(path.join(patchesDir, name));
+    git(['format-patch', '--zero-commit', '--no-signature', '--output-directory', patchesDir, `${BASE_TAG}..HEAD`]);
+    console.log(`Exported ${readdirSync(patchesDir).filter((n) => n.endsWith('.patch')).length} patches to native/patches.`);
+    process.exit(0);
+}
+
+let gpu: NativeGpu;
+if (values.gpu != null) {
+    if (!(NATIVE_GPUS as readonly string[]).includes(values.gpu)) {
+        console.error(`--gpu must be one of ${NATIVE_GPUS.join(', ')}, not ${values.gpu}`);
+        process.exit(2);
+    }
+    gpu = values.gpu as NativeGpu;
+} else {
+    const choice = await chooseBuildGpu();
+    gpu = choice.gpu;
+    console.log(`Building for ${choice.gpu === 'false' ? 'the CPU' : choice.gpu}: ${choice.reason}`);
+}
+
+const started = performance.now();
+
+// 1. A fresh copy of the exact llama.cpp node-llama-cpp ships, its own changes committed as the base.
 run(cli, ['source', 'download', '--gpu', gpu, '--skipBuild', '--noUsageExample']);
+git(['add', '--all']);
+git(['commit', '--quiet', '--allow-empty', '--message', 'node-llama-cpp: its own changes to the bundled release']);
+git(['tag', '--force', BASE_TAG], true);
 
-// 2. Our patches, in order; `git apply --check` first so a mismatch fails before touching files.
+// 2. Our patches, in order, as commits (a mismatch stops here, before anything is built).
 const patches = readdirSync(patchesDir).filter((name) => name.endsWith('.patch')).sort();
-for (const name of patches) {
-    const file = path.join(patchesDir, name);
-    run('git', ['apply', '--check', file], { cwd: llamaCppDir });
-    run('git', ['apply', '--whitespace=nowarn', file], { cwd: llamaCppDir });
-}
+for (const name of patches) git(['am', '--quiet', '--whitespace=nowarn', path.join(patchesDir, name)]);
 
 // 3. The local build, tagged with our CMake option so it never shadows the stock binary.
 run(cli, ['source', 'build', '--gpu', gpu, '--noUsageExample'], {
     env: { ...process.env, [`NODE_LLAMA_CPP_CMAKE_OPTION_${BUILD_CMAKE_OPTION}`]: 'ON' },
 });
 
-console.log(`Built llama.cpp with ${patches.length} Headroom patches (gpu: ${gpu}).`);
+const seconds = Math.round((performance.now() - started) / 1000);
+console.log(`Built llama.cpp with ${patches.length} Headroom patches for ${gpu === 'false' ? 'the CPU' : gpu} in ${Math.floor(seconds / 60)} m ${seconds % 60} s.`);

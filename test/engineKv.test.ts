@@ -53,7 +53,7 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', { 
         assert.equal(stats.mode, 'budget');
         assert.equal(stats.profile, null, 'no profile: the fallback order');
         assert.equal(stats.contextCells, 2048);
-        assert.equal(stats.streamingCells, 288, 'PAD(4 + 128 + 128, 32)');
+        assert.equal(stats.streamingCells, 416, 'PAD(4 + 2 x 128 + 128, 32)');
         const stock = kvBytes({ layers: 4, kvHeads: 4, bytesPerHeadToken: 64, contextCells: 2048, ubatch: 128 }, null, 'cpu');
         assert.ok(stats.planned.cpu <= 0.25 * stock.cpu, `${stats.planned.cpu} <= 25% of ${stock.cpu}`);
         assert.ok(stats.allocated.cpu >= stats.planned.cpu && stats.allocated.cpu - stats.planned.cpu < 8192, `allocated ${stats.allocated.cpu}`);

@@ -30,6 +30,16 @@ export interface ProbeRequest {
     saveRestore?: boolean;
     /** After generating: erase the last `eraseTail` evaluated tokens and generate them again. */
     eraseTail?: number;
+    /** The backend: the CPU (default) or our Vulkan build (set GGML_VK_VISIBLE_DEVICES to use a CPU-type device). */
+    gpu?: false | 'vulkan';
+    /** Layers on the GPU (default: all of them when gpu is set). */
+    gpuLayers?: number;
+    /** K and V cache type (default f16). */
+    kvType?: 'f16' | 'q8_0' | 'q4_0';
+    /** 'auto' lets llama.cpp decide whether flash attention works on every device. */
+    flashAttentionAuto?: boolean;
+    /** Read llama.cpp's timings after the prompt and after decoding (bytes copied between backends). */
+    timings?: boolean;
 }
 
 export interface ProbeResult {
@@ -47,6 +57,14 @@ export interface ProbeResult {
     regenerated: number[];
     /** Sequence operations the native cache refused (its log lines). */
     refusals: string[];
+    /** Whether flash attention ended up on (from llama.cpp's log when it was 'auto'; otherwise as requested). */
+    flashAttention: boolean;
+    /** With timings: bytes the scheduler copied between backends while reading the prompt, and per decoded token. */
+    copyBytes: { prefill: number; perDecodedToken: number } | null;
+    /** The GPU backend the binary uses (false: CPU). */
+    gpu: string | false;
+    /** Every KV buffer llama.cpp logged, stock or head-level, with its buffer type. */
+    bufferTypes: string[];
 }
 
 const self = fileURLToPath(import.meta.url);
@@ -75,8 +93,12 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
     const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
     const collector = new KvLogCollector();
     const refusals: string[] = [];
+    const copyLines: number[] = [];
+    let flashAttention = request.flashAttention ?? false;
     const llama = await getLlama({
-        gpu: false,
+        gpu: request.gpu ?? false,
+        // never a stock prebuilt in place of the build asked for
+        usePrebuiltBinaries: request.build === 'stock',
         build: 'never',
         cmakeOptions: cmakeOptionsFor(request.build),
         logLevel: LlamaLogLevel.info,
@@ -84,6 +106,10 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
             for (const line of message.split('\n')) {
                 collector.take(line);
                 if (/refused/.test(line)) refusals.push(line);
+                const copies = /backend copies = +(\d+) bytes/.exec(line);
+                if (copies != null) copyLines.push(Number(copies[1]));
+                const fa = /Flash Attention (enabled|not supported)/.exec(line);
+                if (fa != null) flashAttention = fa[1] === 'enabled';
             }
             if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) process.stderr.write(message + '\n');
         },
@@ -93,12 +119,18 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         if (!headwise) throw new Error('a plan needs the headwise build');
         process.env[POLICY_ENV] = await writePolicyFile(request.plan);
     }
-    const model = await llama.loadModel({ modelPath: request.model });
+    const model = await llama.loadModel({
+        modelPath: request.model,
+        gpuLayers: request.gpu ? (request.gpuLayers ?? 'max') : 0,
+    });
+    const cacheType = request.kvType == null || request.kvType === 'f16' ? undefined : request.kvType === 'q8_0' ? 'Q8_0' : 'Q4_0';
     const context = await model.createContext({
         contextSize: request.contextSize,
         batchSize: request.batchSize ?? request.contextSize,
-        flashAttention: request.flashAttention ?? false,
+        flashAttention: request.flashAttentionAuto ? 'auto' : (request.flashAttention ?? false),
         threads: 1,
+        performanceTracking: request.timings === true,
+        ...(cacheType != null ? { experimentalKvCacheKeyType: cacheType, experimentalKvCacheValueType: cacheType } : {}),
     });
     delete process.env[POLICY_ENV];
     const sequence = context.getSequence();
@@ -122,6 +154,13 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
     const first = await sequence.controlledEvaluate(input);
     const prefillSeconds = (performance.now() - prefillStarted) / 1000;
     record(first.at(-1));
+    // printTimings logs the counters since the last print, then resets them
+    const timings = async () => {
+        await context.printTimings();
+        await new Promise((r) => setTimeout(r, 50));
+        return copyLines.at(-1) ?? 0;
+    };
+    const prefillCopies = request.timings ? await timings() : 0;
     if (request.saveRestore === true) {
         const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-state-')), 'sequence.bin');
         await sequence.saveStateToFile(file);
@@ -134,6 +173,7 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         record(out[0]);
     }
     const seconds = (performance.now() - started) / 1000;
+    const decodeCopies = request.timings ? await timings() : 0;
     const regenerated: number[] = [];
     if (request.eraseTail != null) {
         const end = sequence.nextTokenIndex;
@@ -162,6 +202,10 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         decodeTokensPerSecond: request.generate > 1 ? (request.generate - 1) / seconds : 0,
         regenerated,
         refusals,
+        flashAttention,
+        copyBytes: request.timings ? { prefill: prefillCopies, perDecodedToken: request.generate > 1 ? decodeCopies / (request.generate - 1) : 0 } : null,
+        gpu: llama.gpu,
+        bufferTypes: [...collector.buffers.map((b) => b.bufferType), ...collector.stockBuffers.map((b) => b.bufferType)],
     };
     await context.dispose();
     await model.dispose();

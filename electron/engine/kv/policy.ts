@@ -67,9 +67,12 @@ export function alignUp(value: number, to: number): number {
     return Math.ceil(value / to) * to;
 }
 
-/** Cells a streaming head holds: its sinks, its window and one batch being evaluated. */
+/**
+ * Cells a streaming head holds: its sinks, its window, the window before the last prompt's end (so a
+ * chat can drop a reply and go on from the prompt without reading the document again) and one batch.
+ */
 export function streamingCells(shape: KvShape, sinks: number, window: number): number {
-    return Math.min(shape.contextCells, alignUp(sinks + window + shape.ubatch, STREAMING_CELL_PADDING));
+    return Math.min(shape.contextCells, alignUp(sinks + 2 * window + shape.ubatch, STREAMING_CELL_PADDING));
 }
 
 export interface KvBytes {
