@@ -175,7 +175,7 @@ describe('head-level KV cache (patched llama.cpp)', { skip: native.skip }, () =>
     });
 
     test('state save and load: a restored sequence goes on exactly as an uninterrupted one', async () => {
-        // a 64-cell streaming cache that has already dropped most of the prompt
+        // a 96-cell streaming cache that has already dropped most of the prompt
         const base = { build: 'headwise', model: ORGANISM, contextSize: 512, batchSize: 32, plan: mixedPlan(4, 24), prompt: PROMPT, generate: 16 } as const;
         const straight = await runProbe(base);
         const restored = await runProbe({ ...base, saveRestore: true });
@@ -191,8 +191,15 @@ describe('head-level KV cache (patched llama.cpp)', { skip: native.skip }, () =>
             assert.deepEqual(result.regenerated, result.generated.slice(-8));
         });
 
+        test('the whole reply, back to the end of the prompt, is removed in place: the streaming heads kept that window', async () => {
+            // a reply ten times the window; the prompt was one batch, the reply one token at a time
+            const result = await runProbe({ ...base, generate: 240, eraseTail: 239 });
+            assert.deepEqual(result.refusals, [], 'nothing refused: the follow-up goes on from the prompt');
+            assert.deepEqual(result.regenerated, result.generated.slice(1), 'and generates the same reply again');
+        });
+
         test('a tail whose window the streaming heads dropped is refused; node-llama-cpp evaluates again, output unchanged', async () => {
-            // 64 cells per streaming head: 70 tokens back is gone
+            // 96 cells per streaming head (sinks, window, the window before the prompt's end, a batch): 70 tokens back is gone
             const result = await runProbe({ ...base, generate: 90, eraseTail: 70 });
             assert.equal(result.refusals.length, 1, 'the streaming heads no longer hold what the next token needs');
             assert.match(result.refusals[0], /seq_rm: refused/);
