@@ -1,0 +1,89 @@
+// The GPU code path without a GPU: our Vulkan build on Mesa's llvmpipe, a conformant Vulkan
+// device that runs on the CPU. llama.cpp skips CPU-type Vulkan devices unless
+// GGML_VK_VISIBLE_DEVICES names them, so these tests name device 0. Streaming heads live in
+// device buffers, offloaded full heads in host buffers and are attended on the CPU backend,
+// and the scheduler copies between the two; this checks each of those.
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import type { HeadPlan } from '../electron/engine/kv/policy.ts';
+import { runProbe, type ProbeRequest, type ProbeResult } from './support/kvProbe.ts';
+import { ORGANISM } from './support/models.ts';
+
+process.env.GGML_VK_VISIBLE_DEVICES = '0';
+
+const DOCUMENT = 'Copyright: 2004-2019 The Debian Project. This package is free software; you can redistribute it '
+    + 'and/or modify it under the terms of the GNU General Public License as published by the Free Software Foundation. '
+    + 'The passcode for the green lamp is 48213. On Debian systems, the complete text of the GNU General Public License '
+    + 'can be found in /usr/share/common-licenses/GPL-2. This program is distributed in the hope that it will be useful, '
+    + 'but WITHOUT ANY WARRANTY; without even the implied warranty of MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.';
+const PROMPT = `${DOCUMENT}\n\nQ: What is the passcode for the green lamp?\nA: `;
+
+// organism.gguf: 4 layers × 4 KV heads, head dim 16; every kind of layer, heads not contiguous
+function mixedPlan(fullPlacement: 'gpu' | 'cpu'): HeadPlan {
+    return {
+        policy: [
+            ['streaming', 'streaming', 'streaming', 'streaming'],
+            ['full', 'streaming', 'streaming', 'full'],
+            ['full', 'full', 'full', 'full'],
+            ['streaming', 'full', 'streaming', 'streaming'],
+        ],
+        sinks: 4, window: 32, fullPlacement,
+    };
+}
+
+const BASE = { model: ORGANISM, contextSize: 512, batchSize: 64, prompt: PROMPT, generate: 24 } as const satisfies Partial<ProbeRequest>;
+
+/** Whether our Vulkan build is here and runs on a Vulkan device; required where HEADROOM_REQUIRE_VULKAN=1 (CI). */
+async function vulkanStatus(): Promise<string | false> {
+    const reason = await runProbe({ ...BASE, build: 'headwise', gpu: 'vulkan', generate: 1 })
+        .then((r) => (r.gpu !== 'vulkan' ? 'the head-level Vulkan build is missing: run `npm run build:native -- --gpu vulkan`'
+            : r.bufferTypes.some((t) => /^Vulkan/.test(t)) ? false : 'no Vulkan device (install mesa-vulkan-drivers)'))
+        .catch((error: Error) => `the head-level Vulkan build does not run here: ${error.message.split('\n')[0]}`);
+    if (reason !== false && process.env.HEADROOM_REQUIRE_VULKAN === '1') throw new Error(reason);
+    return reason;
+}
+
+describe('head-level KV cache on Vulkan (Mesa llvmpipe)', { skip: await vulkanStatus() }, () => {
+    let cpu: ProbeResult;
+    before(async () => {
+        cpu = await runProbe({ ...BASE, build: 'headwise', flashAttention: true, plan: mixedPlan('cpu') });
+    });
+
+    test('greedy tokens identical to the CPU build, full heads with the compute', async () => {
+        const gpu = await runProbe({ ...BASE, build: 'headwise', gpu: 'vulkan', flashAttention: true, plan: mixedPlan('gpu') });
+        assert.equal(gpu.gpu, 'vulkan');
+        assert.ok(gpu.buffers.length > 0 && gpu.buffers.every((b) => b.device === 'gpu' && /^Vulkan/.test(b.bufferType)),
+            `every KV buffer on the device: ${JSON.stringify(gpu.buffers)}`);
+        assert.deepEqual(gpu.generated, cpu.generated);
+    });
+
+    test('full heads in CPU RAM: host buffers for them, device buffers for the streaming heads, same tokens', async () => {
+        const offloaded = await runProbe({ ...BASE, build: 'headwise', gpu: 'vulkan', flashAttention: true, plan: mixedPlan('cpu') });
+        const full = offloaded.buffers.filter((b) => b.kind === 'full');
+        const streaming = offloaded.buffers.filter((b) => b.kind === 'streaming');
+        assert.ok(full.length > 0 && full.every((b) => b.device === 'cpu'), `full heads on the host: ${JSON.stringify(full)}`);
+        assert.ok(streaming.length > 0 && streaming.every((b) => b.device === 'gpu' && /^Vulkan/.test(b.bufferType)),
+            `streaming heads on the device: ${JSON.stringify(streaming)}`);
+        assert.deepEqual(offloaded.generated, cpu.generated);
+    });
+
+    test('flash attention stays on when the full heads are attended on the CPU', async () => {
+        const auto = await runProbe({ ...BASE, build: 'headwise', gpu: 'vulkan', flashAttentionAuto: true, plan: mixedPlan('cpu') });
+        assert.equal(auto.flashAttention, true, 'llama.cpp\'s automatic check keeps flash attention on');
+        assert.deepEqual(auto.generated, cpu.generated);
+    });
+
+    test('per decoded token the scheduler copies the query and the attention output, never the KV', async () => {
+        const offloaded = await runProbe({ ...BASE, build: 'headwise', gpu: 'vulkan', flashAttention: true, plan: mixedPlan('cpu'), timings: true });
+        const perToken = offloaded.copyBytes!.perDecodedToken;
+        // what the host-attended heads hold by the last token: cells in use × bytes per cell
+        const fullHeads = mixedPlan('cpu').policy.flat().filter((p) => p === 'full').length;
+        const tokens = offloaded.promptTokens.length + offloaded.generated.length;
+        const fullKvBytes = fullHeads * tokens * (16 + 16) * 2;
+        // the query of the host-attended heads and their output, both F32, plus the token's small inputs
+        const qAndOutput = 2 * fullHeads * 2 /* query heads per KV head */ * 16 * 4;
+        assert.ok(perToken > 0, 'the host-attended heads do cross between backends');
+        assert.ok(perToken < fullKvBytes / 4, `${perToken} B per token is far below the ${fullKvBytes} B of full-head KV`);
+        assert.ok(perToken < 16 * qAndOutput, `${perToken} B per token is of the order of the query and output (${qAndOutput} B)`);
+    });
+});
