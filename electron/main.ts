@@ -2,9 +2,9 @@
 // contract. The engine itself runs in a utilityProcess (see electronHost.ts).
 import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, session, shell, type WebContents } from 'electron';
-import { createBackend, type Backend } from './backend.ts';
-import { spawnElectronHost } from './engine/electronHost.ts';
-import { dispatch } from './ipc/rpc.ts';
+import { createBackend, type Backend } from '../backend/backend.ts';
+import { spawnElectronHost } from './electronHost.ts';
+import { dispatch } from '../common/rpc.ts';
 import { RPC_CHANNEL } from './preloadChannel.ts';
 
 declare const MAIN_WINDOW_VITE_DEV_SERVER_URL: string | undefined;

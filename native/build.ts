@@ -11,7 +11,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BUILD_CMAKE_OPTION } from '../electron/engine/kv/native.ts';
+import { BUILD_CMAKE_OPTION } from '../engine/kv/native.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const patchesDir = path.join(root, 'native', 'patches');

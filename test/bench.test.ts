@@ -8,15 +8,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
-import { HeadProfile } from '../electron/engine/kv/policy.ts';
-import { formatDuoTsv, parseDuoTsv, profileFromDuo } from '../electron/bench/duoAttention.ts';
-import { buildHaystack, loadFiller, makeNeedle, seededRandom } from '../electron/bench/haystack.ts';
-import { getRuntime } from '../electron/bench/engineAdapter.ts';
-import { profilePrompts, rankHeads } from '../electron/bench/headProfiler.ts';
-import { evictHeadsInState } from '../electron/bench/kvStateEviction.ts';
-import { scoreContinuation } from '../electron/bench/prompting.ts';
-import { KvBenchResult, NiahResult } from '../electron/bench/results.ts';
-import { sha256OfFile } from '../electron/engine/kv/profileStore.ts';
+import { HeadProfile } from '../common/kv/policy.ts';
+import { formatDuoTsv, parseDuoTsv, profileFromDuo } from '../engine/profiler/duoAttention.ts';
+import { buildHaystack, loadFiller, makeNeedle, seededRandom } from '../engine/profiler/haystack.ts';
+import { getRuntime } from '../engine/load.ts';
+import { profilePrompts, rankHeads } from '../engine/profiler/headProfiler.ts';
+import { evictHeadsInState } from '../engine/profiler/kvStateEviction.ts';
+import { scoreContinuation } from '../engine/profiler/prompting.ts';
+import { KvBenchResult, NiahResult } from '../bench/results.ts';
+import { sha256OfFile } from '../engine/kv/profiles.ts';
 import { ORGANISM } from './support/models.ts';
 import { nativeBuildStatus } from './support/nativeBuild.ts';
 
@@ -27,7 +27,7 @@ const native = await nativeBuildStatus();
 /** Runs a CLI like `npm run <name> -- args`; resolves with its output, or with the failure. */
 async function cli(script: string, args: string[], env: Record<string, string> = {}) {
     try {
-        const { stdout, stderr } = await run(process.execPath, [path.join(root, 'electron/bench', script), ...args], { cwd: root, env: { ...process.env, ...env } });
+        const { stdout, stderr } = await run(process.execPath, [path.join(root, 'bench', script), ...args], { cwd: root, env: { ...process.env, ...env } });
         return { code: 0, stdout, stderr };
     } catch (error) {
         const failed = error as { code: number; stdout: string; stderr: string };

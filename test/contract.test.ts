@@ -2,8 +2,8 @@
 // clear error before any handler runs, and clients drop malformed responses and events.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { requests, type Method } from '../electron/ipc/contract.ts';
-import { dispatch, HeadroomError, RpcClient, type Handlers } from '../electron/ipc/rpc.ts';
+import { requests, type Method } from '../common/contract.ts';
+import { dispatch, HeadroomError, RpcClient, type Handlers } from '../common/rpc.ts';
 
 /** Handlers that fail the test if a bad request ever reaches them. */
 function untouchableHandlers(): Handlers {

@@ -9,7 +9,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { DATABASE_FILE } from '../electron/backend.ts';
+import { DATABASE_FILE } from '../backend/backend.ts';
 import { launchChromium } from './support/browser.ts';
 import { haystackPdf, haystackText, passkey } from './support/haystack.ts';
 import { chatModelForTests, ORGANISM } from './support/models.ts';

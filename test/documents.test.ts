@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { extractDocument, MAX_DOCUMENT_BYTES } from '../electron/documents/extract.ts';
-import { HeadroomError } from '../electron/ipc/rpc.ts';
+import { extractDocument, MAX_DOCUMENT_BYTES } from '../backend/documents/extract.ts';
+import { HeadroomError } from '../common/rpc.ts';
 import { makeDocx, makeEpub, makePdf } from './support/documents.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));

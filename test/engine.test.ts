@@ -5,10 +5,10 @@ import { writeFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { EngineState, EventEnvelope } from '../electron/ipc/contract.ts';
-import { HeadroomError } from '../electron/ipc/rpc.ts';
-import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
-import { describeExit, EngineSupervisor } from '../electron/engine/supervisor.ts';
+import type { EngineState, EventEnvelope } from '../common/contract.ts';
+import { HeadroomError } from '../common/rpc.ts';
+import { spawnNodeHost } from '../backend/host/nodeHost.ts';
+import { describeExit, EngineSupervisor } from '../backend/host/supervisor.ts';
 import { chatModelForTests, ORGANISM, STORIES } from './support/models.ts';
 
 /** A supervisor plus a log of every event it pushed, as a window would see them. */

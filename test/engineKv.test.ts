@@ -6,14 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
-import type { EventEnvelope } from '../electron/ipc/contract.ts';
-import type { HeadroomError } from '../electron/ipc/rpc.ts';
-import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
-import { EngineSupervisor } from '../electron/engine/supervisor.ts';
-import { BUILD_ENV } from '../electron/engine/kv/native.ts';
-import { HeadProfile, kvBytes } from '../electron/engine/kv/policy.ts';
-import { rankHeads } from '../electron/bench/headProfiler.ts';
-import { PlanRequest } from '../electron/memory/plan.ts';
+import type { EventEnvelope } from '../common/contract.ts';
+import type { HeadroomError } from '../common/rpc.ts';
+import { spawnNodeHost } from '../backend/host/nodeHost.ts';
+import { EngineSupervisor } from '../backend/host/supervisor.ts';
+import { BUILD_ENV } from '../engine/kv/native.ts';
+import { HeadProfile, kvBytes } from '../common/kv/policy.ts';
+import { rankHeads } from '../engine/profiler/headProfiler.ts';
+import { PlanRequest } from '../common/plan.ts';
 import { ORGANISM } from './support/models.ts';
 import { nativeBuildStatus } from './support/nativeBuild.ts';
 
@@ -79,7 +79,7 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', { 
     });
 
     test('mode auto uses the profile `npm run profile` stored for the model file; so does the memory planner', async () => {
-        const profiled = await promisify(execFile)(process.execPath, ['electron/bench/profileCli.ts', '--model', ORGANISM, '--prompts', '3', '--tokens', '384', '--budgets', '0.25,0.5'], { env: process.env });
+        const profiled = await promisify(execFile)(process.execPath, ['bench/profileCli.ts', '--model', ORGANISM, '--prompts', '3', '--tokens', '384', '--budgets', '0.25,0.5'], { env: process.env });
         const stored = profiled.stdout.trim();
         assert.equal(path.dirname(stored), profiles);
         const profile = HeadProfile.parse(JSON.parse(await readFile(stored, 'utf8')));

@@ -4,8 +4,8 @@
 // against policy.ts's formula. Each llama.cpp run is its own process (test/support/kvProbe.ts).
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { kvBytes, planForBudget, streamingCells, type HeadPlan, type HeadPolicy, type KvShape } from '../electron/engine/kv/policy.ts';
-import { fallbackScores } from '../electron/engine/kv/resolve.ts';
+import { kvBytes, planForBudget, streamingCells, type HeadPlan, type HeadPolicy, type KvShape } from '../common/kv/policy.ts';
+import { fallbackScores } from '../engine/kv/resolve.ts';
 import { LlamaReference, streamingVisibility, attendAll } from './support/llamaReference.ts';
 import { runProbe, type ProbeResult } from './support/kvProbe.ts';
 import { ORGANISM } from './support/models.ts';

@@ -6,11 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { MemoryStats } from '../electron/ipc/contract.ts';
-import { MemoryPlan } from '../electron/memory/plan.ts';
-import { HeadroomError } from '../electron/ipc/rpc.ts';
-import { SettingsService } from '../electron/settings/service.ts';
-import { HeadroomDatabase } from '../electron/store/database.ts';
+import { MemoryStats } from '../common/contract.ts';
+import { MemoryPlan } from '../common/plan.ts';
+import { HeadroomError } from '../common/rpc.ts';
+import { SettingsService } from '../backend/settings.ts';
+import { HeadroomDatabase } from '../backend/database.ts';
 import { startHarness, type Harness } from './support/componentHarness.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/memory/', import.meta.url));

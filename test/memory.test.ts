@@ -6,10 +6,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { MemoryStats, type EventEnvelope } from '../electron/ipc/contract.ts';
-import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
-import { EngineSupervisor } from '../electron/engine/supervisor.ts';
-import { parseBufferLine } from '../electron/memory/llamaLog.ts';
+import { MemoryStats, type EventEnvelope } from '../common/contract.ts';
+import { spawnNodeHost } from '../backend/host/nodeHost.ts';
+import { EngineSupervisor } from '../backend/host/supervisor.ts';
+import { parseBufferLine } from '../engine/llamaLog.ts';
 import { chatModelForTests, deepModelForTests, ORGANISM, STORIES } from './support/models.ts';
 import { nativeBuildStatus } from './support/nativeBuild.ts';
 

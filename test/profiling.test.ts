@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { HeadroomError } from '../electron/ipc/rpc.ts';
+import type { HeadroomError } from '../common/rpc.ts';
 import { openBackend } from './support/backend.ts';
 import { ORGANISM } from './support/models.ts';
 import { nativeBuildStatus } from './support/nativeBuild.ts';

@@ -5,10 +5,10 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { HeadroomError } from '../electron/ipc/rpc.ts';
-import { DEFAULT_SETTINGS } from '../electron/settings/schema.ts';
-import { SettingsService } from '../electron/settings/service.ts';
-import { HeadroomDatabase } from '../electron/store/database.ts';
+import { HeadroomError } from '../common/rpc.ts';
+import { DEFAULT_SETTINGS } from '../common/settings.ts';
+import { SettingsService } from '../backend/settings.ts';
+import { HeadroomDatabase } from '../backend/database.ts';
 
 async function freshFile(): Promise<string> {
     return path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-settings-')), 'headroom.sqlite');

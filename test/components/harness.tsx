@@ -2,10 +2,10 @@
 // real Chromium. Callbacks are test functions exposed by Playwright (window.harness*).
 import { StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import type { MemoryStats } from '../../electron/ipc/contract.ts';
-import type { KvUsage } from '../../electron/memory/kvUsage.ts';
-import type { FitResult, MemoryPlan } from '../../electron/memory/plan.ts';
-import type { SettingKey, SettingsState } from '../../electron/settings/schema.ts';
+import type { MemoryStats } from '../../common/contract.ts';
+import type { KvUsage } from '../../common/kv/usage.ts';
+import type { FitResult, MemoryPlan } from '../../common/plan.ts';
+import type { SettingKey, SettingsState } from '../../common/settings.ts';
 import { HeadMap } from '../../renderer/src/components/memory/HeadMap.tsx';
 import { MemoryGauges } from '../../renderer/src/components/memory/MemoryGauges.tsx';
 import { MemoryPlanner } from '../../renderer/src/components/memory/MemoryPlanner.tsx';

@@ -1,9 +1,9 @@
 // A backend as a window sees it: every request goes through the contract's dispatch, and the
 // events it fans out are recorded.
-import { createBackend } from '../../electron/backend.ts';
-import { spawnNodeHost } from '../../electron/engine/nodeHost.ts';
-import type { EventEnvelope, Method, Params, Result } from '../../electron/ipc/contract.ts';
-import { dispatch, HeadroomError } from '../../electron/ipc/rpc.ts';
+import { createBackend } from '../../backend/backend.ts';
+import { spawnNodeHost } from '../../backend/host/nodeHost.ts';
+import type { EventEnvelope, Method, Params, Result } from '../../common/contract.ts';
+import { dispatch, HeadroomError } from '../../common/rpc.ts';
 
 export function openBackend(dataDir: string) {
     const backend = createBackend({ spawnHost: spawnNodeHost, dataDir });

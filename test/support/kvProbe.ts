@@ -9,8 +9,8 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HeadPlan } from '../../electron/engine/kv/policy.ts';
-import { BUILD_ENV, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, POLICY_ENV, writePolicyFile, type BuildChoice, type KvBuffer } from '../../electron/engine/kv/native.ts';
+import type { HeadPlan } from '../../common/kv/policy.ts';
+import { BUILD_ENV, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, POLICY_ENV, writePolicyFile, type BuildChoice, type KvBuffer } from '../../engine/kv/native.ts';
 
 export interface ProbeRequest {
     build: BuildChoice;

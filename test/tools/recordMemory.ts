@@ -5,11 +5,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
-import type { MemoryStats } from '../../electron/ipc/contract.ts';
-import { spawnNodeHost } from '../../electron/engine/nodeHost.ts';
-import { EngineSupervisor } from '../../electron/engine/supervisor.ts';
-import type { HeadProfile } from '../../electron/engine/kv/policy.ts';
-import { planMemory } from '../../electron/memory/planner.ts';
+import type { MemoryStats } from '../../common/contract.ts';
+import { spawnNodeHost } from '../../backend/host/nodeHost.ts';
+import { EngineSupervisor } from '../../backend/host/supervisor.ts';
+import type { HeadProfile } from '../../common/kv/policy.ts';
+import { planMemory } from '../../engine/planner.ts';
 import { chatModelForTests, deepModelForTests, ORGANISM } from '../support/models.ts';
 
 const out = fileURLToPath(new URL('../fixtures/memory/', import.meta.url));

@@ -17,7 +17,7 @@ const docs = path.join(root, 'docs');
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-shots-'));
 
 async function startServer(extraArgs: string[]) {
-    const server = spawn(process.execPath, ['electron/web/serve.ts', '--model', ORGANISM, '--port', '0', '--data-dir', dataDir, ...extraArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = spawn(process.execPath, ['server/serve.ts', '--model', ORGANISM, '--port', '0', '--data-dir', dataDir, ...extraArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     const url = await new Promise<string>((resolve) => {
         server.stdout!.on('data', (chunk: Buffer) => {
             const match = /running at (\S+)/.exec(chunk.toString());

@@ -1,7 +1,7 @@
 // Every setting with its one-line explanation. Changes are sent as they are made; the
 // backend validates them, and a refusal shows its message while the old value stays.
 import { useEffect, useState, type ReactNode } from 'react';
-import { SETTING_HELP, type SettingKey, type Settings, type SettingsState } from '../../../electron/settings/schema.ts';
+import { SETTING_HELP, type SettingKey, type Settings, type SettingsState } from '../../../common/settings.ts';
 
 interface SettingsPanelProps {
     state: SettingsState | null;

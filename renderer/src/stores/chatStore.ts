@@ -1,7 +1,7 @@
 // The chats as the UI shows them. The backend owns them (SQLite); this store mirrors the
 // open chat, applies streamed text as it arrives, and turns user actions into requests.
 import { create } from 'zustand';
-import type { ChatSummary, ChatView, StoredMessage } from '../../../electron/ipc/contract.ts';
+import type { ChatSummary, ChatView, StoredMessage } from '../../../common/contract.ts';
 import { bridge, rpc } from '../bridge.ts';
 
 export interface Upload {

@@ -1,7 +1,7 @@
 // The engine as the UI sees it: state pushed by the backend, plus the actions on it.
 import { create } from 'zustand';
-import type { EngineState } from '../../../electron/ipc/contract.ts';
-import { loadParamsOf } from '../../../electron/settings/apply.ts';
+import type { EngineState } from '../../../common/contract.ts';
+import { loadParamsOf } from '../../../common/settingsRequests.ts';
 import { bridge, rpc, type ConnectionState } from '../bridge.ts';
 
 interface EngineStore {

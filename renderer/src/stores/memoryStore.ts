@@ -1,9 +1,9 @@
 // Live memory pushed by the engine (never polled), and the planner's predictions, which
 // are asked for again whenever the model or a setting changes.
 import { create } from 'zustand';
-import type { MemoryStats } from '../../../electron/ipc/contract.ts';
-import type { FitResult, MemoryPlan } from '../../../electron/memory/plan.ts';
-import { planInputOf } from '../../../electron/settings/apply.ts';
+import type { MemoryStats } from '../../../common/contract.ts';
+import type { FitResult, MemoryPlan } from '../../../common/plan.ts';
+import { planInputOf } from '../../../common/settingsRequests.ts';
 import { bridge, rpc } from '../bridge.ts';
 import { useEngineStore } from './engineStore.ts';
 import { useSettingsStore } from './settingsStore.ts';

@@ -1,6 +1,6 @@
 // Profiling the loaded model's heads: one run at a time, its progress pushed by the backend.
 import { create } from 'zustand';
-import type { ProfileResult } from '../../../electron/ipc/contract.ts';
+import type { ProfileResult } from '../../../common/contract.ts';
 import { rpc } from '../bridge.ts';
 import { useMemoryStore } from './memoryStore.ts';
 

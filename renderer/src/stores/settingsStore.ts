@@ -1,6 +1,6 @@
 // Settings as the backend holds them; a refused change leaves them as they were and says why.
 import { create } from 'zustand';
-import { SETTING_LABELS, type SettingKey, type SettingsState } from '../../../electron/settings/schema.ts';
+import { SETTING_LABELS, type SettingKey, type SettingsState } from '../../../common/settings.ts';
 import { bridge, rpc } from '../bridge.ts';
 
 interface SettingsStore {

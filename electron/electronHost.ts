@@ -1,0 +1,33 @@
+// Starts the engine host as an Electron utilityProcess: a separate OS process, so a native
+// crash or out-of-memory in llama.cpp leaves the window running.
+import path from 'node:path';
+import { utilityProcess } from 'electron';
+import type { HostExit, HostProcess } from '../backend/host/supervisor.ts';
+
+const STDERR_TAIL_BYTES = 8192;
+
+export function spawnElectronHost(): HostProcess {
+    const child = utilityProcess.fork(path.join(__dirname, 'engineHost.js'), [], {
+        stdio: 'pipe',
+        serviceName: 'Headroom Engine',
+    });
+    let stderrTail = '';
+    child.stdout?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => {
+        process.stderr.write(chunk);
+        stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    });
+    return {
+        get pid() {
+            return child.pid ?? null;
+        },
+        send: (message) => child.postMessage(message),
+        onMessage: (listener) => child.on('message', listener),
+        onExit: (listener: (exit: HostExit) => void) => {
+            child.on('exit', (code) => listener({ code, signal: null, stderrTail }));
+        },
+        kill: () => {
+            child.kill();
+        },
+    };
+}
