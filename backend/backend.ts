@@ -2,15 +2,15 @@
 // web-mode server both serve these handlers and fan these events out. It owns the chats
 // (SQLite in the data folder) and drives the engine host through the supervisor.
 import path from 'node:path';
+import type { EngineStatus, EventEnvelope, Method, Params, Result } from '../common/contract.ts';
+import { fromRpcError, HeadroomError, noModelLoaded } from '../common/errors.ts';
+import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { ChatService } from './chats.ts';
-import type { EventEnvelope } from '../common/contract.ts';
-import type { Handlers } from '../common/rpc.ts';
-import { HeadroomError } from '../common/rpc.ts';
-import { HeadProfiling } from './host/profiling.ts';
-import { EngineSupervisor, type SpawnHost } from './host/supervisor.ts';
-import { eventEnvelope } from '../common/rpc.ts';
-import { SettingsService } from './settings.ts';
 import { HeadroomDatabase } from './database.ts';
+import type { SpawnHost } from './host/hostProcess.ts';
+import { HeadProfiling } from './host/profiling.ts';
+import { EngineSupervisor } from './host/supervisor.ts';
+import { SettingsService } from './settings.ts';
 
 export interface BackendOptions {
     spawnHost: SpawnHost;
@@ -22,12 +22,14 @@ export interface BackendOptions {
 
 export interface Backend {
     readonly handlers: Handlers;
+    /** A request as a window sends it: validated against the contract, then handled. */
+    request: <M extends Method>(method: M, params: Params<M>) => Promise<Result<M>>;
     readonly supervisor: EngineSupervisor;
     readonly settings: SettingsService;
     readonly chats: ChatService;
     readonly db: HeadroomDatabase;
-    subscribe(listener: (event: EventEnvelope) => void): () => void;
-    dispose(): void;
+    subscribe: (listener: (event: EventEnvelope) => void) => () => void;
+    dispose: () => void;
 }
 
 export const DATABASE_FILE = 'headroom.sqlite';
@@ -40,13 +42,13 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
     const db = new HeadroomDatabase(path.join(dataDir, DATABASE_FILE));
     const settings = new SettingsService(db.settings);
     let chats: ChatService | null = null;
-    let lastStatus = '';
+    let lastStatus: EngineStatus | null = null;
     const supervisor = new EngineSupervisor(spawnHost, (event) => {
         chats?.onEngineEvent(event);
         emit(event);
         if (event.name !== 'engine.state') return;
         // A model just loaded with the current settings, or none is loaded: nothing awaits a reload.
-        const { status, model } = event.payload as { status: string; model: unknown };
+        const { status, model } = event.payload;
         const justLoaded = status === 'ready' && lastStatus === 'loading';
         lastStatus = status;
         if (justLoaded || model == null) {
@@ -83,12 +85,18 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
         },
         'model.countTokens': async ({ texts }) => {
             const tokens = await supervisor.countTokens(texts);
-            if (tokens == null) throw new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
+            if (tokens == null) throw noModelLoaded();
             return { tokens };
         },
     };
+    let nextId = 1;
     return {
         handlers,
+        async request(method, params) {
+            const response = await dispatch(handlers, { type: 'request', id: nextId++, method, params });
+            if (!response.ok) throw fromRpcError(response.error);
+            return response.result as Result<typeof method>;
+        },
         supervisor,
         settings,
         chats,

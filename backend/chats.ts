@@ -5,14 +5,15 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { documentBlock } from '../common/documentPrompt.ts';
 import type {
-    ChatMessage, ContextBudget, DocumentInfo, EventEnvelope, MessageStatus, ModelInfo, Params, PrefillInfo, Result, StoredMessage,
+    ChatMessage, ContextBudget, DocumentInfo, EventEnvelope, MessageStatus, ModelInfo, Params, PrefillInfo, Result, StopReason, StoredMessage,
 } from '../common/contract.ts';
-import { eventEnvelope, HeadroomError, toRpcError, type Handlers } from '../common/rpc.ts';
-import type { EngineSupervisor } from './host/supervisor.ts';
+import { documentBlock } from '../common/documentPrompt.ts';
+import { HeadroomError, noModelLoaded, toRpcError } from '../common/errors.ts';
+import { eventEnvelope, type Handlers } from '../common/rpc.ts';
 import type { HeadroomDatabase } from './database.ts';
 import { extractDocumentOffThread } from './documents/extractOffThread.ts';
+import type { EngineSupervisor } from './host/supervisor.ts';
 
 export type ChatHandlers = Handlers<
     'chats.list' | 'chats.create' | 'chats.rename' | 'chats.delete' | 'chats.open'
@@ -34,8 +35,8 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 export function historyOf(messages: readonly StoredMessage[]): ChatMessage[] {
     const history: ChatMessage[] = [];
     for (let i = 0; i + 1 < messages.length; i++) {
-        const [question, reply] = [messages[i], messages[i + 1]];
-        if (question.role !== 'user' || reply.role !== 'assistant') continue;
+        const [question, reply] = messages.slice(i, i + 2);
+        if (question?.role !== 'user' || reply?.role !== 'assistant') continue;
         if (reply.status === 'error' || reply.status === 'streaming') continue;
         history.push({ role: 'user', text: question.text }, { role: 'assistant', text: reply.text });
         i++;
@@ -45,13 +46,13 @@ export function historyOf(messages: readonly StoredMessage[]): ChatMessage[] {
 
 /** How a reply that ended without an error is stored. The engine sizes every reply to the
  * context it has left, so running out of tokens means the context is full. */
-function finishedStatus(stopReason: Result<'generate.run'>['stopReason']): MessageStatus {
+export function finishedStatus(stopReason: StopReason): MessageStatus {
     if (stopReason === 'aborted') return 'stopped';
     return stopReason === 'maxTokens' ? 'contextFull' : 'done';
 }
 
 function titleFrom(prompt: string): string {
-    const line = prompt.trim().split('\n')[0].replace(/\s+/g, ' ');
+    const line = (prompt.trim().split('\n')[0] ?? '').replace(/\s+/g, ' ');
     return line.length > 60 ? `${line.slice(0, 57)}…` : line;
 }
 
@@ -73,7 +74,7 @@ export class ChatService {
     /** Engine events the service acts on (the supervisor forwards them here and to the UI). */
     onEngineEvent(event: EventEnvelope): void {
         if (event.name !== 'chat.chunk' || this.#active == null) return;
-        const { generationId, text } = event.payload as { generationId: string; text: string };
+        const { generationId, text } = event.payload;
         if (generationId === this.#active.messageId) this.#db.appendToMessage(generationId, text);
     }
 
@@ -95,7 +96,10 @@ export class ChatService {
             const texts = this.#db.documentTexts(chatId).filter((d) => missing.some((m) => m.id === d.id));
             const counts = await this.#supervisor.countTokens(texts.map(documentBlock)).catch(() => null);
             if (counts != null) {
-                texts.forEach((d, i) => this.#db.setDocumentTokens(d.id, key, counts[i]));
+                texts.forEach((d, i) => {
+                    const tokens = counts[i];
+                    if (tokens != null) this.#db.setDocumentTokens(d.id, key, tokens);
+                });
                 documents = this.#db.listDocuments(chatId, key);
             }
         }
@@ -108,7 +112,7 @@ export class ChatService {
         const history = historyOf(messages);
         const counts = await this.#supervisor.countTokens(history.map((m) => m.text)).catch(() => null);
         if (counts == null) return null;
-        const documentTokens = documents.reduce((sum, d) => sum + d.tokens!, 0);
+        const documentTokens = documents.reduce((sum, d) => sum + (d.tokens ?? 0), 0);
         const conversationTokens = counts.reduce((a, b) => a + b, 0);
         return {
             contextSize: model.contextSize,
@@ -144,7 +148,9 @@ export class ChatService {
         const id = this.#db.addDocument(chatId, { name, kind: extracted.kind, sizeBytes: bytes.length, pages: extracted.pages, text: extracted.text, warnings: extracted.warnings });
         if (tokens != null && model != null) this.#db.setDocumentTokens(id, modelKey(model), tokens);
         this.#changed(chatId);
-        return this.#db.listDocuments(chatId, model == null ? null : modelKey(model)).find((d) => d.id === id)!;
+        const added = this.#db.listDocuments(chatId, model == null ? null : modelKey(model)).find((d) => d.id === id);
+        if (added == null) throw new HeadroomError('NOT_FOUND', `${name} was removed while it was being added.`);
+        return added;
     }
 
     /** Refuse a document that cannot fit, saying how big it is, what fits, and what would help. */
@@ -182,7 +188,7 @@ export class ChatService {
         const last = messages.at(-1);
         const question = last?.role === 'assistant' ? messages.at(-2) : last;
         if (question == null || question.role !== 'user') throw new HeadroomError('NOT_FOUND', 'There is no question to answer again in this chat.');
-        if (last !== question) this.#db.truncateFrom(last!.id);
+        if (last != null && last !== question) this.#db.truncateFrom(last.id);
         this.#changed(chatId);
         return this.#reply(chatId, question, false);
     }
@@ -212,7 +218,7 @@ export class ChatService {
 
     #assertCanGenerate(): void {
         if (this.#active != null) throw new HeadroomError('BUSY', 'A reply is already being generated; stop it first.');
-        if (this.#model() == null) throw new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
+        if (this.#model() == null) throw noModelLoaded();
     }
 
     #snapshotFile(chatId: string): string {
@@ -221,7 +227,8 @@ export class ChatService {
 
     /** Generate the answer to `question` (the chat's last message) and store it as it streams. */
     async #reply(chatId: string, question: StoredMessage, newQuestion: boolean): Promise<StoredMessage> {
-        const model = this.#model()!;
+        const model = this.#model();
+        if (model == null) throw noModelLoaded();
         const all = this.#db.listMessages(chatId);
         const history = historyOf(all.slice(0, all.findIndex((m) => m.id === question.id)));
         const documents = this.#db.documentTexts(chatId);
@@ -245,7 +252,7 @@ export class ChatService {
                 prompt: question.text,
                 snapshot,
             });
-            const prefill: PrefillInfo = { ...result.prefill, originalPrefillMs: result.prefill.snapshot === 'restored' ? saved!.prefillMs : null };
+            const prefill: PrefillInfo = { ...result.prefill, originalPrefillMs: result.prefill.snapshot === 'restored' ? saved?.prefillMs ?? null : null };
             this.#lastPrefill.set(chatId, prefill);
             if (prefill.snapshot === 'saved') {
                 this.#db.setSnapshot(chatId, { file, modelKey: modelKey(model), prefixHash, tokens: documentTokens, prefillMs: Math.round(prefill.ms) });

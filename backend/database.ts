@@ -6,8 +6,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { ChatSummary, DocumentInfo, DocumentKind, MessageStatus, StoredMessage } from '../common/contract.ts';
-import { HeadroomError } from '../common/rpc.ts';
-import type { KeyValueStore } from './keyValueStore.ts';
+import { HeadroomError } from '../common/errors.ts';
+import type { KeyValueStore } from './settings.ts';
 
 /** Each entry upgrades the schema by one version; never edit one that has shipped. */
 const MIGRATIONS: string[] = [
@@ -98,10 +98,11 @@ export class HeadroomDatabase {
         if (version > SCHEMA_VERSION) {
             throw new Error(`This database (${this.file}) was written by a newer Headroom (schema ${version}); update Headroom to open it.`);
         }
-        for (let next = version; next < SCHEMA_VERSION; next++) {
+        for (const [index, migration] of MIGRATIONS.entries()) {
+            if (index < version) continue;
             this.#transaction(() => {
-                this.#db.exec(MIGRATIONS[next]);
-                this.#db.exec(`PRAGMA user_version = ${next + 1}`);
+                this.#db.exec(migration);
+                this.#db.exec(`PRAGMA user_version = ${index + 1}`);
             });
         }
     }
@@ -244,10 +245,6 @@ export class HeadroomDatabase {
             .run(chatId, snapshot.file, snapshot.modelKey, snapshot.prefixHash, snapshot.tokens, snapshot.prefillMs, Date.now());
     }
 
-    deleteSnapshot(chatId: string): void {
-        this.#db.prepare('DELETE FROM kv_snapshots WHERE chat_id = ?').run(chatId);
-    }
-
     // Settings: JSON values by key, for the settings service.
 
     readonly settings: KeyValueStore = {
@@ -255,7 +252,7 @@ export class HeadroomDatabase {
             const row = this.#db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
             if (row == null) return undefined;
             try {
-                return JSON.parse(row.value);
+                return JSON.parse(row.value) as unknown;
             } catch {
                 return undefined; // unreadable: the service falls back to the default
             }

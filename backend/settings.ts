@@ -1,8 +1,13 @@
 // Reads, validates and saves settings. A change is checked as a whole (each field, then the
 // rules between fields); a refused change keeps every old value and says why.
-import { HeadroomError } from '../common/rpc.ts';
-import { crossFieldProblems, DEFAULT_SETTINGS, RELOAD_SETTINGS, SETTING_KEYS, SETTING_LABELS, Settings, SettingsPatch, type SettingKey, type SettingsState } from '../common/settings.ts';
-import type { KeyValueStore } from './keyValueStore.ts';
+import { HeadroomError } from '../common/errors.ts';
+import { crossFieldProblems, DEFAULT_SETTINGS, isSettingKey, RELOAD_SETTINGS, SETTING_KEYS, SETTING_LABELS, Settings, SettingsPatch, type SettingKey, type SettingsState } from '../common/settings.ts';
+
+/** Where settings persist: the SQLite settings table (HeadroomDatabase.settings). */
+export interface KeyValueStore {
+    get: (key: string) => unknown;
+    set: (key: string, value: unknown) => void;
+}
 
 const STORE_PREFIX = 'settings.';
 
@@ -39,12 +44,14 @@ export class SettingsService {
         const parsedPatch = SettingsPatch.safeParse(patch);
         if (!parsedPatch.success) {
             const issue = parsedPatch.error.issues[0];
-            const key = String(issue.path[0] ?? 'settings');
-            throw new HeadroomError('INVALID_SETTINGS', `${label(key)}: ${issue.message}. The previous value is kept.`);
+            const key = issue?.path[0] == null ? undefined : String(issue.path[0]);
+            // A bad value is blamed on its setting; an unknown one on itself.
+            const field = key ?? (issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined);
+            throw new HeadroomError('INVALID_SETTINGS', `${label(key ?? 'settings')}: ${issue?.message ?? 'invalid'}. The previous value is kept.`, field);
         }
         const next = { ...this.#settings, ...parsedPatch.data };
         const problem = crossFieldProblems(next)[0];
-        if (problem != null) throw new HeadroomError('INVALID_SETTINGS', `${label(problem.key)}: ${problem.message} The previous value is kept.`);
+        if (problem != null) throw new HeadroomError('INVALID_SETTINGS', `${label(problem.key)}: ${problem.message} The previous value is kept.`, problem.key);
         for (const key of Object.keys(parsedPatch.data) as SettingKey[]) {
             if (next[key] !== this.#settings[key]) this.#store.set(STORE_PREFIX + key, next[key]);
         }
@@ -59,5 +66,5 @@ export class SettingsService {
 }
 
 function label(key: string): string {
-    return (SETTING_LABELS as Record<string, string>)[key] ?? key;
+    return isSettingKey(key) ? SETTING_LABELS[key] : key;
 }

@@ -4,7 +4,8 @@ const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
 const SERIES_COLORS = ['#2b6cb0', '#dd6b20', '#38a169', '#805ad5', '#d53f8c', '#718096'];
 
 function escapeXml(text: string): string {
-    return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+    const entities: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' };
+    return text.replace(/[<>&"']/g, (c) => entities[c] ?? c);
 }
 
 function text(x: number, y: number, content: string, attrs = ''): string {
@@ -57,7 +58,7 @@ export function heatmapSvg(input: HeatmapInput): string {
     input.rows.forEach((row, r) => {
         parts.push(text(left - 10, top + r * cell + cell / 2 + 5, row, 'font-size="14" text-anchor="end"'));
         input.columns.forEach((_, c) => {
-            const value = input.cells[r][c];
+            const value = input.cells[r]?.[c] ?? null;
             const x = left + c * cell;
             const y = top + r * cell;
             parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${value == null ? '#e2e8f0' : color(value)}" stroke="white" stroke-width="2"/>`);

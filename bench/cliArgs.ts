@@ -1,7 +1,8 @@
 // Shared command-line plumbing for the measurement CLIs: option parsing and error reporting.
 import os from 'node:os';
-import { KvOptions } from '../common/kv/policy.ts';
-import { HeadroomError } from '../common/rpc.ts';
+import type { Device } from '../common/devices.ts';
+import { errorMessage, HeadroomError } from '../common/errors.ts';
+import type { KvOptions } from '../common/kv/policy.ts';
 
 export function parseNumberList(value: string, what: string): number[] {
     const numbers = value.split(',').map((part) => Number(part.trim()));
@@ -9,25 +10,13 @@ export function parseNumberList(value: string, what: string): number[] {
     return numbers;
 }
 
-/** off | auto | budget[:fraction] (budget alone means 0.5). */
-export function parseKv(value: string): KvOptions {
-    const [mode, fraction] = value.split(':');
-    const parsed = KvOptions.safeParse({
-        mode,
-        ...(mode === 'budget' ? { budget: fraction == null ? 0.5 : Number(fraction) } : {}),
-    });
-    if (!parsed.success || (mode !== 'budget' && fraction != null)) {
-        throw new HeadroomError('BAD_REQUEST', `--kv wants off, auto or budget[:fraction in (0, 1]], got "${value}".`);
-    }
-    return parsed.data;
-}
-
+/** How a result names a KV mode: "off", "auto", "budget 0.25". */
 export function kvLabel(kv: KvOptions): string {
     return kv.mode === 'budget' ? `budget ${kv.budget}` : kv.mode;
 }
 
 /** What the run measured on, in words. */
-export function deviceName(compute: 'gpu' | 'cpu', gpuName: string | null, threads: number): string {
+export function deviceName(compute: Device, gpuName: string | null, threads: number): string {
     const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
     return compute === 'cpu'
         ? `cpu: ${cpu}, ${threads} thread${threads === 1 ? '' : 's'} (${os.cpus().length} cores)`
@@ -37,11 +26,7 @@ export function deviceName(compute: 'gpu' | 'cpu', gpuName: string | null, threa
 /** Runs a CLI's main, turning HeadroomErrors into one plain line and exit code 1. */
 export function runCli(main: () => Promise<void>): void {
     main().catch((error: unknown) => {
-        if (error instanceof HeadroomError) {
-            process.stderr.write(`error (${error.code}): ${error.message}\n`);
-        } else {
-            process.stderr.write(`error: ${(error as Error)?.message ?? String(error)}\n`);
-        }
+        process.stderr.write(error instanceof HeadroomError ? `error (${error.code}): ${error.message}\n` : `error: ${errorMessage(error)}\n`);
         process.exitCode = 1;
     });
 }

@@ -3,38 +3,43 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
-import type { HeadProfile, KvOptions } from '../common/kv/policy.ts';
-import { HeadroomError } from '../common/rpc.ts';
-import { groupedBarsSvg } from './charts.ts';
-import { svgToPng } from './svgPng.ts';
-import { deviceName, kvLabel } from './cliArgs.ts';
-import { kvBytesOf, loadModelWithKv } from '../engine/load.ts';
+import { HeadroomError } from '../common/errors.ts';
+import { budgetFor, KV_OFF, KvOptions, type FoundProfile } from '../common/kv/policy.ts';
+import { loadModel, requireCompression, type LoadedModel } from '../engine/load.ts';
 import { loadFiller } from '../engine/profiler/haystack.ts';
+import { computeDevice, runtime } from '../engine/runtime.ts';
+import { kvStatsOf } from '../engine/stats.ts';
+import { groupedBarsSvg } from './charts.ts';
+import { deviceName, kvLabel } from './cliArgs.ts';
 import { KvBenchResult, type KvBenchRun } from './results.ts';
+import { svgToPng } from './svgPng.ts';
 
 export interface KvBenchOptions {
     modelPath: string;
     lengths: number[];
     modes: KvOptions[];
-    profile?: HeadProfile | null;
+    /** The profile whose heads compressed modes keep full; without one, the engine's fallback order. */
+    profile?: FoundProfile | null;
     decodeTokens?: number;
     repeats?: number;
-    log?(line: string): void;
+    log?: (line: string) => void;
 }
 
-const KV_DEFAULTS = { sinks: 4, window: 128, offload: 'auto' } as const;
-
 /** off, then the compressed modes at half and a quarter of the stock cache. */
-export const DEFAULT_BENCH_MODES: KvOptions[] = [
-    { mode: 'off', ...KV_DEFAULTS },
-    { mode: 'budget', budget: 0.5, ...KV_DEFAULTS },
-    { mode: 'budget', budget: 0.25, ...KV_DEFAULTS },
-];
+export const DEFAULT_BENCH_MODES: KvOptions[] = [KV_OFF, KvOptions.parse({ mode: 'budget', budget: 0.5 }), KvOptions.parse({ mode: 'budget', budget: 0.25 })];
 
 function median(values: number[]): number {
     const sorted = [...values].sort((a, b) => a - b);
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    const upper = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    const lower = sorted[Math.ceil(sorted.length / 2) - 1] ?? upper;
+    return (lower + upper) / 2;
+}
+
+/** A model loaded with a KV mode, or why this build cannot run that mode. */
+async function loadForMode(modelPath: string, contextSize: number, kv: KvOptions, profile: FoundProfile | null): Promise<LoadedModel> {
+    // Which heads stay full does not change bytes or speed: without a profile, the engine's fallback order.
+    const loaded = await loadModel({ path: modelPath, contextSize, kv, profile });
+    return kv.mode === 'off' ? loaded : requireCompression(loaded);
 }
 
 async function timePrefill(sequence: LlamaContextSequence, tokens: Token[]): Promise<number> {
@@ -48,9 +53,9 @@ async function timePrefill(sequence: LlamaContextSequence, tokens: Token[]): Pro
 async function timeDecode(sequence: LlamaContextSequence, lastToken: Token, count: number): Promise<number> {
     let generated = 0;
     const start = performance.now();
-    for await (const _ of sequence.evaluate([lastToken], { temperature: 0 })) {
-        if (++generated >= count) break;
-    }
+    const tokens = sequence.evaluate([lastToken], { temperature: 0 });
+    while (generated < count && !(await tokens.next()).done) generated++;
+    await tokens.return(undefined);
     return (performance.now() - start) / 1000;
 }
 
@@ -62,13 +67,15 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
     const skipped: KvBenchResult['skipped'] = [];
     let device = 'unknown';
     const filler = loadFiller();
+    const profile = options.profile ?? null;
+    const { llama } = await runtime.get();
+    const compute = computeDevice(llama);
     for (const length of options.lengths) {
         for (const kv of options.modes) {
-            const budget = kv.mode === 'off' ? 1 : kv.mode === 'budget' ? kv.budget ?? 0.5 : options.profile?.recommendedBudget ?? 1;
-            let loaded;
+            const budget = budgetFor(kv, profile?.profile ?? null) ?? 1;
+            let loaded: LoadedModel;
             try {
-                // Which heads stay full does not change bytes or speed: without a profile, the engine's fallback order.
-                loaded = await loadModelWithKv(options.modelPath, { contextSize: length + decodeTokens, kv, profile: options.profile, fallbackOrder: true });
+                loaded = await loadForMode(options.modelPath, length + decodeTokens, kv, profile);
             } catch (error) {
                 if (!(error instanceof HeadroomError) || (error.code !== 'NOT_AVAILABLE' && error.code !== 'NOT_FOUND')) throw error;
                 skipped.push({ mode: kvLabel(kv), budget, contextTokens: length, reason: error.message });
@@ -85,27 +92,31 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
                 await timePrefill(sequence, tokens.slice(0, Math.min(64, length - 1)));
                 const prefill: number[] = [];
                 const decode: number[] = [];
+                const last = tokens.at(-1);
+                if (last == null) throw new HeadroomError('BAD_REQUEST', `The filler holds no ${length} tokens.`);
                 for (let r = 0; r < repeats; r++) {
                     prefill.push((length - 1) / await timePrefill(sequence, tokens.slice(0, length - 1)));
-                    decode.push(decodeTokens / await timeDecode(sequence, tokens[length - 1], decodeTokens));
+                    decode.push(decodeTokens / await timeDecode(sequence, last, decodeTokens));
                 }
-                const bytes = kvBytesOf(loaded);
-                const gpuName = loaded.compute === 'gpu' ? (await loaded.llama.getGpuDeviceNames())[0] ?? null : null;
-                device = deviceName(loaded.compute, gpuName, context.currentThreads);
-                const totalHeads = loaded.shape.layers * loaded.shape.kvHeads;
+                const { allocated, planned, policy } = kvStatsOf(loaded, llama, 0);
+                const gpuName = compute === 'gpu' ? (await llama.getGpuDeviceNames())[0] ?? null : null;
+                device = deviceName(compute, gpuName, context.currentThreads);
+                const { resolved } = loaded.kv;
                 const run: KvBenchRun = {
                     mode: kvLabel(kv), budget, contextTokens: length,
-                    kvBytes: { gpu: bytes.gpu, cpu: bytes.cpu },
-                    kvBytesFormula: { gpu: bytes.formula.gpu, cpu: bytes.formula.cpu },
-                    kvBuffers: bytes.buffers,
-                    fullHeads: loaded.plan == null ? totalHeads : loaded.plan.policy.flat().filter((p) => p === 'full').length,
-                    totalHeads,
-                    headOrder: loaded.plan == null ? null : options.profile != null ? 'profile' : 'fallback',
+                    kvBytes: { gpu: allocated.gpu, cpu: allocated.cpu },
+                    kvBytesFormula: { gpu: planned.gpu, cpu: planned.cpu },
+                    // llama.cpp's stock size lines name no cell count
+                    kvBuffers: allocated.buffers.map((b) => ({ ...b, cells: b.kind === 'stock' ? null : b.cells })),
+                    fullHeads: policy.flat().filter((p) => p === 'full').length,
+                    totalHeads: policy.flat().length,
+                    headOrder: resolved == null ? null : resolved.profile != null ? 'profile' : 'fallback',
                     prefillTokPerSec: median(prefill), decodeTokPerSec: median(decode),
                 };
                 runs.push(run);
-                log(`${length} tokens, kv ${run.mode}: ${run.fullHeads}/${totalHeads} heads full, KV ${(bytes.gpu / 2 ** 20).toFixed(2)} MiB GPU + ${(bytes.cpu / 2 ** 20).toFixed(2)} MiB CPU (formula ${((bytes.formula.gpu + bytes.formula.cpu) / 2 ** 20).toFixed(2)} MiB), prefill ${run.prefillTokPerSec.toFixed(0)} tok/s, decode ${run.decodeTokPerSec.toFixed(0)} tok/s`);
-                sequence.dispose();
+                const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
+                log(`${length} tokens, kv ${run.mode}: ${run.fullHeads}/${run.totalHeads} heads full, KV ${mib(allocated.gpu)} MiB GPU + ${mib(allocated.cpu)} MiB CPU (formula ${mib(planned.gpu + planned.cpu)} MiB), prefill ${run.prefillTokPerSec.toFixed(0)} tok/s, decode ${run.decodeTokPerSec.toFixed(0)} tok/s`);
+                await sequence.dispose();
             } finally {
                 await loaded.dispose();
             }

@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import type { EventEnvelope, MemoryStats } from '../common/contract.ts';
+import type { EventEnvelope } from '../common/contract.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
 import { EngineSupervisor } from '../backend/host/supervisor.ts';
 import { ORGANISM } from '../test/support/models.ts';
@@ -16,7 +16,7 @@ const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const out = fileURLToPath(new URL('./results/cpu-organism-live-stats/', import.meta.url));
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 
 interface Run {
     chunks: number;
@@ -34,9 +34,9 @@ async function startEngine(intervalMs: number) {
     let lastSpeed: number | null = null;
     const supervisor = new EngineSupervisor(spawnNodeHost, (event: EventEnvelope) => {
         if (event.name === 'chat.chunk') chunkTimes.push(performance.now());
-        if (event.name === 'memory.stats' && (event.payload as MemoryStats).generating) {
+        if (event.name === 'memory.stats' && (event.payload).generating) {
             statsCount++;
-            lastSpeed = (event.payload as MemoryStats).tokensPerSecond;
+            lastSpeed = (event.payload).tokensPerSecond;
         }
     });
     await supervisor.load({ path: ORGANISM, contextSize: 4096 });
@@ -51,12 +51,12 @@ async function startEngine(intervalMs: number) {
             await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
             await supervisor.stopGeneration({});
             await reply;
-            const gaps = chunkTimes.slice(1).map((t, i) => t - chunkTimes[i]).sort((a, b) => a - b);
-            const span = (chunkTimes.at(-1)! - chunkTimes[0]) / 1000;
+            const gaps = chunkTimes.slice(1).map((t, i) => t - (chunkTimes[i] ?? t)).sort((a, b) => a - b);
+            const span = ((chunkTimes.at(-1) ?? 0) - (chunkTimes[0] ?? 0)) / 1000;
             return {
                 chunks: chunkTimes.length,
                 chunksPerSecond: chunkTimes.length / span,
-                gapMs: { p50: quantile(gaps, 0.5), p95: quantile(gaps, 0.95), p99: quantile(gaps, 0.99), max: gaps.at(-1)! },
+                gapMs: { p50: quantile(gaps, 0.5), p95: quantile(gaps, 0.95), p99: quantile(gaps, 0.99), max: gaps.at(-1) ?? 0 },
                 statsPerSecond: statsCount / span,
                 engineTokensPerSecond: lastSpeed,
             };
@@ -75,7 +75,7 @@ for (let i = 0; i < rounds; i++) {
 }
 engineOff.supervisor.dispose();
 engineOn.supervisor.dispose();
-const median = (runs: Array<{ chunksPerSecond: number }>) => [...runs].map((r) => r.chunksPerSecond).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+const median = (runs: Array<{ chunksPerSecond: number }>) => [...runs].map((r) => r.chunksPerSecond).sort((a, b) => a - b)[Math.floor(runs.length / 2)] ?? 0;
 const result = {
     model: path.basename(ORGANISM),
     secondsPerRound: seconds,

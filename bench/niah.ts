@@ -3,14 +3,15 @@
 // holds the five digits.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { HeadProfile, KvOptions } from '../common/kv/policy.ts';
-import { heatmapSvg } from './charts.ts';
-import { svgToPng } from './svgPng.ts';
-import { deviceName, kvLabel } from './cliArgs.ts';
-import { loadModelWithKv } from '../engine/load.ts';
+import type { FoundProfile, KvOptions } from '../common/kv/policy.ts';
+import { loadModel, requireCompression } from '../engine/load.ts';
 import { buildHaystack, DEFAULT_FILLER_PATH, loadFiller, makeNeedle, seededRandom } from '../engine/profiler/haystack.ts';
 import { askAboutDocument, chatPromptTokens } from '../engine/profiler/prompting.ts';
+import { computeDevice, runtime } from '../engine/runtime.ts';
+import { heatmapSvg } from './charts.ts';
+import { deviceName, kvLabel } from './cliArgs.ts';
 import { NiahResult, type NiahTrial } from './results.ts';
+import { svgToPng } from './svgPng.ts';
 
 export interface NiahOptions {
     modelPath: string;
@@ -19,11 +20,12 @@ export interface NiahOptions {
     trials: number;
     seed: number;
     kv: KvOptions;
-    profile?: HeadProfile | null;
+    /** The profile whose heads a compressed run keeps full. */
+    profile?: FoundProfile | null;
     /** lowest: the budget goes to the profile's lowest-scoring heads instead (a control). */
     heads?: 'top' | 'lowest';
     fillerPath?: string;
-    onTrial?(trial: NiahTrial, done: number, total: number): void;
+    onTrial?: (trial: NiahTrial, done: number, total: number) => void;
 }
 
 const ANSWER_TOKENS = 32;
@@ -33,12 +35,17 @@ const PROMPT_SLACK_TOKENS = 4;
 export async function runNiah(options: NiahOptions): Promise<NiahResult> {
     const contextSize = Math.max(...options.lengths) + ANSWER_TOKENS;
     const heads = options.heads ?? 'top';
-    const profile = heads === 'lowest' && options.profile != null
-        ? { ...options.profile, scores: options.profile.scores.map((row) => row.map((score) => -score)) }
-        : options.profile;
-    const loaded = await loadModelWithKv(options.modelPath, { contextSize, kv: options.kv, profile });
+    const given = options.profile ?? null;
+    const profile = heads === 'lowest' && given != null
+        ? { ...given, profile: { ...given.profile, scores: given.profile.scores.map((row) => row.map((score) => -score)) } }
+        : given;
+    const load = loadModel({ path: options.modelPath, contextSize, kv: options.kv, profile });
+    const loaded = options.kv.mode === 'off' ? await load : await requireCompression(await load);
     try {
-        const { model, context } = loaded;
+        const { model, context, shape } = loaded;
+        const { llama } = await runtime.get();
+        const compute = computeDevice(llama);
+        const plan = loaded.kv.resolved?.plan ?? null;
         const sequence = context.getSequence();
         const random = seededRandom(options.seed);
         const filler = loadFiller(options.fillerPath);
@@ -61,17 +68,17 @@ export async function runNiah(options: NiahOptions): Promise<NiahResult> {
                 }
             }
         }
-        const gpuName = loaded.compute === 'gpu' ? (await loaded.llama.getGpuDeviceNames())[0] ?? null : null;
+        const gpuName = compute === 'gpu' ? (await llama.getGpuDeviceNames())[0] ?? null : null;
         return NiahResult.parse({
             model: path.basename(options.modelPath),
             kv: options.kv,
             heads,
-            ...(loaded.plan == null ? {} : { fullHeads: loaded.plan.policy.flat().filter((p) => p === 'full').length, totalHeads: loaded.shape.layers * loaded.shape.kvHeads }),
+            ...(plan == null ? {} : { fullHeads: plan.policy.flat().filter((p) => p === 'full').length, totalHeads: shape.layers * shape.kvHeads }),
             accuracy: trials.filter((t) => t.correct).length / trials.length,
             trials,
             seed: options.seed,
             filler: path.basename(options.fillerPath ?? DEFAULT_FILLER_PATH),
-            device: deviceName(loaded.compute, gpuName, context.currentThreads),
+            device: deviceName(compute, gpuName, context.currentThreads),
             createdAt: new Date().toISOString(),
         });
     } finally {

@@ -1,10 +1,11 @@
 // npm run niah -- --model <gguf> --lengths 512,1024,2048 --depths 0,0.25,0.5,0.75,1
-//   [--trials n] [--seed s] [--kv off|auto|budget[:fraction]] [--profile <json>] [--heads top|lowest] --out <dir>
+//   [--trials n] [--seed s] [--kv off|auto|0.25|budget:0.25] [--profile <json>] [--heads top|lowest] --out <dir>
 import { parseArgs } from 'node:util';
-import { HeadroomError } from '../common/rpc.ts';
-import { parseKv, parseNumberList, runCli } from './cliArgs.ts';
+import { HeadroomError } from '../common/errors.ts';
+import { KV_FLAG_USAGE, parseKvFlag } from '../common/kv/flag.ts';
+import { requireProfile } from '../engine/kv/profiles.ts';
+import { parseNumberList, runCli } from './cliArgs.ts';
 import { runNiah, writeNiahOutputs } from './niah.ts';
-import { loadProfileFor } from '../engine/kv/profiles.ts';
 
 runCli(async () => {
     const { values } = parseArgs({
@@ -20,7 +21,7 @@ runCli(async () => {
             out: { type: 'string' },
         },
     });
-    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', 'usage: npm run niah -- --model <gguf> --out <dir> [--lengths 512,1024] [--depths 0,0.5,1] [--trials n] [--seed s] [--kv off|auto|budget[:f]] [--heads top|lowest]');
+    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', `usage: npm run niah -- --model <gguf> --out <dir> [--lengths 512,1024] [--depths 0,0.5,1] [--trials n] [--seed s] [${KV_FLAG_USAGE}] [--heads top|lowest]`);
     const lengths = parseNumberList(values.lengths, 'lengths');
     const depths = parseNumberList(values.depths, 'depths');
     if (lengths.some((n) => !Number.isInteger(n) || n < 64)) throw new HeadroomError('BAD_REQUEST', '--lengths must be whole token counts of at least 64.');
@@ -28,10 +29,10 @@ runCli(async () => {
     const trials = Number(values.trials);
     const seed = Number(values.seed);
     if (!Number.isInteger(trials) || trials < 1 || !Number.isInteger(seed)) throw new HeadroomError('BAD_REQUEST', '--trials and --seed must be whole numbers (trials ≥ 1).');
-    const kv = parseKv(values.kv);
+    const kv = parseKvFlag(values.kv);
     const heads = values.heads;
     if (heads !== 'top' && heads !== 'lowest') throw new HeadroomError('BAD_REQUEST', '--heads is top (the profile\'s best heads keep every token) or lowest (its worst: a control).');
-    const profile = kv.mode === 'off' ? null : await loadProfileFor(values.model, values.profile);
+    const profile = kv.mode === 'off' ? null : await requireProfile(values.model, values.profile);
     const result = await runNiah({
         modelPath: values.model, lengths, depths, trials, seed, kv, profile, heads,
         onTrial(trial, done, total) {

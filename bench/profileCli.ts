@@ -4,15 +4,34 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { HeadroomError } from '../common/rpc.ts';
-import { parseNumberList, runCli } from './cliArgs.ts';
-import { parseDuoTsv, profileFromDuo } from '../engine/profiler/duoAttention.ts';
-import { getRuntime, kvShapeOf } from '../engine/load.ts';
-import { svgToPng } from './svgPng.ts';
-import { DEFAULT_BUDGETS, profileHeatmapSvg, rankHeads, type AblationMethod } from '../engine/profiler/headProfiler.ts';
-import { profileModel } from '../engine/profiler/profileModel.ts';
-import type { HeadProfile } from '../common/kv/policy.ts';
+import { readGgufFileInfo } from 'node-llama-cpp';
+import { HeadroomError } from '../common/errors.ts';
+import { attentionOf } from '../common/modelShape.ts';
+import { rankHeads, type HeadProfile } from '../common/kv/policy.ts';
 import { modelSha256, profilePathFor, writeProfile } from '../engine/kv/profiles.ts';
+import { parseDuoTsv, profileFromDuo } from '../engine/profiler/duoAttention.ts';
+import { DEFAULT_BUDGETS, type AblationMethod } from '../engine/profiler/headProfiler.ts';
+import { profileModel } from '../engine/profiler/profileModel.ts';
+import { heatmapSvg } from './charts.ts';
+import { parseNumberList, runCli } from './cliArgs.ts';
+import { svgToPng } from './svgPng.ts';
+
+/** The profile as a layers × KV heads grid, colored by score relative to the best head. */
+function profileHeatmapSvg(profile: HeadProfile, modelName: string): string {
+    const max = Math.max(...profile.scores.flat(), 1e-9);
+    return heatmapSvg({
+        title: `Head profile: ${modelName} (${profile.source}, recommended budget ${profile.recommendedBudget})`,
+        columns: Array.from({ length: profile.kvHeads }, (_, head) => String(head)),
+        rows: profile.scores.map((_, layer) => String(layer)),
+        cells: profile.scores.map((row) => row.map((score) => Math.max(0, score) / max)),
+        labels: profile.scores.map((row) => row.map((score) => score.toFixed(2))),
+        legend: { title: 'score', high: max.toFixed(2), low: '0' },
+        palette: 'intensity',
+        xLabel: 'KV head',
+        yLabel: 'layer',
+    });
+}
+
 
 runCli(async () => {
     const { values } = parseArgs({
@@ -48,10 +67,7 @@ runCli(async () => {
     const outPath = values.out ?? profilePathFor(sha256);
 
     if (values.duo != null) {
-        const { llama } = await getRuntime();
-        const model = await llama.loadModel({ modelPath, vocabOnly: true });
-        const shape = kvShapeOf(model, 1, 1);
-        await model.dispose();
+        const shape = attentionOf((await readGgufFileInfo(modelPath)).architectureMetadata);
         const tsv = await readFile(values.duo, 'utf8').catch(() => { throw new HeadroomError('NOT_FOUND', `No DuoAttention pattern file at ${values.duo}.`); });
         const budget = values.budget == null ? undefined : Number(values.budget);
         if (budget != null && !(budget > 0 && budget <= 1)) throw new HeadroomError('BAD_REQUEST', '--budget must be a fraction in (0, 1].');

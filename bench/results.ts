@@ -1,6 +1,8 @@
 // The JSON files the measurement CLIs write, as zod schemas: other tools and the UI read them.
 import { z } from 'zod';
+import { DeviceBytes } from '../common/devices.ts';
 import { KvOptions } from '../common/kv/policy.ts';
+import { KvBuffer } from '../common/kv/usage.ts';
 
 export const NiahTrial = z.object({
     /** The context length this trial belongs to (the prompt is at most this many tokens). */
@@ -39,11 +41,11 @@ export const KvBenchRun = z.object({
     budget: z.number().gt(0).max(1),
     contextTokens: z.number().int().positive(),
     /** What llama.cpp allocated (its KV buffer log lines), per device. */
-    kvBytes: z.object({ gpu: z.number().nonnegative(), cpu: z.number().nonnegative() }),
+    kvBytes: DeviceBytes,
     /** policy.ts's kvBytes() for the same shape and plan, alongside. */
-    kvBytesFormula: z.object({ gpu: z.number().nonnegative(), cpu: z.number().nonnegative() }),
+    kvBytesFormula: DeviceBytes,
     /** The buffers llama.cpp logged; cells is null for the stock cache's size lines. */
-    kvBuffers: z.array(z.object({ kind: z.enum(['full', 'streaming', 'stock']), bufferType: z.string(), device: z.enum(['gpu', 'cpu']), bytes: z.number().nonnegative(), cells: z.number().int().nullable() })),
+    kvBuffers: z.array(KvBuffer.extend({ cells: z.number().int().nullable() })),
     /** Heads kept full by the plan, of all KV heads (all of them for the stock cache). */
     fullHeads: z.number().int().nonnegative(),
     totalHeads: z.number().int().positive(),

@@ -1,40 +1,17 @@
 // The one IPC contract between the renderer, the main process (or web server) and
 // the engine host. Pure zod + types, no Node or DOM imports, so every side can load it.
 import { z } from 'zod';
-import { HeadPolicy, KvOptions, KvPlacement } from './kv/policy.ts';
-import { KvUsage } from './kv/usage.ts';
-import { DeviceBytes, FitRequest, FitResult, MemoryPlan, PlanRequest, Prediction } from './plan.ts';
+import { DeviceBytes } from './devices.ts';
+import { RpcError } from './errors.ts';
+import { FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
+import { KvCacheType } from './modelShape.ts';
+import { KvOptions } from './kv/policy.ts';
+import { KvCompression, KvStats, KvUsage } from './kv/usage.ts';
+import { FitRequest, FitResult, MemoryPlan, PlanRequest, Prediction } from './plan.ts';
 import { SettingsState } from './settings.ts';
-
-export const ErrorCode = z.enum([
-    'BAD_REQUEST',
-    'UNKNOWN_METHOD',
-    'NO_MODEL',
-    'BUSY',
-    'MODEL_LOAD_FAILED',
-    'GENERATION_FAILED',
-    'ENGINE_CRASHED',
-    'ENGINE_OUT_OF_MEMORY',
-    'ENGINE_UNAVAILABLE',
-    'NOT_AVAILABLE',
-    'NOT_FOUND',
-    'DOCUMENT_UNREADABLE',
-    'UNSUPPORTED_DOCUMENT',
-    'DOCUMENT_TOO_LARGE',
-    'CONTEXT_OVERFLOW',
-    'INVALID_SETTINGS',
-    'INTERNAL',
-]);
 
 export const DocumentKind = z.enum(['pdf', 'docx', 'epub', 'html', 'markdown', 'text', 'code']);
 export type DocumentKind = z.infer<typeof DocumentKind>;
-export type ErrorCode = z.infer<typeof ErrorCode>;
-
-export const RpcError = z.object({
-    code: ErrorCode,
-    message: z.string(),
-});
-export type RpcError = z.infer<typeof RpcError>;
 
 const MAX_TEXT = 8 * 1024 * 1024; // a message may hold a whole book
 
@@ -43,16 +20,6 @@ export const ChatMessage = z.object({
     text: z.string().max(MAX_TEXT),
 });
 export type ChatMessage = z.infer<typeof ChatMessage>;
-
-/** Whether head-level KV compression can run for the loaded model, and whether it does. */
-export const KvCompression = z.object({
-    /** This llama.cpp build has the head-level cache and the model's architecture supports it. */
-    available: z.boolean(),
-    active: z.boolean(),
-    /** Why it is unavailable or off, in plain words; null when active. */
-    reason: z.string().nullable(),
-});
-export type KvCompression = z.infer<typeof KvCompression>;
 
 export const ModelInfo = z.object({
     path: z.string(),
@@ -92,45 +59,16 @@ const Empty = z.object({}).strict();
 export const LoadModelParams = z.object({
     path: z.string().min(1).max(4096),
     contextSize: z.number().int().min(64).max(1 << 20).optional(),
-    threads: z.number().int().min(1).max(256).optional(),
+    threads: Threads.optional(),
     /** Head-level KV compression; omitted or mode 'off' means the stock cache. */
     kv: KvOptions.optional(),
-    gpuLayers: z.union([z.literal('auto'), z.number().int().min(0).max(1024)]).optional(),
-    flashAttention: z.enum(['auto', 'on', 'off']).optional(),
-    kvCacheType: z.enum(['f16', 'q8_0']).optional(),
+    gpuLayers: GpuLayers.optional(),
+    flashAttention: FlashAttention.optional(),
+    kvCacheType: KvCacheType.optional(),
 }).strict();
 
-const Bytes = z.number().int().nonnegative();
-
-/** What the KV cache holds and where: the plan's formula next to what llama.cpp allocated. */
-export const KvStats = z.object({
-    compression: KvCompression,
-    mode: z.enum(['off', 'auto', 'budget']),
-    /** Fraction of the stock cache's bytes the plan spends (1 for the stock cache). */
-    budget: z.number().positive(),
-    /** Where the head scores came from: a HeadProfile's source and path, or null (fallback order: later layers first). */
-    profile: z.object({ source: z.string(), path: z.string() }).nullable(),
-    sinks: z.number().int().nonnegative(),
-    window: z.number().int().positive(),
-    fullPlacement: KvPlacement,
-    contextCells: z.number().int().positive(),
-    streamingCells: z.number().int().nonnegative(),
-    /** Tokens in the context now, and how many of them a full and a streaming head hold. */
-    tokens: z.object({ context: z.number().int().nonnegative(), full: z.number().int().nonnegative(), streaming: z.number().int().nonnegative() }),
-    /** policy[layer][kvHead]; every head 'full' for the stock cache. */
-    policy: z.array(z.array(HeadPolicy)),
-    /** kvBytes() of policy.ts for this plan. */
-    planned: z.object({ gpu: Bytes, cpu: Bytes, full: Bytes, streaming: Bytes, perHead: z.array(z.array(Bytes)) }),
-    /** The buffers llama.cpp reported allocating (empty when the build does not report them). */
-    allocated: z.object({
-        gpu: Bytes,
-        cpu: Bytes,
-        buffers: z.array(z.object({ kind: z.enum(['full', 'streaming', 'stock']), bufferType: z.string(), device: z.enum(['gpu', 'cpu']), bytes: Bytes, cells: z.number().int().nonnegative() })),
-    }),
-});
-export type KvStats = z.infer<typeof KvStats>;
-
 export const StopReason = z.enum(['eos', 'maxTokens', 'aborted']);
+export type StopReason = z.infer<typeof StopReason>;
 
 // Chats as stored: the backend owns them, the UI shows them.
 // contextFull: the reply ran until the context had no room left (no context shift: see engine.ts).
@@ -338,12 +276,11 @@ export const ResponseEnvelope = z.discriminatedUnion('ok', [
 ]);
 export type ResponseEnvelope = z.infer<typeof ResponseEnvelope>;
 
-export const EventEnvelope = z.object({
-    type: z.literal('event'),
-    name: z.string(),
-    payload: z.unknown(),
-});
-export type EventEnvelope = z.infer<typeof EventEnvelope>;
+/** An event as it crosses a boundary: its name picks the payload's schema. */
+export type EventEnvelope<E extends EventName = EventName> = { [K in E]: { type: 'event'; name: K; payload: EventPayload<K> } }[E];
+
+const eventEnvelopes = (Object.keys(events) as EventName[]).map((name) => z.object({ type: z.literal('event'), name: z.literal(name), payload: events[name] }));
+export const EventEnvelope = z.discriminatedUnion('name', eventEnvelopes as [typeof eventEnvelopes[number], ...typeof eventEnvelopes]) as unknown as z.ZodType<EventEnvelope>;
 
 export const InboundToClient = z.union([ResponseEnvelope, EventEnvelope]);
 
@@ -351,6 +288,3 @@ export function isMethod(name: string): name is Method {
     return Object.hasOwn(requests, name);
 }
 
-export function isEventName(name: string): name is EventName {
-    return Object.hasOwn(events, name);
-}

@@ -1,23 +1,19 @@
 // The memory plan's shape: what the planner predicts for a model at given settings, and how
 // it compares with this machine. Pure zod, shared by the engine host, the CLI and the UI.
 import { z } from 'zod';
-import { KvOptions } from './kv/policy.ts';
+import { Bytes, DeviceBytes } from './devices.ts';
+import { FlashAttention, GpuLayers } from './loadOptions.ts';
+import { KvCacheType } from './modelShape.ts';
+import { KV_OFF, KvOptions } from './kv/policy.ts';
 import { KvUsage } from './kv/usage.ts';
-
-const Bytes = z.number().nonnegative();
-export const DeviceBytes = z.object({ gpu: Bytes, cpu: Bytes });
-export type DeviceBytes = z.infer<typeof DeviceBytes>;
-
-export const KvCacheTypeSchema = z.enum(['f16', 'q8_0']);
 
 export const PlanRequest = z.object({
     path: z.string().min(1).max(4096),
     contextSize: z.number().int().min(64).max(1 << 20),
-    /** 'auto': as many layers as node-llama-cpp would offload on this machine. */
-    gpuLayers: z.union([z.literal('auto'), z.number().int().min(0).max(1024)]).default('auto'),
-    kv: KvOptions.default({ mode: 'off', sinks: 4, window: 128, offload: 'auto' }),
-    kvCacheType: KvCacheTypeSchema.default('f16'),
-    flashAttention: z.enum(['auto', 'on', 'off']).default('auto'),
+    gpuLayers: GpuLayers.default('auto'),
+    kv: KvOptions.default(KV_OFF),
+    kvCacheType: KvCacheType.default('f16'),
+    flashAttention: FlashAttention.default('auto'),
 }).strict();
 export type PlanRequest = z.infer<typeof PlanRequest>;
 export type PlanInput = z.input<typeof PlanRequest>;
@@ -51,14 +47,14 @@ export const MemoryPlan = z.object({
         kvHeads: z.number().int().nonnegative(),
         headDim: z.number().int().nonnegative(),
         trainContextSize: z.number().int().nonnegative(),
-        kvCacheTypes: z.array(KvCacheTypeSchema),
+        kvCacheTypes: z.array(KvCacheType),
     }),
     contextSize: z.number().int().positive(),
     contextCells: z.number().int().positive(),
     gpuLayers: z.number().int().nonnegative(),
     /** The budget the KV plan spends (1 = stock cache); null for the stock cache itself. */
     budget: z.number().nullable(),
-    kvCacheType: KvCacheTypeSchema,
+    kvCacheType: KvCacheType,
     predicted: Prediction,
     kv: KvUsage,
     machine: Machine,
@@ -68,6 +64,7 @@ export const MemoryPlan = z.object({
 export type MemoryPlan = z.infer<typeof MemoryPlan>;
 
 export const FitGoal = z.enum(['context', 'compression']);
+export type FitGoal = z.infer<typeof FitGoal>;
 export const FitRequest = z.object({ request: PlanRequest, goal: FitGoal }).strict();
 export const FitResult = z.object({
     /** The settings that fit (context size or budget changed), or null when nothing fits. */
@@ -76,3 +73,24 @@ export const FitResult = z.object({
     message: z.string(),
 });
 export type FitResult = z.infer<typeof FitResult>;
+
+/** Headroom plans to use at most this share of free memory: the rest is for the OS, the window and drivers. */
+export const HEADROOM_FRACTION = 0.9;
+
+/**
+ * Whether memory needs fit a machine's free memory, and in words why not. Nothing asked of the
+ * GPU always fits it.
+ */
+export function machineVerdict(needs: { gpuBytes: number; cpuBytes: number }, machine: Machine): { gpuFits: boolean; cpuFits: boolean; notes: string[] } {
+    const gpuFits = needs.gpuBytes === 0 || needs.gpuBytes <= machine.vramFree * HEADROOM_FRACTION;
+    const cpuFits = needs.cpuBytes <= machine.ramFree * HEADROOM_FRACTION;
+    const spare = `Headroom leaves ${Math.round((1 - HEADROOM_FRACTION) * 100)}% spare`;
+    const notes: string[] = [];
+    if (!gpuFits) notes.push(`Needs ${gib(needs.gpuBytes)} of GPU memory; ${gib(machine.vramFree)} is free (${spare}).`);
+    if (!cpuFits) notes.push(`Needs ${gib(needs.cpuBytes)} of RAM; ${gib(machine.ramFree)} is free (${spare}).`);
+    return { gpuFits, cpuFits, notes };
+}
+
+function gib(bytes: number): string {
+    return bytes >= 1 << 30 ? `${(bytes / (1 << 30)).toFixed(1)} GiB` : `${(bytes / (1 << 20)).toFixed(0)} MiB`;
+}

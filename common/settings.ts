@@ -1,21 +1,24 @@
 // Every user setting: its zod rule, its default, one line saying what it does, and whether
 // changing it needs the model reloaded. Pure zod, shared by the backend and the UI.
 import { z } from 'zod';
+import { FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
+import { isQuantized, KvCacheType } from './modelShape.ts';
+import { DEFAULT_SINKS, DEFAULT_WINDOW, KvMode, KvOffload } from './kv/policy.ts';
 
 export const Settings = z.object({
-    gpuLayers: z.union([z.literal('auto'), z.number().int().min(0).max(1024)]),
+    gpuLayers: GpuLayers,
     /** null: automatic (what the model was trained for, at most 8,192 tokens). */
     contextSize: z.number().int().min(256).max(1 << 20).nullable(),
-    kvMode: z.enum(['off', 'auto', 'budget']),
+    kvMode: KvMode,
     /** Fraction of the full cache to keep when kvMode is 'budget'. */
     kvBudget: z.number().gt(0, 'must be more than 0').max(1, 'must be at most 1 (100%)'),
     sinks: z.number().int().min(0).max(1024),
     window: z.number().int().min(1).max(1 << 20),
-    kvOffload: z.enum(['gpu', 'cpu', 'auto']),
-    kvCacheType: z.enum(['f16', 'q8_0']),
-    flashAttention: z.enum(['auto', 'on', 'off']),
+    kvOffload: KvOffload,
+    kvCacheType: KvCacheType,
+    flashAttention: FlashAttention,
     /** null: automatic. */
-    threads: z.number().int().min(1).max(256).nullable(),
+    threads: Threads.nullable(),
     appearance: z.enum(['system', 'light', 'dark']),
 }).strict();
 export type Settings = z.infer<typeof Settings>;
@@ -26,8 +29,8 @@ export const DEFAULT_SETTINGS: Settings = {
     contextSize: null,
     kvMode: 'off',
     kvBudget: 0.5,
-    sinks: 4,
-    window: 128,
+    sinks: DEFAULT_SINKS,
+    window: DEFAULT_WINDOW,
     kvOffload: 'auto',
     kvCacheType: 'f16',
     flashAttention: 'auto',
@@ -35,7 +38,11 @@ export const DEFAULT_SETTINGS: Settings = {
     appearance: 'system',
 };
 
-export const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as SettingKey[];
+export const SETTING_KEYS = Settings.keyof().options;
+
+export function isSettingKey(key: string | undefined): key is SettingKey {
+    return key != null && (SETTING_KEYS as readonly string[]).includes(key);
+}
 
 /** One line per setting, shown under it. */
 export const SETTING_HELP: Record<SettingKey, string> = {
@@ -74,8 +81,8 @@ export function crossFieldProblems(settings: Settings): Array<{ key: SettingKey;
     if (settings.contextSize != null && settings.sinks + settings.window > settings.contextSize) {
         problems.push({ key: 'sinks', message: 'Sinks plus window must fit in the context.' });
     }
-    if (settings.kvCacheType === 'q8_0' && settings.flashAttention === 'off') {
-        problems.push({ key: 'kvCacheType', message: 'A q8_0 cache needs flash attention (set it to auto or on).' });
+    if (isQuantized(settings.kvCacheType) && settings.flashAttention === 'off') {
+        problems.push({ key: 'kvCacheType', message: `A ${settings.kvCacheType} cache needs flash attention (set it to auto or on).` });
     }
     return problems;
 }

@@ -1,11 +1,10 @@
 // How settings become engine requests: the one place that maps them onto model.load and
-// memory.plan.
+// memory.plan, and back from the `--kv` flag of `npm run serve`.
+import type { Params } from './contract.ts';
+import { automaticContextSize } from './loadOptions.ts';
 import type { KvOptions } from './kv/policy.ts';
 import type { PlanRequest } from './plan.ts';
 import type { Settings } from './settings.ts';
-
-/** The default context when the setting is automatic and the model does not say. */
-export const AUTOMATIC_CONTEXT = 8192;
 
 export function kvOptionsOf(settings: Settings): KvOptions {
     return {
@@ -17,16 +16,16 @@ export function kvOptionsOf(settings: Settings): KvOptions {
     };
 }
 
-/** The compression settings for a `kv` load option (undefined: compression off). */
-export function kvSettingsOf(kv: KvOptions | undefined): Partial<Settings> {
-    if (kv == null || kv.mode === 'off') return { kvMode: 'off' };
+/** The compression settings for a `kv` load option (mode 'off': compression off). */
+export function kvSettingsOf(kv: KvOptions): Partial<Settings> {
+    if (kv.mode === 'off') return { kvMode: 'off' };
     return {
         kvMode: kv.mode, sinks: kv.sinks, window: kv.window, kvOffload: kv.offload,
         ...(kv.mode === 'budget' && kv.budget != null ? { kvBudget: kv.budget } : {}),
     };
 }
 
-export function loadParamsOf(path: string, settings: Settings) {
+export function loadParamsOf(path: string, settings: Settings): Params<'model.load'> {
     return {
         path,
         ...(settings.contextSize != null ? { contextSize: settings.contextSize } : {}),
@@ -39,10 +38,9 @@ export function loadParamsOf(path: string, settings: Settings) {
 }
 
 export function planInputOf(path: string, settings: Settings, trainContextSize?: number): PlanRequest {
-    const automatic = Math.min(trainContextSize || AUTOMATIC_CONTEXT, AUTOMATIC_CONTEXT);
     return {
         path,
-        contextSize: settings.contextSize ?? automatic,
+        contextSize: settings.contextSize ?? automaticContextSize(trainContextSize),
         gpuLayers: settings.gpuLayers,
         kv: kvOptionsOf(settings),
         kvCacheType: settings.kvCacheType,

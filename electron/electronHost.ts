@@ -2,21 +2,16 @@
 // crash or out-of-memory in llama.cpp leaves the window running.
 import path from 'node:path';
 import { utilityProcess } from 'electron';
-import type { HostExit, HostProcess } from '../backend/host/supervisor.ts';
-
-const STDERR_TAIL_BYTES = 8192;
+import { stderrTail, type HostExit, type HostProcess } from '../backend/host/hostProcess.ts';
 
 export function spawnElectronHost(): HostProcess {
     const child = utilityProcess.fork(path.join(__dirname, 'engineHost.js'), [], {
         stdio: 'pipe',
         serviceName: 'Headroom Engine',
     });
-    let stderrTail = '';
+    const tail = stderrTail();
     child.stdout?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => {
-        process.stderr.write(chunk);
-        stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
-    });
+    child.stderr?.on('data', (chunk: Buffer) => tail.add(chunk));
     return {
         get pid() {
             return child.pid ?? null;
@@ -24,7 +19,7 @@ export function spawnElectronHost(): HostProcess {
         send: (message) => child.postMessage(message),
         onMessage: (listener) => child.on('message', listener),
         onExit: (listener: (exit: HostExit) => void) => {
-            child.on('exit', (code) => listener({ code, signal: null, stderrTail }));
+            child.on('exit', (code) => listener({ code, signal: null, stderrTail: tail.text }));
         },
         kill: () => {
             child.kill();

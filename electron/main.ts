@@ -55,11 +55,12 @@ function createWindow(): BrowserWindow {
 }
 
 function serveRenderer(current: Backend): void {
-    ipcMain.on(RPC_CHANNEL, async (event, message: unknown) => {
+    ipcMain.on(RPC_CHANNEL, (event, message: unknown) => {
         // Only our own page may talk to the backend.
         if (event.senderFrame == null || !isOwnPage(event.senderFrame.url)) return;
-        const response = await dispatch(current.handlers, message);
-        if (!event.sender.isDestroyed()) event.sender.send(RPC_CHANNEL, response);
+        void dispatch(current.handlers, message).then((response) => {
+            if (!event.sender.isDestroyed()) event.sender.send(RPC_CHANNEL, response);
+        });
     });
     current.subscribe((envelope) => {
         if (mainWindow != null && !mainWindow.isDestroyed()) mainWindow.webContents.send(RPC_CHANNEL, envelope);
@@ -85,7 +86,7 @@ if (!app.requestSingleInstanceLock()) {
         mainWindow.focus();
     });
     app.on('web-contents-created', (_event, contents) => lockDown(contents));
-    app.whenReady().then(() => {
+    void app.whenReady().then(() => {
         // The app asks for no permissions (camera, notifications…); refuse them all.
         session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
         backend = createBackend({ spawnHost: spawnElectronHost, pickModelFile, dataDir: app.getPath('userData') });

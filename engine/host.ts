@@ -2,14 +2,14 @@
 // so a native crash or out-of-memory takes down this process and never the window.
 // Runs as an Electron utilityProcess in the app and as a Node child process in web mode.
 import type { EventEnvelope } from '../common/contract.ts';
+import { rankHeads } from '../common/kv/policy.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
-import { profileModel } from './profiler/profileModel.ts';
-import { rankHeads } from './profiler/headProfiler.ts';
 import { Engine } from './engine.ts';
+import { profileModel } from './profiler/profileModel.ts';
 
 interface ParentChannel {
-    send(message: unknown): void;
-    onMessage(listener: (message: unknown) => void): void;
+    send: (message: unknown) => void;
+    onMessage: (listener: (message: unknown) => void) => void;
 }
 
 function connectToParent(): ParentChannel {
@@ -20,9 +20,10 @@ function connectToParent(): ParentChannel {
             onMessage: (listener) => parentPort.on('message', (event) => listener(event.data)),
         };
     }
-    if (process.send == null) throw new Error('The engine host must be started by Headroom (no IPC channel).');
+    const send = process.send?.bind(process);
+    if (send == null) throw new Error('The engine host must be started by Headroom (no IPC channel).');
     return {
-        send: (message) => process.send!(message),
+        send: (message) => send(message),
         onMessage: (listener) => process.on('message', listener),
     };
 }
@@ -46,7 +47,7 @@ const handlers: Partial<Handlers> = {
     'model.countTokens': async ({ texts }) => ({ tokens: engine.countTokens(texts) }),
     'generate.run': (params) => engine.generate(params),
     'generate.stop': async ({ generationId }) => ({ stopped: engine.stop(generationId) }),
-    'engine.kvStats': async () => engine.kvStats(),
+    'engine.kvStats': () => engine.kvStats(),
     'memory.stats': () => engine.memoryStats(),
     'memory.plan': (params) => engine.plan(params),
     'memory.fit': ({ request, goal }) => engine.fit(request, goal),

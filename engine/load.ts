@@ -1,155 +1,165 @@
-// The one place the measurement CLIs load a model with a KV cache mode. It goes through the
-// engine's own pieces: the patched llama.cpp build (native.ts), the plan from the model's
-// shape and head profile (resolve.ts) and context creation with the plan (context.ts), and it
-// reports the KV bytes llama.cpp allocated, with policy.ts's formula alongside.
-import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
+// The one way a model is loaded, by the engine, the profiler and the benchmarks alike: the
+// runtime's llama.cpp build, the KV plan from the model's shape and head profile, the context
+// created with it, and what llama.cpp then logged allocating. Generation, stats and memory
+// plans build on what this returns.
 import { stat } from 'node:fs/promises';
-import { HeadroomError } from '../common/rpc.ts';
+import path from 'node:path';
+import type { LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
+import type { Params } from '../common/contract.ts';
+import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
+import { automaticContextSize, flashAttentionOption } from '../common/loadOptions.ts';
+import { contextCellsFor, HEADWISE_ARCHITECTURES, KV_CACHE_TYPES, kvShapeFromMetadata, type KvShape } from '../common/modelShape.ts';
+import type { Device } from '../common/devices.ts';
+import { COMPRESSED_UBATCH, kvBytes, planFromProfile, type FoundProfile, type HeadPlan, type KvMode, type ResolvedKv } from '../common/kv/policy.ts';
+import type { KvCompression } from '../common/kv/usage.ts';
 import { createKvContext, defaultThreads } from './kv/context.ts';
-import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, type KvBuffer } from './kv/native.ts';
-import { kvBytes, type HeadPlan, type HeadProfile, type KvBytes, type KvOptions, type KvShape } from '../common/kv/policy.ts';
-import { contextCellsFor } from '../common/modelShape.ts';
-import { COMPRESSED_UBATCH, HEADWISE_ARCHITECTURES, kvShapeFromMetadata, planFromProfile, profileForLoad, type FoundProfile } from './kv/resolve.ts';
+import { buildSupportsHeadwise, type KvLogCollector } from './kv/native.ts';
+import { checkProfileShape, findProfile } from './kv/profiles.ts';
+import { BufferLog, type MeasuredBuffers } from './llamaLog.ts';
+import { computeDevice, runtime } from './runtime.ts';
 
-type NodeLlamaCpp = typeof import('node-llama-cpp');
-
-/** Every KV buffer llama.cpp logs goes here; each context creation resets it. */
-const kvLog = new KvLogCollector();
-let runtime: Promise<{ lib: NodeLlamaCpp; llama: Llama }> | null = null;
-
-/** node-llama-cpp with the engine's llama.cpp build (ours unless HEADROOM_LLAMA_BUILD=stock), loaded once per process. */
-export function getRuntime(): Promise<{ lib: NodeLlamaCpp; llama: Llama }> {
-    runtime ??= (async () => {
-        const lib = await import('node-llama-cpp');
-        const llama = await lib.getLlama({
-            gpu: process.env.HEADROOM_GPU === 'false' ? false : 'auto',
-            build: 'never',
-            cmakeOptions: cmakeOptionsFor(buildChoice()),
-            // Info level: the KV buffer lines are logged there; only errors are printed.
-            logLevel: lib.LlamaLogLevel.info,
-            logger: (level, message) => {
-                for (const line of message.split('\n')) kvLog.take(line);
-                if (level === lib.LlamaLogLevel.error || level === lib.LlamaLogLevel.fatal) process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
-            },
-        });
-        return { lib, llama };
-    })();
-    return runtime;
+export interface LoadOptions extends Params<'model.load'> {
+    /** The head profile to plan with (null: none, the fallback order); by default kv.profile's, else the stored one. */
+    profile?: FoundProfile | null;
+    /** An explicit per-head plan (the profiler's ablations), instead of one planned from kv's budget. */
+    plan?: HeadPlan;
+    /** Load progress in [0, 1], in steps of at least a percent. */
+    onProgress?: (progress: number) => void;
 }
 
-/** KV bytes per device: what llama.cpp allocated, and what policy.ts's formula says. */
-export interface MeasuredKvBytes {
-    gpu: number;
-    cpu: number;
-    /** The buffers as llama.cpp logged them (stock: one per buffer type, to 0.01 MiB). */
-    buffers: { kind: 'full' | 'streaming' | 'stock'; bufferType: string; device: 'gpu' | 'cpu'; bytes: number; cells: number | null }[];
-    formula: KvBytes;
+/** What the KV cache runs, and what llama.cpp said about it. */
+export interface LoadedKv {
+    compression: KvCompression;
+    /** The plan the native cache runs; null for the stock cache. */
+    resolved: ResolvedKv | null;
+    /** The profile the plan was made with, also when the cache ended up stock. */
+    profile: FoundProfile | null;
+    log: KvLogCollector;
 }
 
-export interface LoadedWithKv {
-    lib: NodeLlamaCpp;
-    llama: Llama;
+export interface LoadedModel {
+    path: string;
+    fileBytes: number;
+    architecture: string;
     model: LlamaModel;
     context: LlamaContext;
-    kv: KvOptions;
-    /** The per-head plan the cache was built with; null for the stock cache. */
-    plan: HeadPlan | null;
-    /** The cache's geometry as llama.cpp sized it (context cells, ubatch). */
+    /** The cache's geometry as llama.cpp allocated it (no layers when the metadata names no attention heads). */
     shape: KvShape;
-    /** 'gpu' when llama.cpp computes on a GPU, else 'cpu'. */
-    compute: 'gpu' | 'cpu';
-    /** The KV buffers llama.cpp logged for this context. */
-    buffers: KvBuffer[];
-    stockBuffers: KvLogCollector['stockBuffers'];
-    dispose(): Promise<void>;
+    kv: LoadedKv;
+    /** What llama.cpp logged allocating for the model and the context. */
+    measured: MeasuredBuffers;
+    dispose: () => Promise<void>;
 }
 
-export interface LoadWithKvOptions {
-    contextSize: number;
-    kv: KvOptions;
-    /** Head scores for 'auto' and 'budget'; without one, the profile stored for the model file (or kv.profile). */
-    profile?: HeadProfile | null;
-    /** An explicit per-head plan (the profiler's ablations, controls); overrides kv's budget. */
-    plan?: HeadPlan | null;
-    /** Without any profile, plan with the engine's fallback order instead of refusing (memory and speed only). */
-    fallbackOrder?: boolean;
-    threads?: number;
+const NO_HEADS: KvCompression = { available: false, active: false, reason: 'The model\'s GGUF metadata does not describe its attention heads; the full cache is used.' };
+const STOCK_BUILD = 'This llama.cpp build has no head-level KV cache (the stock binary is loaded); run `npm run build:native` to build it.';
+
+/** Whether this build and this architecture can run the head-level cache at all. */
+function kvAvailability(systemInfo: string, architecture: string, wanted: boolean): KvCompression {
+    if (!buildSupportsHeadwise(systemInfo)) return { available: false, active: false, reason: STOCK_BUILD };
+    if (!HEADWISE_ARCHITECTURES.has(architecture)) {
+        return { available: false, active: false, reason: `Head-level KV compression does not support the ${architecture} architecture yet; the full cache is used.` };
+    }
+    return { available: true, active: false, reason: wanted ? null : 'Compression is off.' };
 }
 
-/** The KV geometry of a loaded model: resolve.ts's reading of its GGUF metadata. */
-export function kvShapeOf(model: LlamaModel, contextCells: number, ubatch: number): KvShape {
-    const shape = kvShapeFromMetadata(model.fileInfo.metadata as unknown as Record<string, unknown>, contextCells, ubatch);
-    if (shape == null) throw new HeadroomError('MODEL_LOAD_FAILED', `The model's GGUF metadata does not describe its attention heads (architecture ${model.fileInfo.metadata.general?.architecture ?? 'unknown'}).`);
-    return shape;
+/** What the native side did with the plan, from the lines it logged. */
+function kvOutcome(compression: KvCompression, resolved: ResolvedKv | null, log: KvLogCollector, profile: FoundProfile | null): LoadedKv {
+    if (resolved == null) return { compression, resolved: null, profile, log };
+    if (log.unavailableFor != null || log.buffers.length === 0) {
+        const reason = log.unavailableFor != null
+            ? `llama.cpp has no head-level cache for the ${log.unavailableFor} architecture; the full cache is used.`
+            : 'llama.cpp did not report a head-level cache for this context; the full cache is used.';
+        return { compression: { available: false, active: false, reason }, resolved: null, profile, log };
+    }
+    return { compression: { available: true, active: true, reason: null }, resolved, profile, log };
 }
 
-/** The plan for kv options: explicit, from the given profile, or from the model's stored/explicit profile file. */
-async function planFor(modelPath: string, shape: KvShape, options: LoadWithKvOptions, gpu: boolean): Promise<HeadPlan | null> {
-    if (options.plan != null) return options.plan;
-    if (options.kv.mode === 'off') return null;
-    const found: FoundProfile | null = options.profile != null ? { profile: options.profile, path: '(given)' } : await profileForLoad(options.kv, shape, modelPath);
-    if (found == null && options.fallbackOrder === true) return planFromProfile(options.kv, shape, gpu, null).plan;
-    if (found == null) throw new HeadroomError('NOT_FOUND', `kv ${options.kv.mode} needs a head profile for ${modelPath}; run \`npm run profile -- --model ${modelPath}\` first.`);
-    return planFromProfile(options.kv, shape, gpu, found).plan;
-}
-
-/** Loads a model with a context whose KV cache follows `kv` (or the explicit `plan`). */
-export async function loadModelWithKv(modelPath: string, options: LoadWithKvOptions): Promise<LoadedWithKv> {
-    const { kv } = options;
+export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
+    const { path: modelPath, contextSize, threads, kv, gpuLayers, flashAttention, kvCacheType, onProgress } = options;
     const file = await stat(modelPath).catch(() => null);
-    if (file == null) throw new HeadroomError('NOT_FOUND', `No model file at ${modelPath}.`);
-    const { lib, llama } = await getRuntime();
-    const compressed = options.plan != null || kv.mode !== 'off';
-    if (compressed && !buildSupportsHeadwise(llama.systemInfo)) {
-        throw new HeadroomError('NOT_AVAILABLE', 'This llama.cpp build has no head-level KV cache (the stock binary is loaded); run `npm run build:native`.');
-    }
-    let model: LlamaModel;
+    if (file == null || !file.isFile()) throw noModelFile(modelPath);
+    const { llama } = await runtime.get();
+    const buffers = new BufferLog();
+    const stopMeasuring = runtime.listen((line) => buffers.observe(line));
     try {
-        model = await llama.loadModel({ modelPath });
-    } catch (error) {
-        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${modelPath}: ${(error as Error).message}`);
-    }
-    try {
-        const architecture = String(model.fileInfo.metadata.general?.architecture ?? 'unknown');
-        if (compressed && !HEADWISE_ARCHITECTURES.has(architecture)) throw new HeadroomError('NOT_AVAILABLE', `The head-level KV cache does not support the ${architecture} architecture.`);
-        const compute = llama.gpu === false ? 'cpu' : 'gpu';
-        // planned on the cells llama.cpp will allocate, as the memory planner plans them
-        const planShape = kvShapeOf(model, contextCellsFor(options.contextSize), COMPRESSED_UBATCH);
-        const plan = await planFor(modelPath, planShape, options, compute === 'gpu');
-        let context: LlamaContext;
+        let model: LlamaModel;
+        let reported = -1;
         try {
-            context = await createKvContext(model, plan, {
-                contextSize: options.contextSize,
-                threads: options.threads ?? defaultThreads(llama, file.size),
-            }, kvLog);
+            model = await llama.loadModel({
+                modelPath,
+                ...(gpuLayers != null ? { gpuLayers } : {}),
+                onLoadProgress: (progress) => {
+                    // llama.cpp reports per tensor; a percent step is plenty for a progress bar.
+                    if (progress < 1 && progress - reported < 0.01) return;
+                    reported = progress;
+                    onProgress?.(progress);
+                },
+            });
         } catch (error) {
-            throw new HeadroomError('MODEL_LOAD_FAILED', `A context of ${options.contextSize} tokens did not fit: ${(error as Error).message}`);
+            throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${path.basename(modelPath)}: ${errorMessage(error)}. Is it a valid GGUF model file?`);
         }
-        if (plan != null && (kvLog.unavailableFor != null || kvLog.buffers.length === 0)) {
-            await context.dispose();
-            throw new HeadroomError('NOT_AVAILABLE', `llama.cpp did not build a head-level cache for this context${kvLog.unavailableFor != null ? ` (architecture ${kvLog.unavailableFor})` : ''}.`);
+        try {
+            const metadata = model.fileInfo.metadata as unknown as Record<string, unknown>;
+            const architecture = String(model.fileInfo.metadata.general?.architecture ?? 'unknown');
+            const wantKv = options.plan != null || (kv != null && kv.mode !== 'off');
+            // With compression the context size is fixed up front: the plan's budget is a share of it.
+            const contextTokens = contextSize ?? automaticContextSize(model.trainContextSize);
+            const planShape = kvShapeFromMetadata(metadata, contextCellsFor(contextTokens), COMPRESSED_UBATCH, kvCacheType);
+            const compression = planShape == null && wantKv ? NO_HEADS : kvAvailability(llama.systemInfo, architecture, wantKv);
+            let profile: FoundProfile | null = null;
+            let resolved: ResolvedKv | null = null;
+            if (wantKv && planShape != null) {
+                // the given profile, else the explicit profile file, else the one `npm run profile` stored for this model
+                profile = options.profile === undefined
+                    ? await findProfile(modelPath, { explicit: kv?.profile, shape: planShape })
+                    : options.profile && checkProfileShape(options.profile, planShape);
+                const compute = computeDevice(llama);
+                if (compression.available && options.plan != null) resolved = explicitPlan(options.plan, kv?.mode ?? 'budget', planShape, compute);
+                else if (compression.available && kv != null) resolved = planFromProfile(kv, planShape, compute, profile);
+            }
+            const contextOptions: LlamaContextOptions = {
+                ...(flashAttention != null ? { flashAttention: flashAttentionOption(flashAttention) } : {}),
+                ...(kvCacheType != null ? { experimentalKvCacheKeyType: KV_CACHE_TYPES[kvCacheType].ggml, experimentalKvCacheValueType: KV_CACHE_TYPES[kvCacheType].ggml } : {}),
+                threads: threads ?? defaultThreads(llama, file.size),
+                contextSize: resolved != null ? contextTokens : (contextSize ?? { max: contextTokens }),
+            };
+            let created: Awaited<ReturnType<typeof createKvContext>>;
+            try {
+                created = await createKvContext(model, resolved?.plan ?? null, contextOptions);
+            } catch (error) {
+                throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${errorMessage(error)}`);
+            }
+            const { context, kvLog } = created;
+            const shape = kvShapeFromMetadata(metadata, context.contextSize, context.batchSize, kvCacheType)
+                ?? { layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: context.contextSize, ubatch: context.batchSize };
+            return {
+                path: modelPath, fileBytes: file.size, architecture, model, context, shape,
+                kv: kvOutcome(compression, resolved, kvLog, profile),
+                measured: buffers.measured,
+                async dispose() {
+                    await context.dispose();
+                    await model.dispose();
+                },
+            };
+        } catch (error) {
+            await model.dispose();
+            throw error;
         }
-        const buffers = [...kvLog.buffers];
-        const stockBuffers = [...kvLog.stockBuffers];
-        const shape = kvShapeOf(model, context.contextSize, context.batchSize);
-        return {
-            lib, llama, model, context, kv, plan, shape, compute, buffers, stockBuffers,
-            async dispose() {
-                await context.dispose();
-                await model.dispose();
-            },
-        };
-    } catch (error) {
-        await model.dispose();
-        throw error;
+    } finally {
+        stopMeasuring();
     }
 }
 
-/** KV bytes on the GPU and in CPU RAM as llama.cpp allocated them, with the formula's figure. */
-export function kvBytesOf(loaded: LoadedWithKv): MeasuredKvBytes {
-    const buffers: MeasuredKvBytes['buffers'] = loaded.plan != null
-        ? loaded.buffers.map((b) => ({ kind: b.kind, bufferType: b.bufferType, device: b.device, bytes: b.bytes, cells: b.cells }))
-        : loaded.stockBuffers.map((b) => ({ kind: 'stock' as const, bufferType: b.bufferType, device: b.device, bytes: b.bytes, cells: null }));
-    const sum = (device: 'gpu' | 'cpu') => buffers.filter((b) => b.device === device).reduce((total, b) => total + b.bytes, 0);
-    return { gpu: sum('gpu'), cpu: sum('cpu'), buffers, formula: kvBytes(loaded.shape, loaded.plan, loaded.compute) };
+/** An explicit plan as a load runs it: its budget is the share of the stock cache's bytes it spends. */
+function explicitPlan(plan: HeadPlan, mode: KvMode, shape: KvShape, compute: Device): ResolvedKv {
+    const share = (bytes: { gpu: number; cpu: number }) => bytes.gpu + bytes.cpu;
+    return { mode, plan, budget: share(kvBytes(shape, plan, compute)) / share(kvBytes(shape, null, compute)), profile: null, scores: null };
+}
+
+/** Refuses a load whose compressed cache did not come about (the stock build, another architecture), saying why. */
+export async function requireCompression(loaded: LoadedModel): Promise<LoadedModel> {
+    if (loaded.kv.compression.active) return loaded;
+    await loaded.dispose();
+    throw new HeadroomError('NOT_AVAILABLE', loaded.kv.compression.reason ?? 'The head-level KV cache is not active.');
 }

@@ -5,16 +5,18 @@ import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { GgufInsights, Llama } from 'node-llama-cpp';
-import { planForBudget, type HeadPlan, type HeadProfile, type KvPlacement } from '../common/kv/policy.ts';
-import { AUTO_BUDGET_WITHOUT_PROFILE, COMPRESSED_UBATCH, fallbackScores } from './kv/resolve.ts';
+import type { Device } from '../common/devices.ts';
+import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
+import { flashAttentionOption } from '../common/loadOptions.ts';
+import { attentionOf, contextCellsFor, KV_CACHE_TYPES, KvCacheType, kvShapeOf, supportsKvCacheType, type AttentionMetadata } from '../common/modelShape.ts';
+import { AUTO_BUDGET_WITHOUT_PROFILE, budgetFor, COMPRESSED_UBATCH, fallbackScores, planForBudget, type HeadPlan, type HeadProfile } from '../common/kv/policy.ts';
 import { kvUsageFromFormula } from '../common/kv/usage.ts';
-import { attentionOf, contextCellsFor, KvCacheType, kvShapeOf, supportsKvCacheType, type AttentionMetadata } from '../common/modelShape.ts';
-import { PlanRequest, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
+import { machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
+import { findProfile } from './kv/profiles.ts';
+import { runtime } from './runtime.ts';
 
 /** Tokens llama.cpp evaluates at once by default; a streaming head keeps room for one batch. */
 export const DEFAULT_UBATCH = 512;
-/** Leave this much of free memory for the OS, the window and drivers. */
-const HEADROOM_FRACTION = 0.9;
 
 export async function machineOf(llama: Llama): Promise<Machine> {
     const vram = llama.gpu === false ? { total: 0, free: 0 } : await llama.getVramState();
@@ -39,7 +41,7 @@ async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> 
             const { readGgufFileInfo, GgufInsights } = await import('node-llama-cpp');
             const info = await readGgufFileInfo(modelPath);
             const insights = await GgufInsights.from(info, llama);
-            return { insights, name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'), metadata: info.architectureMetadata as AttentionMetadata };
+            return { insights, name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'), metadata: info.architectureMetadata };
         })();
         factsCache.set(key, facts);
         facts.catch(() => factsCache.delete(key));
@@ -47,6 +49,7 @@ async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> 
     return facts;
 }
 
+/** The plan for a request; `profile` (the head scores to plan with) must be for this model's shape. */
 export async function planMemory(llama: Llama, input: PlanInput, profile: HeadProfile | null = null): Promise<MemoryPlan> {
     const request = PlanRequest.parse(input);
     const { insights, name, metadata } = await modelFacts(llama, request.path);
@@ -62,18 +65,14 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
         gpuLayers = Math.min(request.gpuLayers, layers);
     }
     if (llama.gpu === false && request.gpuLayers !== 'auto' && request.gpuLayers > 0) notes.push('No GPU on this machine: every layer runs on the CPU.');
-    const kvCacheTypes = KvCacheType.filter((type) => supportsKvCacheType(attention, type));
+    const kvCacheTypes = KvCacheType.options.filter((type) => supportsKvCacheType(attention, type));
     let cacheType = request.kvCacheType;
     if (!kvCacheTypes.includes(cacheType)) {
         notes.push(`This model's heads (${attention.keyDim} values) cannot use a ${cacheType} cache; planned with f16.`);
         cacheType = 'f16';
     }
 
-    if (profile != null && (profile.layers !== attention.layers || profile.kvHeads !== attention.kvHeads)) {
-        notes.push(`The head profile is for ${profile.layers} layers × ${profile.kvHeads} KV heads, not this model's ${attention.layers} × ${attention.kvHeads}: ignored.`);
-        profile = null;
-    }
-    const budget = request.kv.mode === 'budget' ? request.kv.budget ?? 1 : request.kv.mode === 'auto' ? profile?.recommendedBudget ?? AUTO_BUDGET_WITHOUT_PROFILE : null;
+    const budget = budgetFor(request.kv, profile);
     if (request.kv.mode === 'auto' && profile == null) notes.push(`No head profile for this model yet: "auto" compression is planned at ${AUTO_BUDGET_WITHOUT_PROFILE * 100}% of the cache.`);
     const contextCells = contextCellsFor(request.contextSize);
     // The engine runs compressed contexts with smaller batches: a streaming head holds one beyond its window.
@@ -84,7 +83,7 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
 
     const weights = await insights.estimateModelResourceRequirementsV2({ gpuLayers });
     const { GgmlType } = await import('node-llama-cpp');
-    const ggmlCacheType = cacheType === 'q8_0' ? GgmlType.Q8_0 : GgmlType.F16;
+    const ggmlCacheType = GgmlType[KV_CACHE_TYPES[cacheType].ggml];
     const withContext = await insights.estimateContextResourceRequirementsV2({
         contextSize: contextCells, modelGpuLayers: gpuLayers, batchSize: ubatch, sequences: 1,
         flashAttention: flashAttentionOption(request.flashAttention), kvCacheKeyType: ggmlCacheType, kvCacheValueType: ggmlCacheType,
@@ -92,29 +91,24 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
     // node-llama-cpp's estimate holds the stock cache plus the compute buffers: keep the latter.
     const computeBytes = { gpu: Math.max(0, withContext.gpuVram - stock.gpu), cpu: Math.max(0, withContext.cpuRam - stock.cpu) };
 
-    const planFor = (fullPlacement: KvPlacement): HeadPlan | null => budget == null
+    const planFor = (fullPlacement: Device): HeadPlan | null => budget == null
         ? null
         : planForBudget(shape, profile?.scores ?? fallbackScores(shape), budget, { sinks: request.kv.sinks, window: request.kv.window, fullPlacement });
 
     const gpuAvailable = llama.gpu !== false && gpuLayers > 0;
-    const place = (placement: KvPlacement) => {
+    const place = (placement: Device) => {
         const kv = budget == null ? stock : kvUsageFromFormula(shape, planFor(placement), { gpuLayers: attentionLayersOnGpu, profile });
-        const gpuBytes = weights.gpuVram + kv.gpu + computeBytes.gpu;
-        const cpuBytes = weights.cpuRam + kv.cpu + computeBytes.cpu;
-        const gpuFits = gpuBytes === 0 || gpuBytes <= machine.vramFree * HEADROOM_FRACTION;
-        const cpuFits = cpuBytes <= machine.ramFree * HEADROOM_FRACTION;
-        return { kv, gpuBytes, cpuBytes, gpuFits, cpuFits };
+        const needs = { gpuBytes: weights.gpuVram + kv.gpu + computeBytes.gpu, cpuBytes: weights.cpuRam + kv.cpu + computeBytes.cpu };
+        return { kv, ...needs, ...machineVerdict(needs, machine) };
     };
-    let placement: KvPlacement = request.kv.offload === 'cpu' || !gpuAvailable ? 'cpu' : 'gpu';
+    let placement: Device = request.kv.offload === 'cpu' || !gpuAvailable ? 'cpu' : 'gpu';
     if (request.kv.offload === 'gpu' && !gpuAvailable && budget != null) notes.push('KV offload "GPU" needs a GPU with layers on it: full heads are planned in CPU RAM.');
     let result = place(placement);
     if (request.kv.offload === 'auto' && placement === 'gpu' && !result.gpuFits) {
         placement = 'cpu';
         result = place(placement);
     }
-    const spare = `Headroom leaves ${Math.round((1 - HEADROOM_FRACTION) * 100)}% spare`;
-    if (!result.gpuFits) notes.push(`Needs ${gib(result.gpuBytes)} of GPU memory; ${gib(machine.vramFree)} is free (${spare}).`);
-    if (!result.cpuFits) notes.push(`Needs ${gib(result.cpuBytes)} of RAM; ${gib(machine.ramFree)} is free (${spare}).`);
+    notes.push(...result.notes);
     if (request.contextSize > (insights.trainContextSize ?? Infinity)) notes.push(`The model was trained for ${insights.trainContextSize} tokens; answers may degrade beyond that.`);
 
     return {
@@ -146,7 +140,7 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
  * "Fit to my machine": the largest context that fits (goal 'context'), or the least
  * compression, i.e. the largest budget, at the chosen context (goal 'compression').
  */
-export async function fitToMachine(llama: Llama, input: PlanInput, goal: 'context' | 'compression', profile: HeadProfile | null = null): Promise<FitResult> {
+export async function fitToMachine(llama: Llama, input: PlanInput, goal: FitGoal, profile: HeadProfile | null = null): Promise<FitResult> {
     const request = PlanRequest.parse(input);
     if (goal === 'context') {
         const { insights } = await modelFacts(llama, request.path);
@@ -184,10 +178,27 @@ export async function fitToMachine(llama: Llama, input: PlanInput, goal: 'contex
     return { request: fitted, plan: await planMemory(llama, fitted, profile), message: `The least compression that fits keeps ${low}% of the cache.` };
 }
 
-export function flashAttentionOption(setting: 'auto' | 'on' | 'off'): 'auto' | boolean {
-    return setting === 'auto' ? 'auto' : setting === 'on';
+/** The head profile a plan uses: the request's explicit file, else the one stored for the model (as a load finds it). */
+async function profileFor(llama: Llama, request: PlanInput): Promise<HeadProfile | null> {
+    const { metadata } = await modelFacts(llama, request.path);
+    return (await findProfile(request.path, { explicit: request.kv?.profile, shape: attentionOf(metadata) }))?.profile ?? null;
 }
 
-function gib(bytes: number): string {
-    return bytes >= 1 << 30 ? `${(bytes / (1 << 30)).toFixed(1)} GiB` : `${(bytes / (1 << 20)).toFixed(0)} MiB`;
+/** Runs a plan or fit for a model file on this process's runtime, one at a time with loads. */
+async function planned<T>(input: PlanInput, work: (llama: Llama, profile: HeadProfile | null) => Promise<T>): Promise<T> {
+    const { llama } = await runtime.get();
+    const file = await stat(input.path).catch(() => null);
+    if (file == null || !file.isFile()) throw noModelFile(input.path);
+    try {
+        return await runtime.exclusive(async () => work(llama, await profileFor(llama, input)));
+    } catch (error) {
+        if (error instanceof HeadroomError) throw error;
+        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not read ${path.basename(input.path)}: ${errorMessage(error)} Is it a valid GGUF model file?`);
+    }
 }
+
+/** memory.plan: what a model needs at these settings, and whether this machine has it. */
+export const plan = (input: PlanInput) => planned(input, (llama, profile) => planMemory(llama, input, profile));
+
+/** memory.fit: the largest context, or the least compression, that fits this machine. */
+export const fit = (input: PlanInput, goal: FitGoal) => planned(input, (llama, profile) => fitToMachine(llama, input, goal, profile));

@@ -1,4 +1,4 @@
-// Generation speed and the memory snapshot the engine host pushes while it works.
+// Generation speed, as the memory gauges show it.
 /** Tokens per second over the current reply, from the first token on. */
 export class SpeedMeter {
     #firstAt: number | null = null;
@@ -27,9 +27,3 @@ export class SpeedMeter {
         return this.#tokens / ((this.#lastAt - this.#firstAt) / 1000);
     }
 }
-
-/**
- * How often the engine host pushes memory.stats while generating: at least twice a second.
- * HEADROOM_LIVE_STATS_MS=0 turns the live push off (the live-stats benchmark compares both).
- */
-export const LIVE_STATS_INTERVAL_MS = Number(process.env.HEADROOM_LIVE_STATS_MS ?? 400);

@@ -5,19 +5,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { createBackend } from '../backend/backend.ts';
-import { spawnNodeHost } from '../backend/host/nodeHost.ts';
-import { startWebServer } from './webServer.ts';
-import { parseKvFlag } from '../common/kv/flag.ts';
+import { errorMessage } from '../common/errors.ts';
+import { KV_FLAG_USAGE, parseKvFlag } from '../common/kv/flag.ts';
 import { kvSettingsOf, loadParamsOf } from '../common/settingsRequests.ts';
+import { createBackend, type Backend } from '../backend/backend.ts';
+import { spawnNodeHost } from '../backend/host/nodeHost.ts';
+import { checked, contextOption, refuse, threadsOption } from '../cli/args.ts';
+import { startWebServer } from './webServer.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const staticDir = path.join(root, 'dist', 'renderer');
 const DEFAULT_PORT = 4310;
 
+const TOOL = 'headroom';
 function fail(message: string): never {
-    process.stderr.write(`headroom: ${message}\n`);
-    process.exit(2);
+    return refuse(TOOL, message);
 }
 
 function newestMtime(dir: string): number {
@@ -38,7 +40,7 @@ async function ensureRendererBuilt(): Promise<void> {
     await build({ configFile: path.join(root, 'renderer', 'vite.config.ts'), mode: 'web', logLevel: 'warn' });
 }
 
-const { values } = parseArgs({
+const values = checked(TOOL, () => parseArgs({
     options: {
         model: { type: 'string' },
         port: { type: 'string', default: String(DEFAULT_PORT) },
@@ -49,24 +51,27 @@ const { values } = parseArgs({
         help: { type: 'boolean', short: 'h' },
     },
     strict: true,
-});
+}).values);
 
 if (values.help) {
-    process.stdout.write('Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>] [--kv off|auto|<budget>]\n');
+    process.stdout.write(`Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>] [${KV_FLAG_USAGE}]\n`);
     process.exit(0);
 }
 
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number, not "${values.port}".`);
-const contextSize = values.context == null ? undefined : Number(values.context);
-if (contextSize != null && (!Number.isInteger(contextSize) || contextSize < 64)) fail(`--context must be a whole number of tokens (64 or more), not "${values.context}".`);
-const threads = values.threads == null ? undefined : Number(values.threads);
-if (threads != null && (!Number.isInteger(threads) || threads < 1)) fail(`--threads must be a whole number, 1 or more, not "${values.threads}".`);
-// --kv, --context and --threads are saved as settings; without them the saved ones apply.
-const kv = values.kv == null ? null : parseKvFlag(values.kv);
-if (kv != null && 'error' in kv) fail(kv.error);
-const modelPath = values.model == null ? null : path.resolve(values.model);
-if (modelPath != null && !existsSync(modelPath)) fail(`no model file at ${modelPath}.`);
+const { port, contextSize, threads, kv, modelPath } = checked(TOOL, () => {
+    const portNumber = Number(values.port);
+    if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) throw new Error(`--port must be a port number, not "${values.port}".`);
+    const model = values.model == null ? null : path.resolve(values.model);
+    if (model != null && !existsSync(model)) throw new Error(`no model file at ${model}.`);
+    return {
+        port: portNumber,
+        contextSize: contextOption(values.context),
+        threads: threadsOption(values.threads),
+        // --kv, --context and --threads are saved as settings; without them the saved ones apply.
+        kv: values.kv == null ? null : parseKvFlag(values.kv),
+        modelPath: model,
+    };
+});
 
 /** Chats live in the XDG data folder unless told otherwise (Electron uses its userData). */
 function defaultDataDir(): string {
@@ -78,11 +83,11 @@ function defaultDataDir(): string {
 const dataDir = path.resolve(values['data-dir'] ?? defaultDataDir());
 
 await ensureRendererBuilt();
-let backend: ReturnType<typeof createBackend>;
+let backend: Backend;
 try {
     backend = createBackend({ spawnHost: spawnNodeHost, dataDir });
 } catch (error) {
-    fail(`cannot open the chat database in ${dataDir}: ${(error as Error).message}`);
+    fail(`cannot open the chat database in ${dataDir}: ${errorMessage(error)}`);
 }
 // What the command line says becomes the settings (validated like the panel's), so the
 // planner, the settings panel and the loaded model all agree.
@@ -90,11 +95,11 @@ try {
     backend.settings.update({
         ...(contextSize != null ? { contextSize } : {}),
         ...(threads != null ? { threads } : {}),
-        ...(kv != null ? kvSettingsOf(kv.kv) : {}),
+        ...(kv != null ? kvSettingsOf(kv) : {}),
     });
 } catch (error) {
     backend.dispose();
-    fail((error as Error).message);
+    fail(errorMessage(error));
 }
 const server = await startWebServer({ backend, staticDir, port }).catch((error: NodeJS.ErrnoException) => {
     backend.dispose();
@@ -113,5 +118,5 @@ const shutdown = async () => {
     await server.close();
     process.exit(0);
 };
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());

@@ -7,7 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Backend } from '../backend/backend.ts';
-import { dispatch } from '../common/rpc.ts';
+import { dispatch, eventEnvelope } from '../common/rpc.ts';
 
 export interface WebServerOptions {
     backend: Backend;
@@ -20,7 +20,7 @@ export interface WebServer {
     readonly url: string;
     readonly port: number;
     readonly token: string;
-    close(): Promise<void>;
+    close: () => Promise<void>;
 }
 
 const COOKIE = 'headroom_token';
@@ -73,7 +73,7 @@ export async function startWebServer({ backend, staticDir, port, host = '127.0.0
         return sameSecret(url.searchParams.get('token'), token) || sameSecret(cookieToken(request.headers.cookie), token);
     }
 
-    const server = http.createServer(async (request, response) => {
+    const serve = async (request: http.IncomingMessage, response: http.ServerResponse) => {
         const url = new URL(request.url ?? '/', 'http://placeholder');
         const deny = (status: number, text: string) => {
             response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...securityHeaders });
@@ -98,7 +98,8 @@ export async function startWebServer({ backend, staticDir, port, host = '127.0.0
         }
         response.writeHead(200, headers);
         response.end(request.method === 'HEAD' ? undefined : await readFile(file));
-    });
+    };
+    const server = http.createServer((request, response) => void serve(request, response));
 
     const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
     server.on('upgrade', (request, socket, head) => {
@@ -135,16 +136,16 @@ function serveSocket(ws: WebSocket, backend: Backend): void {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
     };
     const unsubscribe = backend.subscribe(send);
-    send({ type: 'event', name: 'engine.state', payload: backend.supervisor.state });
-    ws.on('message', async (data) => {
+    send(eventEnvelope('engine.state', backend.supervisor.state));
+    ws.on('message', (data: Buffer) => {
         let message: unknown;
         try {
-            message = JSON.parse(data.toString());
+            message = JSON.parse(data.toString('utf8'));
         } catch {
             send({ type: 'response', id: -1, ok: false, error: { code: 'BAD_REQUEST', message: 'Malformed request: not JSON.' } });
             return;
         }
-        send(await dispatch(backend.handlers, message));
+        void dispatch(backend.handlers, message).then(send);
     });
     ws.on('close', unsubscribe);
 }

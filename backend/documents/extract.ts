@@ -2,7 +2,7 @@
 // for reading. Every way a file can be unreadable ends in one clear sentence.
 import path from 'node:path';
 import type { DocumentKind } from '../../common/contract.ts';
-import { HeadroomError } from '../../common/rpc.ts';
+import { errorMessage, HeadroomError } from '../../common/errors.ts';
 import { htmlToText } from './htmlToText.ts';
 
 export const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
@@ -30,9 +30,9 @@ const CODE: Record<string, string> = {
 };
 const SUPPORTED = 'PDF, DOCX, EPUB, HTML, Markdown, plain text and source code';
 
-const fail = (code: 'DOCUMENT_UNREADABLE' | 'UNSUPPORTED_DOCUMENT' | 'DOCUMENT_TOO_LARGE', message: string): never => {
+function fail(code: 'DOCUMENT_UNREADABLE' | 'UNSUPPORTED_DOCUMENT' | 'DOCUMENT_TOO_LARGE', message: string): never {
     throw new HeadroomError(code, message);
-};
+}
 
 function startsWith(bytes: Uint8Array, signature: string): boolean {
     return signature.split('').every((char, i) => bytes[i] === char.charCodeAt(0));
@@ -77,16 +77,15 @@ async function extractPdf(name: string, bytes: Uint8Array, onProgress: ExtractPr
             verbosity: 0,
         }).promise;
     } catch (error) {
-        const kind = (error as Error).name;
-        if (kind === 'PasswordException') fail('DOCUMENT_UNREADABLE', `${name} is password-protected. Open it in a PDF reader, save a copy without the password, and add that.`);
-        fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not a PDF (${(error as Error).message}).`);
+        if (error instanceof Error && error.name === 'PasswordException') fail('DOCUMENT_UNREADABLE', `${name} is password-protected. Open it in a PDF reader, save a copy without the password, and add that.`);
+        fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not a PDF (${errorMessage(error)}).`);
     }
     const pages: string[] = [];
     let characters = 0;
     let emptyPages = 0;
     try {
-        for (let number = 1; number <= document!.numPages; number++) {
-            const page = await document!.getPage(number);
+        for (let number = 1; number <= document.numPages; number++) {
+            const page = await document.getPage(number);
             const content = await page.getTextContent();
             let text = '';
             for (const item of content.items) {
@@ -99,11 +98,11 @@ async function extractPdf(name: string, bytes: Uint8Array, onProgress: ExtractPr
             if (text === '') emptyPages++;
             pages.push(`[Page ${number}]\n${text}`);
             page.cleanup();
-            onProgress?.(number, document!.numPages);
+            onProgress?.(number, document.numPages);
         }
     } finally {
-        await document!.cleanup();
-        await document!.loadingTask.destroy();
+        await document.cleanup();
+        await document.loadingTask.destroy();
     }
     if (characters < Math.max(16, pages.length * 8)) {
         fail('DOCUMENT_UNREADABLE', `${name} has no text layer: it looks like a scan. Headroom reads text, not images; run it through OCR first (many PDF tools can), then add the result.`);
@@ -121,7 +120,7 @@ async function extractDocx(name: string, bytes: Uint8Array, warnings: string[]) 
         const unknownStyles = result.messages.filter((m) => m.type === 'warning').length;
         if (unknownStyles > 0) warnings.push(`${unknownStyles} formatting details were not recognised; the text is complete.`);
     } catch (error) {
-        return fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not a Word document (${(error as Error).message}).`);
+        return fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not a Word document (${errorMessage(error)}).`);
     }
     return htmlToText(html).text;
 }
@@ -141,7 +140,7 @@ async function extractEpub(name: string, bytes: Uint8Array, onProgress: ExtractP
         const href = /\bhref="([^"]+)"/.exec(item[0])?.[1];
         if (id != null && href != null) manifest.set(id, path.posix.join(base, decodeURIComponent(href)));
     }
-    const spine = [...opf.matchAll(/<itemref\b[^>]*\bidref="([^"]+)"/g)].map((m) => manifest.get(m[1])).filter((p): p is string => p != null);
+    const spine = [...opf.matchAll(/<itemref\b[^>]*\bidref="([^"]+)"/g)].map((m) => manifest.get(m[1] ?? '')).filter((p): p is string => p != null);
     const chapters: string[] = [];
     for (const [index, chapterPath] of spine.entries()) {
         const html = await zip.file(chapterPath)?.async('string');

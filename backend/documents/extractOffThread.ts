@@ -2,8 +2,8 @@
 // backend that serves the window. The worker's messages are checked like any other IPC.
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
-import { DocumentKind, ErrorCode } from '../../common/contract.ts';
-import { HeadroomError } from '../../common/rpc.ts';
+import { DocumentKind } from '../../common/contract.ts';
+import { ErrorCode, HeadroomError } from '../../common/errors.ts';
 import { extractDocument, type ExtractedDocument, type ExtractProgress } from './extract.ts';
 
 const WorkerMessage = z.discriminatedUnion('type', [
@@ -37,7 +37,7 @@ export function extractDocumentOffThread(name: string, bytes: Uint8Array, onProg
             else if (data.type === 'done') settle(() => resolve(data.document));
             else settle(() => reject(new HeadroomError(data.code, data.message)));
         });
-        worker.on('error', (error) => settle(() => reject(new HeadroomError('DOCUMENT_UNREADABLE', `${name} could not be read: ${error.message}`))));
+        worker.on('error', (error: Error) => settle(() => reject(new HeadroomError('DOCUMENT_UNREADABLE', `${name} could not be read: ${error.message}`))));
         worker.on('exit', (code) => settle(() => reject(new HeadroomError('DOCUMENT_UNREADABLE', `${name} could not be read (the reader stopped with code ${code}).`))));
     });
 }

@@ -1,11 +1,13 @@
 // The worker thread behind extractDocumentOffThread: one document in, text or a refusal out.
 import { parentPort, workerData } from 'node:worker_threads';
-import { toRpcError } from '../../common/rpc.ts';
+import { toRpcError } from '../../common/errors.ts';
 import { extractDocument } from './extract.ts';
 import type { WorkerMessage } from './extractOffThread.ts';
 
 const { name, bytes } = workerData as { name: string; bytes: Uint8Array };
-const post = (message: WorkerMessage) => parentPort!.postMessage(message);
+const port = parentPort;
+if (port == null) throw new Error('extractWorker.ts runs as a worker thread.');
+const post = (message: WorkerMessage) => port.postMessage(message);
 
 try {
     const document = await extractDocument(name, bytes, (done, total) => post({ type: 'progress', done, total }));

@@ -27,7 +27,7 @@ class TextWriter {
     breakLines(lines: number): void {
         this.#out = this.#out.replace(/[ \t]+$/, '');
         if (this.#out === '') return;
-        const existing = /\n*$/.exec(this.#out)![0].length;
+        const existing = this.#out.length - this.#out.replace(/\n+$/, '').length;
         if (existing < lines) this.#out += '\n'.repeat(lines - existing);
     }
 

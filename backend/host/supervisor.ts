@@ -1,50 +1,17 @@
 // Runs the engine host as a separate process and stands between it and the UI:
 // tracks engine state, turns a crash into a plain-words error, and restarts on request
 // (reloading the last model); chats live in the backend's database, so nothing is lost.
-import type { EngineState, EngineStatus, EventEnvelope, Params, RpcError } from '../../common/contract.ts';
-import { eventEnvelope, HeadroomError, RpcClient, toRpcError, type Handlers } from '../../common/rpc.ts';
-
-export interface HostExit {
-    code: number | null;
-    signal: string | null;
-    stderrTail: string;
-}
-
-/** A started engine host process, whatever started it (Node's fork or Electron's utilityProcess). */
-export interface HostProcess {
-    readonly pid: number | null;
-    send(message: unknown): void;
-    onMessage(listener: (message: unknown) => void): void;
-    onExit(listener: (exit: HostExit) => void): void;
-    kill(): void;
-}
-
-export type SpawnHost = () => HostProcess;
+import type { EngineState, EngineStatus, EventEnvelope, Params, Result } from '../../common/contract.ts';
+import { engineBusy, fromRpcError, HeadroomError, noModelLoaded, toRpcError } from '../../common/errors.ts';
+import { eventEnvelope, type Handlers, type RpcClient } from '../../common/rpc.ts';
+import { describeExit, startHost, type HostProcess, type SpawnHost } from './hostProcess.ts';
 
 /** What the UI may ask of the engine directly; generation goes through the chat service. */
 export type SupervisorHandlers = Handlers<'engine.getState' | 'engine.restart' | 'engine.kvStats' | 'model.load' | 'model.unload' | 'memory.stats' | 'memory.plan' | 'memory.fit'>;
 
-const OUT_OF_MEMORY = /out of memory|bad_alloc|failed to allocate|cudaMalloc failed|ErrorOutOfDeviceMemory|heap out of memory/i;
-
-export function describeExit({ code, signal, stderrTail }: HostExit): RpcError {
-    const how = signal != null ? `signal ${signal}` : `exit code ${code}`;
-    if (OUT_OF_MEMORY.test(stderrTail)) {
-        return {
-            code: 'ENGINE_OUT_OF_MEMORY',
-            message: `The engine ran out of memory and stopped (${how}). Your conversation is kept. Try a smaller context size or a smaller model, then restart the engine.`,
-        };
-    }
-    return {
-        code: 'ENGINE_CRASHED',
-        message: `The engine stopped unexpectedly (${how}). Your conversation is kept; restart the engine to continue.`,
-    };
-}
-
-const HOST_START_TIMEOUT_MS = 30_000;
-
 export class EngineSupervisor {
     #spawnHost: SpawnHost;
-    #emit: (envelope: EventEnvelope) => void;
+    #emit: (event: EventEnvelope) => void;
     #host: HostProcess | null = null;
     #client: RpcClient | null = null;
     #ready: Promise<void> | null = null;
@@ -52,7 +19,7 @@ export class EngineSupervisor {
     #state: EngineState = { status: 'starting', model: null, error: null, pid: null, restarts: 0 };
     #disposed = false;
 
-    constructor(spawnHost: SpawnHost, emit: (envelope: EventEnvelope) => void) {
+    constructor(spawnHost: SpawnHost, emit: (event: EventEnvelope) => void) {
         this.#spawnHost = spawnHost;
         this.#emit = emit;
     }
@@ -74,37 +41,25 @@ export class EngineSupervisor {
     /** Start the host if none is running; resolves once it is ready for requests. */
     start(): Promise<void> {
         if (this.#ready != null) return this.#ready;
-        const host = this.#spawnHost();
-        const client = new RpcClient((envelope) => host.send(envelope));
+        // Load progress, streamed text and memory go straight through to the UI.
+        const { host, client, ready } = startHost(this.#spawnHost, (event) => {
+            if (event.name !== 'host.ready') this.#emit(event);
+        });
         this.#host = host;
         this.#client = client;
         this.#setState({ status: 'starting', pid: host.pid, model: null });
-        this.#ready = new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new HeadroomError('ENGINE_UNAVAILABLE', 'The engine did not start in time.')), HOST_START_TIMEOUT_MS);
-            client.on('host.ready', ({ pid }) => {
-                clearTimeout(timer);
-                this.#setState({ status: 'idle', pid, error: null });
-                resolve();
-            });
-            host.onExit((exit) => {
-                clearTimeout(timer);
-                if (this.#host !== host) return; // an old host we replaced on purpose
-                this.#host = null;
-                this.#client = null;
-                this.#ready = null;
-                const error = describeExit(exit);
-                client.failAll(error.code, error.message);
-                reject(new HeadroomError(error.code, error.message));
-                if (!this.#disposed) this.#setState({ status: 'crashed', error, pid: null, model: null });
-            });
-        });
+        const exited = new Promise<never>((_, reject) => host.onExit((exit) => {
+            if (this.#host !== host) return; // an old host we replaced on purpose
+            this.#host = null;
+            this.#client = null;
+            this.#ready = null;
+            const error = describeExit(exit);
+            client.failAll(error.code, error.message);
+            reject(fromRpcError(error));
+            if (!this.#disposed) this.#setState({ status: 'crashed', error, pid: null, model: null });
+        }));
+        this.#ready = Promise.race([ready, exited]).then((pid) => this.#setState({ status: 'idle', pid, error: null }));
         this.#ready.catch(() => {}); // observed by callers; avoid unhandled rejections here
-        host.onMessage((message) => {
-            client.receive(message);
-            // Load progress and streamed text go straight through to the UI.
-            const name = (message as { type?: string; name?: string }).name;
-            if ((message as { type?: string }).type === 'event' && name !== 'host.ready') this.#emit(message as EventEnvelope);
-        });
         return this.#ready;
     }
 
@@ -113,7 +68,8 @@ export class EngineSupervisor {
             throw new HeadroomError(this.#state.error?.code ?? 'ENGINE_CRASHED', 'The engine is not running. Restart it to continue.');
         }
         await this.start();
-        return this.#client!;
+        if (this.#client == null) throw new HeadroomError('ENGINE_UNAVAILABLE', 'The engine stopped while starting. Restart it to continue.');
+        return this.#client;
     }
 
     async restart(): Promise<EngineState> {
@@ -124,11 +80,9 @@ export class EngineSupervisor {
         return this.#state;
     }
 
-    async load(params: Params<'model.load'>) {
+    async load(params: Params<'model.load'>): Promise<Result<'model.load'>> {
         const client = await this.#connected();
-        if (this.#state.status === 'generating' || this.#state.status === 'loading') {
-            throw new HeadroomError('BUSY', 'The engine is busy; stop the current reply first.');
-        }
+        if (this.#state.status === 'generating' || this.#state.status === 'loading') throw engineBusy();
         this.#setState({ status: 'loading', error: null });
         try {
             const model = await client.request('model.load', params);
@@ -148,10 +102,8 @@ export class EngineSupervisor {
         this.#setState({ status: 'idle', model: null });
     }
 
-    async generate(params: Params<'generate.run'>) {
-        if (this.#state.model == null && this.#state.status !== 'crashed') {
-            throw new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
-        }
+    async generate(params: Params<'generate.run'>): Promise<Result<'generate.run'>> {
+        if (this.#state.model == null && this.#state.status !== 'crashed') throw noModelLoaded();
         const client = await this.#connected();
         if (this.#state.status !== 'ready') throw new HeadroomError('BUSY', 'The engine is busy with another request.');
         this.#setState({ status: 'generating' });
@@ -163,20 +115,21 @@ export class EngineSupervisor {
     }
 
     /** What the loaded model's KV cache holds and where (the engine host answers). */
-    async kvStats() {
-        if (this.#state.model == null) throw new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
+    async kvStats(): Promise<Result<'engine.kvStats'>> {
+        if (this.#state.model == null) throw noModelLoaded();
         const client = await this.#connected();
         return client.request('engine.kvStats', {});
     }
 
-    async stopGeneration(params: Params<'generate.stop'>) {
+    async stopGeneration(params: Params<'generate.stop'>): Promise<Result<'generate.stop'>> {
         if (this.#client == null) return { stopped: false };
         return this.#client.request('generate.stop', params);
     }
 
     /** Token counts with the loaded model's tokenizer; null when no model is loaded. */
     async countTokens(texts: string[]): Promise<number[] | null> {
-        if (this.#state.model == null || this.#client == null || texts.length === 0) return this.#state.model == null ? null : [];
+        if (this.#state.model == null) return null;
+        if (this.#client == null || texts.length === 0) return [];
         return (await this.#client.request('model.countTokens', { texts })).tokens;
     }
 

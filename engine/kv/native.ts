@@ -4,8 +4,9 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseBufferLine, type BufferLine } from '../llamaLog.ts';
 import type { HeadPlan } from '../../common/kv/policy.ts';
+import type { KvBuffer } from '../../common/kv/usage.ts';
+import { parseBufferLine, type BufferLine } from '../llamaLog.ts';
 
 /** Read by the patched llama.cpp when a context is created: path of the policy file. */
 export const POLICY_ENV = 'LLAMA_KV_HEADWISE';
@@ -56,29 +57,20 @@ export async function writePolicyFile(plan: HeadPlan, dir?: string): Promise<str
     return file;
 }
 
-/** One KV buffer the native cache allocated. */
-export interface KvBuffer {
-    kind: 'full' | 'streaming';
-    /** ggml buffer type name: CPU, CUDA0, CUDA_Host, Vulkan0, Metal… */
-    bufferType: string;
-    device: 'gpu' | 'cpu';
-    bytes: number;
-    cells: number;
-}
-
 const BUFFER_LINE = /llama_kv_cache_headwise: buffer kind=(full|streaming) buft=(\S+) host=([01]) bytes=(\d+) cells=(\d+)/;
 const UNAVAILABLE_LINE = /llama_kv_cache_headwise: unavailable for architecture (\S+)/;
 
 export function parseKvBufferLine(line: string): KvBuffer | null {
     const match = BUFFER_LINE.exec(line);
     if (match == null) return null;
+    const [, kind, bufferType = '', host, bytes, cells] = match;
     return {
-        kind: match[1] as KvBuffer['kind'],
-        bufferType: match[2],
+        kind: kind === 'full' ? 'full' : 'streaming',
+        bufferType,
         // host memory is CPU RAM even when a GPU backend owns the (pinned) buffer
-        device: match[3] === '1' ? 'cpu' : 'gpu',
-        bytes: Number(match[4]),
-        cells: Number(match[5]),
+        device: host === '1' ? 'cpu' : 'gpu',
+        bytes: Number(bytes),
+        cells: Number(cells),
     };
 }
 
@@ -93,12 +85,6 @@ export class KvLogCollector {
     /** The stock cache's "KV buffer size" lines (MiB with 2 decimals: bytes to within 0.005 MiB). */
     stockBuffers: Omit<BufferLine, 'kind'>[] = [];
     unavailableFor: string | null = null;
-
-    reset(): void {
-        this.buffers = [];
-        this.stockBuffers = [];
-        this.unavailableFor = null;
-    }
 
     /** Feed every log line; returns whether the line was about the KV cache. */
     take(line: string): boolean {

@@ -1,12 +1,14 @@
-// Where head profiles live: one JSON per model file, named by the file's sha256, in the app's
-// profile folder (HEADROOM_PROFILE_DIR overrides it). The engine looks them up the same way.
+// Where head profiles live, and the one way a profile is found and read. The profiler stores
+// one JSON per model file, named by the file's sha256, in the app's profile folder
+// (HEADROOM_PROFILE_DIR overrides it); a load, a plan and the benchmarks find it the same way.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { HeadProfile } from '../../common/kv/policy.ts';
-import { HeadroomError } from '../../common/rpc.ts';
+import { HeadroomError, noModelFile } from '../../common/errors.ts';
+import { HeadProfile, profileFits, type FoundProfile } from '../../common/kv/policy.ts';
+import type { KvShape } from '../../common/modelShape.ts';
 
 /** Electron's userData folder for Headroom, without needing Electron. */
 function appDataDir(): string {
@@ -28,11 +30,12 @@ export async function sha256OfFile(filePath: string): Promise<string> {
     try {
         for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
     } catch {
-        throw new HeadroomError('NOT_FOUND', `No model file at ${filePath}.`);
+        throw noModelFile(filePath);
     }
     return hash.digest('hex');
 }
 
+/** The profile in a file; null when there is no such file, refused when it is not a profile. */
 export async function readProfile(filePath: string): Promise<HeadProfile | null> {
     let raw: string;
     try {
@@ -66,7 +69,7 @@ const hashes = new Map<string, { size: number; mtimeMs: number; sha256: Promise<
 export async function modelSha256(filePath: string): Promise<string> {
     const key = path.resolve(filePath);
     const info = await stat(key).catch(() => null);
-    if (info == null) throw new HeadroomError('NOT_FOUND', `No model file at ${filePath}.`);
+    if (info == null) throw noModelFile(filePath);
     const known = hashes.get(key);
     if (known != null && known.size === info.size && known.mtimeMs === info.mtimeMs) return known.sha256;
     const sha256 = sha256OfFile(key);
@@ -76,19 +79,45 @@ export async function modelSha256(filePath: string): Promise<string> {
 }
 
 /** The profile the profiler stored for this model file, or null when there is none (or it is unreadable). */
-export async function storedProfileFor(modelPath: string): Promise<{ profile: HeadProfile; path: string } | null> {
+async function storedProfileFor(modelPath: string): Promise<FoundProfile | null> {
     const sha256 = await modelSha256(modelPath);
     const filePath = profilePathFor(sha256);
     const profile = await readProfile(filePath).catch(() => null);
     return profile == null || profile.modelSha256 !== sha256 ? null : { profile, path: filePath };
 }
 
-/** The profile for a model: from an explicit file, else from the profile folder. */
-export async function loadProfileFor(modelPath: string, explicitPath?: string): Promise<HeadProfile> {
-    const sha256 = await modelSha256(modelPath);
-    const filePath = explicitPath ?? profilePathFor(sha256);
-    const profile = await readProfile(filePath);
-    if (profile == null) throw new HeadroomError('NOT_FOUND', `No head profile for ${path.basename(modelPath)} at ${filePath}; run \`npm run profile -- --model ${modelPath}\`.`);
-    if (profile.modelSha256 !== sha256) throw new HeadroomError('BAD_REQUEST', `${filePath} was measured on a different model file (sha256 ${profile.modelSha256.slice(0, 12)}…).`);
-    return profile;
+export const noProfile = (modelPath: string, filePath: string) =>
+    new HeadroomError('NOT_FOUND', `No head profile for ${path.basename(modelPath)} at ${filePath}; run \`npm run profile -- --model ${modelPath}\`.`);
+
+/** Refuses a profile measured on a model of another shape. */
+export function checkProfileShape(found: FoundProfile, shape: Pick<KvShape, 'layers' | 'kvHeads'>): FoundProfile {
+    const { profile } = found;
+    if (!profileFits(profile, shape)) {
+        throw new HeadroomError('BAD_REQUEST', `The head profile ${found.path} is for a model with ${profile.layers} layers × ${profile.kvHeads} KV heads; this one has ${shape.layers} × ${shape.kvHeads}.`);
+    }
+    return found;
+}
+
+/**
+ * The head profile for a model file: the `explicit` file when one is named (refused when it is
+ * missing, unreadable or, given the model's shape, for another shape), else the one the profiler
+ * stored for this file (ignored when unreadable or for another shape), else null.
+ */
+export async function findProfile(modelPath: string, options: { explicit?: string | undefined; shape?: Pick<KvShape, 'layers' | 'kvHeads'> } = {}): Promise<FoundProfile | null> {
+    const { explicit, shape } = options;
+    if (explicit != null) {
+        const profile = await readProfile(explicit);
+        if (profile == null) throw noProfile(modelPath, explicit);
+        const found = { profile, path: explicit };
+        return shape == null ? found : checkProfileShape(found, shape);
+    }
+    const stored = await storedProfileFor(modelPath);
+    return stored == null || (shape != null && !profileFits(stored.profile, shape)) ? null : stored;
+}
+
+/** findProfile, refused when there is none: what a run needs whose point is the profile's heads. */
+export async function requireProfile(modelPath: string, explicit?: string): Promise<FoundProfile> {
+    const found = await findProfile(modelPath, { explicit });
+    if (found != null) return found;
+    throw noProfile(modelPath, profilePathFor(await modelSha256(modelPath)));
 }

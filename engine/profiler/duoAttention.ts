@@ -1,7 +1,7 @@
 // DuoAttention's published head patterns (mit-han-lab/duo-attention, attn_patterns/*/full_attention_heads.tsv):
 // one row per layer, one tab-separated gate value in [0, 1] per KV head, higher = retrieval.
 import { HeadProfile } from '../../common/kv/policy.ts';
-import { HeadroomError } from '../../common/rpc.ts';
+import { HeadroomError } from '../../common/errors.ts';
 
 export function parseDuoTsv(tsv: string): number[][] {
     const rows = tsv.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 0);
@@ -13,9 +13,9 @@ export function parseDuoTsv(tsv: string): number[][] {
         }
         return value;
     }));
-    const width = scores[0].length;
+    const width = scores[0]?.length ?? 0;
     const ragged = scores.findIndex((row) => row.length !== width);
-    if (ragged >= 0) throw new HeadroomError('BAD_REQUEST', `DuoAttention pattern row ${ragged + 1} has ${scores[ragged].length} heads, row 1 has ${width}.`);
+    if (ragged >= 0) throw new HeadroomError('BAD_REQUEST', `DuoAttention pattern row ${ragged + 1} has ${scores[ragged]?.length} heads, row 1 has ${width}.`);
     return scores;
 }
 

@@ -5,11 +5,10 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { HeadProfile, KvOptions, planForBudget, type HeadPlan, type HeadPolicy, type KvShape } from '../../common/kv/policy.ts';
 import type { LlamaModel } from 'node-llama-cpp';
-import { heatmapSvg } from '../../bench/charts.ts';
-import { COMPRESSED_UBATCH } from '../kv/resolve.ts';
-import { loadModelWithKv, type LoadedWithKv } from '../load.ts';
+import type { KvShape } from '../../common/modelShape.ts';
+import { COMPRESSED_UBATCH, HeadProfile, KV_OFF, KvOptions, planForBudget, type HeadPlan, type HeadPolicy } from '../../common/kv/policy.ts';
+import { loadModel, requireCompression, type LoadedModel } from '../load.ts';
 import { buildHaystack, loadFiller, makeNeedle, seededRandom } from './haystack.ts';
 import { evictHeadsInState, type HeadRef } from './kvStateEviction.ts';
 import { scoreAnswer, scoreContinuation, scoredPrompt, type ScoredPrompt } from './prompting.ts';
@@ -34,9 +33,9 @@ export interface ProfileOptions {
     budgets: number[];
     /** The cache the budgets are tried with: what a model load with mode 'auto' gets. */
     planKv?: KvOptions;
-    log?(line: string): void;
+    log?: (line: string) => void;
     /** Heads scored so far, of all the model's KV heads. */
-    progress?(done: number, total: number): void;
+    progress?: (done: number, total: number) => void;
 }
 
 export interface Quality {
@@ -53,18 +52,15 @@ export interface ProfileRun {
 }
 
 export const ANSWER_ROOM = 32;
-const KV_OFF: KvOptions = { mode: 'off', sinks: 4, window: 128, offload: 'auto' };
 export const DEFAULT_BUDGETS = [0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875];
 // Budgets are fractions of a long context's cache: plans are sized for at least this many cells.
 const MIN_PLAN_CONTEXT = 8192;
 
 function streamingPlan(shape: KvShape, streaming: readonly HeadRef[], sinks: number, window: number): HeadPlan {
-    const policy: HeadPolicy[][] = Array.from({ length: shape.layers }, () => Array<HeadPolicy>(shape.kvHeads).fill('full'));
-    for (const { layer, head } of streaming) policy[layer][head] = 'streaming';
+    const policy: HeadPolicy[][] = Array.from({ length: shape.layers }, (_, layer) =>
+        Array.from({ length: shape.kvHeads }, (_, head) => (streaming.some((h) => h.layer === layer && h.head === head) ? 'streaming' : 'full')));
     return { policy, sinks, window, fullPlacement: 'gpu' };
 }
-
-/** Measures quality with a set of heads made streaming, one way or the other. */
 
 function mean(scores: { logProb: number; correct: boolean }[]): Quality {
     return {
@@ -73,30 +69,31 @@ function mean(scores: { logProb: number; correct: boolean }[]): Quality {
     };
 }
 
+/** Measures quality with a set of heads made streaming, one way or the other. */
 export interface Ablator {
-    measure(ablated: readonly HeadRef[], streaming: { sinks: number; window: number }): Promise<Quality>;
-    dispose(): Promise<void>;
+    measure: (ablated: readonly HeadRef[], streaming: { sinks: number; window: number }) => Promise<Quality>;
+    dispose: () => Promise<void>;
 }
 
-export async function evictionAblator(loaded: LoadedWithKv, prompts: ScoredPrompt[]): Promise<Ablator> {
+export async function evictionAblator(loaded: LoadedModel, prompts: ScoredPrompt[]): Promise<Ablator> {
     const sequence = loaded.context.getSequence();
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'headroom-profile-'));
     const statePath = path.join(scratch, 'state.bin');
     // Each prompt's document is prefilled once; every ablation starts from its saved state.
-    const states: Buffer[] = [];
+    const prefilled: { prompt: ScoredPrompt; state: Buffer }[] = [];
     for (const prompt of prompts) {
         await sequence.clearHistory();
         await sequence.evaluateWithoutGeneratingNewTokens(prompt.documentTokens);
         await sequence.saveStateToFile(statePath);
-        states.push(await readFile(statePath));
+        prefilled.push({ prompt, state: await readFile(statePath) });
     }
     return {
         async measure(ablated, { sinks, window }) {
             const scores = [];
-            for (const [i, prompt] of prompts.entries()) {
+            for (const { prompt, state: saved } of prefilled) {
                 // The first scored position sees the window before it; everything older goes.
                 const firstScored = prompt.documentTokens.length + prompt.tailTokens.length - prompt.answerCount - 1;
-                const state = evictHeadsInState(states[i], ablated, {
+                const state = evictHeadsInState(saved, ablated, {
                     layers: loaded.shape.layers, kvHeads: loaded.shape.kvHeads, sinks, keepFrom: firstScored - window + 1,
                 });
                 await writeFile(statePath, state);
@@ -107,7 +104,7 @@ export async function evictionAblator(loaded: LoadedWithKv, prompts: ScoredPromp
             return mean(scores);
         },
         async dispose() {
-            sequence.dispose();
+            await sequence.dispose();
             await rm(scratch, { recursive: true, force: true });
         },
     };
@@ -118,12 +115,13 @@ function streamingAblator(shape: KvShape, contextSize: number, prompts: ScoredPr
         async measure(ablated, { sinks, window }) {
             const plan = ablated.length === 0 ? null : streamingPlan(shape, ablated, sinks, window);
             const kv: KvOptions = plan == null ? KV_OFF : { ...KV_OFF, mode: 'budget', budget: 1, sinks, window };
-            const loaded = await loadModelWithKv(modelPath, { contextSize, kv, plan });
+            const load = loadModel({ path: modelPath, contextSize, kv, ...(plan == null ? {} : { plan }) });
+            const loaded = plan == null ? await load : await requireCompression(await load);
             try {
                 const sequence = loaded.context.getSequence();
                 const scores = [];
                 for (const prompt of prompts) scores.push(await scoreAnswer(sequence, prompt));
-                sequence.dispose();
+                await sequence.dispose();
                 return mean(scores);
             } finally {
                 await loaded.dispose();
@@ -150,7 +148,7 @@ export async function profilePrompts(model: LlamaModel, count: number, promptTok
 export async function profileHeads(options: ProfileOptions): Promise<ProfileRun> {
     const log = options.log ?? (() => {});
     const contextSize = options.promptTokens + ANSWER_ROOM;
-    const loaded = await loadModelWithKv(options.modelPath, { contextSize, kv: KV_OFF });
+    const loaded = await loadModel({ path: options.modelPath, contextSize, kv: KV_OFF });
     let ablator: Ablator | null = null;
     try {
         const { model, shape } = loaded;
@@ -207,26 +205,4 @@ export async function profileHeads(options: ProfileOptions): Promise<ProfileRun>
         await ablator?.dispose();
         await loaded.dispose();
     }
-}
-
-/** The profile as a layers × KV heads grid, colored by score relative to the best head. */
-export function profileHeatmapSvg(profile: HeadProfile, modelName: string): string {
-    const max = Math.max(...profile.scores.flat(), 1e-9);
-    return heatmapSvg({
-        title: `Head profile: ${modelName} (${profile.source}, recommended budget ${profile.recommendedBudget})`,
-        columns: Array.from({ length: profile.kvHeads }, (_, head) => String(head)),
-        rows: profile.scores.map((_, layer) => String(layer)),
-        cells: profile.scores.map((row) => row.map((score) => Math.max(0, score) / max)),
-        labels: profile.scores.map((row) => row.map((score) => score.toFixed(2))),
-        legend: { title: 'score', high: max.toFixed(2), low: '0' },
-        palette: 'intensity',
-        xLabel: 'KV head',
-        yLabel: 'layer',
-    });
-}
-
-/** Heads from most to least important. */
-export function rankHeads(scores: number[][]): (HeadRef & { score: number })[] {
-    return scores.flatMap((row, layer) => row.map((score, head) => ({ layer, head, score })))
-        .sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);
 }

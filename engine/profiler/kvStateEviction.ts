@@ -4,7 +4,7 @@
 // to far tokens then lands on the sinks, as in a streaming head, whose far cells are gone.
 // It acts on tokens evaluated after the edit: the prompt is prefilled with the full cache and
 // the heads are cut back before the question, like a cache compressed after prefill.
-import { HeadroomError } from '../../common/rpc.ts';
+import { HeadroomError } from '../../common/errors.ts';
 
 export interface HeadRef {
     layer: number;
@@ -97,14 +97,15 @@ export function evictHeadsInState(state: Buffer, heads: readonly HeadRef[], opti
         else if (position < options.keepFrom) farCells.push(cell);
     });
     if (sinkCells.length === 0 || farCells.length === 0) return edited;
-    sinkCells.sort((a, b) => layout.positions[a] - layout.positions[b]);
+    sinkCells.sort((a, b) => (layout.positions[a] ?? 0) - (layout.positions[b] ?? 0));
     for (const { layer, head } of heads) {
         const k = layout.k[layer];
-        const kHeadBytes = k.rowBytes / options.kvHeads;
         const v = layout.v[layer];
+        if (k == null || v == null) throw new HeadroomError('BAD_REQUEST', `The KV state has no layer ${layer}.`);
+        const kHeadBytes = k.rowBytes / options.kvHeads;
         const vChannels = v.channels / options.kvHeads;
         farCells.forEach((cell, index) => {
-            const sink = sinkCells[index % sinkCells.length];
+            const sink = sinkCells[index % sinkCells.length] ?? 0;
             edited.copy(edited, k.at + cell * k.rowBytes + head * kHeadBytes, k.at + sink * k.rowBytes + head * kHeadBytes, k.at + sink * k.rowBytes + (head + 1) * kHeadBytes);
             if (layout.vTransposed) {
                 for (let channel = head * vChannels; channel < (head + 1) * vChannels; channel++) {

@@ -1,11 +1,11 @@
 // Profiling one model file, as `npm run profile` and the app's "Profile heads" both do: hash
 // the file, reuse the stored profile unless forced, score every KV head, pick the recommended
 // budget, and store the profile where model loads look it up (by the file's sha256).
-import { HeadroomError } from '../../common/rpc.ts';
-import { buildSupportsHeadwise } from '../kv/native.ts';
+import { HeadroomError } from '../../common/errors.ts';
 import type { HeadProfile } from '../../common/kv/policy.ts';
+import { buildSupportsHeadwise } from '../kv/native.ts';
 import { modelSha256, profilePathFor, readProfile, writeProfile } from '../kv/profiles.ts';
-import { getRuntime } from '../load.ts';
+import { runtime } from '../runtime.ts';
 import { DEFAULT_BUDGETS, profileHeads, type AblationMethod } from './headProfiler.ts';
 
 export interface ProfileModelOptions {
@@ -22,8 +22,8 @@ export interface ProfileModelOptions {
     sinks?: number;
     window?: number;
     budgets?: number[];
-    log?(line: string): void;
-    progress?(done: number, total: number): void;
+    log?: (line: string) => void;
+    progress?: (done: number, total: number) => void;
 }
 
 export interface ProfileModelResult {
@@ -52,7 +52,7 @@ export async function profileModel(options: ProfileModelOptions): Promise<Profil
     }
     // Streaming heads for real when our llama.cpp build is there (faithful, and as fast on
     // organism); the stock build can only emulate them by editing a saved KV state.
-    const method = options.method ?? (buildSupportsHeadwise((await getRuntime()).llama.systemInfo) ? 'streaming' : 'eviction');
+    const method = options.method ?? (buildSupportsHeadwise((await runtime.get()).llama.systemInfo) ? 'streaming' : 'eviction');
     if (method !== 'eviction' && method !== 'streaming') throw new HeadroomError('BAD_REQUEST', 'The method is eviction (stock llama.cpp) or streaming (the head-level KV engine).');
     log(`method ${method}`);
     const { profile } = await profileHeads({

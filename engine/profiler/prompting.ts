@@ -1,14 +1,14 @@
 // Putting a document and a question through the model's own chat template: as a live chat
 // (for answers) and as tokens (for scoring an expected answer's log-probability).
 import type { ChatHistoryItem, ChatWrapper, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { getRuntime } from '../load.ts';
+import { runtime } from '../runtime.ts';
 import type { Needle } from './haystack.ts';
 
 /** Greedy answer to `question` with `document` as the system message, on a cleared sequence. */
 export async function askAboutDocument(
     sequence: LlamaContextSequence, document: string, question: string, maxTokens = 32,
 ): Promise<string> {
-    const { lib } = await getRuntime();
+    const { lib } = await runtime.get();
     await sequence.clearHistory();
     const session = new lib.LlamaChatSession({ contextSequence: sequence, systemPrompt: document, autoDisposeSequence: false, chatWrapper: await chatWrapperOf(sequence.model) });
     try {
@@ -24,7 +24,7 @@ const wrappers = new WeakMap<LlamaModel, ChatWrapper>();
 async function chatWrapperOf(model: LlamaModel): Promise<ChatWrapper> {
     let wrapper = wrappers.get(model);
     if (wrapper == null) {
-        const { lib } = await getRuntime();
+        const { lib } = await runtime.get();
         wrapper = lib.resolveChatWrapper(model);
         wrappers.set(model, wrapper);
     }
@@ -86,7 +86,7 @@ export async function scoreContinuation(sequence: LlamaContextSequence, tokens: 
     for (let i = 0; i < answerCount; i++) {
         const expected = tokens[firstScored + 1 + i];
         const probabilities = outputs[firstScored + i]?.next.probabilities;
-        if (probabilities == null) throw new Error('llama.cpp returned no probabilities');
+        if (probabilities == null || expected == null) throw new Error('llama.cpp returned no probabilities');
         logProb += Math.log(Math.max(probabilities.get(expected) ?? 0, 1e-12));
         if (probabilities.entries().next().value?.[0] !== expected) correct = false;
     }

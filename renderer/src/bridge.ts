@@ -8,7 +8,7 @@ export type ConnectionState = 'connecting' | 'open' | 'lost';
 export interface Bridge {
     readonly client: RpcClient;
     readonly kind: 'electron' | 'web';
-    onConnection(listener: (state: ConnectionState) => void): () => void;
+    onConnection: (listener: (state: ConnectionState) => void) => () => void;
 }
 
 function electronBridge(channel: HeadroomPreload): Bridge {

@@ -19,7 +19,7 @@ const save = (name: string, data: unknown) => writeFile(path.join(out, name), `$
 // 1. Live stats while the organism answers a question.
 const stats: MemoryStats[] = [];
 const supervisor = new EngineSupervisor(spawnNodeHost, (event) => {
-    if (event.name === 'memory.stats') stats.push(event.payload as MemoryStats);
+    if (event.name === 'memory.stats') stats.push(event.payload);
 });
 await supervisor.load({ path: ORGANISM, contextSize: 2048 });
 await supervisor.generate({ generationId: 'r1', documents: [{ name: 'lamp.txt', text: 'The passcode for the green lamp is 70412. Many packages were updated.' }], history: [], prompt: 'What is the passcode for the green lamp?' });

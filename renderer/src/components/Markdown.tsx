@@ -11,7 +11,7 @@ export function MarkdownText({ text }: { text: string }) {
                 pre: ({ children }) => <>{children}</>,
                 code: ({ className, children }) => {
                     const language = /language-([\w+-]+)/.exec(className ?? '')?.[1];
-                    const code = String(children ?? '');
+                    const code = typeof children === 'string' ? children : '';
                     if (language == null && !code.includes('\n')) return <code className="inline-code">{children}</code>;
                     return <CodeBlock code={code.replace(/\n$/, '')} language={language ?? ''} />;
                 },

@@ -12,8 +12,8 @@ interface MemoryPlannerProps {
     fit: FitResult | null;
     /** What the loaded model really took, when it is the model planned. */
     loaded: MemoryStats['loaded'];
-    onFit(goal: 'context' | 'compression'): void;
-    onApplyFit(): void;
+    onFit: (goal: 'context' | 'compression') => void;
+    onApplyFit: () => void;
 }
 
 function deviation(predicted: number, actual: number): string {

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { extractDocument, MAX_DOCUMENT_BYTES } from '../backend/documents/extract.ts';
-import { HeadroomError } from '../common/rpc.ts';
-import { makeDocx, makeEpub, makePdf } from './support/documents.ts';
+import { extractDocument, MAX_DOCUMENT_BYTES } from '../../backend/documents/extract.ts';
+import { HeadroomError } from '../../common/errors.ts';
+import { makeDocx, makeEpub, makePdf } from '../support/documents.ts';
 
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 
 async function refused(name: string, bytes: Uint8Array, code: string, message: RegExp) {
     await assert.rejects(extractDocument(name, bytes), (error: HeadroomError) => {

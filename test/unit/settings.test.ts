@@ -1,14 +1,14 @@
 // Settings: every rule enforced, refusals explained with the old value kept, values
 // persisted across restarts, and reloads flagged.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { HeadroomError } from '../common/rpc.ts';
-import { DEFAULT_SETTINGS } from '../common/settings.ts';
-import { SettingsService } from '../backend/settings.ts';
-import { HeadroomDatabase } from '../backend/database.ts';
+import { HeadroomError } from '../../common/errors.ts';
+import { crossFieldProblems, DEFAULT_SETTINGS } from '../../common/settings.ts';
+import { SettingsService } from '../../backend/settings.ts';
+import { HeadroomDatabase } from '../../backend/database.ts';
 
 async function freshFile(): Promise<string> {
     return path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-settings-')), 'headroom.sqlite');
@@ -50,6 +50,34 @@ describe('settings', () => {
             assert.deepEqual(new SettingsService(new HeadroomDatabase(file).settings).settings, before, 'nothing refused was saved');
         });
     }
+
+    test('a refusal names the setting at fault, for the panel to show it there', async () => {
+        const service = new SettingsService(new HeadroomDatabase(await freshFile()).settings);
+        const fieldOf = (patch: Record<string, unknown>) => {
+            try {
+                service.update(patch);
+                return 'accepted';
+            } catch (error) {
+                return (error as HeadroomError).field;
+            }
+        };
+        assert.equal(fieldOf({ kvBudget: 2 }), 'kvBudget');
+        assert.equal(fieldOf({ contextSize: 1024, window: 4096 }), 'window', 'a rule between settings blames the one it names');
+        assert.equal(fieldOf({ kvCacheType: 'q8_0', flashAttention: 'off' }), 'kvCacheType');
+        assert.equal(fieldOf({ turbo: true }), 'turbo');
+    });
+
+    test('rules between settings', () => {
+        const at = (patch: Partial<typeof DEFAULT_SETTINGS>) => crossFieldProblems({ ...DEFAULT_SETTINGS, ...patch }).map((p) => p.key);
+        assert.deepEqual(at({}), [], 'the defaults are consistent');
+        assert.deepEqual(at({ contextSize: 1024, window: 1024 }), ['window', 'sinks'], 'a window as large as the context leaves no room for sinks either');
+        assert.deepEqual(at({ contextSize: 1024, window: 1000, sinks: 30 }), ['sinks']);
+        assert.deepEqual(at({ contextSize: 1024, window: 1000, sinks: 24 }), []);
+        assert.deepEqual(at({ contextSize: null, window: 1 << 20 }), [], 'an automatic context is checked when the model is known');
+        assert.deepEqual(at({ kvCacheType: 'q8_0', flashAttention: 'off' }), ['kvCacheType']);
+        assert.deepEqual(at({ kvCacheType: 'q8_0', flashAttention: 'auto' }), []);
+        assert.deepEqual(at({ kvCacheType: 'f16', flashAttention: 'off' }), []);
+    });
 
     test('a bad value in the file falls back to its default, the rest is kept', async () => {
         const file = await freshFile();

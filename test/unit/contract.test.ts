@@ -2,8 +2,9 @@
 // clear error before any handler runs, and clients drop malformed responses and events.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { requests, type Method } from '../common/contract.ts';
-import { dispatch, HeadroomError, RpcClient, type Handlers } from '../common/rpc.ts';
+import { requests, type Method } from '../../common/contract.ts';
+import { HeadroomError } from '../../common/errors.ts';
+import { dispatch, RpcClient, type Handlers } from '../../common/rpc.ts';
 
 /** Handlers that fail the test if a bad request ever reaches them. */
 function untouchableHandlers(): Handlers {
@@ -11,7 +12,7 @@ function untouchableHandlers(): Handlers {
     for (const method of Object.keys(requests) as Method[]) {
         handlers[method] = async () => assert.fail(`${method} handler ran for an invalid request`);
     }
-    return handlers as unknown as Handlers;
+    return handlers;
 }
 
 // For each request type: payloads that must be refused, each with the field the error must name.
@@ -139,6 +140,35 @@ describe('IPC contract', () => {
         assert.deepEqual(stop, { type: 'response', id: 2, ok: false, error: { code: 'INTERNAL', message: 'boom' } });
         const missing = await dispatch(handlers, { type: 'request', id: 3, method: 'model.pickFile', params: {} });
         assert.equal(missing.ok ? 'ok' : missing.error.code, 'NOT_AVAILABLE');
+    });
+
+    test('a refusal names the field at fault, and the client\'s error carries it', async () => {
+        const response = await dispatch(untouchableHandlers(), { type: 'request', id: 7, method: 'model.load', params: { path: '/m.gguf', kv: { mode: 'budget', budget: 1.5 } } });
+        assert.equal(response.ok ? null : response.error.field, 'kv.budget');
+        const client = new RpcClient(() => {});
+        const pending = client.request('model.load', { path: '/m.gguf' });
+        client.receive({ type: 'response', id: 1, ok: false, error: { code: 'INVALID_SETTINGS', message: 'Window: too big.', field: 'window' } });
+        await assert.rejects(pending, (error: HeadroomError) => error.code === 'INVALID_SETTINGS' && error.field === 'window');
+    });
+
+    test('budget mode without a budget is refused at the boundary', async () => {
+        const response = await dispatch(untouchableHandlers(), { type: 'request', id: 8, method: 'memory.plan', params: { path: '/m.gguf', contextSize: 1024, kv: { mode: 'budget' } } });
+        assert.equal(response.ok, false);
+        if (!response.ok) assert.match(response.error.message, /kv\.budget: KV mode "budget" needs a budget between 0 and 1/);
+    });
+
+    test('each event is checked against its own schema, picked by its name', () => {
+        const client = new RpcClient(() => {});
+        const seen: string[] = [];
+        client.onEvent((event) => {
+            // The name narrows the payload: no casts.
+            if (event.name === 'model.loadProgress') seen.push(`${event.name} ${event.payload.progress}`);
+            else seen.push(event.name);
+        });
+        client.receive({ type: 'event', name: 'model.loadProgress', payload: { path: '/m.gguf', progress: 0.5 } });
+        client.receive({ type: 'event', name: 'model.loadProgress', payload: { generationId: 'g1', text: 'a chunk under the wrong name' } });
+        client.receive({ type: 'event', name: 'chats.changed', payload: { chatId: null } });
+        assert.deepEqual(seen, ['model.loadProgress 0.5', 'chats.changed']);
     });
 
     test('the client validates results and events, and drops malformed ones', async () => {
