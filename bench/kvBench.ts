@@ -1,6 +1,5 @@
 // KV memory and speed per cache mode: for each context length and mode, the KV bytes on the
 // GPU and in CPU RAM, prefill and decode tokens per second, all measured in one run.
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import { HeadroomError } from '../common/errors.ts';
@@ -11,8 +10,7 @@ import { computeDevice, runtime } from '../engine/runtime.ts';
 import { kvStatsOf } from '../engine/stats.ts';
 import { groupedBarsSvg } from './charts.ts';
 import { deviceName, kvLabel } from './cliArgs.ts';
-import { KvBenchResult, type KvBenchRun } from './results.ts';
-import { svgToPng } from './svgPng.ts';
+import { KvBenchResult, writeRun, type KvBenchRun } from './results.ts';
 
 export interface KvBenchOptions {
     modelPath: string;
@@ -147,11 +145,6 @@ export function kvBenchSvg(result: KvBenchResult): string {
     });
 }
 
-export async function writeKvBenchOutputs(result: KvBenchResult, outDir: string): Promise<{ json: string; png: string }> {
-    await mkdir(outDir, { recursive: true });
-    const json = path.join(outDir, 'kv-bench.json');
-    const png = path.join(outDir, 'kv-bench.png');
-    await writeFile(json, `${JSON.stringify(result, null, 2)}\n`);
-    await writeFile(png, svgToPng(kvBenchSvg(result)));
-    return { json, png };
+export function writeKvBenchOutputs(result: KvBenchResult, outDir: string): Promise<{ json: string; png: string }> {
+    return writeRun(outDir, 'kv-bench', result, kvBenchSvg(result));
 }

@@ -1,7 +1,6 @@
 // Needle in a haystack: passkey facts buried at chosen depths of filler documents of chosen
 // lengths, asked back through the model's chat template, greedy; right when the answer
 // holds the five digits.
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FoundProfile, KvOptions } from '../common/kv/policy.ts';
 import { loadModel, requireCompression } from '../engine/load.ts';
@@ -10,8 +9,7 @@ import { askAboutDocument, chatPromptTokens } from '../engine/profiler/prompting
 import { computeDevice, runtime } from '../engine/runtime.ts';
 import { heatmapSvg } from './charts.ts';
 import { deviceName, kvLabel } from './cliArgs.ts';
-import { NiahResult, type NiahTrial } from './results.ts';
-import { svgToPng } from './svgPng.ts';
+import { NiahResult, writeRun, type NiahTrial } from './results.ts';
 
 export interface NiahOptions {
     modelPath: string;
@@ -104,11 +102,6 @@ export function niahHeatmapSvg(result: NiahResult): string {
     });
 }
 
-export async function writeNiahOutputs(result: NiahResult, outDir: string): Promise<{ json: string; png: string }> {
-    await mkdir(outDir, { recursive: true });
-    const json = path.join(outDir, 'niah.json');
-    const png = path.join(outDir, 'niah.png');
-    await writeFile(json, `${JSON.stringify(result, null, 2)}\n`);
-    await writeFile(png, svgToPng(niahHeatmapSvg(result)));
-    return { json, png };
+export function writeNiahOutputs(result: NiahResult, outDir: string): Promise<{ json: string; png: string }> {
+    return writeRun(outDir, 'niah', result, niahHeatmapSvg(result));
 }

@@ -1,8 +1,12 @@
-// The JSON files the measurement CLIs write, as zod schemas: other tools and the UI read them.
+// The JSON files the measurement CLIs write, as zod schemas (other tools and the UI read them),
+// and the one way a run is written: its JSON and its chart side by side.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { z } from 'zod';
 import { DeviceBytes } from '../common/devices.ts';
 import { KvOptions } from '../common/kv/policy.ts';
 import { KvBuffer } from '../common/kv/usage.ts';
+import { svgToPng } from './svgPng.ts';
 
 export const NiahTrial = z.object({
     /** The context length this trial belongs to (the prompt is at most this many tokens). */
@@ -65,3 +69,13 @@ export const KvBenchResult = z.object({
     createdAt: z.string(),
 });
 export type KvBenchResult = z.infer<typeof KvBenchResult>;
+
+/** Writes a run as `<name>.json` and its chart as `<name>.png` into `outDir`. */
+export async function writeRun(outDir: string, name: string, result: unknown, chartSvg: string): Promise<{ json: string; png: string }> {
+    await mkdir(outDir, { recursive: true });
+    const json = path.join(outDir, `${name}.json`);
+    const png = path.join(outDir, `${name}.png`);
+    await writeFile(json, `${JSON.stringify(result, null, 2)}\n`);
+    await writeFile(png, svgToPng(chartSvg));
+    return { json, png };
+}
