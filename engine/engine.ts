@@ -53,6 +53,9 @@ export class Engine {
     #generation: Generation | null = null;
     #loading = false;
     #speed = new SpeedMeter();
+    /** Memory snapshots started, and the latest one pushed: they go out in the order they were taken. */
+    #statsPushes = 0;
+    #statsPushed = 0;
 
     constructor(events: EngineEvents) {
         this.#events = events;
@@ -179,7 +182,8 @@ export class Engine {
         } finally {
             clearInterval(ticker);
             this.#generation = null;
-            void this.#pushStats(false);
+            // Before the reply goes back: whoever hears it has already heard that generation ended.
+            await this.#pushStats(false);
         }
     }
 
@@ -202,8 +206,12 @@ export class Engine {
     }
 
     async #pushStats(generating: boolean): Promise<void> {
+        const push = ++this.#statsPushes;
         try {
             const stats = await this.memoryStats();
+            // A snapshot that took longer than a later one is stale: never push it after that one.
+            if (push < this.#statsPushed) return;
+            this.#statsPushed = push;
             this.#events.memoryStats({ ...stats, generating: generating && stats.generating });
         } catch {
             // A snapshot failing (e.g. mid-unload) is not worth interrupting anything for.
