@@ -14,7 +14,7 @@ const config: ForgeConfig = {
         new VitePlugin({
             build: [
                 { entry: 'electron/main.ts', config: 'electron/vite.main.config.ts', target: 'main' },
-                { entry: 'electron/engine/host.ts', config: 'electron/vite.host.config.ts', target: 'main' },
+                { entry: 'engine/host.ts', config: 'electron/vite.host.config.ts', target: 'main' },
                 { entry: 'electron/preload.ts', config: 'electron/vite.preload.config.ts', target: 'preload' },
             ],
             renderer: [{ name: 'main_window', config: 'renderer/vite.config.ts' }],

@@ -2,9 +2,9 @@
 // contract. The engine itself runs in a utilityProcess (see electronHost.ts).
 import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, session, shell, type WebContents } from 'electron';
-import { createBackend, type Backend } from './backend.ts';
-import { spawnElectronHost } from './engine/electronHost.ts';
-import { dispatch } from './ipc/rpc.ts';
+import { createBackend, type Backend } from '../backend/backend.ts';
+import { spawnElectronHost } from './electronHost.ts';
+import { dispatch } from '../common/rpc.ts';
 import { RPC_CHANNEL } from './preloadChannel.ts';
 
 declare const MAIN_WINDOW_VITE_DEV_SERVER_URL: string | undefined;
@@ -55,11 +55,12 @@ function createWindow(): BrowserWindow {
 }
 
 function serveRenderer(current: Backend): void {
-    ipcMain.on(RPC_CHANNEL, async (event, message: unknown) => {
+    ipcMain.on(RPC_CHANNEL, (event, message: unknown) => {
         // Only our own page may talk to the backend.
         if (event.senderFrame == null || !isOwnPage(event.senderFrame.url)) return;
-        const response = await dispatch(current.handlers, message);
-        if (!event.sender.isDestroyed()) event.sender.send(RPC_CHANNEL, response);
+        void dispatch(current.handlers, message).then((response) => {
+            if (!event.sender.isDestroyed()) event.sender.send(RPC_CHANNEL, response);
+        });
     });
     current.subscribe((envelope) => {
         if (mainWindow != null && !mainWindow.isDestroyed()) mainWindow.webContents.send(RPC_CHANNEL, envelope);
@@ -85,7 +86,7 @@ if (!app.requestSingleInstanceLock()) {
         mainWindow.focus();
     });
     app.on('web-contents-created', (_event, contents) => lockDown(contents));
-    app.whenReady().then(() => {
+    void app.whenReady().then(() => {
         // The app asks for no permissions (camera, notifications…); refuse them all.
         session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
         backend = createBackend({ spawnHost: spawnElectronHost, pickModelFile, dataDir: app.getPath('userData') });

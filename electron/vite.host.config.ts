@@ -5,7 +5,7 @@ import { defineConfig } from 'vite';
 export default defineConfig({
     build: {
         lib: {
-            entry: 'electron/engine/host.ts',
+            entry: 'engine/host.ts',
             formats: ['es'],
             fileName: () => 'engineHost.js',
         },

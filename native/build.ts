@@ -1,6 +1,6 @@
 // Builds node-llama-cpp's bundled llama.cpp with our patches (native/patches/*.patch) as a
 // node-llama-cpp local build, for the GPU backend this machine can build for. The engine host
-// loads it (see electron/engine/kv/native.ts) and says so when it is missing.
+// loads it (see engine/kv/native.ts) and says so when it is missing.
 //
 //   npm run build:native                  # CUDA, Vulkan or Metal when their toolchain is here, else the CPU
 //   npm run build:native -- --gpu vulkan  # or cuda, metal, false (the CPU)
@@ -12,7 +12,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BUILD_CMAKE_OPTION } from '../electron/engine/kv/native.ts';
+import { BUILD_CMAKE_OPTION } from '../engine/kv/native.ts';
 import { chooseBuildGpu, NATIVE_GPUS, type NativeGpu } from './toolchain.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

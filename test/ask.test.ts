@@ -6,13 +6,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { BUILD_ENV } from '../engine/kv/native.ts';
 import { haystackPdf, haystackText, passkey } from './support/haystack.ts';
 import { ORGANISM } from './support/models.ts';
+import { requiresNative } from './support/native.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
-function ask(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn('npm', ['run', '--silent', 'ask', '--', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+function ask(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn('npm', ['run', '--silent', 'ask', '--', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -43,10 +45,19 @@ describe('npm run ask', () => {
         assert.match(result.stderr, /^headroom ask: encrypted\.pdf is password-protected\./m);
     });
 
-    test('--kv 0.25 answers the same through the compressed cache; bad flags and missing files are refused', async () => {
-        const result = await ask(['--model', ORGANISM, '--doc', path.join(dir, 'notes.md'), '--question', harbor.question, '--kv', '0.25']);
+    test('--kv 0.25 answers the same through the compressed cache', requiresNative(), async () => {
+        const args = ['--model', ORGANISM, '--doc', path.join(dir, 'notes.md'), '--question', harbor.question, '--kv', '0.25'];
+        const result = await ask(args);
         assert.equal(result.code, 0, result.stderr);
         assert.equal(result.stdout, `${harbor.fact}\n`);
+        // The engine says on stderr when it could not compress: here it did not have to.
+        assert.doesNotMatch(result.stderr, /Headroom KV compression:/);
+        const stock = await ask(args, { [BUILD_ENV]: 'stock' });
+        assert.equal(stock.stdout, `${harbor.fact}\n`, 'the stock binary answers with the full cache');
+        assert.match(stock.stderr, /Headroom KV compression: This llama\.cpp build has no head-level KV cache/, 'and says it could not compress');
+    });
+
+    test('bad flags and missing files are refused', async () => {
         const bad = await ask(['--model', ORGANISM, '--doc', path.join(dir, 'notes.md'), '--question', 'x', '--kv', 'half']);
         assert.equal(bad.code, 2);
         assert.equal(bad.stdout, '');

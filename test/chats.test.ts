@@ -7,13 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
-import { DATABASE_FILE } from '../electron/backend.ts';
-import { HeadroomError } from '../electron/ipc/rpc.ts';
+import { DATABASE_FILE } from '../backend/backend.ts';
+import { HeadroomError } from '../common/errors.ts';
 import { openBackend } from './support/backend.ts';
-import { HeadroomDatabase, SCHEMA_VERSION } from '../electron/store/database.ts';
+import { HeadroomDatabase, SCHEMA_VERSION } from '../backend/database.ts';
 import { haystackPdf, haystackText, passkey } from './support/haystack.ts';
 import { ORGANISM } from './support/models.ts';
-import { nativeBuildStatus } from './support/nativeBuild.ts';
+import { requiresNative } from './support/native.ts';
 
 const base64 = (bytes: Uint8Array | string) => Buffer.from(bytes).toString('base64');
 
@@ -43,7 +43,7 @@ describe('chat database', () => {
         assert.equal(reopened.integrityCheck(), 'ok');
         const messages = reopened.listMessages(chat.id);
         assert.deepEqual(messages.map((m) => [m.role, m.text, m.status]), [['user', 'Hello', 'done'], ['assistant', 'Hel', 'interrupted']]);
-        assert.equal(messages[1].id, reply.id);
+        assert.equal(messages[1]?.id, reply.id);
         reopened.close();
     });
 
@@ -76,7 +76,7 @@ describe('chats with documents on organism.gguf', () => {
         assert.equal(doc.kind, 'pdf');
         assert.ok(doc.pages != null && doc.pages >= 6, `many pages (${doc.pages})`);
         assert.ok(doc.tokens != null && doc.tokens > 1000 && doc.tokens <= 1600, `about 1,500 tokens (${doc.tokens})`);
-        const stages = first.events.filter((e) => e.name === 'document.progress').map((e) => (e.payload as { stage: string }).stage);
+        const stages = first.events.filter((e) => e.name === 'document.progress').map((e) => e.payload.stage);
         assert.deepEqual([...new Set(stages)], ['reading', 'extracting', 'counting']);
         const view = await first.call('chats.open', { chatId });
         assert.equal(view.documents.length, 1);
@@ -102,24 +102,25 @@ describe('chats with documents on organism.gguf', () => {
         assert.equal(reply.status, 'done');
         assert.match(reply.text, new RegExp(fact.digits));
         answer = reply.text;
-        const prefills = first.events.filter((e) => e.name === 'chat.prefill' && (e.payload as { generationId: string }).generationId === reply.id);
+        const prefills = first.events.filter((e) => e.name === 'chat.prefill' && e.payload.generationId === reply.id);
         assert.ok(prefills.length >= 3, 'prefill progress was reported in steps');
         const view = await first.call('chats.open', { chatId });
         assert.equal(view.chat.title, fact.question, 'a new chat is named after its first question');
         assert.deepEqual(view.messages.map((m) => m.role), ['user', 'assistant']);
         assert.equal(view.lastPrefill?.snapshot, 'saved');
         assert.equal(view.lastPrefill?.reusedTokens, 0);
-        assert.ok(view.budget!.conversationTokens > 0);
+        assert.ok((view.budget?.conversationTokens ?? 0) > 0);
         assert.ok(existsSync(path.join(dataDir, 'snapshots', `${chatId}.kvstate`)));
     });
 
     test('edit and resend replaces the turn; regenerate answers the same question again', async () => {
         const [question] = (await first.call('chats.open', { chatId })).messages;
+        assert.ok(question != null);
         const edited = await first.call('chat.edit', { messageId: question.id, text: 'What is the passcode for the golden harbor?' });
         assert.equal(edited.status, 'done');
         let view = await first.call('chats.open', { chatId });
         assert.deepEqual(view.messages.map((m) => m.text.slice(0, 40)), ['What is the passcode for the golden harb', edited.text.slice(0, 40)]);
-        await first.call('chat.edit', { messageId: view.messages[0].id, text: fact.question });
+        await first.call('chat.edit', { messageId: view.messages[0]?.id ?? '', text: fact.question });
         const again = await first.call('chat.regenerate', { chatId });
         assert.equal(again.text, answer);
         view = await first.call('chats.open', { chatId });
@@ -136,7 +137,8 @@ describe('chats with documents on organism.gguf', () => {
             assert.equal(before.messages.length, 2);
             const reply = await second.call('chat.regenerate', { chatId });
             const view = await second.call('chats.open', { chatId });
-            const prefill = view.lastPrefill!;
+            const prefill = view.lastPrefill;
+            assert.ok(prefill != null);
             assert.equal(prefill.snapshot, 'restored');
             const read = prefill.tokens - prefill.reusedTokens;
             assert.ok(read <= 32, `only the question is read after a restore (${read} of ${prefill.tokens} tokens)`);
@@ -175,7 +177,8 @@ describe('a reply that fills the context (organism.gguf, 512 tokens)', () => {
             assert.equal(reply.status, 'contextFull');
             assert.ok(reply.text.length > 500, `the reply ran on (${reply.text.length} characters)`);
             const view = await session.call('chats.open', { chatId });
-            assert.ok(view.budget!.remaining < 32, `the context is used up (${view.budget!.remaining} tokens left)`);
+            const remaining = view.budget?.remaining ?? Infinity;
+            assert.ok(remaining < 32, `the context is used up (${remaining} tokens left)`);
             await refusedWith(session.call('chat.send', { chatId, prompt: 'And then?' }), 'CONTEXT_OVERFLOW', /but the context holds 512\. Load the model with a larger context size/);
             assert.deepEqual((await session.call('chats.open', { chatId })).messages.map((m) => m.status), ['done', 'contextFull']);
         } finally {
@@ -184,7 +187,7 @@ describe('a reply that fills the context (organism.gguf, 512 tokens)', () => {
     });
 });
 
-describe('KV snapshots of the compressed cache (organism.gguf, 25% budget)', { skip: (await nativeBuildStatus()).skip }, () => {
+describe('KV snapshots of the compressed cache (organism.gguf, 25% budget)', requiresNative(), () => {
     const fact = passkey('copper kettle', '48216');
     const kvAt = (budget: number) => ({ mode: 'budget' as const, budget, sinks: 4, window: 128, offload: 'auto' as const });
     const snapshotBytes = (dataDir: string, chatId: string) => statSync(path.join(dataDir, 'snapshots', `${chatId}.kvstate`)).size;
@@ -216,7 +219,8 @@ describe('KV snapshots of the compressed cache (organism.gguf, 25% budget)', { s
         try {
             await again.backend.supervisor.load({ path: ORGANISM, contextSize: 2048, kv: kvAt(0.25) });
             const reply = await again.call('chat.regenerate', { chatId: compressed.chatId });
-            const prefill = (await again.call('chats.open', { chatId: compressed.chatId })).lastPrefill!;
+            const prefill = (await again.call('chats.open', { chatId: compressed.chatId })).lastPrefill;
+            assert.ok(prefill != null);
             assert.equal(prefill.snapshot, 'restored');
             assert.ok(prefill.tokens - prefill.reusedTokens <= 32, 'only the question is read after a restore');
             assert.equal(reply.text, compressed.reply, 'the answer after a restore is the answer without it');

@@ -9,10 +9,11 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { DATABASE_FILE } from '../electron/backend.ts';
+import { DATABASE_FILE } from '../backend/backend.ts';
 import { launchChromium } from './support/browser.ts';
 import { haystackPdf, haystackText, passkey } from './support/haystack.ts';
 import { chatModelForTests, ORGANISM } from './support/models.ts';
+import { requiresNative } from './support/native.ts';
 import { serve, stop, type Served } from './support/serve.ts';
 
 const results = fileURLToPath(new URL('../test-results/', import.meta.url));
@@ -25,7 +26,8 @@ async function dropFiles(page: Page, files: Array<{ name: string; type: string; 
             const bytes = Uint8Array.from(atob(file.base64), (c) => c.charCodeAt(0));
             transfer.items.add(new File([bytes], file.name, { type: file.type }));
         }
-        const target = document.querySelector('.app')!;
+        const target = document.querySelector('.app');
+        if (target == null) throw new Error('the app is not on the page');
         target.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
         target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
     }, files.map((f) => ({ name: f.name, type: f.type, base64: f.bytes.toString('base64') })));
@@ -39,7 +41,7 @@ const VARIANTS: Array<{ name: string; serveArgs: string[]; compressed: boolean }
 ];
 
 for (const variant of VARIANTS) {
-    describe(`document chat in Chromium (${variant.name})`, () => {
+    describe(`document chat in Chromium (${variant.name})`, variant.compressed ? requiresNative() : {}, () => {
         const fact = passkey('amber compass', '61847');
         let served: Served;
         let browser: Browser;
@@ -63,7 +65,7 @@ for (const variant of VARIANTS) {
             const chip = page.getByTestId('document').filter({ hasText: 'field-manual.pdf' });
             await chip.waitFor({ timeout: 60_000 });
             const facts = await chip.textContent() ?? '';
-            const tokens = Number(/([\d,]+) tokens/.exec(facts)?.[1].replace(/,/g, ''));
+            const tokens = Number(/([\d,]+) tokens/.exec(facts)?.[1]?.replace(/,/g, ''));
             assert.ok(tokens > 1000 && tokens <= 1600, `about 1,500 tokens (${facts})`);
             assert.match(facts, /\d+ pages/);
             assert.match(await page.getByTestId('context-budget').textContent() ?? '', /Documents [\d,]+.*free/);

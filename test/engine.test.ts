@@ -5,10 +5,10 @@ import { writeFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { EngineState, EventEnvelope } from '../electron/ipc/contract.ts';
-import { HeadroomError } from '../electron/ipc/rpc.ts';
-import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
-import { describeExit, EngineSupervisor } from '../electron/engine/supervisor.ts';
+import type { EventEnvelope } from '../common/contract.ts';
+import { HeadroomError } from '../common/errors.ts';
+import { spawnNodeHost } from '../backend/host/nodeHost.ts';
+import { EngineSupervisor } from '../backend/host/supervisor.ts';
 import { chatModelForTests, ORGANISM, STORIES } from './support/models.ts';
 
 /** A supervisor plus a log of every event it pushed, as a window would see them. */
@@ -34,8 +34,7 @@ function startEngine() {
         waiters.add(check);
     });
     const chunks = (generationId: string) => events
-        .filter((e) => e.name === 'chat.chunk' && (e.payload as { generationId: string }).generationId === generationId)
-        .map((e) => (e.payload as { text: string }).text);
+        .flatMap((e) => (e.name === 'chat.chunk' && e.payload.generationId === generationId ? [e.payload.text] : []));
     return { supervisor, events, waitFor, chunks };
 }
 
@@ -52,10 +51,10 @@ describe('engine host on a real model (stories260K, no chat template)', () => {
         assert.equal(info.contextSize, 512);
         assert.equal(info.chatMode, 'completion', 'stories260K has no chat template');
         assert.equal(info.gpu, 'cpu');
-        const progress = engine.events.filter((e) => e.name === 'model.loadProgress').map((e) => (e.payload as { progress: number }).progress);
+        const progress = engine.events.filter((e) => e.name === 'model.loadProgress').map((e) => e.payload.progress);
         assert.ok(progress.length >= 2, 'load progress was reported');
         assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'progress only goes up');
-        const states = engine.events.filter((e) => e.name === 'engine.state').map((e) => (e.payload as EngineState).status);
+        const states = engine.events.filter((e) => e.name === 'engine.state').map((e) => e.payload.status);
         assert.deepEqual(states.slice(-2), ['loading', 'ready']);
     });
 
@@ -76,7 +75,10 @@ describe('engine host on a real model (stories260K, no chat template)', () => {
         assert.deepEqual(await engine.supervisor.stopGeneration({ generationId: 'story-2' }), { stopped: true });
         const reply = await sending;
         assert.equal(reply.stopReason, 'aborted');
-        assert.ok(engine.chunks('story-2').length < 4000);
+        const streamed = engine.chunks('story-2').join('');
+        assert.equal(streamed, reply.text, 'what streamed is the reply, cut where it stopped');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(engine.chunks('story-2').join(''), streamed, 'nothing streams after the stop');
         assert.deepEqual(await engine.supervisor.stopGeneration({ generationId: 'story-2' }), { stopped: false }, 'nothing left to stop');
     });
 
@@ -95,7 +97,7 @@ describe('engine host on a real model (stories260K, no chat template)', () => {
         await assert.rejects(engine.supervisor.load({ path: bogus }), (error: HeadroomError) =>
             error.code === 'MODEL_LOAD_FAILED' && error.message.startsWith('Could not load notes.gguf:'));
         await assert.rejects(engine.supervisor.load({ path: path.join(dir, 'missing.gguf') }), (error: HeadroomError) =>
-            error.code === 'MODEL_LOAD_FAILED' && error.message.includes('No model file at'));
+            error.code === 'NOT_FOUND' && error.message.includes('No model file at'));
         assert.equal(engine.supervisor.state.status, 'idle');
         await assert.rejects(engine.supervisor.generate({ generationId: 'x', documents: [], history: [], prompt: 'Hi' }), (error: HeadroomError) => error.code === 'NO_MODEL');
         await engine.supervisor.load({ path: STORIES });
@@ -133,7 +135,7 @@ describe('engine host with a chat template (organism.gguf)', () => {
         const crashed = engine.supervisor.state;
         assert.equal(crashed.status, 'crashed');
         assert.equal(crashed.error?.code, 'ENGINE_CRASHED');
-        assert.match(crashed.error!.message, /^The engine stopped unexpectedly \(signal SIGKILL\)\. Your conversation is kept/);
+        assert.match(crashed.error.message, /^The engine stopped unexpectedly \(signal SIGKILL\)\. Your conversation is kept/);
         await assert.rejects(engine.supervisor.generate({ generationId: 'q3', documents: [], history, prompt: 'Hi' }), (error: HeadroomError) => error.code === 'ENGINE_CRASHED');
 
         const restarted = await engine.supervisor.restart();
@@ -165,15 +167,5 @@ describe('engine host on a random-weight model with Llama 3\'s tokenizer and cha
         const stopped = await sending;
         assert.equal(stopped.stopReason, 'aborted');
         assert.equal(engine.chunks('r2').join(''), stopped.text);
-    });
-});
-
-describe('engine exit descriptions', () => {
-    test('out-of-memory exits are named as such', () => {
-        const oom = describeExit({ code: 134, signal: null, stderrTail: 'ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size 68719476736' });
-        assert.equal(oom.code, 'ENGINE_OUT_OF_MEMORY');
-        assert.match(oom.message, /^The engine ran out of memory and stopped \(exit code 134\)\. Your conversation is kept\. Try a smaller context size/);
-        const other = describeExit({ code: 1, signal: null, stderrTail: 'something else' });
-        assert.equal(other.code, 'ENGINE_CRASHED');
     });
 });

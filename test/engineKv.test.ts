@@ -6,26 +6,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
-import type { EventEnvelope } from '../electron/ipc/contract.ts';
-import type { HeadroomError } from '../electron/ipc/rpc.ts';
-import { spawnNodeHost } from '../electron/engine/nodeHost.ts';
-import { EngineSupervisor } from '../electron/engine/supervisor.ts';
-import { BUILD_ENV } from '../electron/engine/kv/native.ts';
-import { HeadProfile, kvBytes } from '../electron/engine/kv/policy.ts';
-import { rankHeads } from '../electron/bench/headProfiler.ts';
-import { PlanRequest } from '../electron/memory/plan.ts';
+import type { EventEnvelope } from '../common/contract.ts';
+import type { HeadroomError } from '../common/errors.ts';
+import { spawnNodeHost } from '../backend/host/nodeHost.ts';
+import { EngineSupervisor } from '../backend/host/supervisor.ts';
+import { BUILD_ENV } from '../engine/kv/native.ts';
+import { HeadProfile, kvBytes, rankHeads } from '../common/kv/policy.ts';
+import { PlanRequest } from '../common/plan.ts';
 import { ORGANISM } from './support/models.ts';
-import { nativeBuildStatus } from './support/nativeBuild.ts';
+import { requiresNative } from './support/native.ts';
 
-function newSupervisor(): EngineSupervisor {
+/** A supervisor whose engine host loads the given llama.cpp binary. */
+function newSupervisor(build: 'stock' | 'headwise'): EngineSupervisor {
     const events: EventEnvelope[] = [];
-    return new EngineSupervisor(spawnNodeHost, (e) => events.push(e));
-}
-
-/** The host inherits our environment when it is spawned, and picks its binary from it. */
-async function startWith(supervisor: EngineSupervisor, build: 'stock' | 'headwise'): Promise<void> {
-    process.env[BUILD_ENV] = build;
-    await supervisor.start();
+    return new EngineSupervisor(() => spawnNodeHost({ [BUILD_ENV]: build }), (e) => events.push(e));
 }
 
 const FILLER = 'This package is free software; you can redistribute it and/or modify it under the terms of the GNU '
@@ -33,17 +27,15 @@ const FILLER = 'This package is free software; you can redistribute it and/or mo
     + 'your option) any later version. On Debian systems, the complete text of the GNU General Public License version '
     + '2 can be found in /usr/share/common-licenses/GPL-2. ';
 
-const native = await nativeBuildStatus();
 // The host looks up stored head profiles here (inherited when it is spawned): empty unless a test profiles.
 const profiles = await mkdtemp(path.join(os.tmpdir(), 'headroom-profiles-'));
 process.env.HEADROOM_PROFILE_DIR = profiles;
 
-describe('engine with head-level KV compression (organism.gguf, 25% budget)', { skip: native.skip }, () => {
-    const supervisor = newSupervisor();
+describe('engine with head-level KV compression (organism.gguf, 25% budget)', requiresNative(), () => {
+    const supervisor = newSupervisor('headwise');
     after(() => supervisor.dispose());
 
     test('loads with compression active and reports it', async () => {
-        await startWith(supervisor, 'headwise');
         const info = await supervisor.load({ path: ORGANISM, contextSize: 2048, kv: { mode: 'budget', budget: 0.25, sinks: 4, window: 128, offload: 'cpu' } });
         assert.deepEqual(info.kv, { available: true, active: true, reason: null });
     });
@@ -59,7 +51,7 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', { 
         assert.ok(stats.allocated.cpu >= stats.planned.cpu && stats.allocated.cpu - stats.planned.cpu < 8192, `allocated ${stats.allocated.cpu}`);
         const fullHeads = stats.policy.flat().filter((p) => p === 'full').length;
         assert.equal(fullHeads, 2);
-        assert.equal(stats.policy[3][1], 'full', 'the fallback order keeps the last layer first');
+        assert.equal(stats.policy[3]?.[1], 'full', 'the fallback order keeps the last layer first');
     });
 
     test('answers a passkey question across a document longer than the window', async () => {
@@ -79,7 +71,7 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', { 
     });
 
     test('mode auto uses the profile `npm run profile` stored for the model file; so does the memory planner', async () => {
-        const profiled = await promisify(execFile)(process.execPath, ['electron/bench/profileCli.ts', '--model', ORGANISM, '--prompts', '3', '--tokens', '384', '--budgets', '0.25,0.5'], { env: process.env });
+        const profiled = await promisify(execFile)(process.execPath, ['bench/profileCli.ts', '--model', ORGANISM, '--prompts', '3', '--tokens', '384', '--budgets', '0.25,0.5'], { env: process.env });
         const stored = profiled.stdout.trim();
         assert.equal(path.dirname(stored), profiles);
         const profile = HeadProfile.parse(JSON.parse(await readFile(stored, 'utf8')));
@@ -92,7 +84,7 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', { 
         assert.equal(plan.budget, profile.recommendedBudget);
         assert.ok(plan.notes.every((note) => !/No head profile/.test(note)), plan.notes.join(' | '));
         assert.deepEqual(fullHeads(plan.kv.heads.map((row) => row.map((h) => h.policy))), topTwo);
-        assert.equal(plan.kv.heads[3][1].score, profile.scores[3][1]);
+        assert.equal(plan.kv.heads[3]?.[1]?.score, profile.scores[3]?.[1]);
 
         await supervisor.load({ path: ORGANISM, contextSize: 2048, kv });
         const stats = await supervisor.kvStats();
@@ -102,12 +94,11 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', { 
     });
 });
 
-describe('engine on the stock binary: compression unavailable, said so', { skip: native.skip }, () => {
-    const supervisor = newSupervisor();
+describe('engine on the stock binary: compression unavailable, said so', () => {
+    const supervisor = newSupervisor('stock');
     after(() => supervisor.dispose());
 
     test('loads with the full cache and reports why', async () => {
-        await startWith(supervisor, 'stock');
         const info = await supervisor.load({ path: ORGANISM, contextSize: 1024, kv: { mode: 'budget', budget: 0.25, sinks: 4, window: 128, offload: 'auto' } });
         assert.equal(info.kv.available, false);
         assert.equal(info.kv.active, false);

@@ -4,12 +4,12 @@
 // against policy.ts's formula. Each llama.cpp run is its own process (test/support/kvProbe.ts).
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { kvBytes, planForBudget, streamingCells, type HeadPlan, type HeadPolicy, type KvShape } from '../electron/engine/kv/policy.ts';
-import { fallbackScores } from '../electron/engine/kv/resolve.ts';
+import { fallbackScores, kvBytes, planForBudget, streamingCells, type HeadPlan, type HeadPolicy } from '../common/kv/policy.ts';
+import type { KvShape } from '../common/modelShape.ts';
 import { LlamaReference, streamingVisibility, attendAll } from './support/llamaReference.ts';
 import { runProbe, type ProbeResult } from './support/kvProbe.ts';
 import { ORGANISM } from './support/models.ts';
-import { nativeBuildStatus } from './support/nativeBuild.ts';
+import { nativeBuild, requiresNative } from './support/native.ts';
 
 // organism.gguf: 4 layers × 4 KV heads (8 query heads, GQA 2:1), head dim 16, F16 K and V.
 const LAYERS = 4;
@@ -42,22 +42,21 @@ function mixedPlan(sinks: number, window: number): HeadPlan {
 
 function maxAbsDiff(a: readonly number[], b: ArrayLike<number>): number {
     let max = 0;
-    for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+    for (const [i, value] of a.entries()) max = Math.max(max, Math.abs(value - (b[i] ?? NaN)));
     return max;
 }
 
 const argmax = (row: ArrayLike<number>) => {
     let best = 0;
-    for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+    for (let i = 1; i < row.length; i++) if ((row[i] ?? -Infinity) > (row[best] ?? -Infinity)) best = i;
     return best;
 };
 
-const native = await nativeBuildStatus();
 
-describe('head-level KV cache (patched llama.cpp)', { skip: native.skip }, () => {
+describe('head-level KV cache (patched llama.cpp)', requiresNative(), () => {
     test('the local build reports the head-level cache; the stock binary does not', () => {
-        assert.equal(native.headwise, true);
-        assert.equal(native.stock, false);
+        assert.equal(nativeBuild.headwise, true);
+        assert.equal(nativeBuild.stock, false);
     });
 
     for (const flashAttention of [false, true]) {
@@ -108,9 +107,10 @@ describe('head-level KV cache (patched llama.cpp)', { skip: native.skip }, () =>
             let worst = 0;
             let fullGap = 0;
             [...positions].forEach((position, step) => {
-                const expected = streaming.get(position)!;
-                worst = Math.max(worst, maxAbsDiff(result.logits[step], expected));
-                fullGap = Math.max(fullGap, maxAbsDiff(result.logits[step], full.get(position)!));
+                const [logits, expected, fullAttention] = [result.logits[step], streaming.get(position), full.get(position)];
+                assert.ok(logits != null && expected != null && fullAttention != null, `logits for step ${step}`);
+                worst = Math.max(worst, maxAbsDiff(logits, expected));
+                fullGap = Math.max(fullGap, maxAbsDiff(logits, fullAttention));
                 assert.equal(result.generated[step], argmax(expected), `greedy token ${step} is the reference's`);
             });
             // F16 K/V in llama.cpp against float64 here: small; the full-attention model is far off
@@ -128,7 +128,9 @@ describe('head-level KV cache (patched llama.cpp)', { skip: native.skip }, () =>
         const positions = new Set(result.generated.map((_, i) => result.promptTokens.length - 1 + i));
         const expected = reference.forward(tokens, attendAll, positions);
         [...positions].forEach((position, step) => {
-            const diff = maxAbsDiff(result.logits[step], expected.get(position)!);
+            const [logits, wanted] = [result.logits[step], expected.get(position)];
+            assert.ok(logits != null && wanted != null, `logits for step ${step}`);
+            const diff = maxAbsDiff(logits, wanted);
             assert.ok(diff < 0.05, `stock logits within 0.05 of the reference (step ${step}: ${diff})`);
         });
     });
@@ -170,7 +172,9 @@ describe('head-level KV cache (patched llama.cpp)', { skip: native.skip }, () =>
 
         test('bytes drop as the budget drops', () => {
             assert.equal(allocated.length, 4);
-            for (let i = 1; i < allocated.length; i++) assert.ok(allocated[i].bytes < allocated[i - 1].bytes, JSON.stringify(allocated));
+            const bytes = allocated.map((a) => a.bytes);
+            assert.deepEqual(bytes, [...bytes].sort((a, b) => b - a), JSON.stringify(allocated));
+            assert.equal(new Set(bytes).size, bytes.length, 'each budget smaller than the one before');
         });
     });
 
@@ -202,16 +206,8 @@ describe('head-level KV cache (patched llama.cpp)', { skip: native.skip }, () =>
             // 96 cells per streaming head (sinks, window, the window before the prompt's end, a batch): 70 tokens back is gone
             const result = await runProbe({ ...base, generate: 90, eraseTail: 70 });
             assert.equal(result.refusals.length, 1, 'the streaming heads no longer hold what the next token needs');
-            assert.match(result.refusals[0], /seq_rm: refused/);
+            assert.match(result.refusals[0] ?? '', /seq_rm: refused/);
             assert.deepEqual(result.regenerated, result.generated.slice(-70));
         });
-    });
-
-    test('offload cpu: full heads\' KV in host buffers, output unchanged', async () => {
-        const base = { build: 'headwise', model: ORGANISM, contextSize: 512, batchSize: 64, prompt: PROMPT, generate: 16 } as const;
-        const onCpu = await runProbe({ ...base, plan: { ...mixedPlan(4, 64), fullPlacement: 'cpu' } });
-        const withCompute = await runProbe({ ...base, plan: { ...mixedPlan(4, 64), fullPlacement: 'gpu' } });
-        assert.ok(onCpu.buffers.filter((b) => b.kind === 'full').every((b) => b.device === 'cpu'));
-        assert.deepEqual(onCpu.generated, withCompute.generated);
     });
 });

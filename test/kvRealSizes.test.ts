@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import type { HeadPlan, HeadPolicy } from '../electron/engine/kv/policy.ts';
+import type { HeadPlan, HeadPolicy } from '../common/kv/policy.ts';
 import { runProbe } from './support/kvProbe.ts';
-import { nativeBuildStatus } from './support/nativeBuild.ts';
+import { requiresNative } from './support/native.ts';
 import { bundledVocab, cacheDir, writeRandomLlamaGguf } from './support/randomGguf.ts';
 
 const KV_HEADS = 8;
@@ -36,13 +36,11 @@ async function modelWithLayers(layers: number): Promise<string> {
 
 function maxAbsDiff(a: number[][], b: number[][]): number {
     let max = 0;
-    a.forEach((row, i) => row.forEach((value, j) => { max = Math.max(max, Math.abs(value - b[i]![j]!)); }));
+    a.forEach((row, i) => row.forEach((value, j) => { max = Math.max(max, Math.abs(value - (b[i]?.[j] ?? Number.NaN))); }));
     return max;
 }
 
-const native = await nativeBuildStatus();
-
-describe('head-level cache at real layer counts', { skip: native.skip }, () => {
+describe('head-level cache at real layer counts', requiresNative(), () => {
     for (const layers of [32, 64, 80]) {
         test(`${layers} layers × ${KV_HEADS} KV heads, full heads in every layer`, async () => {
             const model = await modelWithLayers(layers);

@@ -5,9 +5,10 @@
 // and the scheduler copies between the two; this checks each of those.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import type { HeadPlan } from '../electron/engine/kv/policy.ts';
+import type { HeadPlan } from '../common/kv/policy.ts';
 import { runProbe, type ProbeRequest, type ProbeResult } from './support/kvProbe.ts';
 import { ORGANISM } from './support/models.ts';
+import { requiresVulkan } from './support/native.ts';
 
 process.env.GGML_VK_VISIBLE_DEVICES = '0';
 
@@ -33,17 +34,7 @@ function mixedPlan(fullPlacement: 'gpu' | 'cpu'): HeadPlan {
 
 const BASE = { model: ORGANISM, contextSize: 512, batchSize: 64, prompt: PROMPT, generate: 24 } as const satisfies Partial<ProbeRequest>;
 
-/** Whether our Vulkan build is here and runs on a Vulkan device; required where HEADROOM_REQUIRE_VULKAN=1 (CI). */
-async function vulkanStatus(): Promise<string | false> {
-    const reason = await runProbe({ ...BASE, build: 'headwise', gpu: 'vulkan', generate: 1 })
-        .then((r) => (r.gpu !== 'vulkan' ? 'the head-level Vulkan build is missing: run `npm run build:native -- --gpu vulkan`'
-            : r.bufferTypes.some((t) => /^Vulkan/.test(t)) ? false : 'no Vulkan device (install mesa-vulkan-drivers)'))
-        .catch((error: Error) => `the head-level Vulkan build does not run here: ${error.message.split('\n')[0]}`);
-    if (reason !== false && process.env.HEADROOM_REQUIRE_VULKAN === '1') throw new Error(reason);
-    return reason;
-}
-
-describe('head-level KV cache on Vulkan (Mesa llvmpipe)', { skip: await vulkanStatus() }, () => {
+describe('head-level KV cache on Vulkan (Mesa llvmpipe)', await requiresVulkan(), () => {
     let cpu: ProbeResult;
     before(async () => {
         cpu = await runProbe({ ...BASE, build: 'headwise', flashAttention: true, plan: mixedPlan('cpu') });
@@ -75,7 +66,8 @@ describe('head-level KV cache on Vulkan (Mesa llvmpipe)', { skip: await vulkanSt
 
     test('per decoded token the scheduler copies the query and the attention output, never the KV', async () => {
         const offloaded = await runProbe({ ...BASE, build: 'headwise', gpu: 'vulkan', flashAttention: true, plan: mixedPlan('cpu'), timings: true });
-        const perToken = offloaded.copyBytes!.perDecodedToken;
+        assert.ok(offloaded.copyBytes != null, 'llama.cpp reported its timings');
+        const perToken = offloaded.copyBytes.perDecodedToken;
         // what the host-attended heads hold by the last token: cells in use × bytes per cell
         const fullHeads = mixedPlan('cpu').policy.flat().filter((p) => p === 'full').length;
         const tokens = offloaded.promptTokens.length + offloaded.generated.length;

@@ -12,9 +12,13 @@ import { DatabaseSync } from 'node:sqlite';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from './support/browser.ts';
 import { ORGANISM } from './support/models.ts';
+import { requiresNative } from './support/native.ts';
 import { serve, stop, type Served } from './support/serve.ts';
 
 const results = fileURLToPath(new URL('../test-results/', import.meta.url));
+
+/** The tokens a context gauge says are used ("1,234 of 2,048 tokens"). */
+const tokensOf = (text: string | null) => Number((text ?? '').split(' ')[0]?.replace(/,/g, ''));
 
 declare global {
     var contextReadings: Array<{ at: number; text: string; generating: boolean }>;
@@ -63,13 +67,14 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         assert.deepEqual([...policies], ['full']);
         await page.getByTestId('planner-fits').filter({ hasText: 'Fits this machine' }).waitFor();
         await page.getByTestId('planner-actual').waitFor();
-        assert.match((await page.getByTestId('actual-kv-cache').textContent())!, /^KV cache4\.0 MiB4\.0 MiB±0%$/);
+        assert.match((await page.getByTestId('actual-kv-cache').textContent() ?? ''), /^KV cache4\.0 MiB4\.0 MiB±0%$/);
     });
 
     test('while a reply streams, the gauges move several times a second', async () => {
         await page.evaluate(() => {
             globalThis.contextReadings = [];
-            const target = document.querySelector('[data-testid="gauge-context-value"]')!;
+            const target = document.querySelector('[data-testid="gauge-context-value"]');
+            if (target == null) throw new Error('no context gauge');
             new MutationObserver(() => contextReadings.push({
                 at: performance.now(), text: target.textContent ?? '',
                 generating: document.querySelector('[data-testid="memory-gauges"]')?.getAttribute('data-generating') === 'true',
@@ -89,11 +94,13 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await page.getByTestId('message-assistant').last().locator('.message-meta').filter({ hasText: /^Stopped/ }).waitFor();
 
         const live = (await page.evaluate(() => contextReadings)).filter((r) => r.generating);
-        const perSecond = (live.length - 1) / ((live.at(-1)!.at - live[0].at) / 1000);
+        const [first, last] = [live[0], live.at(-1)];
+        assert.ok(first != null && last != null, 'the gauges changed while it generated');
+        const perSecond = (live.length - 1) / ((last.at - first.at) / 1000);
         assert.ok(perSecond >= 2, `the context gauge changed ${perSecond.toFixed(1)} times a second`);
-        const used = live.map((r) => Number(r.text.split(' ')[0].replace(/,/g, '')));
-        assert.ok(used.every((n, i) => i === 0 || n >= used[i - 1]) && used.at(-1)! > used[0], `context use grows: ${used.join(', ')}`);
-        assert.match(speed!, /^\d+\.\d tokens\/s$/);
+        const used = live.map((r) => tokensOf(r.text));
+        assert.ok(used.every((n, i) => i === 0 || n >= (used[i - 1] ?? n)) && tokensOf(last.text) > tokensOf(first.text), `context use grows: ${used.join(', ')}`);
+        assert.match(speed ?? '', /^\d+\.\d tokens\/s$/);
         await page.getByTestId('memory-gauges').and(page.locator('[data-generating="false"]')).waitFor();
     });
 
@@ -104,7 +111,7 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         const windowBox = page.locator('#setting-window');
         await windowBox.fill('8000');
         await windowBox.press('Enter');
-        assert.match((await page.getByTestId('setting-error-window').textContent())!, /smaller than the context \(2048 tokens\)/);
+        assert.match((await page.getByTestId('setting-error-window').textContent() ?? ''), /smaller than the context \(2048 tokens\)/);
         // The box goes back to the kept value a render after the refusal shows.
         await page.waitForFunction(() => (document.querySelector('#setting-window') as HTMLInputElement).value === '128', undefined, { timeout: 5_000 }).catch(() => {});
         assert.equal(await windowBox.inputValue(), '128');
@@ -119,12 +126,12 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await page.getByTestId('gauge-context-value').filter({ hasText: 'of 2,048 tokens' }).waitFor({ timeout: 60_000 });
         await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor();
         assert.equal(await page.getByTestId('reload-banner').count(), 0, 'nothing waits for a reload any more');
-        assert.match((await page.getByTestId('model-card').textContent())!, /2,048 tokens/);
+        assert.match((await page.getByTestId('model-card').textContent() ?? ''), /2,048 tokens/);
         await page.getByTestId('actual-kv-cache').filter({ hasText: /^KV cache2\.0 MiB2\.0 MiB±0%$/ }).waitFor();
         await page.locator('#setting-appearance').selectOption('system');
     });
 
-    test('compression at a 25% budget: the head map shows full and streaming heads, the KV gauge shrinks, the gauges move while it generates until the context is full', async () => {
+    test('compression at a 25% budget: the head map shows full and streaming heads, the KV gauge shrinks, the gauges move while it generates until the context is full', requiresNative(), async () => {
         await page.locator('#setting-kvMode').selectOption('budget');
         await page.locator('#setting-kvBudget').fill('25');
         await page.locator('#setting-kvBudget').press('Enter');
@@ -157,9 +164,9 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await note.filter({ hasText: 'Stopped: the context is full.' }).waitFor({ timeout: 120_000 });
         await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor();
         await page.getByTestId('message-assistant').last().screenshot({ path: path.join(results, 'chat-context-full.png') });
-        assert.match((await page.getByTestId('gauge-speed-value').textContent())!, /^\d+\.\d tokens\/s$/);
-        const used = Number((await context.textContent())!.split(' ')[0].replace(/,/g, ''));
-        assert.ok(used > Number(middle!.split(' ')[0].replace(/,/g, '')), 'the context filled as the reply streamed');
+        assert.match((await page.getByTestId('gauge-speed-value').textContent() ?? ''), /^\d+\.\d tokens\/s$/);
+        const used = tokensOf(await context.textContent());
+        assert.ok(used > tokensOf(middle), 'the context filled as the reply streamed');
         assert.ok(used > 2048 - 32, `nearly every cell is used (${used})`);
 
         await page.locator('#setting-kvMode').selectOption('off');
@@ -174,7 +181,7 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         const result = page.getByTestId('profile-result');
         await result.waitFor({ timeout: 180_000 });
         await page.locator('.memory-aside').screenshot({ path: path.join(results, 'profile-heads-done.png') });
-        assert.match((await result.textContent())!, /^Profile saved: retrieval heads L3·H1.*recommended budget \d+%/);
+        assert.match((await result.textContent() ?? ''), /^Profile saved: retrieval heads L3·H1.*recommended budget \d+%/);
         assert.ok(existsSync(path.join(dataDir, 'head-profiles')), 'stored in the profile folder');
         assert.equal(await page.getByRole('button', { name: 'Profile heads' }).count(), 1, 'ready to run again');
     });

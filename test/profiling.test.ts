@@ -6,16 +6,17 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { HeadroomError } from '../electron/ipc/rpc.ts';
+import type { HeadroomError } from '../common/errors.ts';
 import { openBackend } from './support/backend.ts';
 import { ORGANISM } from './support/models.ts';
-import { nativeBuildStatus } from './support/nativeBuild.ts';
+import { requiresNative } from './support/native.ts';
 
 // Read by every engine host the backend starts: profiles go to a folder of this test's own.
-process.env.HEADROOM_PROFILE_DIR = await mkdtemp(path.join(os.tmpdir(), 'headroom-app-profiles-'));
+const profiles = await mkdtemp(path.join(os.tmpdir(), 'headroom-app-profiles-'));
+process.env.HEADROOM_PROFILE_DIR = profiles;
 
-describe('profiling heads from the app (organism.gguf)', { skip: (await nativeBuildStatus()).skip }, () => {
-    const { backend, events, call } = openBackend(process.env.HEADROOM_PROFILE_DIR!);
+describe('profiling heads from the app (organism.gguf)', requiresNative(), () => {
+    const { backend, events, call } = openBackend(profiles);
     after(() => backend.dispose());
 
     test('scores every head with progress, stores the profile, reuses it, and auto compression follows it', async () => {
@@ -24,10 +25,10 @@ describe('profiling heads from the app (organism.gguf)', { skip: (await nativeBu
         await assert.rejects(call('kv.profile', request), (error: HeadroomError) => error.code === 'BUSY');
         const result = await running;
         assert.equal(result.reused, false);
-        assert.equal(path.dirname(result.file), process.env.HEADROOM_PROFILE_DIR);
+        assert.equal(path.dirname(result.file), profiles);
         assert.ok(existsSync(result.file));
         assert.deepEqual(result.topHeads.slice(0, 2).map((h) => `${h.layer}:${h.head}`).includes('3:1'), true, JSON.stringify(result.topHeads));
-        const progress = events.filter((e) => e.name === 'kv.profileProgress').map((e) => e.payload as { done: number; total: number });
+        const progress = events.filter((e) => e.name === 'kv.profileProgress').map((e) => e.payload);
         assert.equal(progress.length, 16, 'one step per KV head');
         assert.deepEqual(progress.at(-1), { path: ORGANISM, done: 16, total: 16 });
         assert.ok(progress.every((p, i) => p.done === i + 1));

@@ -15,13 +15,14 @@ test('metadata and tokenizer round-trip; sizes are exact, also for an 8B shape',
     assert.equal((await stat(outPath)).size, size);
 
     const info = await readGgufFileInfo(outPath);
-    const llama = info.metadata.llama!;
+    const llama = info.metadata.llama;
+    assert.ok(llama != null);
     assert.equal(info.metadata.general.name, 'roundtrip');
     assert.equal(llama.block_count, 3);
     assert.equal(llama.embedding_length, 64);
     assert.equal(llama.attention.head_count_kv, 2);
     assert.equal(info.metadata.tokenizer.chat_template, undefined);
-    assert.equal(info.tensorInfo!.length, 3 + 9 * 3);
+    assert.equal(info.tensorInfo?.length, 3 + 9 * 3);
     const vocab = await readRawMetadata(vocabPath);
     const written = await readRawMetadata(outPath);
     for (const [key, raw] of vocab) {

@@ -176,7 +176,9 @@ async function greedy(sequence: LlamaContextSequence, prompt: Token[], count: nu
     let input: Token[] = prompt;
     while (tokens.length < count) {
         const logitsHere = withLogits && (tokens.length === 0 || tokens.length === count - 1);
-        const items: ControlledEvaluateInputItem[] = [...input.slice(0, -1), [input.at(-1)!, { generateNext: { token: true, logits: logitsHere } }]];
+        const lastToken = input.at(-1);
+        assert.ok(lastToken != null, 'a prompt of at least one token');
+        const items: ControlledEvaluateInputItem[] = [...input.slice(0, -1), [lastToken, { generateNext: { token: true, logits: logitsHere } }]];
         const out = (await sequence.controlledEvaluate(items)).at(-1)?.next;
         assert.ok(out?.token != null, 'a token comes back');
         tokens.push(out.token);
@@ -227,7 +229,7 @@ describe('random-weight GGUFs of every architecture run on stock llama.cpp', () 
                 ...metadata,
             };
             for (const [key, value] of Object.entries(expected)) assert.equal(archValue(info.metadata, arch, key), value, key);
-            const dims = new Map(info.tensorInfo!.map((t) => [t.name, t.dimensions.map(Number)]));
+            const dims = new Map((info.tensorInfo ?? []).map((t) => [t.name, t.dimensions.map(Number)]));
             for (const [name, shape] of Object.entries(tensors)) assert.deepEqual(dims.get(name), shape, name);
             for (const name of absent) assert.ok(!dims.has(name), `${name} is absent`);
 
@@ -244,12 +246,13 @@ describe('random-weight GGUFs of every architecture run on stock llama.cpp', () 
                 ? [{ kind: 'single', layers: options.nLayer }]
                 : [{ kind: 'global', layers: options.nLayer - nWindow }, { kind: 'window', layers: nWindow }]);
 
-            const nVocab = dims.get('token_embd.weight')![1];
+            const nVocab = dims.get('token_embd.weight')?.[1];
             for (const [row, token] of [[first.logits[0], first.tokens[0]], [first.logits[1], first.tokens.at(-1)]] as const) {
+                assert.ok(row != null, 'logits were returned');
                 assert.equal(row.size, nVocab, 'a logit for every token');
                 const values = [...row.values()];
                 assert.ok(values.every(Number.isFinite), 'the logits are finite');
-                assert.ok(values[0] > values.at(-1)!, 'the logits vary');
+                assert.ok((values[0] ?? 0) > (values.at(-1) ?? 0), 'the logits vary');
                 // the map is sorted by logit: greedy took its first entry
                 assert.equal(row.keys().next().value, token);
             }
@@ -296,7 +299,11 @@ describe('options that change attention change it from where they should', () =>
             await writeRandomGguf({ ...options, vocabPath, outPath: plain, seed: 9 });
             await writeRandomGguf({ ...options, ...change, vocabPath, outPath: changed, seed: 9 });
             const logitsAfter = (modelPath: string) => withSequence(modelPath, async (sequence, model) => {
-                const last = async (length: number) => (await greedy(sequence, promptFor(model, length), 1, true)).logits[0];
+                const last = async (length: number) => {
+                    const logits = (await greedy(sequence, promptFor(model, length), 1, true)).logits[0];
+                    assert.ok(logits != null, 'logits were returned');
+                    return logits;
+                };
                 return { within: await last(within), past: await last(PROMPT_TOKENS) };
             });
             const unchanged = await logitsAfter(plain);

@@ -1,14 +1,14 @@
 // The renderer's single connection to the backend: Electron's preload channel in the
 // desktop app, a token-guarded WebSocket in web mode. Both carry the same envelopes.
-import type { RequestEnvelope } from '../../electron/ipc/contract.ts';
-import { RpcClient } from '../../electron/ipc/rpc.ts';
+import type { RequestEnvelope } from '../../common/contract.ts';
+import { RpcClient } from '../../common/rpc.ts';
 
 export type ConnectionState = 'connecting' | 'open' | 'lost';
 
 export interface Bridge {
     readonly client: RpcClient;
     readonly kind: 'electron' | 'web';
-    onConnection(listener: (state: ConnectionState) => void): () => void;
+    onConnection: (listener: (state: ConnectionState) => void) => () => void;
 }
 
 function electronBridge(channel: HeadroomPreload): Bridge {

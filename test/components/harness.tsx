@@ -2,31 +2,13 @@
 // real Chromium. Callbacks are test functions exposed by Playwright (window.harness*).
 import { StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import type { MemoryStats } from '../../electron/ipc/contract.ts';
-import type { KvUsage } from '../../electron/memory/kvUsage.ts';
-import type { FitResult, MemoryPlan } from '../../electron/memory/plan.ts';
-import type { SettingKey, SettingsState } from '../../electron/settings/schema.ts';
+import type { SettingKey } from '../../common/settings.ts';
 import { HeadMap } from '../../renderer/src/components/memory/HeadMap.tsx';
 import { MemoryGauges } from '../../renderer/src/components/memory/MemoryGauges.tsx';
 import { MemoryPlanner } from '../../renderer/src/components/memory/MemoryPlanner.tsx';
 import { SettingsPanel } from '../../renderer/src/components/SettingsPanel.tsx';
 import '../../renderer/src/styles.css';
-
-type Scene =
-    | { component: 'gauges'; stats: MemoryStats[]; ramTotalBytes?: number }
-    | { component: 'headMap'; kv: KvUsage }
-    | { component: 'planner'; plan: MemoryPlan | null; fit?: FitResult | null; loaded?: MemoryStats['loaded']; error?: string | null }
-    | { component: 'settings'; state: SettingsState; modelLoaded: boolean; kvCacheTypes?: Array<'f16' | 'q8_0'> };
-
-declare global {
-    interface Window {
-        scene: Scene;
-        /** Show the next recorded snapshot, as the engine would push it. */
-        pushNext?: () => boolean;
-        harnessUpdateSettings?: (patch: Record<string, unknown>) => Promise<{ ok: true; state: SettingsState } | { ok: false; message: string }>;
-        harnessEvents: string[];
-    }
-}
+import type { Scene } from './scene.ts';
 
 window.harnessEvents = [];
 
@@ -45,7 +27,9 @@ function Settings({ scene }: { scene: Extract<Scene, { component: 'settings' }> 
     const [errors, setErrors] = useState<Partial<Record<SettingKey, string>>>({});
     const onChange = async (patch: Record<string, unknown>) => {
         const key = Object.keys(patch)[0] as SettingKey;
-        const result = await window.harnessUpdateSettings!(patch);
+        const update = window.harnessUpdateSettings;
+        if (update == null) throw new Error('the test exposes no harnessUpdateSettings');
+        const result = await update(patch);
         if (result.ok) {
             setState(result.state);
             setErrors({});
@@ -76,4 +60,6 @@ function Harness() {
     }
 }
 
-createRoot(document.getElementById('root')!).render(<StrictMode><Harness /></StrictMode>);
+const root = document.getElementById('root');
+if (root == null) throw new Error('index.html has no #root element.');
+createRoot(root).render(<StrictMode><Harness /></StrictMode>);

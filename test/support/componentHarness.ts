@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
+import type { Scene } from '../components/scene.ts';
 import { launchChromium } from './browser.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -14,8 +15,8 @@ const outDir = path.join(root, 'test-results', 'harness');
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
 
 export interface Harness {
-    open(scene: unknown, viewport?: { width: number; height: number }): Promise<Page>;
-    close(): Promise<void>;
+    open: (scene: Scene, viewport?: { width: number; height: number }) => Promise<Page>;
+    close: () => Promise<void>;
 }
 
 export async function startHarness(): Promise<Harness> {
@@ -23,7 +24,7 @@ export async function startHarness(): Promise<Harness> {
         configFile: false, root: path.join(root, 'test', 'components'), base: './', logLevel: 'warn',
         build: { outDir, emptyOutDir: true, chunkSizeWarningLimit: 2048 },
     });
-    const server = http.createServer(async (request, response) => {
+    const serve = async (request: http.IncomingMessage, response: http.ServerResponse) => {
         const relative = new URL(request.url ?? '/', 'http://x').pathname;
         const file = path.join(outDir, relative === '/' ? 'index.html' : relative);
         if (!file.startsWith(outDir)) return void response.writeHead(404).end();
@@ -33,7 +34,8 @@ export async function startHarness(): Promise<Harness> {
         } catch {
             response.writeHead(404).end();
         }
-    });
+    };
+    const server = http.createServer((request, response) => void serve(request, response));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     const browser: Browser = await launchChromium();
@@ -43,7 +45,7 @@ export async function startHarness(): Promise<Harness> {
             const errors: string[] = [];
             page.on('pageerror', (error) => errors.push(error.message));
             await page.addInitScript((s) => {
-                (window as unknown as { scene: unknown }).scene = s;
+                window.scene = s;
             }, scene);
             await page.goto(url);
             await page.locator('#root > *').first().waitFor();

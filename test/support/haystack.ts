@@ -1,6 +1,6 @@
 // Passkey documents for the app's tests: the benchmarks' filler (Apache-2.0 license text, never
 // seen in organism.gguf's training) with one fact buried in it, as the model was trained to retrieve.
-import { loadFiller, needleFor, type Needle } from '../../electron/bench/haystack.ts';
+import { loadFiller, needleFor, type Needle } from '../../engine/profiler/haystack.ts';
 import { makePdf, paginate } from './documents.ts';
 
 const LICENSE = loadFiller();

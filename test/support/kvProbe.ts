@@ -9,8 +9,9 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HeadPlan } from '../../electron/engine/kv/policy.ts';
-import { BUILD_ENV, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, POLICY_ENV, writePolicyFile, type BuildChoice, type KvBuffer } from '../../electron/engine/kv/native.ts';
+import type { HeadPlan } from '../../common/kv/policy.ts';
+import type { KvBuffer } from '../../common/kv/usage.ts';
+import { BUILD_ENV, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, POLICY_ENV, writePolicyFile, type BuildChoice } from '../../engine/kv/native.ts';
 
 export interface ProbeRequest {
     build: BuildChoice;
@@ -78,8 +79,8 @@ export function runProbe(request: ProbeRequest): Promise<ProbeResult> {
         });
         let out = '';
         let err = '';
-        child.stdout.on('data', (d: Buffer) => { out += d; });
-        child.stderr.on('data', (d: Buffer) => { err += d; });
+        child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+        child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
         child.on('error', reject);
         child.on('close', (code) => {
             const line = out.trim().split('\n').at(-1) ?? '';
@@ -169,7 +170,7 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
     }
     const started = performance.now();
     for (let i = 1; i < request.generate; i++) {
-        const out = await sequence.controlledEvaluate([[generated.at(-1)! as Token, next]]);
+        const out = await sequence.controlledEvaluate([[generated.at(-1) as Token, next]]);
         record(out[0]);
     }
     const seconds = (performance.now() - started) / 1000;
@@ -183,7 +184,9 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         let token = generated[generated.length - 1 - request.eraseTail] as Token;
         for (let i = 0; i < request.eraseTail; i++) {
             const out = await sequence.controlledEvaluate([[token, next]]);
-            token = out[0]!.next.token!;
+            const regeneratedToken = out[0]?.next.token;
+            if (regeneratedToken == null) throw new Error('no token was generated again');
+            token = regeneratedToken;
             regenerated.push(token);
         }
     }
@@ -214,7 +217,7 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
 }
 
 if (process.argv[1] === self) {
-    main(JSON.parse(process.argv[2]) as ProbeRequest)
+    main(JSON.parse(process.argv[2] ?? '') as ProbeRequest)
         .then((result) => process.stdout.write(JSON.stringify(result) + '\n'))
         .catch((error: Error) => {
             process.stderr.write(`${error.stack ?? error.message}\n`);

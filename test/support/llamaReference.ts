@@ -10,7 +10,7 @@ interface Tensor {
     data: Float32Array;
 }
 
-const SCALAR_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+const SCALAR_BYTES: Partial<Record<number, number>> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 
 function halfToFloat(h: number): number {
     const sign = h & 0x8000 ? -1 : 1;
@@ -30,7 +30,7 @@ export async function readGguf(file: string): Promise<{ meta: Map<string, Scalar
     const str = () => { const n = u64(); const s = data.toString('utf8', offset, offset + n); offset += n; return s; };
     const scalar = (type: number): Scalar => {
         const at = offset;
-        offset += SCALAR_BYTES[type];
+        offset += SCALAR_BYTES[type] ?? 0;
         switch (type) {
             case 0: return data.readUInt8(at);
             case 1: return data.readInt8(at);
@@ -51,11 +51,12 @@ export async function readGguf(file: string): Promise<{ meta: Map<string, Scalar
         if (type === 9) {
             const elementType = u32();
             const count = u64();
-            if (elementType in SCALAR_BYTES) offset += SCALAR_BYTES[elementType] * count;
+            const elementBytes = SCALAR_BYTES[elementType];
+            if (elementBytes != null) offset += elementBytes * count;
             else for (let i = 0; i < count; i++) skip(elementType);
             return;
         }
-        offset += SCALAR_BYTES[type];
+        offset += SCALAR_BYTES[type] ?? 0;
     };
     offset = 8;
     const tensorCount = u64();
@@ -98,7 +99,7 @@ export const attendAll: Visibility = () => true;
 
 /** The streaming rule: the first `sinks` positions and the last `window` ones (t itself included). */
 export function streamingVisibility(policy: ('full' | 'streaming')[][], sinks: number, window: number): Visibility {
-    return (layer, kvHead, p, t) => policy[layer][kvHead] === 'full' || p < sinks || t - p < window;
+    return (layer, kvHead, p, t) => policy[layer]?.[kvHead] !== 'streaming' || p < sinks || t - p < window;
 }
 
 export class LlamaReference {
@@ -130,7 +131,7 @@ export class LlamaReference {
         this.#ropeBase = num('rope.freq_base', 10000);
         this.#nRot = num('rope.dimension_count', this.headDim);
         this.#t = tensors;
-        this.nVocab = this.#w('token_embd.weight').dims[1];
+        this.nVocab = this.#w('token_embd.weight').dims[1] ?? 0;
     }
 
     static async load(file: string): Promise<LlamaReference> {
@@ -147,12 +148,12 @@ export class LlamaReference {
     /** y = W x for a ggml weight of dims [in, out]. */
     #matvec(name: string, x: Float64Array): Float64Array {
         const { dims, data } = this.#w(name);
-        const [n, m] = dims;
+        const [n = 0, m = 0] = dims;
         const y = new Float64Array(m);
         for (let o = 0; o < m; o++) {
             let sum = 0;
             const row = o * n;
-            for (let i = 0; i < n; i++) sum += data[row + i] * x[i];
+            for (let i = 0; i < n; i++) sum += (data[row + i] ?? 0) * (x[i] ?? 0);
             y[o] = sum;
         }
         return y;
@@ -163,7 +164,7 @@ export class LlamaReference {
         let sum = 0;
         for (const v of x) sum += v * v;
         const scale = 1 / Math.sqrt(sum / x.length + this.#eps);
-        return x.map((v, i) => v * scale * w[i]);
+        return x.map((v, i) => v * scale * (w[i] ?? 0));
     }
 
     /** llama.cpp's "normal" RoPE: adjacent pairs rotate, frequency base^(-i/n_rot). */
@@ -174,8 +175,8 @@ export class LlamaReference {
                 const theta = pos * this.#ropeBase ** (-i / this.#nRot);
                 const c = Math.cos(theta);
                 const s = Math.sin(theta);
-                const x0 = x[base + i];
-                const x1 = x[base + i + 1];
+                const x0 = x[base + i] ?? 0;
+                const x1 = x[base + i + 1] ?? 0;
                 x[base + i] = x0 * c - x1 * s;
                 x[base + i + 1] = x0 * s + x1 * c;
             }
@@ -195,17 +196,19 @@ export class LlamaReference {
         const output = this.#t.has('output.weight') ? 'output.weight' : 'token_embd.weight';
         const result = new Map<number, Float64Array>();
         const scale = 1 / Math.sqrt(headDim);
-        for (let t = 0; t < tokens.length; t++) {
-            let x = Float64Array.from(embd.subarray(tokens[t] * nEmbd, (tokens[t] + 1) * nEmbd));
+        for (const [t, token] of tokens.entries()) {
+            let x = Float64Array.from(embd.subarray(token * nEmbd, (token + 1) * nEmbd));
             for (let l = 0; l < nLayer; l++) {
+                const layerKeys = keys[l] ?? [];
+                const layerValues = values[l] ?? [];
                 const h = this.#rmsNorm(x, `blk.${l}.attn_norm.weight`);
                 const q = this.#matvec(`blk.${l}.attn_q.weight`, h);
                 const k = this.#matvec(`blk.${l}.attn_k.weight`, h);
                 const v = this.#matvec(`blk.${l}.attn_v.weight`, h);
                 this.#rope(q, nHead, t);
                 this.#rope(k, nHeadKv, t);
-                keys[l].push(k);
-                values[l].push(v);
+                layerKeys.push(k);
+                layerValues.push(v);
                 const attn = new Float64Array(nHead * headDim);
                 for (let head = 0; head < nHead; head++) {
                     const kvHead = Math.floor(head / group);
@@ -213,10 +216,10 @@ export class LlamaReference {
                     const ko = kvHead * headDim;
                     const seen: number[] = [];
                     const scores: number[] = [];
-                    for (let p = 0; p <= t; p++) {
+                    for (const [p, key] of layerKeys.entries()) {
                         if (!visible(l, kvHead, p, t)) continue;
                         let dot = 0;
-                        for (let d = 0; d < headDim; d++) dot += q[qo + d] * keys[l][p][ko + d];
+                        for (let d = 0; d < headDim; d++) dot += (q[qo + d] ?? 0) * (key[ko + d] ?? 0);
                         seen.push(p);
                         scores.push(dot * scale);
                     }
@@ -224,18 +227,19 @@ export class LlamaReference {
                     const weights = scores.map((s) => Math.exp(s - max));
                     const total = weights.reduce((a, b) => a + b, 0);
                     seen.forEach((p, i) => {
-                        const w = weights[i] / total;
-                        for (let d = 0; d < headDim; d++) attn[qo + d] += w * values[l][p][ko + d];
+                        const w = (weights[i] ?? 0) / total;
+                        const value = layerValues[p] ?? new Float64Array();
+                        for (let d = 0; d < headDim; d++) attn[qo + d] = (attn[qo + d] ?? 0) + w * (value[ko + d] ?? 0);
                     });
                 }
                 const o = this.#matvec(`blk.${l}.attn_output.weight`, attn);
-                x = x.map((value, i) => value + o[i]);
+                x = x.map((value, i) => value + (o[i] ?? 0));
                 const f = this.#rmsNorm(x, `blk.${l}.ffn_norm.weight`);
                 const gate = this.#matvec(`blk.${l}.ffn_gate.weight`, f);
                 const up = this.#matvec(`blk.${l}.ffn_up.weight`, f);
-                const act = gate.map((g, i) => (g / (1 + Math.exp(-g))) * up[i]);
+                const act = gate.map((g, i) => (g / (1 + Math.exp(-g))) * (up[i] ?? 0));
                 const down = this.#matvec(`blk.${l}.ffn_down.weight`, act);
-                x = x.map((value, i) => value + down[i]);
+                x = x.map((value, i) => value + (down[i] ?? 0));
             }
             if (logitsAt == null || logitsAt.has(t)) {
                 result.set(t, this.#matvec(output, this.#rmsNorm(x, 'output_norm.weight')));

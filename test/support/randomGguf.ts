@@ -17,7 +17,7 @@ const ALIGNMENT = 32;
 
 // GGUF value types (gguf.h).
 const T = { U8: 0, I8: 1, U16: 2, I16: 3, U32: 4, I32: 5, F32: 6, BOOL: 7, STRING: 8, ARRAY: 9, U64: 10, I64: 11, F64: 12 } as const;
-const SCALAR_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+const SCALAR_BYTES: Partial<Record<number, number>> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 // ggml tensor types.
 const GGML_F32 = 0;
 const GGML_F16 = 1;
@@ -44,10 +44,11 @@ export async function readRawMetadata(file: string): Promise<Map<string, Buffer>
             const elementType = data.readUInt32LE(offset);
             const count = Number(data.readBigUInt64LE(offset + 4));
             offset += 12;
-            if (elementType in SCALAR_BYTES) offset += SCALAR_BYTES[elementType] * count;
+            const elementBytes = SCALAR_BYTES[elementType];
+            if (elementBytes != null) offset += elementBytes * count;
             else for (let i = 0; i < count; i++) skipValue(elementType);
         } else {
-            offset += SCALAR_BYTES[type];
+            offset += SCALAR_BYTES[type] ?? 0;
         }
     };
     const entries = new Map<string, Buffer>();

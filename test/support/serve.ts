@@ -17,16 +17,16 @@ export function serve(args: string[], env: Record<string, string> = {}): Promise
     const child = spawn('npm', ['run', '--silent', 'serve', '--', ...args], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
-    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
     return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`serve printed no address in time. stderr:\n${stderr}`)), 60_000);
         child.on('exit', (code) => reject(new Error(`serve exited with ${code}. stderr:\n${stderr}`)));
-        child.stdout!.on('data', (chunk) => {
+        child.stdout.on('data', (chunk) => {
             stdout += chunk;
-            const match = /^Headroom is running at (http:\/\/127\.0\.0\.1:\d+)\/\?token=([\w-]+)\n/.exec(stdout);
-            if (match == null) return;
+            const [, origin, token] = /^Headroom is running at (http:\/\/127\.0\.0\.1:\d+)\/\?token=([\w-]+)\n/.exec(stdout) ?? [];
+            if (origin == null || token == null) return;
             clearTimeout(timer);
-            resolve({ child, url: `${match[1]}/?token=${match[2]}`, origin: match[1], token: match[2], stdoutLines: () => stdout.split('\n').filter(Boolean) });
+            resolve({ child, url: `${origin}/?token=${token}`, origin, token, stdoutLines: () => stdout.split('\n').filter(Boolean) });
         });
     });
 }
@@ -36,6 +36,7 @@ export function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): P
     if (child.exitCode != null || child.signalCode != null) return Promise.resolve();
     return new Promise((resolve) => {
         child.once('exit', () => resolve());
-        process.kill(-child.pid!, signal);
+        // detached: the child leads its own process group
+        if (child.pid != null) process.kill(-child.pid, signal);
     });
 }

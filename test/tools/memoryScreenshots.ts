@@ -5,6 +5,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MemoryPlan } from '../../common/plan.ts';
 import { launchChromium } from '../support/browser.ts';
 import { startHarness } from '../support/componentHarness.ts';
 import { ORGANISM } from '../support/models.ts';
@@ -40,7 +41,7 @@ await browser.close();
 await stop(served.child);
 
 const harness = await startHarness();
-const plan = JSON.parse(await readFile(path.join(root, 'test', 'fixtures', 'memory', 'plan-80-layers.json'), 'utf8'));
+const plan = MemoryPlan.parse(JSON.parse(await readFile(path.join(root, 'test', 'fixtures', 'memory', 'plan-80-layers.json'), 'utf8')));
 const map = await harness.open({ component: 'headMap', kv: plan.kv }, { width: 362, height: 520 });
 await map.getByTestId('head-cell').nth(12 * 8 + 3).hover();
 await map.locator('#root').screenshot({ path: path.join(docs, 'head-map.png') });

@@ -5,11 +5,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
-import type { MemoryStats } from '../../electron/ipc/contract.ts';
-import { spawnNodeHost } from '../../electron/engine/nodeHost.ts';
-import { EngineSupervisor } from '../../electron/engine/supervisor.ts';
-import type { HeadProfile } from '../../electron/engine/kv/policy.ts';
-import { planMemory } from '../../electron/memory/planner.ts';
+import type { MemoryStats } from '../../common/contract.ts';
+import { spawnNodeHost } from '../../backend/host/nodeHost.ts';
+import { EngineSupervisor } from '../../backend/host/supervisor.ts';
+import type { HeadProfile } from '../../common/kv/policy.ts';
+import { planMemory } from '../../engine/planner.ts';
 import { chatModelForTests, deepModelForTests, ORGANISM } from '../support/models.ts';
 
 const out = fileURLToPath(new URL('../fixtures/memory/', import.meta.url));
@@ -19,7 +19,7 @@ const save = (name: string, data: unknown) => writeFile(path.join(out, name), `$
 // 1. Live stats while the organism answers a question.
 const stats: MemoryStats[] = [];
 const supervisor = new EngineSupervisor(spawnNodeHost, (event) => {
-    if (event.name === 'memory.stats') stats.push(event.payload as MemoryStats);
+    if (event.name === 'memory.stats') stats.push(event.payload);
 });
 await supervisor.load({ path: ORGANISM, contextSize: 2048 });
 await supervisor.generate({ generationId: 'r1', documents: [{ name: 'lamp.txt', text: 'The passcode for the green lamp is 70412. Many packages were updated.' }], history: [], prompt: 'What is the passcode for the green lamp?' });

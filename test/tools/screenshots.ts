@@ -17,11 +17,11 @@ const docs = path.join(root, 'docs');
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-shots-'));
 
 async function startServer(extraArgs: string[]) {
-    const server = spawn(process.execPath, ['electron/web/serve.ts', '--model', ORGANISM, '--port', '0', '--data-dir', dataDir, ...extraArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = spawn(process.execPath, ['server/serve.ts', '--model', ORGANISM, '--port', '0', '--data-dir', dataDir, ...extraArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     const url = await new Promise<string>((resolve) => {
-        server.stdout!.on('data', (chunk: Buffer) => {
-            const match = /running at (\S+)/.exec(chunk.toString());
-            if (match != null) resolve(match[1]);
+        server.stdout.on('data', (chunk: Buffer) => {
+            const url = /running at (\S+)/.exec(chunk.toString())?.[1];
+            if (url != null) resolve(url);
         });
     });
     return { server, url };
@@ -43,7 +43,8 @@ const files = [
 await page.evaluate((payload) => {
     const transfer = new DataTransfer();
     for (const file of payload) transfer.items.add(new File([Uint8Array.from(atob(file.base64), (c) => c.charCodeAt(0))], file.name, { type: file.type }));
-    const target = document.querySelector('.app')!;
+    const target = document.querySelector('.app');
+    if (target == null) throw new Error('the app is not on the page');
     target.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
     target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
 }, files);

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
-import type { PrefillInfo, StoredMessage } from '../../../electron/ipc/contract.ts';
+import type { PrefillInfo, StoredMessage } from '../../../common/contract.ts';
 import { useChatStore } from '../stores/chatStore.ts';
 import { useEngineStore } from '../stores/engineStore.ts';
 import { MarkdownText } from './Markdown.tsx';

@@ -22,7 +22,10 @@ function loadHighlighter(): Promise<Highlighter> {
             import('highlight.js/lib/languages/yaml'),
         ]);
         const names = ['javascript', 'typescript', 'python', 'bash', 'json', 'rust', 'cpp', 'go', 'xml', 'css', 'sql', 'yaml'];
-        languages.forEach((language, i) => hljs.registerLanguage(names[i], language.default));
+        names.forEach((name, i) => {
+            const language = languages[i];
+            if (language != null) hljs.registerLanguage(name, language.default);
+        });
         return (code, language) => (hljs.getLanguage(language) != null ? hljs.highlight(code, { language, ignoreIllegals: true }).value : null);
     })();
     return highlighter;

@@ -1,5 +1,5 @@
 import { useRef } from 'react';
-import type { ContextBudget, DocumentInfo } from '../../../electron/ipc/contract.ts';
+import type { ContextBudget, DocumentInfo } from '../../../common/contract.ts';
 import { useChatStore } from '../stores/chatStore.ts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');

@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import Markdown from 'react-markdown';
 import remarkGfm from 'remark-gfm';
 import { CodeBlock } from './CodeBlock.tsx';
@@ -11,7 +12,7 @@ export function MarkdownText({ text }: { text: string }) {
                 pre: ({ children }) => <>{children}</>,
                 code: ({ className, children }) => {
                     const language = /language-([\w+-]+)/.exec(className ?? '')?.[1];
-                    const code = String(children ?? '');
+                    const code = textOf(children);
                     if (language == null && !code.includes('\n')) return <code className="inline-code">{children}</code>;
                     return <CodeBlock code={code.replace(/\n$/, '')} language={language ?? ''} />;
                 },
@@ -21,4 +22,10 @@ export function MarkdownText({ text }: { text: string }) {
             {text}
         </Markdown>
     );
+}
+
+/** The text of a code element's children (react-markdown gives it as strings). */
+function textOf(children: ReactNode): string {
+    if (typeof children === 'string' || typeof children === 'number') return String(children);
+    return Array.isArray(children) ? children.map((child: ReactNode) => textOf(child)).join('') : '';
 }

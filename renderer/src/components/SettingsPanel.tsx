@@ -1,16 +1,17 @@
 // Every setting with its one-line explanation. Changes are sent as they are made; the
 // backend validates them, and a refusal shows its message while the old value stays.
 import { useEffect, useState, type ReactNode } from 'react';
-import { SETTING_HELP, type SettingKey, type Settings, type SettingsState } from '../../../electron/settings/schema.ts';
+import { KvCacheType } from '../../../common/modelShape.ts';
+import { SETTING_HELP, type SettingKey, type Settings, type SettingsState } from '../../../common/settings.ts';
 
 interface SettingsPanelProps {
     state: SettingsState | null;
     errors: Partial<Record<SettingKey, string>>;
     /** Cache types the chosen model supports; all when unknown. */
-    kvCacheTypes?: ReadonlyArray<'f16' | 'q8_0'>;
+    kvCacheTypes?: readonly KvCacheType[];
     modelLoaded: boolean;
-    onChange(patch: Record<string, unknown>): void;
-    onReload(): void;
+    onChange: (patch: Record<string, unknown>) => void;
+    onReload: () => void;
 }
 
 /** A number typed as text: an empty box means the automatic value; anything else goes to validation as typed. */
@@ -36,7 +37,7 @@ function Field({ id, label, children, error, pending }: { id: SettingKey; label:
 }
 
 /** A text box that commits on Enter or when it loses focus, and shows the saved value otherwise. */
-function NumberBox({ id, value, placeholder, onCommit, error }: { id: SettingKey; value: string; placeholder: string; onCommit(text: string): void; error?: string }) {
+function NumberBox({ id, value, placeholder, onCommit, error }: { id: SettingKey; value: string; placeholder: string; onCommit: (text: string) => void; error?: string }) {
     const [draft, setDraft] = useState(value);
     // A refused value goes back to the kept one (the message says why).
     useEffect(() => setDraft(value), [value, error]);
@@ -57,7 +58,7 @@ function NumberBox({ id, value, placeholder, onCommit, error }: { id: SettingKey
 }
 
 function Choice<K extends SettingKey>({ id, value, options, onChange, disabled }: {
-    id: K; value: string; options: Array<[string, string, boolean?]>; onChange(value: string): void; disabled?: boolean;
+    id: K; value: string; options: Array<[string, string, boolean?]>; onChange: (value: string) => void; disabled?: boolean;
 }) {
     return (
         <select id={`setting-${id}`} value={value} onChange={(e) => onChange(e.target.value)} disabled={disabled}>
@@ -74,7 +75,7 @@ export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, onChan
         <Field id={id} label={label} error={errors[id]} pending={pending.has(id)}>{control}</Field>
     );
     const set = (key: SettingKey) => (value: unknown) => onChange({ [key]: value });
-    const cacheTypeOk = (type: 'f16' | 'q8_0') => kvCacheTypes == null || kvCacheTypes.includes(type);
+    const cacheTypeOk = (type: KvCacheType) => kvCacheTypes == null || kvCacheTypes.includes(type);
 
     return (
         <div className="settings" data-testid="settings-panel">
@@ -101,7 +102,7 @@ export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, onChan
                 {field('sinks', 'Sinks (tokens)', <NumberBox id="sinks" value={String(s.sinks)} placeholder="4" error={errors.sinks} onCommit={(t) => set('sinks')(parseNumber(t, null))} />)}
                 {field('window', 'Window (tokens)', <NumberBox id="window" value={String(s.window)} placeholder="128" error={errors.window} onCommit={(t) => set('window')(parseNumber(t, null))} />)}
                 {field('kvOffload', 'Offload', <Choice id="kvOffload" value={s.kvOffload} onChange={set('kvOffload')} options={[['auto', 'Automatic'], ['gpu', 'GPU'], ['cpu', 'CPU RAM']]} />)}
-                {field('kvCacheType', 'Cache type', <Choice id="kvCacheType" value={s.kvCacheType} onChange={set('kvCacheType')} options={[['f16', 'f16'], ['q8_0', cacheTypeOk('q8_0') ? 'q8_0' : 'q8_0 (not for this model)', !cacheTypeOk('q8_0')]]} />)}
+                {field('kvCacheType', 'Cache type', <Choice id="kvCacheType" value={s.kvCacheType} onChange={set('kvCacheType')} options={KvCacheType.options.map((type) => [type, cacheTypeOk(type) ? type : `${type} (not for this model)`, !cacheTypeOk(type)])} />)}
             </fieldset>
             <fieldset>
                 <legend>Appearance</legend>

@@ -1,4 +1,4 @@
-import type { EngineStatus } from '../../../electron/ipc/contract.ts';
+import type { EngineStatus } from '../../../common/contract.ts';
 import { useEngineStore } from '../stores/engineStore.ts';
 
 const LABELS: Record<EngineStatus, string> = {

@@ -1,7 +1,8 @@
 // The chats as the UI shows them. The backend owns them (SQLite); this store mirrors the
 // open chat, applies streamed text as it arrives, and turns user actions into requests.
 import { create } from 'zustand';
-import type { ChatSummary, ChatView, StoredMessage } from '../../../electron/ipc/contract.ts';
+import type { ChatSummary, ChatView, StoredMessage } from '../../../common/contract.ts';
+import { errorMessage } from '../../../common/errors.ts';
 import { bridge, rpc } from '../bridge.ts';
 
 export interface Upload {
@@ -21,21 +22,19 @@ interface ChatStore {
     uploads: Upload[];
     /** The last failed action, in words for the user. */
     error: string | null;
-    refreshChats(): Promise<void>;
-    openChat(chatId: string): Promise<void>;
-    newChat(): Promise<string | null>;
-    renameChat(chatId: string, title: string): Promise<void>;
-    deleteChat(chatId: string): Promise<void>;
-    addFiles(files: readonly File[]): Promise<void>;
-    removeDocument(documentId: string): Promise<void>;
-    send(text: string): Promise<void>;
-    regenerate(): Promise<void>;
-    edit(messageId: string, text: string): Promise<void>;
-    stop(): Promise<void>;
-    dismissError(): void;
+    refreshChats: () => Promise<void>;
+    openChat: (chatId: string) => Promise<void>;
+    newChat: () => Promise<string | null>;
+    renameChat: (chatId: string, title: string) => Promise<void>;
+    deleteChat: (chatId: string) => Promise<void>;
+    addFiles: (files: readonly File[]) => Promise<void>;
+    removeDocument: (documentId: string) => Promise<void>;
+    send: (text: string) => Promise<void>;
+    regenerate: () => Promise<void>;
+    edit: (messageId: string, text: string) => Promise<void>;
+    stop: () => Promise<void>;
+    dismissError: () => void;
 }
-
-const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 function toBase64(bytes: Uint8Array): string {
     let binary = '';
@@ -52,7 +51,7 @@ export const useChatStore = create<ChatStore>((set, get) => {
         try {
             return await action();
         } catch (error) {
-            set({ error: describe(error) });
+            set({ error: errorMessage(error) });
             return null;
         }
     };

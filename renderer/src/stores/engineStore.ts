@@ -1,7 +1,8 @@
 // The engine as the UI sees it: state pushed by the backend, plus the actions on it.
 import { create } from 'zustand';
-import type { EngineState } from '../../../electron/ipc/contract.ts';
-import { loadParamsOf } from '../../../electron/settings/apply.ts';
+import type { EngineState } from '../../../common/contract.ts';
+import { errorMessage } from '../../../common/errors.ts';
+import { loadParamsOf } from '../../../common/settingsRequests.ts';
 import { bridge, rpc, type ConnectionState } from '../bridge.ts';
 
 interface EngineStore {
@@ -11,13 +12,11 @@ interface EngineStore {
     /** The last action's failure, in words for the user. */
     actionError: string | null;
     /** Load a model with the saved settings. */
-    loadModel(path: string): Promise<void>;
-    pickModelFile(): Promise<string | null>;
-    restart(): Promise<void>;
-    dismissError(): void;
+    loadModel: (path: string) => Promise<void>;
+    pickModelFile: () => Promise<string | null>;
+    restart: () => Promise<void>;
+    dismissError: () => void;
 }
-
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export const useEngineStore = create<EngineStore>((set) => ({
     engine: null,
@@ -31,7 +30,7 @@ export const useEngineStore = create<EngineStore>((set) => ({
             const settings = (await rpc.request('settings.get', {})).settings;
             await rpc.request('model.load', loadParamsOf(path, settings));
         } catch (error) {
-            set({ actionError: message(error) });
+            set({ actionError: errorMessage(error) });
         } finally {
             set({ loadProgress: null });
         }
@@ -41,7 +40,7 @@ export const useEngineStore = create<EngineStore>((set) => ({
         try {
             return (await rpc.request('model.pickFile', {})).path;
         } catch (error) {
-            set({ actionError: message(error) });
+            set({ actionError: errorMessage(error) });
             return null;
         }
     },
@@ -51,7 +50,7 @@ export const useEngineStore = create<EngineStore>((set) => ({
         try {
             await rpc.request('engine.restart', {});
         } catch (error) {
-            set({ actionError: message(error) });
+            set({ actionError: errorMessage(error) });
         }
     },
 

@@ -1,9 +1,10 @@
 // Live memory pushed by the engine (never polled), and the planner's predictions, which
 // are asked for again whenever the model or a setting changes.
 import { create } from 'zustand';
-import type { MemoryStats } from '../../../electron/ipc/contract.ts';
-import type { FitResult, MemoryPlan } from '../../../electron/memory/plan.ts';
-import { planInputOf } from '../../../electron/settings/apply.ts';
+import type { MemoryStats } from '../../../common/contract.ts';
+import { errorMessage } from '../../../common/errors.ts';
+import type { FitResult, MemoryPlan } from '../../../common/plan.ts';
+import { kvSettingsOf, planInputOf } from '../../../common/settingsRequests.ts';
 import { bridge, rpc } from '../bridge.ts';
 import { useEngineStore } from './engineStore.ts';
 import { useSettingsStore } from './settingsStore.ts';
@@ -16,17 +17,15 @@ interface MemoryStore {
     planning: boolean;
     planError: string | null;
     fit: FitResult | null;
-    setCandidatePath(path: string | null): void;
-    replan(): void;
-    fitTo(goal: 'context' | 'compression'): Promise<void>;
-    applyFit(): Promise<void>;
+    setCandidatePath: (path: string | null) => void;
+    replan: () => void;
+    fitTo: (goal: 'context' | 'compression') => Promise<void>;
+    applyFit: () => Promise<void>;
 }
 
 const PLAN_DEBOUNCE_MS = 250;
 let planTimer: ReturnType<typeof setTimeout> | undefined;
 let planSeq = 0;
-
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 function plannedPath(): string | null {
     return useMemoryStore.getState().candidatePath ?? useEngineStore.getState().engine?.model?.path ?? null;
@@ -67,7 +66,7 @@ export const useMemoryStore = create<MemoryStore>((set, get) => ({
                 const plan = await rpc.request('memory.plan', input);
                 if (seq === planSeq) set({ plan, planError: null });
             } catch (error) {
-                if (seq === planSeq) set({ plan: null, planError: message(error) });
+                if (seq === planSeq) set({ plan: null, planError: errorMessage(error) });
             } finally {
                 if (seq === planSeq) set({ planning: false });
             }
@@ -81,7 +80,7 @@ export const useMemoryStore = create<MemoryStore>((set, get) => ({
         try {
             set({ fit: await rpc.request('memory.fit', { request: input, goal }) });
         } catch (error) {
-            set({ planError: message(error) });
+            set({ planError: errorMessage(error) });
         } finally {
             set({ planning: false });
         }
@@ -90,10 +89,7 @@ export const useMemoryStore = create<MemoryStore>((set, get) => ({
     async applyFit() {
         const fitted = get().fit?.request;
         if (fitted == null) return;
-        const patch = fitted.kv.mode === 'budget'
-            ? { contextSize: fitted.contextSize, kvMode: 'budget', kvBudget: fitted.kv.budget }
-            : { contextSize: fitted.contextSize, kvMode: fitted.kv.mode };
-        if (await useSettingsStore.getState().update(patch)) set({ fit: null });
+        if (await useSettingsStore.getState().update({ contextSize: fitted.contextSize, ...kvSettingsOf(fitted.kv) })) set({ fit: null });
     },
 }));
 

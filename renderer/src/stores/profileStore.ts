@@ -1,6 +1,7 @@
 // Profiling the loaded model's heads: one run at a time, its progress pushed by the backend.
 import { create } from 'zustand';
-import type { ProfileResult } from '../../../electron/ipc/contract.ts';
+import type { ProfileResult } from '../../../common/contract.ts';
+import { errorMessage } from '../../../common/errors.ts';
 import { rpc } from '../bridge.ts';
 import { useMemoryStore } from './memoryStore.ts';
 
@@ -10,7 +11,7 @@ interface ProfileStore {
     progress: { done: number; total: number } | null;
     result: (ProfileResult & { path: string }) | null;
     error: string | null;
-    profile(path: string, force?: boolean): Promise<void>;
+    profile: (path: string, force?: boolean) => Promise<void>;
 }
 
 export const useProfileStore = create<ProfileStore>((set, get) => ({
@@ -27,7 +28,7 @@ export const useProfileStore = create<ProfileStore>((set, get) => ({
             set({ result: { ...result, path } });
             useMemoryStore.getState().replan(); // `auto` plans with the new profile
         } catch (error) {
-            set({ error: error instanceof Error ? error.message : String(error) });
+            set({ error: errorMessage(error) });
         } finally {
             set({ running: null, progress: null });
         }

@@ -1,12 +1,13 @@
 // Settings as the backend holds them; a refused change leaves them as they were and says why.
 import { create } from 'zustand';
-import { SETTING_LABELS, type SettingKey, type SettingsState } from '../../../electron/settings/schema.ts';
+import { errorMessage, HeadroomError } from '../../../common/errors.ts';
+import { isSettingKey, type SettingKey, type SettingsState } from '../../../common/settings.ts';
 import { bridge, rpc } from '../bridge.ts';
 
 interface SettingsStore {
     state: SettingsState | null;
     errors: Partial<Record<SettingKey, string>>;
-    update(patch: Record<string, unknown>): Promise<boolean>;
+    update: (patch: Record<string, unknown>) => Promise<boolean>;
 }
 
 export const useSettingsStore = create<SettingsStore>((set, get) => ({
@@ -22,11 +23,10 @@ export const useSettingsStore = create<SettingsStore>((set, get) => ({
             set({ state, errors });
             return true;
         } catch (error) {
-            // The message names the field it blames; show it under the first field changed.
-            const text = error instanceof Error ? error.message : String(error);
-            const named = (Object.keys(SETTING_LABELS) as SettingKey[]).find((key) => text.startsWith(`${SETTING_LABELS[key]}:`));
-            const blamed = named ?? keys[0];
-            set({ errors: { ...get().errors, [blamed]: text } });
+            // Under the setting the refusal blames, else under the first one changed.
+            const field = error instanceof HeadroomError ? error.field : undefined;
+            const blamed = isSettingKey(field) ? field : keys[0];
+            if (blamed != null) set({ errors: { ...get().errors, [blamed]: errorMessage(error) } });
             return false;
         }
     },

@@ -2,7 +2,7 @@
 // and profile score, with a legend and a tooltip. Cell height shrinks with the layer count
 // so 4 to 80 layers stay readable in the same space.
 import { memo, useId, useState } from 'react';
-import type { HeadCell, KvUsage } from '../../../../electron/memory/kvUsage.ts';
+import type { HeadCell, KvUsage } from '../../../../common/kv/usage.ts';
 import { formatBytes } from '../../format.ts';
 
 const MAX_HEIGHT = 320;

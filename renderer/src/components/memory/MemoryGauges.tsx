@@ -1,6 +1,6 @@
 // Live memory: GPU, the engine's RAM, the KV cache by device and by policy, context use
 // and generation speed. Pure: it shows the snapshot it is given.
-import type { MemoryStats } from '../../../../electron/ipc/contract.ts';
+import type { MemoryStats } from '../../../../common/contract.ts';
 import { formatBytes, formatTokens } from '../../format.ts';
 import { Gauge } from './Gauge.tsx';
 

@@ -1,8 +1,8 @@
 // The planner: predicted GPU and CPU memory for weights, KV cache and compute buffers at the
 // chosen settings, whether that fits this machine, "fit to my machine", and after a load
 // the prediction next to what llama.cpp actually allocated. Pure: data in, actions out.
-import type { MemoryStats } from '../../../../electron/ipc/contract.ts';
-import type { FitResult, MemoryPlan } from '../../../../electron/memory/plan.ts';
+import type { MemoryStats } from '../../../../common/contract.ts';
+import type { FitResult, MemoryPlan } from '../../../../common/plan.ts';
 import { formatBytes, formatTokens } from '../../format.ts';
 
 interface MemoryPlannerProps {
@@ -12,8 +12,8 @@ interface MemoryPlannerProps {
     fit: FitResult | null;
     /** What the loaded model really took, when it is the model planned. */
     loaded: MemoryStats['loaded'];
-    onFit(goal: 'context' | 'compression'): void;
-    onApplyFit(): void;
+    onFit: (goal: 'context' | 'compression') => void;
+    onApplyFit: () => void;
 }
 
 function deviation(predicted: number, actual: number): string {

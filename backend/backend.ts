@@ -1,0 +1,115 @@
+// What the UI talks to, whichever window it lives in: the Electron main process and the
+// web-mode server both serve these handlers and fan these events out. It owns the chats
+// (SQLite in the data folder) and drives the engine host through the supervisor.
+import path from 'node:path';
+import type { EngineStatus, EventEnvelope, Method, Params, Result } from '../common/contract.ts';
+import { fromRpcError, HeadroomError, noModelLoaded } from '../common/errors.ts';
+import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
+import { ChatService } from './chats.ts';
+import { HeadroomDatabase } from './database.ts';
+import type { SpawnHost } from './host/hostProcess.ts';
+import { HeadProfiling } from './host/profiling.ts';
+import { EngineSupervisor } from './host/supervisor.ts';
+import { SettingsService } from './settings.ts';
+
+export interface BackendOptions {
+    spawnHost: SpawnHost;
+    /** Where chats, documents and KV snapshots live (Electron's userData, or --data-dir). */
+    dataDir: string;
+    /** The platform's file picker; absent where there is none (web mode). */
+    pickModelFile?: () => Promise<string | null>;
+}
+
+export interface Backend {
+    readonly handlers: Handlers;
+    /** A request as a window sends it: validated against the contract, then handled. */
+    request: <M extends Method>(method: M, params: Params<M>) => Promise<Result<M>>;
+    readonly supervisor: EngineSupervisor;
+    readonly settings: SettingsService;
+    readonly chats: ChatService;
+    readonly db: HeadroomDatabase;
+    subscribe: (listener: (event: EventEnvelope) => void) => () => void;
+    dispose: () => void;
+}
+
+export const DATABASE_FILE = 'headroom.sqlite';
+
+export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOptions): Backend {
+    const listeners = new Set<(event: EventEnvelope) => void>();
+    const emit = (event: EventEnvelope) => {
+        for (const listener of listeners) listener(event);
+    };
+    const db = new HeadroomDatabase(path.join(dataDir, DATABASE_FILE));
+    const settings = new SettingsService(db.settings);
+    let chats: ChatService | null = null;
+    let lastStatus: EngineStatus | null = null;
+    const supervisor = new EngineSupervisor(spawnHost, (event) => {
+        chats?.onEngineEvent(event);
+        emit(event);
+        if (event.name !== 'engine.state') return;
+        // A model just loaded with the current settings, or none is loaded: nothing awaits a reload.
+        const { status, model } = event.payload;
+        const justLoaded = status === 'ready' && lastStatus === 'loading';
+        lastStatus = status;
+        if (justLoaded || model == null) {
+            settings.markLoaded(model != null);
+            emit(eventEnvelope('settings.changed', settings.state));
+        }
+    });
+    chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit);
+    void supervisor.start().catch(() => {}); // failures surface as engine state
+    let disposed = false;
+    const profiling = new HeadProfiling(spawnHost, emit);
+    const handlers: Handlers = {
+        ...supervisor.handlers(),
+        ...chats.handlers(),
+        'kv.profile': (params) => profiling.run(params),
+        'model.pickFile': async () => {
+            if (pickModelFile == null) {
+                throw new HeadroomError('NOT_AVAILABLE', 'There is no file picker in the browser: type the model file\'s path on the machine running Headroom.');
+            }
+            return { path: await pickModelFile() };
+        },
+        'settings.get': async () => settings.state,
+        'settings.update': async (patch) => {
+            const state = settings.update(patch);
+            emit(eventEnvelope('settings.changed', state));
+            return state;
+        },
+        // Generation is the backend's own business with the engine host, never the UI's.
+        'generate.run': async () => {
+            throw new HeadroomError('NOT_AVAILABLE', 'Send a chat message instead (chat.send).');
+        },
+        'generate.stop': async () => {
+            throw new HeadroomError('NOT_AVAILABLE', 'Use chat.stop.');
+        },
+        'model.countTokens': async ({ texts }) => {
+            const tokens = await supervisor.countTokens(texts);
+            if (tokens == null) throw noModelLoaded();
+            return { tokens };
+        },
+    };
+    let nextId = 1;
+    return {
+        handlers,
+        async request(method, params) {
+            const response = await dispatch(handlers, { type: 'request', id: nextId++, method, params });
+            if (!response.ok) throw fromRpcError(response.error);
+            return response.result as Result<typeof method>;
+        },
+        supervisor,
+        settings,
+        chats,
+        db,
+        subscribe(listener) {
+            listeners.add(listener);
+            return () => listeners.delete(listener);
+        },
+        dispose: () => {
+            if (disposed) return;
+            disposed = true;
+            supervisor.dispose();
+            db.close();
+        },
+    };
+}

@@ -1,0 +1,308 @@
+// The backend's side of chats: it owns the conversation (SQLite), ingests documents, and
+// tells the engine host what to generate each turn. Streamed text is written to the
+// database as it arrives, so a crash or kill loses at most the token being generated.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type {
+    ChatMessage, ContextBudget, DocumentInfo, EventEnvelope, MessageStatus, ModelInfo, Params, PrefillInfo, Result, StopReason, StoredMessage,
+} from '../common/contract.ts';
+import { documentBlock } from '../common/documentPrompt.ts';
+import { HeadroomError, noModelLoaded, toRpcError } from '../common/errors.ts';
+import { eventEnvelope, type Handlers } from '../common/rpc.ts';
+import type { HeadroomDatabase } from './database.ts';
+import { extractDocumentOffThread } from './documents/extractOffThread.ts';
+import type { EngineSupervisor } from './host/supervisor.ts';
+
+export type ChatHandlers = Handlers<
+    'chats.list' | 'chats.create' | 'chats.rename' | 'chats.delete' | 'chats.open'
+    | 'documents.add' | 'documents.remove' | 'chat.send' | 'chat.regenerate' | 'chat.edit' | 'chat.stop'
+>;
+
+/** Documents at least this long get their KV state saved to disk for instant re-open. */
+export const SNAPSHOT_MIN_TOKENS = 512;
+const NEW_CHAT_TITLE = 'New chat';
+
+/** What a KV snapshot depends on besides the documents: the model file, its context and the cache's layout. */
+export function modelKey(model: ModelInfo): string {
+    return `${model.path}|${model.sizeBytes}|ctx${model.contextSize}|${model.cacheLayout ?? ''}`;
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** Finished turns the model should see: a question with its reply (done, stopped or cut off). */
+export function historyOf(messages: readonly StoredMessage[]): ChatMessage[] {
+    const history: ChatMessage[] = [];
+    for (let i = 0; i + 1 < messages.length; i++) {
+        const [question, reply] = messages.slice(i, i + 2);
+        if (question?.role !== 'user' || reply?.role !== 'assistant') continue;
+        if (reply.status === 'error' || reply.status === 'streaming') continue;
+        history.push({ role: 'user', text: question.text }, { role: 'assistant', text: reply.text });
+        i++;
+    }
+    return history;
+}
+
+/** How a reply that ended without an error is stored. The engine sizes every reply to the
+ * context it has left, so running out of tokens means the context is full. */
+export function finishedStatus(stopReason: StopReason): MessageStatus {
+    if (stopReason === 'aborted') return 'stopped';
+    return stopReason === 'maxTokens' ? 'contextFull' : 'done';
+}
+
+function titleFrom(prompt: string): string {
+    const line = (prompt.trim().split('\n')[0] ?? '').replace(/\s+/g, ' ');
+    return line.length > 60 ? `${line.slice(0, 57)}…` : line;
+}
+
+export class ChatService {
+    #db: HeadroomDatabase;
+    #supervisor: EngineSupervisor;
+    #snapshotDir: string;
+    #emit: (event: EventEnvelope) => void;
+    #active: { chatId: string; messageId: string } | null = null;
+    #lastPrefill = new Map<string, PrefillInfo>();
+
+    constructor(db: HeadroomDatabase, supervisor: EngineSupervisor, snapshotDir: string, emit: (event: EventEnvelope) => void) {
+        this.#db = db;
+        this.#supervisor = supervisor;
+        this.#snapshotDir = snapshotDir;
+        this.#emit = emit;
+    }
+
+    /** Engine events the service acts on (the supervisor forwards them here and to the UI). */
+    onEngineEvent(event: EventEnvelope): void {
+        if (event.name !== 'chat.chunk' || this.#active == null) return;
+        const { generationId, text } = event.payload;
+        if (generationId === this.#active.messageId) this.#db.appendToMessage(generationId, text);
+    }
+
+    #changed(chatId: string | null): void {
+        this.#emit(eventEnvelope('chats.changed', { chatId }));
+    }
+
+    #model(): ModelInfo | null {
+        return this.#supervisor.state.model;
+    }
+
+    /** Each document's tokens with the loaded model's tokenizer, counted once per model. */
+    async #documents(chatId: string): Promise<DocumentInfo[]> {
+        const model = this.#model();
+        const key = model == null ? null : modelKey(model);
+        let documents = this.#db.listDocuments(chatId, key);
+        const missing = documents.filter((d) => d.tokens == null);
+        if (key != null && missing.length > 0) {
+            const texts = this.#db.documentTexts(chatId).filter((d) => missing.some((m) => m.id === d.id));
+            const counts = await this.#supervisor.countTokens(texts.map(documentBlock)).catch(() => null);
+            if (counts != null) {
+                texts.forEach((d, i) => {
+                    const tokens = counts[i];
+                    if (tokens != null) this.#db.setDocumentTokens(d.id, key, tokens);
+                });
+                documents = this.#db.listDocuments(chatId, key);
+            }
+        }
+        return documents;
+    }
+
+    async #budget(documents: DocumentInfo[], messages: StoredMessage[]): Promise<ContextBudget | null> {
+        const model = this.#model();
+        if (model == null || documents.some((d) => d.tokens == null)) return null;
+        const history = historyOf(messages);
+        const counts = await this.#supervisor.countTokens(history.map((m) => m.text)).catch(() => null);
+        if (counts == null) return null;
+        const documentTokens = documents.reduce((sum, d) => sum + (d.tokens ?? 0), 0);
+        const conversationTokens = counts.reduce((a, b) => a + b, 0);
+        return {
+            contextSize: model.contextSize,
+            documentTokens,
+            conversationTokens,
+            remaining: model.contextSize - documentTokens - conversationTokens,
+        };
+    }
+
+    async open(chatId: string): Promise<Result<'chats.open'>> {
+        const chat = this.#db.getChat(chatId);
+        const messages = this.#db.listMessages(chatId);
+        const documents = await this.#documents(chatId);
+        return { chat, messages, documents, budget: await this.#budget(documents, messages), lastPrefill: this.#lastPrefill.get(chatId) ?? null };
+    }
+
+    async addDocument({ chatId, uploadId, name, dataBase64 }: Params<'documents.add'>): Promise<DocumentInfo> {
+        this.#db.getChat(chatId);
+        const progress = (stage: 'reading' | 'extracting' | 'counting', done: number, total: number) =>
+            this.#emit(eventEnvelope('document.progress', { uploadId, stage, done, total }));
+        progress('reading', 0, 1);
+        const bytes = Buffer.from(dataBase64, 'base64');
+        progress('extracting', 0, 1);
+        const extracted = await extractDocumentOffThread(name, bytes, (done, total) => progress('extracting', done, total));
+        const model = this.#model();
+        let tokens: number | null = null;
+        if (model != null) {
+            progress('counting', 0, 1);
+            tokens = (await this.#supervisor.countTokens([documentBlock({ name, text: extracted.text })]))?.[0] ?? null;
+            progress('counting', 1, 1);
+            if (tokens != null) this.#checkFits(chatId, name, tokens, model);
+        }
+        const id = this.#db.addDocument(chatId, { name, kind: extracted.kind, sizeBytes: bytes.length, pages: extracted.pages, text: extracted.text, warnings: extracted.warnings });
+        if (tokens != null && model != null) this.#db.setDocumentTokens(id, modelKey(model), tokens);
+        this.#changed(chatId);
+        const added = this.#db.listDocuments(chatId, model == null ? null : modelKey(model)).find((d) => d.id === id);
+        if (added == null) throw new HeadroomError('NOT_FOUND', `${name} was removed while it was being added.`);
+        return added;
+    }
+
+    /** Refuse a document that cannot fit, saying how big it is, what fits, and what would help. */
+    #checkFits(chatId: string, name: string, tokens: number, model: ModelInfo): void {
+        const key = modelKey(model);
+        const others = this.#db.listDocuments(chatId, key).reduce((sum, d) => sum + (d.tokens ?? 0), 0);
+        const reserve = Math.min(512, Math.floor(model.contextSize / 8));
+        const fits = model.contextSize - others - reserve;
+        if (tokens <= fits) return;
+        const needed = others + tokens + reserve;
+        const besides = others > 0 ? ` beside the other documents (${fmt(others)} tokens)` : '';
+        throw new HeadroomError('CONTEXT_OVERFLOW',
+            `${name} has ${fmt(tokens)} tokens, but only ${fmt(Math.max(0, fits))} fit${besides} in the ${fmt(model.contextSize)}-token context with room for a reply. ` +
+            `Load the model with a context size of at least ${fmt(needed)} tokens${needed > model.trainContextSize && model.trainContextSize > 0 ? ` (the model was trained on ${fmt(model.trainContextSize)}, so answers may suffer)` : ''}, ` +
+            'or turn on KV compression so a larger context fits in memory.');
+    }
+
+    removeDocument(documentId: string): void {
+        const chatId = this.#db.removeDocument(documentId);
+        this.#changed(chatId);
+    }
+
+    async send(chatId: string, prompt: string): Promise<StoredMessage> {
+        this.#assertCanGenerate();
+        const chat = this.#db.getChat(chatId);
+        if (chat.title === NEW_CHAT_TITLE && this.#db.listMessages(chatId).length === 0) this.#db.renameChat(chatId, titleFrom(prompt));
+        const question = this.#db.addMessage(chatId, 'user', prompt, 'done');
+        this.#emit(eventEnvelope('chat.message', question));
+        return this.#reply(chatId, question, true);
+    }
+
+    async regenerate(chatId: string): Promise<StoredMessage> {
+        this.#assertCanGenerate();
+        const messages = this.#db.listMessages(chatId);
+        const last = messages.at(-1);
+        const question = last?.role === 'assistant' ? messages.at(-2) : last;
+        if (question == null || question.role !== 'user') throw new HeadroomError('NOT_FOUND', 'There is no question to answer again in this chat.');
+        if (last != null && last !== question) this.#db.truncateFrom(last.id);
+        this.#changed(chatId);
+        return this.#reply(chatId, question, false);
+    }
+
+    async edit(messageId: string, text: string): Promise<StoredMessage> {
+        this.#assertCanGenerate();
+        const message = this.#db.getMessage(messageId);
+        if (message.role !== 'user') throw new HeadroomError('BAD_REQUEST', 'Only your own messages can be edited.');
+        this.#db.truncateFrom(messageId);
+        this.#changed(message.chatId);
+        return this.send(message.chatId, text);
+    }
+
+    async stop(chatId?: string): Promise<{ stopped: boolean }> {
+        const active = this.#active;
+        if (active == null || (chatId != null && active.chatId !== chatId)) return { stopped: false };
+        return this.#supervisor.stopGeneration({ generationId: active.messageId });
+    }
+
+    async deleteChat(chatId: string): Promise<void> {
+        if (this.#active?.chatId === chatId) await this.stop(chatId);
+        this.#db.deleteChat(chatId);
+        this.#lastPrefill.delete(chatId);
+        await rm(this.#snapshotFile(chatId), { force: true });
+        this.#changed(null);
+    }
+
+    #assertCanGenerate(): void {
+        if (this.#active != null) throw new HeadroomError('BUSY', 'A reply is already being generated; stop it first.');
+        if (this.#model() == null) throw noModelLoaded();
+    }
+
+    #snapshotFile(chatId: string): string {
+        return path.join(this.#snapshotDir, `${chatId}.kvstate`);
+    }
+
+    /** Generate the answer to `question` (the chat's last message) and store it as it streams. */
+    async #reply(chatId: string, question: StoredMessage, newQuestion: boolean): Promise<StoredMessage> {
+        const model = this.#model();
+        if (model == null) throw noModelLoaded();
+        const all = this.#db.listMessages(chatId);
+        const history = historyOf(all.slice(0, all.findIndex((m) => m.id === question.id)));
+        const documents = this.#db.documentTexts(chatId);
+        const documentInfos = await this.#documents(chatId);
+        const documentTokens = documentInfos.reduce((sum, d) => sum + (d.tokens ?? 0), 0);
+        // The documents' KV state is worth keeping on disk only when reading them takes a while.
+        const prefixHash = createHash('sha256').update(JSON.stringify(documents.map((d) => [d.name, d.text]))).digest('hex');
+        const saved = this.#db.getSnapshot(chatId);
+        const file = this.#snapshotFile(chatId);
+        const reusable = saved != null && saved.modelKey === modelKey(model) && saved.prefixHash === prefixHash && existsSync(saved.file);
+        const snapshot = documents.length === 0 || documentTokens < SNAPSHOT_MIN_TOKENS ? undefined : { file, restore: reusable };
+
+        const answer = this.#db.addMessage(chatId, 'assistant', '', 'streaming');
+        this.#active = { chatId, messageId: answer.id };
+        this.#emit(eventEnvelope('chat.message', answer));
+        try {
+            const result = await this.#supervisor.generate({
+                generationId: answer.id,
+                documents: documents.map(({ name, text }) => ({ name, text })),
+                history,
+                prompt: question.text,
+                snapshot,
+            });
+            const prefill: PrefillInfo = { ...result.prefill, originalPrefillMs: result.prefill.snapshot === 'restored' ? saved?.prefillMs ?? null : null };
+            this.#lastPrefill.set(chatId, prefill);
+            if (prefill.snapshot === 'saved') {
+                this.#db.setSnapshot(chatId, { file, modelKey: modelKey(model), prefixHash, tokens: documentTokens, prefillMs: Math.round(prefill.ms) });
+            }
+            const done = this.#db.finishMessage(answer.id, { text: result.text, status: finishedStatus(result.stopReason) });
+            this.#emit(eventEnvelope('chat.message', done));
+            return done;
+        } catch (error) {
+            const rpcError = toRpcError(error);
+            // A turn that could not start (too long, engine busy) leaves the chat as it was.
+            if (['CONTEXT_OVERFLOW', 'BUSY', 'NO_MODEL'].includes(rpcError.code)) {
+                this.#db.truncateFrom(newQuestion ? question.id : answer.id);
+                this.#changed(chatId);
+                throw error;
+            }
+            const failed = this.#db.finishMessage(answer.id, { status: 'error', error: rpcError.message });
+            this.#emit(eventEnvelope('chat.message', failed));
+            return failed;
+        } finally {
+            this.#active = null;
+        }
+    }
+
+    handlers(): ChatHandlers {
+        return {
+            'chats.list': async () => this.#db.listChats(),
+            'chats.create': async ({ title }) => {
+                const chat = this.#db.createChat(title ?? NEW_CHAT_TITLE);
+                this.#changed(chat.id);
+                return chat;
+            },
+            'chats.rename': async ({ chatId, title }) => {
+                const chat = this.#db.renameChat(chatId, title);
+                this.#changed(chatId);
+                return chat;
+            },
+            'chats.delete': async ({ chatId }) => {
+                await this.deleteChat(chatId);
+                return {};
+            },
+            'chats.open': ({ chatId }) => this.open(chatId),
+            'documents.add': (params) => this.addDocument(params),
+            'documents.remove': async ({ documentId }) => {
+                this.removeDocument(documentId);
+                return {};
+            },
+            'chat.send': ({ chatId, prompt }) => this.send(chatId, prompt),
+            'chat.regenerate': ({ chatId }) => this.regenerate(chatId),
+            'chat.edit': ({ messageId, text }) => this.edit(messageId, text),
+            'chat.stop': ({ chatId }) => this.stop(chatId),
+        };
+    }
+}

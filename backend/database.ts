@@ -1,0 +1,264 @@
+// Chats, messages, documents and settings in SQLite (node:sqlite, in Node ≥ 22.13 and in
+// Electron ≥ 38). WAL keeps every committed write across a crash or kill; streamed text is
+// written as it arrives, so a crash loses at most the token being generated.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { ChatSummary, DocumentInfo, DocumentKind, MessageStatus, StoredMessage } from '../common/contract.ts';
+import { HeadroomError } from '../common/errors.ts';
+import type { KeyValueStore } from './settings.ts';
+
+/** Each entry upgrades the schema by one version; never edit one that has shipped. */
+const MIGRATIONS: string[] = [
+    `CREATE TABLE chats (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        text TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        UNIQUE (chat_id, seq)
+    );
+    CREATE TABLE documents (
+        id TEXT PRIMARY KEY,
+        chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        pages INTEGER,
+        text TEXT NOT NULL,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX documents_by_chat ON documents (chat_id, created_at);
+    -- Token counts depend on the model's tokenizer, so they are kept per model file.
+    CREATE TABLE document_tokens (
+        document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        model_key TEXT NOT NULL,
+        tokens INTEGER NOT NULL,
+        PRIMARY KEY (document_id, model_key)
+    );
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE kv_snapshots (
+        chat_id TEXT PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+        file TEXT NOT NULL,
+        model_key TEXT NOT NULL,
+        prefix_hash TEXT NOT NULL,
+        tokens INTEGER NOT NULL,
+        prefill_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+interface MessageRow { id: string; chat_id: string; role: 'user' | 'assistant'; text: string; status: MessageStatus; error: string | null; created_at: number }
+interface ChatRow { id: string; title: string; created_at: number; updated_at: number }
+interface DocumentRow { id: string; chat_id: string; name: string; kind: DocumentKind; size_bytes: number; pages: number | null; text: string; warnings: string; created_at: number; tokens: number | null }
+
+export interface KvSnapshotRecord { file: string; modelKey: string; prefixHash: string; tokens: number; prefillMs: number }
+
+const toMessage = (row: MessageRow): StoredMessage => ({
+    id: row.id, chatId: row.chat_id, role: row.role, text: row.text, status: row.status, error: row.error, createdAt: row.created_at,
+});
+const toChat = (row: ChatRow): ChatSummary => ({ id: row.id, title: row.title, createdAt: row.created_at, updatedAt: row.updated_at });
+const toDocument = (row: DocumentRow): DocumentInfo => ({
+    id: row.id, chatId: row.chat_id, name: row.name, kind: row.kind, sizeBytes: row.size_bytes, pages: row.pages,
+    chars: row.text.length, tokens: row.tokens, warnings: JSON.parse(row.warnings) as string[], createdAt: row.created_at,
+});
+
+export class HeadroomDatabase {
+    readonly file: string;
+    #db: DatabaseSync;
+
+    constructor(file: string) {
+        this.file = file;
+        if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+        this.#db = new DatabaseSync(file);
+        this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+        this.#migrate();
+        // A reply that was streaming when the app died is kept, marked as cut off.
+        this.#db.prepare("UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'").run();
+    }
+
+    #migrate(): void {
+        const { user_version: version } = this.#db.prepare('PRAGMA user_version').get() as { user_version: number };
+        if (version > SCHEMA_VERSION) {
+            throw new Error(`This database (${this.file}) was written by a newer Headroom (schema ${version}); update Headroom to open it.`);
+        }
+        for (const [index, migration] of MIGRATIONS.entries()) {
+            if (index < version) continue;
+            this.#transaction(() => {
+                this.#db.exec(migration);
+                this.#db.exec(`PRAGMA user_version = ${index + 1}`);
+            });
+        }
+    }
+
+    #transaction<T>(work: () => T): T {
+        this.#db.exec('BEGIN IMMEDIATE');
+        try {
+            const result = work();
+            this.#db.exec('COMMIT');
+            return result;
+        } catch (error) {
+            this.#db.exec('ROLLBACK');
+            throw error;
+        }
+    }
+
+    integrityCheck(): string {
+        return (this.#db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
+    }
+
+    close(): void {
+        this.#db.close();
+    }
+
+    // Chats
+
+    listChats(): ChatSummary[] {
+        return (this.#db.prepare('SELECT * FROM chats ORDER BY updated_at DESC, rowid DESC').all() as unknown as ChatRow[]).map(toChat);
+    }
+
+    getChat(chatId: string): ChatSummary {
+        const row = this.#db.prepare('SELECT * FROM chats WHERE id = ?').get(chatId) as ChatRow | undefined;
+        if (row == null) throw new HeadroomError('NOT_FOUND', 'That chat no longer exists.');
+        return toChat(row);
+    }
+
+    createChat(title: string): ChatSummary {
+        const now = Date.now();
+        const id = randomUUID();
+        this.#db.prepare('INSERT INTO chats (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)').run(id, title, now, now);
+        return { id, title, createdAt: now, updatedAt: now };
+    }
+
+    renameChat(chatId: string, title: string): ChatSummary {
+        this.getChat(chatId);
+        this.#db.prepare('UPDATE chats SET title = ?, updated_at = ? WHERE id = ?').run(title, Date.now(), chatId);
+        return this.getChat(chatId);
+    }
+
+    deleteChat(chatId: string): void {
+        this.#db.prepare('DELETE FROM chats WHERE id = ?').run(chatId);
+    }
+
+    #touch(chatId: string): void {
+        this.#db.prepare('UPDATE chats SET updated_at = ? WHERE id = ?').run(Date.now(), chatId);
+    }
+
+    // Messages
+
+    listMessages(chatId: string): StoredMessage[] {
+        return (this.#db.prepare('SELECT * FROM messages WHERE chat_id = ? ORDER BY seq').all(chatId) as unknown as MessageRow[]).map(toMessage);
+    }
+
+    getMessage(messageId: string): StoredMessage {
+        const row = this.#db.prepare('SELECT * FROM messages WHERE id = ?').get(messageId) as MessageRow | undefined;
+        if (row == null) throw new HeadroomError('NOT_FOUND', 'That message no longer exists.');
+        return toMessage(row);
+    }
+
+    addMessage(chatId: string, role: 'user' | 'assistant', text: string, status: MessageStatus): StoredMessage {
+        return this.#transaction(() => {
+            const { next } = this.#db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM messages WHERE chat_id = ?').get(chatId) as { next: number };
+            const id = randomUUID();
+            const now = Date.now();
+            this.#db.prepare('INSERT INTO messages (id, chat_id, seq, role, text, status, error, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)')
+                .run(id, chatId, next, role, text, status, now);
+            this.#touch(chatId);
+            return { id, chatId, role, text, status, error: null, createdAt: now };
+        });
+    }
+
+    appendToMessage(messageId: string, text: string): void {
+        this.#db.prepare('UPDATE messages SET text = text || ? WHERE id = ?').run(text, messageId);
+    }
+
+    finishMessage(messageId: string, patch: { text?: string; status: MessageStatus; error?: string | null }): StoredMessage {
+        const current = this.getMessage(messageId);
+        this.#db.prepare('UPDATE messages SET text = ?, status = ?, error = ? WHERE id = ?')
+            .run(patch.text ?? current.text, patch.status, patch.error ?? null, messageId);
+        return this.getMessage(messageId);
+    }
+
+    /** Remove a message and everything after it in its chat (edit-and-resend, regenerate). */
+    truncateFrom(messageId: string): void {
+        const message = this.#db.prepare('SELECT chat_id, seq FROM messages WHERE id = ?').get(messageId) as { chat_id: string; seq: number } | undefined;
+        if (message == null) throw new HeadroomError('NOT_FOUND', 'That message no longer exists.');
+        this.#db.prepare('DELETE FROM messages WHERE chat_id = ? AND seq >= ?').run(message.chat_id, message.seq);
+    }
+
+    // Documents
+
+    listDocuments(chatId: string, modelKey: string | null): DocumentInfo[] {
+        return (this.#db.prepare(`SELECT d.*, t.tokens FROM documents d
+            LEFT JOIN document_tokens t ON t.document_id = d.id AND t.model_key = ?
+            WHERE d.chat_id = ? ORDER BY d.created_at, d.rowid`).all(modelKey ?? '', chatId) as unknown as DocumentRow[]).map(toDocument);
+    }
+
+    documentTexts(chatId: string): Array<{ id: string; name: string; text: string }> {
+        return this.#db.prepare('SELECT id, name, text FROM documents WHERE chat_id = ? ORDER BY created_at, rowid').all(chatId) as unknown as Array<{ id: string; name: string; text: string }>;
+    }
+
+    addDocument(chatId: string, doc: { name: string; kind: DocumentKind; sizeBytes: number; pages: number | null; text: string; warnings: string[] }): string {
+        const id = randomUUID();
+        this.#db.prepare('INSERT INTO documents (id, chat_id, name, kind, size_bytes, pages, text, warnings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+            .run(id, chatId, doc.name, doc.kind, doc.sizeBytes, doc.pages, doc.text, JSON.stringify(doc.warnings), Date.now());
+        this.#touch(chatId);
+        return id;
+    }
+
+    removeDocument(documentId: string): string {
+        const row = this.#db.prepare('SELECT chat_id FROM documents WHERE id = ?').get(documentId) as { chat_id: string } | undefined;
+        if (row == null) throw new HeadroomError('NOT_FOUND', 'That document no longer exists.');
+        this.#db.prepare('DELETE FROM documents WHERE id = ?').run(documentId);
+        return row.chat_id;
+    }
+
+    setDocumentTokens(documentId: string, modelKey: string, tokens: number): void {
+        this.#db.prepare('INSERT OR REPLACE INTO document_tokens (document_id, model_key, tokens) VALUES (?, ?, ?)').run(documentId, modelKey, tokens);
+    }
+
+    // KV snapshots
+
+    getSnapshot(chatId: string): KvSnapshotRecord | null {
+        const row = this.#db.prepare('SELECT file, model_key AS modelKey, prefix_hash AS prefixHash, tokens, prefill_ms AS prefillMs FROM kv_snapshots WHERE chat_id = ?').get(chatId);
+        return (row as KvSnapshotRecord | undefined) ?? null;
+    }
+
+    setSnapshot(chatId: string, snapshot: KvSnapshotRecord): void {
+        this.#db.prepare('INSERT OR REPLACE INTO kv_snapshots (chat_id, file, model_key, prefix_hash, tokens, prefill_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+            .run(chatId, snapshot.file, snapshot.modelKey, snapshot.prefixHash, snapshot.tokens, snapshot.prefillMs, Date.now());
+    }
+
+    // Settings: JSON values by key, for the settings service.
+
+    readonly settings: KeyValueStore = {
+        get: (key) => {
+            const row = this.#db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+            if (row == null) return undefined;
+            try {
+                return JSON.parse(row.value) as unknown;
+            } catch {
+                return undefined; // unreadable: the service falls back to the default
+            }
+        },
+        set: (key, value) => {
+            this.#db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)').run(key, JSON.stringify(value));
+        },
+    };
+}

@@ -1,0 +1,191 @@
+// Turns a dropped file into the text the model reads, keeping the structure that matters
+// for reading. Every way a file can be unreadable ends in one clear sentence.
+import path from 'node:path';
+import type { DocumentKind } from '../../common/contract.ts';
+import { errorMessage, HeadroomError } from '../../common/errors.ts';
+import { htmlToText } from './htmlToText.ts';
+
+export const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
+export interface ExtractedDocument {
+    kind: DocumentKind;
+    text: string;
+    pages: number | null;
+    warnings: string[];
+}
+
+export type ExtractProgress = (done: number, total: number) => void;
+
+const MARKDOWN = new Set(['.md', '.markdown', '.mdx']);
+const TEXT = new Set(['.txt', '.text', '.log', '.csv', '.tsv', '.rst', '.tex', '.org', '.adoc', '.srt', '.ini', '.cfg', '.conf']);
+const HTML = new Set(['.html', '.htm', '.xhtml']);
+const CODE: Record<string, string> = {
+    '.ts': 'ts', '.tsx': 'tsx', '.js': 'js', '.jsx': 'jsx', '.mjs': 'js', '.cjs': 'js', '.py': 'python', '.rs': 'rust',
+    '.go': 'go', '.c': 'c', '.h': 'c', '.cc': 'cpp', '.cpp': 'cpp', '.hpp': 'cpp', '.cxx': 'cpp', '.java': 'java',
+    '.kt': 'kotlin', '.swift': 'swift', '.rb': 'ruby', '.php': 'php', '.cs': 'csharp', '.sh': 'bash', '.bash': 'bash',
+    '.zsh': 'zsh', '.ps1': 'powershell', '.sql': 'sql', '.json': 'json', '.yaml': 'yaml', '.yml': 'yaml', '.toml': 'toml',
+    '.xml': 'xml', '.css': 'css', '.scss': 'scss', '.lua': 'lua', '.r': 'r', '.scala': 'scala', '.hs': 'haskell',
+    '.ml': 'ocaml', '.ex': 'elixir', '.exs': 'elixir', '.erl': 'erlang', '.clj': 'clojure', '.dart': 'dart',
+    '.vue': 'vue', '.svelte': 'svelte', '.m': 'objectivec', '.pl': 'perl', '.jl': 'julia', '.zig': 'zig', '.nim': 'nim',
+};
+const SUPPORTED = 'PDF, DOCX, EPUB, HTML, Markdown, plain text and source code';
+
+function fail(code: 'DOCUMENT_UNREADABLE' | 'UNSUPPORTED_DOCUMENT' | 'DOCUMENT_TOO_LARGE', message: string): never {
+    throw new HeadroomError(code, message);
+}
+
+function startsWith(bytes: Uint8Array, signature: string): boolean {
+    return signature.split('').every((char, i) => bytes[i] === char.charCodeAt(0));
+}
+
+export function documentKind(name: string, bytes: Uint8Array): DocumentKind | null {
+    const ext = path.extname(name).toLowerCase();
+    if (ext === '.pdf') return 'pdf';
+    if (ext === '.docx') return 'docx';
+    if (ext === '.epub') return 'epub';
+    if (HTML.has(ext)) return 'html';
+    if (MARKDOWN.has(ext)) return 'markdown';
+    if (TEXT.has(ext)) return 'text';
+    if (ext in CODE) return 'code';
+    if (ext === '' && startsWith(bytes, '%PDF-')) return 'pdf';
+    if (ext === '' || /^[A-Z][A-Za-z]*$/.test(path.basename(name))) return 'text'; // README, LICENSE, Makefile…
+    return null;
+}
+
+/** Text files: UTF-8 (with or without BOM), or UTF-16 with a BOM; binary is refused. */
+function decodeText(name: string, bytes: Uint8Array, warnings: string[]): string {
+    if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes);
+    if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes);
+    const head = bytes.subarray(0, 8192);
+    if (head.includes(0)) fail('DOCUMENT_UNREADABLE', `${name} is a binary file, not text.`);
+    try {
+        return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    } catch {
+        warnings.push('The file is not valid UTF-8; it was read as Windows-1252.');
+        return new TextDecoder('windows-1252').decode(bytes);
+    }
+}
+
+async function extractPdf(name: string, bytes: Uint8Array, onProgress: ExtractProgress | undefined, warnings: string[]) {
+    const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
+    let document;
+    try {
+        document = await pdfjs.getDocument({
+            data: new Uint8Array(bytes), // a copy: pdf.js takes ownership, and refuses Buffers
+            useSystemFonts: false,
+            disableFontFace: true,
+            verbosity: 0,
+        }).promise;
+    } catch (error) {
+        if (error instanceof Error && error.name === 'PasswordException') fail('DOCUMENT_UNREADABLE', `${name} is password-protected. Open it in a PDF reader, save a copy without the password, and add that.`);
+        fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not a PDF (${errorMessage(error)}).`);
+    }
+    const pages: string[] = [];
+    let characters = 0;
+    let emptyPages = 0;
+    try {
+        for (let number = 1; number <= document.numPages; number++) {
+            const page = await document.getPage(number);
+            const content = await page.getTextContent();
+            let text = '';
+            for (const item of content.items) {
+                if (!('str' in item)) continue;
+                text += item.str;
+                if (item.hasEOL) text += '\n';
+            }
+            text = text.replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim();
+            characters += text.replace(/\s/g, '').length;
+            if (text === '') emptyPages++;
+            pages.push(`[Page ${number}]\n${text}`);
+            page.cleanup();
+            onProgress?.(number, document.numPages);
+        }
+    } finally {
+        await document.cleanup();
+        await document.loadingTask.destroy();
+    }
+    if (characters < Math.max(16, pages.length * 8)) {
+        fail('DOCUMENT_UNREADABLE', `${name} has no text layer: it looks like a scan. Headroom reads text, not images; run it through OCR first (many PDF tools can), then add the result.`);
+    }
+    if (emptyPages > 0) warnings.push(`${emptyPages} of ${pages.length} pages have no text (images or scans).`);
+    return { text: pages.join('\n\n'), pages: pages.length };
+}
+
+async function extractDocx(name: string, bytes: Uint8Array, warnings: string[]) {
+    const mammoth = (await import('mammoth')).default;
+    let html: string;
+    try {
+        const result = await mammoth.convertToHtml({ buffer: Buffer.from(bytes) });
+        html = result.value;
+        const unknownStyles = result.messages.filter((m) => m.type === 'warning').length;
+        if (unknownStyles > 0) warnings.push(`${unknownStyles} formatting details were not recognised; the text is complete.`);
+    } catch (error) {
+        return fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not a Word document (${errorMessage(error)}).`);
+    }
+    return htmlToText(html).text;
+}
+
+async function extractEpub(name: string, bytes: Uint8Array, onProgress: ExtractProgress | undefined) {
+    const JSZip = (await import('jszip')).default;
+    const zip = await JSZip.loadAsync(bytes).catch(() => fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not an EPUB book.`));
+    const container = await zip.file('META-INF/container.xml')?.async('string');
+    const opfPath = container != null ? /full-path="([^"]+)"/.exec(container)?.[1] : undefined;
+    const opf = opfPath != null ? await zip.file(opfPath)?.async('string') : undefined;
+    if (opfPath == null || opf == null) return fail('DOCUMENT_UNREADABLE', `${name} is not a valid EPUB book (no package file).`);
+    if (zip.file('META-INF/encryption.xml') != null) return fail('DOCUMENT_UNREADABLE', `${name} is DRM-protected; Headroom can only read EPUB books without DRM.`);
+    const base = path.posix.dirname(opfPath);
+    const manifest = new Map<string, string>();
+    for (const item of opf.matchAll(/<item\b[^>]*>/g)) {
+        const id = /\bid="([^"]+)"/.exec(item[0])?.[1];
+        const href = /\bhref="([^"]+)"/.exec(item[0])?.[1];
+        if (id != null && href != null) manifest.set(id, path.posix.join(base, decodeURIComponent(href)));
+    }
+    const spine = [...opf.matchAll(/<itemref\b[^>]*\bidref="([^"]+)"/g)].map((m) => manifest.get(m[1] ?? '')).filter((p): p is string => p != null);
+    const chapters: string[] = [];
+    for (const [index, chapterPath] of spine.entries()) {
+        const html = await zip.file(chapterPath)?.async('string');
+        if (html != null) {
+            const text = htmlToText(html).text;
+            if (text !== '') chapters.push(text);
+        }
+        onProgress?.(index + 1, spine.length);
+    }
+    if (chapters.length === 0) return fail('DOCUMENT_UNREADABLE', `${name} contains no readable text.`);
+    return chapters.join('\n\n');
+}
+
+/** Extract a document's text. Throws HeadroomError with a message meant for the user. */
+export async function extractDocument(name: string, bytes: Uint8Array, onProgress?: ExtractProgress): Promise<ExtractedDocument> {
+    if (bytes.length === 0) fail('DOCUMENT_UNREADABLE', `${name} is empty (0 bytes).`);
+    if (bytes.length > MAX_DOCUMENT_BYTES) {
+        fail('DOCUMENT_TOO_LARGE', `${name} is ${(bytes.length / 1024 / 1024).toFixed(0)} MB; Headroom reads documents up to ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB.`);
+    }
+    const kind = documentKind(name, bytes) ?? fail('UNSUPPORTED_DOCUMENT', `Headroom can't read ${path.extname(name) || 'this kind of'} files. It reads ${SUPPORTED}.`);
+    const warnings: string[] = [];
+    let text: string;
+    let pages: number | null = null;
+    switch (kind) {
+        case 'pdf':
+            ({ text, pages } = await extractPdf(name, bytes, onProgress, warnings));
+            break;
+        case 'docx':
+            text = await extractDocx(name, bytes, warnings);
+            break;
+        case 'epub':
+            text = await extractEpub(name, bytes, onProgress);
+            break;
+        case 'html':
+            text = htmlToText(decodeText(name, bytes, warnings)).text;
+            break;
+        case 'code': {
+            const language = CODE[path.extname(name).toLowerCase()];
+            text = `\`\`\`${language}\n${decodeText(name, bytes, warnings).replace(/\n$/, '')}\n\`\`\``;
+            break;
+        }
+        default:
+            text = decodeText(name, bytes, warnings).replace(/^\uFEFF/, '');
+    }
+    text = text.replace(/\r\n?/g, '\n');
+    if (text.trim() === '') fail('DOCUMENT_UNREADABLE', `${name} contains no readable text.`);
+    return { kind, text, pages, warnings };
+}

@@ -1,0 +1,150 @@
+// KV memory and speed per cache mode: for each context length and mode, the KV bytes on the
+// GPU and in CPU RAM, prefill and decode tokens per second, all measured in one run.
+import path from 'node:path';
+import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import { HeadroomError } from '../common/errors.ts';
+import { budgetFor, KV_OFF, KvOptions, type FoundProfile } from '../common/kv/policy.ts';
+import { loadModel, requireCompression, type LoadedModel } from '../engine/load.ts';
+import { loadFiller } from '../engine/profiler/haystack.ts';
+import { computeDevice, runtime } from '../engine/runtime.ts';
+import { kvStatsOf } from '../engine/stats.ts';
+import { groupedBarsSvg } from './charts.ts';
+import { deviceName, kvLabel } from './cliArgs.ts';
+import { KvBenchResult, writeRun, type KvBenchRun } from './results.ts';
+
+export interface KvBenchOptions {
+    modelPath: string;
+    lengths: number[];
+    modes: KvOptions[];
+    /** The profile whose heads compressed modes keep full; without one, the engine's fallback order. */
+    profile?: FoundProfile | null;
+    decodeTokens?: number;
+    repeats?: number;
+    log?: (line: string) => void;
+}
+
+/** off, then the compressed modes at half and a quarter of the stock cache. */
+export const DEFAULT_BENCH_MODES: KvOptions[] = [KV_OFF, KvOptions.parse({ mode: 'budget', budget: 0.5 }), KvOptions.parse({ mode: 'budget', budget: 0.25 })];
+
+function median(values: number[]): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    const upper = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    const lower = sorted[Math.ceil(sorted.length / 2) - 1] ?? upper;
+    return (lower + upper) / 2;
+}
+
+/** A model loaded with a KV mode, or why this build cannot run that mode. */
+async function loadForMode(modelPath: string, contextSize: number, kv: KvOptions, profile: FoundProfile | null): Promise<LoadedModel> {
+    // Which heads stay full does not change bytes or speed: without a profile, the engine's fallback order.
+    const loaded = await loadModel({ path: modelPath, contextSize, kv, profile });
+    return kv.mode === 'off' ? loaded : requireCompression(loaded);
+}
+
+async function timePrefill(sequence: LlamaContextSequence, tokens: Token[]): Promise<number> {
+    await sequence.clearHistory();
+    const start = performance.now();
+    await sequence.evaluateWithoutGeneratingNewTokens(tokens);
+    return (performance.now() - start) / 1000;
+}
+
+/** Greedy decoding of `count` tokens after the evaluated history; EOS does not stop it. */
+async function timeDecode(sequence: LlamaContextSequence, lastToken: Token, count: number): Promise<number> {
+    let generated = 0;
+    const start = performance.now();
+    const tokens = sequence.evaluate([lastToken], { temperature: 0 });
+    while (generated < count && !(await tokens.next()).done) generated++;
+    await tokens.return(undefined);
+    return (performance.now() - start) / 1000;
+}
+
+export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult> {
+    const log = options.log ?? (() => {});
+    const decodeTokens = options.decodeTokens ?? 64;
+    const repeats = options.repeats ?? 3;
+    const runs: KvBenchRun[] = [];
+    const skipped: KvBenchResult['skipped'] = [];
+    let device = 'unknown';
+    const filler = loadFiller();
+    const profile = options.profile ?? null;
+    const { llama } = await runtime.get();
+    const compute = computeDevice(llama);
+    for (const length of options.lengths) {
+        for (const kv of options.modes) {
+            const budget = budgetFor(kv, profile?.profile ?? null) ?? 1;
+            let loaded: LoadedModel;
+            try {
+                loaded = await loadForMode(options.modelPath, length + decodeTokens, kv, profile);
+            } catch (error) {
+                if (!(error instanceof HeadroomError) || (error.code !== 'NOT_AVAILABLE' && error.code !== 'NOT_FOUND')) throw error;
+                skipped.push({ mode: kvLabel(kv), budget, contextTokens: length, reason: error.message });
+                log(`${length} tokens, kv ${kvLabel(kv)}: skipped (${error.message})`);
+                continue;
+            }
+            try {
+                const { model, context } = loaded;
+                let text = filler;
+                while (model.tokenize(text).length < length) text += `\n\n${filler}`;
+                const tokens = model.tokenize(text).slice(0, length);
+                const sequence = context.getSequence();
+                // One short pass first so that one-time setup does not count as prefill.
+                await timePrefill(sequence, tokens.slice(0, Math.min(64, length - 1)));
+                const prefill: number[] = [];
+                const decode: number[] = [];
+                const last = tokens.at(-1);
+                if (last == null) throw new HeadroomError('BAD_REQUEST', `The filler holds no ${length} tokens.`);
+                for (let r = 0; r < repeats; r++) {
+                    prefill.push((length - 1) / await timePrefill(sequence, tokens.slice(0, length - 1)));
+                    decode.push(decodeTokens / await timeDecode(sequence, last, decodeTokens));
+                }
+                const { allocated, planned, policy } = kvStatsOf(loaded, llama, 0);
+                const gpuName = compute === 'gpu' ? (await llama.getGpuDeviceNames())[0] ?? null : null;
+                device = deviceName(compute, gpuName, context.currentThreads);
+                const { resolved } = loaded.kv;
+                const run: KvBenchRun = {
+                    mode: kvLabel(kv), budget, contextTokens: length,
+                    kvBytes: { gpu: allocated.gpu, cpu: allocated.cpu },
+                    kvBytesFormula: { gpu: planned.gpu, cpu: planned.cpu },
+                    // llama.cpp's stock size lines name no cell count
+                    kvBuffers: allocated.buffers.map((b) => ({ ...b, cells: b.kind === 'stock' ? null : b.cells })),
+                    fullHeads: policy.flat().filter((p) => p === 'full').length,
+                    totalHeads: policy.flat().length,
+                    headOrder: resolved == null ? null : resolved.profile != null ? 'profile' : 'fallback',
+                    prefillTokPerSec: median(prefill), decodeTokPerSec: median(decode),
+                };
+                runs.push(run);
+                const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
+                log(`${length} tokens, kv ${run.mode}: ${run.fullHeads}/${run.totalHeads} heads full, KV ${mib(allocated.gpu)} MiB GPU + ${mib(allocated.cpu)} MiB CPU (formula ${mib(planned.gpu + planned.cpu)} MiB), prefill ${run.prefillTokPerSec.toFixed(0)} tok/s, decode ${run.decodeTokPerSec.toFixed(0)} tok/s`);
+                await sequence.dispose();
+            } finally {
+                await loaded.dispose();
+            }
+        }
+    }
+    return KvBenchResult.parse({ model: path.basename(options.modelPath), device, runs, skipped, createdAt: new Date().toISOString() });
+}
+
+export function kvBenchSvg(result: KvBenchResult): string {
+    const lengths = [...new Set([...result.runs, ...result.skipped].map((r) => r.contextTokens))].sort((a, b) => a - b);
+    const modes = [...new Set([...result.runs, ...result.skipped].map((r) => r.mode))];
+    const value = (pick: (run: KvBenchRun) => number) => modes.map((mode) => lengths.map((length) => {
+        const run = result.runs.find((r) => r.mode === mode && r.contextTokens === length);
+        return run == null ? null : pick(run);
+    }));
+    const series = modes.map((mode) => result.runs.some((r) => r.mode === mode) ? mode : `${mode} (not available)`);
+    return groupedBarsSvg({
+        title: `KV cache modes: ${result.model} on ${result.device.split(',')[0]}`,
+        groups: lengths.map(String),
+        groupLabel: 'context length (tokens)',
+        series,
+        panels: [
+            { title: 'KV on GPU', yLabel: 'MiB', values: value((r) => r.kvBytes.gpu / 2 ** 20) },
+            { title: 'KV in CPU RAM', yLabel: 'MiB', values: value((r) => r.kvBytes.cpu / 2 ** 20) },
+            { title: 'Prefill', yLabel: 'tokens / s', values: value((r) => r.prefillTokPerSec) },
+            { title: 'Decode', yLabel: 'tokens / s', values: value((r) => r.decodeTokPerSec) },
+        ],
+    });
+}
+
+export function writeKvBenchOutputs(result: KvBenchResult, outDir: string): Promise<{ json: string; png: string }> {
+    return writeRun(outDir, 'kv-bench', result, kvBenchSvg(result));
+}

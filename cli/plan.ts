@@ -1,0 +1,74 @@
+// `npm run plan -- --model <gguf> --context <n> [--kv off|auto|0.25|budget:0.25] [--offload gpu|cpu|auto] [--load]`
+// Prints ONE JSON object: the prediction, and with --load what llama.cpp actually allocated
+// for the same settings (read from its own log, not from the formula).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { errorMessage } from '../common/errors.ts';
+import { GpuLayers } from '../common/loadOptions.ts';
+import { KvCacheType } from '../common/modelShape.ts';
+import { KV_FLAG_USAGE, parseKvFlag } from '../common/kv/flag.ts';
+import { Engine } from '../engine/engine.ts';
+import { checked, contextOption, refuse } from './args.ts';
+
+const TOOL = 'headroom plan';
+const USAGE = `Usage: npm run plan -- --model <gguf> --context <n> [${KV_FLAG_USAGE}] [--offload gpu|cpu|auto] [--gpu-layers auto|<n>] [--kv-type ${KvCacheType.options.join('|')}] [--load]\n`;
+
+const values = checked(TOOL, () => parseArgs({
+    options: {
+        model: { type: 'string' },
+        context: { type: 'string' },
+        kv: { type: 'string', default: 'off' },
+        offload: { type: 'string', default: 'auto' },
+        'gpu-layers': { type: 'string', default: 'auto' },
+        'kv-type': { type: 'string', default: 'f16' },
+        load: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+}).values);
+
+if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+}
+const request = checked(TOOL, () => {
+    if (values.model == null) throw new Error('--model <path.gguf> is required.');
+    const modelPath = path.resolve(values.model);
+    if (!existsSync(modelPath)) throw new Error(`no model file at ${modelPath}.`);
+    const contextSize = contextOption(values.context);
+    if (contextSize == null) throw new Error('--context <tokens> is required.');
+    const gpuLayers = GpuLayers.safeParse(values['gpu-layers'] === 'auto' ? 'auto' : Number(values['gpu-layers']));
+    if (!gpuLayers.success) throw new Error(`--gpu-layers must be auto or a whole number, not "${values['gpu-layers']}".`);
+    const kvCacheType = KvCacheType.safeParse(values['kv-type']);
+    if (!kvCacheType.success) throw new Error(`--kv-type must be ${KvCacheType.options.join(' or ')}, not "${values['kv-type']}".`);
+    return { path: modelPath, contextSize, kv: parseKvFlag(values.kv, values.offload), gpuLayers: gpuLayers.data, kvCacheType: kvCacheType.data };
+});
+
+// The engine the app runs, in this process: the same planner, the same load path, and
+// llama.cpp's own account of what it allocated.
+const engine = new Engine({ loadProgress: () => {}, chunk: () => {}, prefill: () => {}, memoryStats: () => {} });
+try {
+    const plan = await engine.plan(request);
+    const output: Record<string, unknown> = {
+        model: plan.model, contextSize: request.contextSize, contextCells: plan.contextCells, gpuLayers: plan.gpuLayers,
+        budget: plan.budget, kvCacheType: plan.kvCacheType, predicted: plan.predicted, machine: plan.machine, notes: plan.notes,
+    };
+    if (values.load) {
+        const info = await engine.load({ path: request.path, contextSize: request.contextSize, gpuLayers: plan.gpuLayers, kvCacheType: plan.kvCacheType, kv: request.kv });
+        const { loaded } = await engine.memoryStats();
+        if (loaded != null) {
+            // llama.cpp's own KV buffer lines (the head-level cache's two caches log theirs too).
+            const measured = loaded.actual;
+            output.actual = {
+                contextSize: info.contextSize, kvCompression: info.kv, kvBytes: measured.kv,
+                weightsBytes: measured.weights.gpu + measured.weights.cpu, weights: measured.weights, computeBytes: measured.compute,
+            };
+        }
+    }
+    process.stdout.write(`${JSON.stringify(output)}\n`);
+} catch (error) {
+    refuse(TOOL, errorMessage(error));
+} finally {
+    await engine.unload();
+}

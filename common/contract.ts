@@ -1,0 +1,290 @@
+// The one IPC contract between the renderer, the main process (or web server) and
+// the engine host. Pure zod + types, no Node or DOM imports, so every side can load it.
+import { z } from 'zod';
+import { DeviceBytes } from './devices.ts';
+import { RpcError } from './errors.ts';
+import { FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
+import { KvCacheType } from './modelShape.ts';
+import { KvOptions } from './kv/policy.ts';
+import { KvCompression, KvStats, KvUsage } from './kv/usage.ts';
+import { FitRequest, FitResult, MemoryPlan, PlanRequest, Prediction } from './plan.ts';
+import { SettingsState } from './settings.ts';
+
+export const DocumentKind = z.enum(['pdf', 'docx', 'epub', 'html', 'markdown', 'text', 'code']);
+export type DocumentKind = z.infer<typeof DocumentKind>;
+
+const MAX_TEXT = 8 * 1024 * 1024; // a message may hold a whole book
+
+export const ChatMessage = z.object({
+    role: z.enum(['user', 'assistant']),
+    text: z.string().max(MAX_TEXT),
+});
+export type ChatMessage = z.infer<typeof ChatMessage>;
+
+export const ModelInfo = z.object({
+    path: z.string(),
+    name: z.string(),
+    sizeBytes: z.number().nonnegative(),
+    architecture: z.string(),
+    layers: z.number().int().nonnegative(),
+    contextSize: z.number().int().positive(),
+    trainContextSize: z.number().int().nonnegative(),
+    // 'completion' when the model has no chat template: the reply continues the text.
+    chatMode: z.enum(['chat', 'completion']),
+    chatWrapper: z.string(),
+    gpu: z.string(), // 'cpu' | 'cuda' | 'vulkan' | 'metal'
+    threads: z.number().int().positive(),
+    kv: KvCompression,
+    /** What a saved KV state depends on besides the model: cache type, flash attention, head plan. */
+    cacheLayout: z.string().max(200).optional(),
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
+export const EngineStatus = z.enum(['starting', 'idle', 'loading', 'ready', 'generating', 'crashed']);
+export type EngineStatus = z.infer<typeof EngineStatus>;
+
+export const EngineState = z.object({
+    status: EngineStatus,
+    model: ModelInfo.nullable(),
+    error: RpcError.nullable(),
+    pid: z.number().int().nullable(),
+    restarts: z.number().int().nonnegative(),
+});
+export type EngineState = z.infer<typeof EngineState>;
+
+const Id = z.string().min(1).max(64).regex(/^[\w-]+$/);
+const GenerationId = Id;
+const Empty = z.object({}).strict();
+
+export const LoadModelParams = z.object({
+    path: z.string().min(1).max(4096),
+    contextSize: z.number().int().min(64).max(1 << 20).optional(),
+    threads: Threads.optional(),
+    /** Head-level KV compression; omitted or mode 'off' means the stock cache. */
+    kv: KvOptions.optional(),
+    gpuLayers: GpuLayers.optional(),
+    flashAttention: FlashAttention.optional(),
+    kvCacheType: KvCacheType.optional(),
+}).strict();
+
+export const StopReason = z.enum(['eos', 'maxTokens', 'aborted']);
+export type StopReason = z.infer<typeof StopReason>;
+
+// Chats as stored: the backend owns them, the UI shows them.
+// contextFull: the reply ran until the context had no room left (no context shift: see engine.ts).
+export const MessageStatus = z.enum(['streaming', 'done', 'stopped', 'contextFull', 'error', 'interrupted']);
+export type MessageStatus = z.infer<typeof MessageStatus>;
+
+export const StoredMessage = z.object({
+    id: Id,
+    chatId: Id,
+    role: z.enum(['user', 'assistant']),
+    text: z.string(),
+    status: MessageStatus,
+    error: z.string().nullable(),
+    createdAt: z.number(),
+});
+export type StoredMessage = z.infer<typeof StoredMessage>;
+
+export const ChatSummary = z.object({ id: Id, title: z.string(), createdAt: z.number(), updatedAt: z.number() });
+export type ChatSummary = z.infer<typeof ChatSummary>;
+
+export const DocumentInfo = z.object({
+    id: Id,
+    chatId: Id,
+    name: z.string(),
+    kind: DocumentKind,
+    sizeBytes: z.number().int().nonnegative(),
+    pages: z.number().int().nullable(),
+    chars: z.number().int().nonnegative(),
+    /** With the loaded model's tokenizer; null while no model is loaded. */
+    tokens: z.number().int().nullable(),
+    warnings: z.array(z.string()),
+    createdAt: z.number(),
+});
+export type DocumentInfo = z.infer<typeof DocumentInfo>;
+
+/** How the context is spent: documents, conversation, and what is left for the reply. */
+export const ContextBudget = z.object({
+    contextSize: z.number().int(),
+    documentTokens: z.number().int(),
+    conversationTokens: z.number().int(),
+    remaining: z.number().int(),
+});
+export type ContextBudget = z.infer<typeof ContextBudget>;
+
+export const PrefillInfo = z.object({
+    /** Tokens in the prompt the model read for this turn. */
+    tokens: z.number().int().nonnegative(),
+    /** Tokens it did not have to read again (already in the cache or restored). */
+    reusedTokens: z.number().int().nonnegative(),
+    ms: z.number().nonnegative(),
+    snapshot: z.enum(['none', 'saved', 'restored']),
+    /** For a restore: how long the original prefill took. */
+    originalPrefillMs: z.number().nonnegative().nullable(),
+});
+export type PrefillInfo = z.infer<typeof PrefillInfo>;
+
+export const ChatView = z.object({
+    chat: ChatSummary,
+    messages: z.array(StoredMessage),
+    documents: z.array(DocumentInfo),
+    budget: ContextBudget.nullable(),
+    lastPrefill: PrefillInfo.nullable(),
+});
+export type ChatView = z.infer<typeof ChatView>;
+
+const MAX_DOCUMENT_BASE64 = Math.ceil((64 * 1024 * 1024 + 1) / 3) * 4 + 4;
+
+/** What the engine host is asked to generate: documents, history and the new prompt. */
+export const GenerateParams = z.object({
+    generationId: GenerationId,
+    documents: z.array(z.object({ name: z.string(), text: z.string() })).max(256),
+    history: z.array(ChatMessage).max(10_000),
+    prompt: z.string().min(1).max(MAX_TEXT),
+    maxTokens: z.number().int().min(1).max(1 << 16).optional(),
+    /**
+     * The documents' evaluated KV state on disk: restored from `file` when `restore` is set
+     * (the caller vouches it was saved with this same model and settings), else saved there.
+     */
+    snapshot: z.object({ file: z.string().min(1).max(4096), restore: z.boolean() }).strict().optional(),
+}).strict();
+
+/** Live memory, pushed by the engine host at least twice a second while it generates. */
+export const MemoryStats = z.object({
+    at: z.number(),
+    generating: z.boolean(),
+    gpu: z.discriminatedUnion('available', [
+        z.object({ available: z.literal(false), reason: z.string() }),
+        z.object({ available: z.literal(true), kind: z.string(), totalBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative() }),
+    ]),
+    /** Resident memory of the engine host process (model, caches and buffers live there). */
+    processRamBytes: z.number().nonnegative(),
+    kv: KvUsage.nullable(),
+    context: z.object({ usedTokens: z.number().int().nonnegative(), capacityTokens: z.number().int().positive() }).nullable(),
+    /** Tokens per second of the current (or last) reply; null before the first token. */
+    tokensPerSecond: z.number().nonnegative().nullable(),
+    generatedTokens: z.number().int().nonnegative(),
+    /** What llama.cpp reported allocating when the model was loaded, next to what was predicted. */
+    loaded: z.object({
+        actual: z.object({ kv: DeviceBytes, weights: DeviceBytes, compute: DeviceBytes }),
+        predicted: Prediction.nullable(),
+    }).nullable(),
+});
+export type MemoryStats = z.infer<typeof MemoryStats>;
+
+/** Score a model's KV heads (npm run profile's recipe) and store the profile by the file's sha256. */
+export const ProfileParams = z.object({
+    path: z.string().min(1).max(4096),
+    /** Measure again even when a profile for this file is stored. */
+    force: z.boolean().optional(),
+    /** Fewer or shorter prompts profile faster and less reliably. */
+    prompts: z.number().int().min(1).max(64).optional(),
+    tokens: z.number().int().min(128).max(1 << 17).optional(),
+}).strict();
+
+export const ProfileResult = z.object({
+    /** Where the profile is stored. */
+    file: z.string(),
+    reused: z.boolean(),
+    recommendedBudget: z.number().positive().max(1),
+    /** The highest-scoring heads, best first. */
+    topHeads: z.array(z.object({ layer: z.number().int().nonnegative(), head: z.number().int().nonnegative(), score: z.number() })).max(8),
+});
+export type ProfileResult = z.infer<typeof ProfileResult>;
+
+/** Every request: its params and its result. The UI's backend serves some, the engine host others. */
+export const requests = {
+    // Engine and model (UI → backend; model.* also backend → engine host)
+    'engine.getState': { params: Empty, result: EngineState },
+    'engine.restart': { params: Empty, result: EngineState },
+    'engine.kvStats': { params: Empty, result: KvStats },
+    'model.load': { params: LoadModelParams, result: ModelInfo },
+    'model.unload': { params: Empty, result: Empty },
+    'model.pickFile': { params: Empty, result: z.object({ path: z.string().nullable() }) },
+    // Chats and documents (UI → backend)
+    'chats.list': { params: Empty, result: z.array(ChatSummary) },
+    'chats.create': { params: z.object({ title: z.string().min(1).max(200).optional() }).strict(), result: ChatSummary },
+    'chats.rename': { params: z.object({ chatId: Id, title: z.string().trim().min(1).max(200) }).strict(), result: ChatSummary },
+    'chats.delete': { params: z.object({ chatId: Id }).strict(), result: Empty },
+    'chats.open': { params: z.object({ chatId: Id }).strict(), result: ChatView },
+    'documents.add': {
+        params: z.object({
+            chatId: Id,
+            uploadId: Id,
+            name: z.string().min(1).max(1024),
+            dataBase64: z.string().max(MAX_DOCUMENT_BASE64),
+        }).strict(),
+        result: DocumentInfo,
+    },
+    'documents.remove': { params: z.object({ documentId: Id }).strict(), result: Empty },
+    'chat.send': { params: z.object({ chatId: Id, prompt: z.string().min(1).max(MAX_TEXT) }).strict(), result: StoredMessage },
+    'chat.regenerate': { params: z.object({ chatId: Id }).strict(), result: StoredMessage },
+    'chat.edit': { params: z.object({ messageId: Id, text: z.string().min(1).max(MAX_TEXT) }).strict(), result: StoredMessage },
+    'chat.stop': { params: z.object({ chatId: Id.optional() }).strict(), result: z.object({ stopped: z.boolean() }) },
+    // Generation (backend → engine host)
+    'generate.run': { params: GenerateParams, result: z.object({ text: z.string(), stopReason: StopReason, prefill: PrefillInfo }) },
+    'generate.stop': { params: z.object({ generationId: GenerationId.optional() }).strict(), result: z.object({ stopped: z.boolean() }) },
+    'model.countTokens': { params: z.object({ texts: z.array(z.string().max(MAX_TEXT * 8)).max(1024) }).strict(), result: z.object({ tokens: z.array(z.number().int()) }) },
+    // Memory and settings (UI → backend; memory.* also backend → engine host)
+    'memory.stats': { params: Empty, result: MemoryStats },
+    'memory.plan': { params: PlanRequest, result: MemoryPlan },
+    'memory.fit': { params: FitRequest, result: FitResult },
+    'settings.get': { params: Empty, result: SettingsState },
+    // Checked field by field by the settings service, which words its refusals for people.
+    'settings.update': { params: z.record(z.string(), z.unknown()), result: SettingsState },
+    // Head profiling (UI → backend → a profiling host of its own)
+    'kv.profile': { params: ProfileParams, result: ProfileResult },
+} as const;
+
+/** Every event pushed to subscribers. */
+export const events = {
+    'engine.state': EngineState,
+    // Sent once by a freshly started engine host, before it takes requests.
+    'host.ready': z.object({ pid: z.number().int() }),
+    'model.loadProgress': z.object({ path: z.string(), progress: z.number().min(0).max(1) }),
+    // Streamed reply text; the generation id is the assistant message's id.
+    'chat.chunk': z.object({ generationId: GenerationId, text: z.string() }),
+    'memory.stats': MemoryStats,
+    'settings.changed': SettingsState,
+    'chat.prefill': z.object({ generationId: GenerationId, done: z.number().int(), total: z.number().int() }),
+    'chat.message': StoredMessage,
+    'chats.changed': z.object({ chatId: Id.nullable() }),
+    'document.progress': z.object({ uploadId: Id, stage: z.enum(['reading', 'extracting', 'counting']), done: z.number(), total: z.number() }),
+    // KV heads scored so far while a model is profiled.
+    'kv.profileProgress': z.object({ path: z.string(), done: z.number().int().nonnegative(), total: z.number().int().positive() }),
+} as const;
+
+export type Method = keyof typeof requests;
+export type Params<M extends Method> = z.infer<(typeof requests)[M]['params']>;
+export type Result<M extends Method> = z.infer<(typeof requests)[M]['result']>;
+export type EventName = keyof typeof events;
+export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>;
+
+// Envelopes: what actually crosses a process boundary.
+export const RequestEnvelope = z.object({
+    type: z.literal('request'),
+    id: z.number().int().nonnegative(),
+    method: z.string(),
+    params: z.unknown(),
+});
+export type RequestEnvelope = z.infer<typeof RequestEnvelope>;
+
+export const ResponseEnvelope = z.discriminatedUnion('ok', [
+    z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
+    z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: RpcError }),
+]);
+export type ResponseEnvelope = z.infer<typeof ResponseEnvelope>;
+
+/** An event as it crosses a boundary: its name picks the payload's schema. */
+export type EventEnvelope<E extends EventName = EventName> = { [K in E]: { type: 'event'; name: K; payload: EventPayload<K> } }[E];
+
+const eventEnvelopes = (Object.keys(events) as EventName[]).map((name) => z.object({ type: z.literal('event'), name: z.literal(name), payload: events[name] }));
+export const EventEnvelope = z.discriminatedUnion('name', eventEnvelopes as [typeof eventEnvelopes[number], ...typeof eventEnvelopes]) as unknown as z.ZodType<EventEnvelope>;
+
+export const InboundToClient = z.union([ResponseEnvelope, EventEnvelope]);
+
+export function isMethod(name: string): name is Method {
+    return Object.hasOwn(requests, name);
+}
+

@@ -1,0 +1,64 @@
+// Every error that crosses a process boundary: the one list of codes, the error class both ends
+// throw, and the sentences more than one place says.
+import { z } from 'zod';
+
+export const ErrorCode = z.enum([
+    'BAD_REQUEST',
+    'UNKNOWN_METHOD',
+    'NO_MODEL',
+    'BUSY',
+    'MODEL_LOAD_FAILED',
+    'GENERATION_FAILED',
+    'ENGINE_CRASHED',
+    'ENGINE_OUT_OF_MEMORY',
+    'ENGINE_UNAVAILABLE',
+    'NOT_AVAILABLE',
+    'NOT_FOUND',
+    'DOCUMENT_UNREADABLE',
+    'UNSUPPORTED_DOCUMENT',
+    'DOCUMENT_TOO_LARGE',
+    'CONTEXT_OVERFLOW',
+    'INVALID_SETTINGS',
+    'INTERNAL',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const RpcError = z.object({
+    code: ErrorCode,
+    message: z.string(),
+    /** The field at fault (a setting, a request parameter's path), so a form can show the message beside it. */
+    field: z.string().optional(),
+});
+export type RpcError = z.infer<typeof RpcError>;
+
+export class HeadroomError extends Error {
+    readonly code: ErrorCode;
+    readonly field: string | undefined;
+
+    constructor(code: ErrorCode, message: string, field?: string) {
+        super(message);
+        this.name = 'HeadroomError';
+        this.code = code;
+        this.field = field;
+    }
+}
+
+/** What a failure says to a person, whatever was thrown. */
+export function errorMessage(error: unknown): string {
+    return error instanceof Error ? error.message : String(error);
+}
+
+export function toRpcError(error: unknown): RpcError {
+    if (!(error instanceof HeadroomError)) return { code: 'INTERNAL', message: errorMessage(error) };
+    return error.field == null ? { code: error.code, message: error.message } : { code: error.code, message: error.message, field: error.field };
+}
+
+export function fromRpcError({ code, message, field }: RpcError): HeadroomError {
+    return new HeadroomError(code, message, field);
+}
+
+export const noModelLoaded = () => new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');
+
+export const noModelFile = (path: string) => new HeadroomError('NOT_FOUND', `No model file at ${path}.`);
+
+export const engineBusy = () => new HeadroomError('BUSY', 'The engine is busy; stop the current reply first.');

@@ -1,0 +1,24 @@
+// The options a model is loaded with, named once: the load request, the memory plan and the
+// settings all use these.
+import { z } from 'zod';
+
+/** 'auto': as many layers as node-llama-cpp would offload on this machine. */
+export const GpuLayers = z.union([z.literal('auto'), z.number().int().min(0).max(1024)]);
+export type GpuLayers = z.infer<typeof GpuLayers>;
+
+export const FlashAttention = z.enum(['auto', 'on', 'off']);
+export type FlashAttention = z.infer<typeof FlashAttention>;
+
+export const Threads = z.number().int().min(1).max(256);
+
+/** node-llama-cpp's flashAttention option for a setting. */
+export function flashAttentionOption(setting: FlashAttention): 'auto' | boolean {
+    return setting === 'auto' ? 'auto' : setting === 'on';
+}
+
+/** The context a model gets when none is asked for: what it was trained for, at most 8,192 tokens. */
+export const AUTOMATIC_CONTEXT = 8192;
+
+export function automaticContextSize(trainContextSize: number | undefined): number {
+    return Math.min(trainContextSize || AUTOMATIC_CONTEXT, AUTOMATIC_CONTEXT);
+}

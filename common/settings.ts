@@ -1,0 +1,95 @@
+// Every user setting: its zod rule, its default, one line saying what it does, and whether
+// changing it needs the model reloaded. Pure zod, shared by the backend and the UI.
+import { z } from 'zod';
+import { FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
+import { isQuantized, KvCacheType } from './modelShape.ts';
+import { DEFAULT_SINKS, DEFAULT_WINDOW, KvMode, KvOffload } from './kv/policy.ts';
+
+export const Settings = z.object({
+    gpuLayers: GpuLayers,
+    /** null: automatic (what the model was trained for, at most 8,192 tokens). */
+    contextSize: z.number().int().min(256).max(1 << 20).nullable(),
+    kvMode: KvMode,
+    /** Fraction of the full cache to keep when kvMode is 'budget'. */
+    kvBudget: z.number().gt(0, 'must be more than 0').max(1, 'must be at most 1 (100%)'),
+    sinks: z.number().int().min(0).max(1024),
+    window: z.number().int().min(1).max(1 << 20),
+    kvOffload: KvOffload,
+    kvCacheType: KvCacheType,
+    flashAttention: FlashAttention,
+    /** null: automatic. */
+    threads: Threads.nullable(),
+    appearance: z.enum(['system', 'light', 'dark']),
+}).strict();
+export type Settings = z.infer<typeof Settings>;
+export type SettingKey = keyof Settings;
+
+export const DEFAULT_SETTINGS: Settings = {
+    gpuLayers: 'auto',
+    contextSize: null,
+    kvMode: 'off',
+    kvBudget: 0.5,
+    sinks: DEFAULT_SINKS,
+    window: DEFAULT_WINDOW,
+    kvOffload: 'auto',
+    kvCacheType: 'f16',
+    flashAttention: 'auto',
+    threads: null,
+    appearance: 'system',
+};
+
+export const SETTING_KEYS = Settings.keyof().options;
+
+export function isSettingKey(key: string | undefined): key is SettingKey {
+    return key != null && (SETTING_KEYS as readonly string[]).includes(key);
+}
+
+/** One line per setting, shown under it. */
+export const SETTING_HELP: Record<SettingKey, string> = {
+    gpuLayers: 'How many of the model\'s layers run on the GPU; "auto" offloads as many as fit.',
+    contextSize: 'How many tokens the model can see at once: the document, the chat and the reply.',
+    kvMode: 'Compress the attention cache head by head so that long documents fit in less memory.',
+    kvBudget: 'How much of the full cache compression keeps; less memory, but retrieval may suffer.',
+    sinks: 'First tokens every compressed head always keeps (attention sinks).',
+    window: 'Most recent tokens every compressed head keeps.',
+    kvOffload: 'Where the full heads\' cache lives: GPU memory (fast) or CPU RAM (roomy).',
+    kvCacheType: 'Number format of the cache: q8_0 takes about half of f16\'s memory, at a small cost in quality.',
+    flashAttention: 'A faster, leaner attention kernel; "auto" uses it where the model and hardware support it.',
+    threads: 'CPU threads for generation; automatic picks what suits the model.',
+    appearance: 'Light, dark, or follow the system.',
+};
+
+/** What each setting is called in the UI and in refusals. */
+export const SETTING_LABELS: Record<SettingKey, string> = {
+    gpuLayers: 'GPU layers', contextSize: 'Context size', kvMode: 'KV compression', kvBudget: 'Compression budget',
+    sinks: 'Sinks', window: 'Window', kvOffload: 'KV offload', kvCacheType: 'KV cache type',
+    flashAttention: 'Flash attention', threads: 'Threads', appearance: 'Appearance',
+};
+
+/** Settings that take effect only when the model is loaded again. */
+export const RELOAD_SETTINGS: ReadonlySet<SettingKey> = new Set(SETTING_KEYS.filter((key) => key !== 'appearance'));
+
+export const SettingsPatch = Settings.partial().strict();
+export type SettingsPatch = z.infer<typeof SettingsPatch>;
+
+/** Rules between settings; each returns a message for the field it blames, or null. */
+export function crossFieldProblems(settings: Settings): Array<{ key: SettingKey; message: string }> {
+    const problems: Array<{ key: SettingKey; message: string }> = [];
+    if (settings.contextSize != null && settings.window >= settings.contextSize) {
+        problems.push({ key: 'window', message: `The window (${settings.window} tokens) must be smaller than the context (${settings.contextSize} tokens).` });
+    }
+    if (settings.contextSize != null && settings.sinks + settings.window > settings.contextSize) {
+        problems.push({ key: 'sinks', message: 'Sinks plus window must fit in the context.' });
+    }
+    if (isQuantized(settings.kvCacheType) && settings.flashAttention === 'off') {
+        problems.push({ key: 'kvCacheType', message: `A ${settings.kvCacheType} cache needs flash attention (set it to auto or on).` });
+    }
+    return problems;
+}
+
+export const SettingsState = z.object({
+    settings: Settings,
+    /** Settings changed since the model was loaded, which a reload would apply. */
+    pendingReload: z.array(z.string()),
+});
+export type SettingsState = z.infer<typeof SettingsState>;

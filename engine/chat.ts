@@ -1,0 +1,76 @@
+// A chat turn on a model with a chat template: the conversation is rendered exactly as the chat
+// session renders it, what the sequence already holds is reused, the documents are prefilled
+// with progress (and saved or restored), and the reply streams until the model ends it or the
+// context is full. Never a context shift: see Engine's refuseContextShift.
+import type { ChatHistoryItem, LlamaChatSession } from 'node-llama-cpp';
+import type { ChatMessage, Params, Result, StopReason } from '../common/contract.ts';
+import { documentsSystemText } from '../common/documentPrompt.ts';
+import { HeadroomError } from '../common/errors.ts';
+import { prefill } from './prefill.ts';
+
+export type GenerateRequest = Params<'generate.run'>;
+export type GenerateResult = Result<'generate.run'>;
+
+/** One reply being generated: who hears its progress, and the signal that stops it. */
+export interface GenerationRun {
+    signal: AbortSignal;
+    onChunk: (text: string) => void;
+    onToken: (tokens: readonly unknown[]) => void;
+    onPrefill: (done: number, total: number) => void;
+}
+
+// Room a reply needs at the least; a prompt that leaves less is refused, never cut.
+export const MIN_REPLY_TOKENS = 16;
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** The refusal of a prompt that leaves no room for a reply. */
+export function promptTooLong(tokens: number, contextSize: number): HeadroomError {
+    return new HeadroomError('CONTEXT_OVERFLOW', `This chat needs ${fmt(tokens)} tokens plus room for a reply, but the context holds ${fmt(contextSize)}. Load the model with a larger context size, or remove a document.`);
+}
+
+/** A reply that ran out of context while compression forbade a shift. */
+export function contextOverflow(contextSize: number): HeadroomError {
+    return new HeadroomError('CONTEXT_OVERFLOW', `The conversation no longer fits in the ${fmt(contextSize)}-token context. With head-level KV compression on, Headroom does not drop the start of the conversation to make room: start a new chat, or load the model with a larger context.`);
+}
+
+/** How many leading tokens two token lists share. */
+export function sharedPrefix<T>(a: readonly T[], b: readonly T[]): number {
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return i;
+}
+
+export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
+    return messages.map((m) => m.role === 'user'
+        ? { type: 'user', text: m.text }
+        : { type: 'model', response: [m.text] });
+}
+
+/** node-llama-cpp's stop reason in the contract's words. */
+export function stopReasonOf(reason: string): StopReason {
+    if (reason === 'abort') return 'aborted';
+    if (reason === 'maxTokens') return 'maxTokens';
+    return 'eos';
+}
+
+export async function generateChat(chat: LlamaChatSession, request: GenerateRequest, run: GenerationRun): Promise<GenerateResult> {
+    const { documents, history, prompt, maxTokens, snapshot } = request;
+    const model = chat.sequence.model;
+    const system = documentsSystemText(documents);
+    const chatHistory: ChatHistoryItem[] = [...(system != null ? [{ type: 'system' as const, text: system }] : []), ...toChatHistory(history)];
+    // The tokens the chat session will evaluate, rendered exactly as it renders them.
+    const render = (items: ChatHistoryItem[]) => chat.chatWrapper.generateContextState({ chatHistory: items }).contextText.tokenize(model.tokenizer);
+    const promptTokens = render([...chatHistory, { type: 'user', text: prompt }, { type: 'model', response: [] }]);
+    const contextSize = chat.sequence.context.contextSize;
+    if (promptTokens.length + MIN_REPLY_TOKENS > contextSize) throw promptTooLong(promptTokens.length, contextSize);
+    const documentTokens = system == null ? 0 : sharedPrefix(render(chatHistory.slice(0, 1)), promptTokens);
+    const read = await prefill(chat.sequence, promptTokens, documentTokens, snapshot, run);
+    if (run.signal.aborted) return { text: '', stopReason: 'aborted', prefill: read };
+    chat.setChatHistory(chatHistory);
+    const reply = await chat.promptWithMeta(prompt, {
+        onTextChunk: run.onChunk, onToken: run.onToken, signal: run.signal, stopOnAbortSignal: true, temperature: 0,
+        maxTokens: maxTokens ?? contextSize - promptTokens.length,
+    });
+    return { text: reply.responseText, stopReason: stopReasonOf(reply.stopReason), prefill: read };
+}

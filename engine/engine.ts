@@ -1,0 +1,227 @@
+// Owns node-llama-cpp inside the engine host process: one model, one context, one chat.
+// The conversation is owned by the backend (SQLite) and sent with every turn: documents,
+// history and prompt. What the sequence already holds is reused, so a follow-up question
+// reads only the new tokens; a restarted engine simply reads everything again.
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { ChatHistoryItem, LlamaChatSession, LlamaCompletion, LlamaContextSequence } from 'node-llama-cpp';
+import type { MemoryStats, ModelInfo, Params, Result } from '../common/contract.ts';
+import { engineBusy, errorMessage, HeadroomError, noModelLoaded } from '../common/errors.ts';
+import type { FitGoal, FitResult, MemoryPlan, PlanInput, Prediction } from '../common/plan.ts';
+import type { KvStats } from '../common/kv/usage.ts';
+import { contextOverflow, generateChat, type GenerationRun } from './chat.ts';
+import { generateCompletion } from './completion.ts';
+import { formatPolicyFile } from './kv/native.ts';
+import { loadModel, type LoadedModel } from './load.ts';
+import { fit, plan, planMemory } from './planner.ts';
+import { runtime } from './runtime.ts';
+import { SpeedMeter } from './speedMeter.ts';
+import { kvStatsOf, LIVE_STATS_INTERVAL_MS, memoryStatsOf } from './stats.ts';
+
+export interface EngineEvents {
+    loadProgress: (path: string, progress: number) => void;
+    chunk: (generationId: string, text: string) => void;
+    prefill: (generationId: string, done: number, total: number) => void;
+    memoryStats: (stats: MemoryStats) => void;
+}
+
+/** A loaded model and how it is talked to: a chat session, or plain completion without a chat template. */
+type Loaded = {
+    loaded: LoadedModel;
+    sequence: LlamaContextSequence;
+    info: ModelInfo;
+    predicted: Prediction | null;
+} & ({ chatMode: 'chat'; chat: LlamaChatSession } | { chatMode: 'completion'; completion: LlamaCompletion });
+
+interface Generation {
+    id: string;
+    abort: AbortController;
+    /** Set when the context filled up and compression forbade a context shift. */
+    overflowed: boolean;
+}
+
+/** A saved KV state only fits a cache of the same layout: the head plan matters as much as the cache type. */
+function cacheLayoutOf(loaded: LoadedModel, params: Params<'model.load'>): string {
+    const plan = loaded.kv.resolved?.plan;
+    const planHash = plan == null ? 'full' : createHash('sha256').update(formatPolicyFile(plan)).digest('hex').slice(0, 16);
+    return `${params.kvCacheType ?? 'f16'}|fa-${params.flashAttention ?? 'auto'}|kv-${planHash}`;
+}
+
+export class Engine {
+    #events: EngineEvents;
+    #loaded: Loaded | null = null;
+    #generation: Generation | null = null;
+    #loading = false;
+    #speed = new SpeedMeter();
+    /** Memory snapshots started, and the latest one pushed: they go out in the order they were taken. */
+    #statsPushes = 0;
+    #statsPushed = 0;
+
+    constructor(events: EngineEvents) {
+        this.#events = events;
+    }
+
+    async load(params: Params<'model.load'>): Promise<ModelInfo> {
+        if (this.#generation != null || this.#loading) throw engineBusy();
+        this.#loading = true;
+        try {
+            return await runtime.exclusive(() => this.#load(params));
+        } finally {
+            this.#loading = false;
+        }
+    }
+
+    async #load(params: Params<'model.load'>): Promise<ModelInfo> {
+        await this.unload();
+        const { lib, llama } = await runtime.get();
+        const loaded = await loadModel({ ...params, onProgress: (progress) => this.#events.loadProgress(params.path, progress) });
+        const { model, context, kv } = loaded;
+        const sequence = context.getSequence();
+        // With compression on, a full context is a clear error, never a shift (see #refuseContextShift).
+        const contextShift = kv.compression.active ? { strategy: this.#refuseContextShift } : undefined;
+        const session: { chatMode: 'chat'; chat: LlamaChatSession } | { chatMode: 'completion'; completion: LlamaCompletion } =
+            typeof model.fileInfo.metadata.tokenizer?.chat_template === 'string'
+                ? { chatMode: 'chat', chat: new lib.LlamaChatSession({ contextSequence: sequence, contextShift }) }
+                : { chatMode: 'completion', completion: new lib.LlamaCompletion({ contextSequence: sequence }) };
+        const metadata = model.fileInfo.metadata;
+        const info: ModelInfo = {
+            path: params.path,
+            name: metadata.general?.name ?? path.basename(params.path, '.gguf'),
+            sizeBytes: loaded.fileBytes,
+            architecture: loaded.architecture,
+            layers: Number((metadata as Record<string, { block_count?: number } | undefined>)[loaded.architecture]?.block_count ?? 0),
+            contextSize: context.contextSize,
+            trainContextSize: model.trainContextSize,
+            chatMode: session.chatMode,
+            chatWrapper: session.chatMode === 'chat' ? session.chat.chatWrapper.wrapperName : 'none',
+            gpu: llama.gpu === false ? 'cpu' : llama.gpu,
+            threads: context.currentThreads,
+            kv: kv.compression,
+            cacheLayout: cacheLayoutOf(loaded, params),
+        };
+        const wantKv = params.kv != null && params.kv.mode !== 'off';
+        if (wantKv && !kv.compression.active) console.error(`Headroom KV compression: ${kv.compression.reason}`);
+        const predicted = await planMemory(llama, {
+            path: params.path, contextSize: context.contextSize, gpuLayers: model.gpuLayers,
+            kv: params.kv, kvCacheType: params.kvCacheType ?? 'f16', flashAttention: params.flashAttention ?? 'auto',
+        }, kv.profile?.profile ?? null).then((memoryPlan) => memoryPlan.predicted, () => null);
+        this.#loaded = { loaded, sequence, info, predicted, ...session };
+        this.#speed.start();
+        void this.#pushStats(false);
+        return info;
+    }
+
+    /** The loaded model, or the refusal for requests that need one. */
+    #model(): Loaded {
+        if (this.#loaded == null) throw noModelLoaded();
+        return this.#loaded;
+    }
+
+    /** The KV cache of the loaded model: planned bytes per device, policy and head, and what llama.cpp allocated. */
+    async kvStats(): Promise<KvStats> {
+        const current = this.#model();
+        const { llama } = await runtime.get();
+        return kvStatsOf(current.loaded, llama, current.sequence.contextTokens.length);
+    }
+
+    async unload(): Promise<void> {
+        this.#generation?.abort.abort();
+        const current = this.#loaded;
+        this.#loaded = null;
+        if (current == null) return;
+        if (current.chatMode === 'chat') current.chat.dispose();
+        await current.loaded.dispose();
+    }
+
+    /**
+     * The chat session's context-shift strategy while compression is on. A shift erases early
+     * tokens and shifts the rest (llama_memory_seq_add), which the head-level cache refuses, and
+     * node-llama-cpp would then re-evaluate a history with its start (often the document)
+     * dropped. A throwing strategy is replaced by the default one, so this one stops the
+     * generation instead and generate() reports the overflow. (generate() sizes replies to fit,
+     * so this is the safety net, not the rule.)
+     */
+    #refuseContextShift = ({ chatHistory }: { chatHistory: readonly ChatHistoryItem[] }) => {
+        if (this.#generation != null) {
+            this.#generation.overflowed = true;
+            this.#generation.abort.abort();
+        }
+        return { chatHistory: [...chatHistory], metadata: null };
+    };
+
+    countTokens(texts: readonly string[]): number[] {
+        const { model } = this.#model().loaded;
+        return texts.map((text) => model.tokenize(text).length);
+    }
+
+    async generate(params: Params<'generate.run'>): Promise<Result<'generate.run'>> {
+        const current = this.#model();
+        if (this.#generation != null || this.#loading) throw new HeadroomError('BUSY', 'A reply is already being generated.');
+        const generation: Generation = { id: params.generationId, abort: new AbortController(), overflowed: false };
+        this.#generation = generation;
+        const run: GenerationRun = {
+            signal: generation.abort.signal,
+            onChunk: (text) => this.#events.chunk(params.generationId, text),
+            onToken: (tokens) => this.#speed.add(tokens.length),
+            onPrefill: (done, total) => this.#events.prefill(params.generationId, done, total),
+        };
+        this.#speed.start();
+        // Pushed, not polled: the window sees memory move while the reply streams.
+        const ticker = LIVE_STATS_INTERVAL_MS > 0 ? setInterval(() => void this.#pushStats(true), LIVE_STATS_INTERVAL_MS) : undefined;
+        const contextSize = current.loaded.context.contextSize;
+        try {
+            const reply = current.chatMode === 'chat'
+                ? await generateChat(current.chat, params, run)
+                : await generateCompletion(current.completion, current.sequence, params, run);
+            if (generation.overflowed) throw contextOverflow(contextSize);
+            return reply;
+        } catch (error) {
+            if (error instanceof HeadroomError) throw error;
+            if (generation.overflowed) throw contextOverflow(contextSize);
+            throw new HeadroomError('GENERATION_FAILED', `Generation failed: ${errorMessage(error)}`);
+        } finally {
+            clearInterval(ticker);
+            this.#generation = null;
+            // Before the reply goes back: whoever hears it has already heard that generation ended.
+            await this.#pushStats(false);
+        }
+    }
+
+    plan(request: PlanInput): Promise<MemoryPlan> {
+        return plan(request);
+    }
+
+    fit(request: PlanInput, goal: FitGoal): Promise<FitResult> {
+        return fit(request, goal);
+    }
+
+    async memoryStats(): Promise<MemoryStats> {
+        const current = this.#loaded;
+        return memoryStatsOf({
+            llama: runtime.llama,
+            loaded: current == null ? null : { model: current.loaded, usedTokens: current.sequence.nextTokenIndex, predicted: current.predicted },
+            speed: this.#speed,
+            generating: this.#generation != null,
+        });
+    }
+
+    async #pushStats(generating: boolean): Promise<void> {
+        const push = ++this.#statsPushes;
+        try {
+            const stats = await this.memoryStats();
+            // A snapshot that took longer than a later one is stale: never push it after that one.
+            if (push < this.#statsPushed) return;
+            this.#statsPushed = push;
+            this.#events.memoryStats({ ...stats, generating: generating && stats.generating });
+        } catch {
+            // A snapshot failing (e.g. mid-unload) is not worth interrupting anything for.
+        }
+    }
+
+    stop(generationId?: string): boolean {
+        const generation = this.#generation;
+        if (generation == null || (generationId != null && generation.id !== generationId)) return false;
+        generation.abort.abort();
+        return true;
+    }
+}

@@ -1,0 +1,71 @@
+// Entry of the engine host process: the only process that loads native llama.cpp code,
+// so a native crash or out-of-memory takes down this process and never the window.
+// Runs as an Electron utilityProcess in the app and as a Node child process in web mode.
+import type { EventEnvelope } from '../common/contract.ts';
+import { rankHeads } from '../common/kv/policy.ts';
+import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
+import { Engine } from './engine.ts';
+import { profileModel } from './profiler/profileModel.ts';
+
+interface ParentChannel {
+    send: (message: unknown) => void;
+    onMessage: (listener: (message: unknown) => void) => void;
+}
+
+function connectToParent(): ParentChannel {
+    const parentPort = (process as { parentPort?: Electron.ParentPort }).parentPort;
+    if (parentPort != null) {
+        return {
+            send: (message) => parentPort.postMessage(message),
+            onMessage: (listener) => parentPort.on('message', (event) => listener(event.data)),
+        };
+    }
+    const send = process.send?.bind(process);
+    if (send == null) throw new Error('The engine host must be started by Headroom (no IPC channel).');
+    return {
+        send: (message) => send(message),
+        onMessage: (listener) => process.on('message', listener),
+    };
+}
+
+const parent = connectToParent();
+const emit = (envelope: EventEnvelope) => parent.send(envelope);
+
+const engine = new Engine({
+    loadProgress: (path, progress) => emit(eventEnvelope('model.loadProgress', { path, progress })),
+    chunk: (generationId, text) => emit(eventEnvelope('chat.chunk', { generationId, text })),
+    memoryStats: (stats) => emit(eventEnvelope('memory.stats', stats)),
+    prefill: (generationId, done, total) => emit(eventEnvelope('chat.prefill', { generationId, done, total })),
+});
+
+const handlers: Partial<Handlers> = {
+    'model.load': (params) => engine.load(params),
+    'model.unload': async () => {
+        await engine.unload();
+        return {};
+    },
+    'model.countTokens': async ({ texts }) => ({ tokens: engine.countTokens(texts) }),
+    'generate.run': (params) => engine.generate(params),
+    'generate.stop': async ({ generationId }) => ({ stopped: engine.stop(generationId) }),
+    'engine.kvStats': () => engine.kvStats(),
+    'memory.stats': () => engine.memoryStats(),
+    'memory.plan': (params) => engine.plan(params),
+    'memory.fit': ({ request, goal }) => engine.fit(request, goal),
+    // Only in a host started for profiling (HeadProfiling): its engine never loads a model.
+    'kv.profile': async ({ path, force, prompts, tokens }) => {
+        const run = await profileModel({
+            modelPath: path, force, prompts, tokens,
+            progress: (done, total) => emit(eventEnvelope('kv.profileProgress', { path, done, total })),
+        });
+        return { file: run.path, reused: run.reused, recommendedBudget: run.profile.recommendedBudget, topHeads: rankHeads(run.profile.scores).slice(0, 4) };
+    },
+};
+
+parent.onMessage((message) => {
+    void dispatch(handlers, message).then((response) => parent.send(response));
+});
+
+// Without a parent there is nobody to serve: leave rather than linger as an orphan.
+process.on('disconnect', () => process.exit(0));
+
+emit(eventEnvelope('host.ready', { pid: process.pid }));

@@ -1,0 +1,123 @@
+// Where head profiles live, and the one way a profile is found and read. The profiler stores
+// one JSON per model file, named by the file's sha256, in the app's profile folder
+// (HEADROOM_PROFILE_DIR overrides it); a load, a plan and the benchmarks find it the same way.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { HeadroomError, noModelFile } from '../../common/errors.ts';
+import { HeadProfile, profileFits, type FoundProfile } from '../../common/kv/policy.ts';
+import type { KvShape } from '../../common/modelShape.ts';
+
+/** Electron's userData folder for Headroom, without needing Electron. */
+function appDataDir(): string {
+    if (process.platform === 'win32') return process.env.APPDATA ?? path.join(os.homedir(), 'AppData', 'Roaming');
+    if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support');
+    return process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config');
+}
+
+export function profileDir(): string {
+    return process.env.HEADROOM_PROFILE_DIR ?? path.join(appDataDir(), 'Headroom', 'head-profiles');
+}
+
+export function profilePathFor(sha256: string): string {
+    return path.join(profileDir(), `${sha256}.json`);
+}
+
+export async function sha256OfFile(filePath: string): Promise<string> {
+    const hash = createHash('sha256');
+    try {
+        for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
+    } catch {
+        throw noModelFile(filePath);
+    }
+    return hash.digest('hex');
+}
+
+/** The profile in a file; null when there is no such file, refused when it is not a profile. */
+export async function readProfile(filePath: string): Promise<HeadProfile | null> {
+    let raw: string;
+    try {
+        raw = await readFile(filePath, 'utf8');
+    } catch {
+        return null;
+    }
+    let json: unknown;
+    try {
+        json = JSON.parse(raw);
+    } catch {
+        throw new HeadroomError('BAD_REQUEST', `${filePath} is not JSON.`);
+    }
+    const parsed = HeadProfile.safeParse(json);
+    if (!parsed.success) throw new HeadroomError('BAD_REQUEST', `${filePath} is not a head profile: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+    return parsed.data;
+}
+
+export async function writeProfile(profile: HeadProfile, filePath: string): Promise<void> {
+    await mkdir(path.dirname(filePath), { recursive: true });
+    // Written then renamed, so a reader never sees half a profile.
+    const temporary = `${filePath}.${process.pid}.tmp`;
+    await writeFile(temporary, `${JSON.stringify(HeadProfile.parse(profile), null, 2)}\n`);
+    await rename(temporary, filePath);
+}
+
+// Hashing a multi-GB model takes seconds: remembered per file while its size and mtime hold.
+const hashes = new Map<string, { size: number; mtimeMs: number; sha256: Promise<string> }>();
+
+/** sha256 of a model file, hashed once per process unless the file changes. */
+export async function modelSha256(filePath: string): Promise<string> {
+    const key = path.resolve(filePath);
+    const info = await stat(key).catch(() => null);
+    if (info == null) throw noModelFile(filePath);
+    const known = hashes.get(key);
+    if (known != null && known.size === info.size && known.mtimeMs === info.mtimeMs) return known.sha256;
+    const sha256 = sha256OfFile(key);
+    hashes.set(key, { size: info.size, mtimeMs: info.mtimeMs, sha256 });
+    sha256.catch(() => hashes.delete(key));
+    return sha256;
+}
+
+/** The profile the profiler stored for this model file, or null when there is none (or it is unreadable). */
+async function storedProfileFor(modelPath: string): Promise<FoundProfile | null> {
+    const sha256 = await modelSha256(modelPath);
+    const filePath = profilePathFor(sha256);
+    const profile = await readProfile(filePath).catch(() => null);
+    return profile == null || profile.modelSha256 !== sha256 ? null : { profile, path: filePath };
+}
+
+export const noProfile = (modelPath: string, filePath: string) =>
+    new HeadroomError('NOT_FOUND', `No head profile for ${path.basename(modelPath)} at ${filePath}; run \`npm run profile -- --model ${modelPath}\`.`);
+
+/** Refuses a profile measured on a model of another shape. */
+export function checkProfileShape(found: FoundProfile, shape: Pick<KvShape, 'layers' | 'kvHeads'>): FoundProfile {
+    const { profile } = found;
+    if (!profileFits(profile, shape)) {
+        throw new HeadroomError('BAD_REQUEST', `The head profile ${found.path} is for a model with ${profile.layers} layers × ${profile.kvHeads} KV heads; this one has ${shape.layers} × ${shape.kvHeads}.`);
+    }
+    return found;
+}
+
+/**
+ * The head profile for a model file: the `explicit` file when one is named (refused when it is
+ * missing, unreadable or, given the model's shape, for another shape), else the one the profiler
+ * stored for this file (ignored when unreadable or for another shape), else null.
+ */
+export async function findProfile(modelPath: string, options: { explicit?: string | undefined; shape?: Pick<KvShape, 'layers' | 'kvHeads'> } = {}): Promise<FoundProfile | null> {
+    const { explicit, shape } = options;
+    if (explicit != null) {
+        const profile = await readProfile(explicit);
+        if (profile == null) throw noProfile(modelPath, explicit);
+        const found = { profile, path: explicit };
+        return shape == null ? found : checkProfileShape(found, shape);
+    }
+    const stored = await storedProfileFor(modelPath);
+    return stored == null || (shape != null && !profileFits(stored.profile, shape)) ? null : stored;
+}
+
+/** findProfile, refused when there is none: what a run needs whose point is the profile's heads. */
+export async function requireProfile(modelPath: string, explicit?: string): Promise<FoundProfile> {
+    const found = await findProfile(modelPath, { explicit });
+    if (found != null) return found;
+    throw noProfile(modelPath, profilePathFor(await modelSha256(modelPath)));
+}

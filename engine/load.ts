@@ -1,0 +1,165 @@
+// The one way a model is loaded, by the engine, the profiler and the benchmarks alike: the
+// runtime's llama.cpp build, the KV plan from the model's shape and head profile, the context
+// created with it, and what llama.cpp then logged allocating. Generation, stats and memory
+// plans build on what this returns.
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
+import type { Params } from '../common/contract.ts';
+import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
+import { automaticContextSize, flashAttentionOption } from '../common/loadOptions.ts';
+import { contextCellsFor, HEADWISE_ARCHITECTURES, KV_CACHE_TYPES, kvShapeFromMetadata, type KvShape } from '../common/modelShape.ts';
+import type { Device } from '../common/devices.ts';
+import { COMPRESSED_UBATCH, kvBytes, planFromProfile, type FoundProfile, type HeadPlan, type KvMode, type ResolvedKv } from '../common/kv/policy.ts';
+import type { KvCompression } from '../common/kv/usage.ts';
+import { createKvContext, defaultThreads } from './kv/context.ts';
+import { buildSupportsHeadwise, type KvLogCollector } from './kv/native.ts';
+import { checkProfileShape, findProfile } from './kv/profiles.ts';
+import { BufferLog, type MeasuredBuffers } from './llamaLog.ts';
+import { computeDevice, runtime } from './runtime.ts';
+
+export interface LoadOptions extends Params<'model.load'> {
+    /** The head profile to plan with (null: none, the fallback order); by default kv.profile's, else the stored one. */
+    profile?: FoundProfile | null;
+    /** An explicit per-head plan (the profiler's ablations), instead of one planned from kv's budget. */
+    plan?: HeadPlan;
+    /** Load progress in [0, 1], in steps of at least a percent. */
+    onProgress?: (progress: number) => void;
+}
+
+/** What the KV cache runs, and what llama.cpp said about it. */
+export interface LoadedKv {
+    compression: KvCompression;
+    /** The plan the native cache runs; null for the stock cache. */
+    resolved: ResolvedKv | null;
+    /** The profile the plan was made with, also when the cache ended up stock. */
+    profile: FoundProfile | null;
+    log: KvLogCollector;
+}
+
+export interface LoadedModel {
+    path: string;
+    fileBytes: number;
+    architecture: string;
+    model: LlamaModel;
+    context: LlamaContext;
+    /** The cache's geometry as llama.cpp allocated it (no layers when the metadata names no attention heads). */
+    shape: KvShape;
+    kv: LoadedKv;
+    /** What llama.cpp logged allocating for the model and the context. */
+    measured: MeasuredBuffers;
+    dispose: () => Promise<void>;
+}
+
+const NO_HEADS: KvCompression = { available: false, active: false, reason: 'The model\'s GGUF metadata does not describe its attention heads; the full cache is used.' };
+const STOCK_BUILD = 'This llama.cpp build has no head-level KV cache (the stock binary is loaded); run `npm run build:native` to build it.';
+
+/** Whether this build and this architecture can run the head-level cache at all. */
+function kvAvailability(systemInfo: string, architecture: string, wanted: boolean): KvCompression {
+    if (!buildSupportsHeadwise(systemInfo)) return { available: false, active: false, reason: STOCK_BUILD };
+    if (!HEADWISE_ARCHITECTURES.has(architecture)) {
+        return { available: false, active: false, reason: `Head-level KV compression does not support the ${architecture} architecture yet; the full cache is used.` };
+    }
+    return { available: true, active: false, reason: wanted ? null : 'Compression is off.' };
+}
+
+/** What the native side did with the plan, from the lines it logged. */
+function kvOutcome(compression: KvCompression, resolved: ResolvedKv | null, log: KvLogCollector, profile: FoundProfile | null): LoadedKv {
+    if (resolved == null) return { compression, resolved: null, profile, log };
+    if (log.unavailableFor != null || log.buffers.length === 0) {
+        const reason = log.unavailableFor != null
+            ? `llama.cpp has no head-level cache for the ${log.unavailableFor} architecture; the full cache is used.`
+            : 'llama.cpp did not report a head-level cache for this context; the full cache is used.';
+        return { compression: { available: false, active: false, reason }, resolved: null, profile, log };
+    }
+    return { compression: { available: true, active: true, reason: null }, resolved, profile, log };
+}
+
+export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
+    const { path: modelPath, contextSize, threads, kv, gpuLayers, flashAttention, kvCacheType, onProgress } = options;
+    const file = await stat(modelPath).catch(() => null);
+    if (file == null || !file.isFile()) throw noModelFile(modelPath);
+    const { llama } = await runtime.get();
+    const buffers = new BufferLog();
+    const stopMeasuring = runtime.listen((line) => buffers.observe(line));
+    try {
+        let model: LlamaModel;
+        let reported = -1;
+        try {
+            model = await llama.loadModel({
+                modelPath,
+                ...(gpuLayers != null ? { gpuLayers } : {}),
+                onLoadProgress: (progress) => {
+                    // llama.cpp reports per tensor; a percent step is plenty for a progress bar.
+                    if (progress < 1 && progress - reported < 0.01) return;
+                    reported = progress;
+                    onProgress?.(progress);
+                },
+            });
+        } catch (error) {
+            throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${path.basename(modelPath)}: ${errorMessage(error)}. Is it a valid GGUF model file?`);
+        }
+        try {
+            const metadata = model.fileInfo.metadata as unknown as Record<string, unknown>;
+            const architecture = String(model.fileInfo.metadata.general?.architecture ?? 'unknown');
+            const wantKv = options.plan != null || (kv != null && kv.mode !== 'off');
+            // With compression the context size is fixed up front: the plan's budget is a share of it.
+            const contextTokens = contextSize ?? automaticContextSize(model.trainContextSize);
+            const planShape = kvShapeFromMetadata(metadata, contextCellsFor(contextTokens), COMPRESSED_UBATCH, kvCacheType);
+            const compression = planShape == null && wantKv ? NO_HEADS : kvAvailability(llama.systemInfo, architecture, wantKv);
+            let profile: FoundProfile | null = null;
+            let resolved: ResolvedKv | null = null;
+            if (wantKv && planShape != null) {
+                // the given profile, else the explicit profile file, else the one `npm run profile` stored for this model
+                profile = options.profile === undefined
+                    ? await findProfile(modelPath, { explicit: kv?.profile, shape: planShape })
+                    : options.profile && checkProfileShape(options.profile, planShape);
+                const compute = computeDevice(llama);
+                if (compression.available && options.plan != null) resolved = explicitPlan(options.plan, kv?.mode ?? 'budget', planShape, compute);
+                else if (compression.available && kv != null) resolved = planFromProfile(kv, planShape, compute, profile);
+            }
+            const contextOptions: LlamaContextOptions = {
+                ...(flashAttention != null ? { flashAttention: flashAttentionOption(flashAttention) } : {}),
+                ...(kvCacheType != null ? { experimentalKvCacheKeyType: KV_CACHE_TYPES[kvCacheType].ggml, experimentalKvCacheValueType: KV_CACHE_TYPES[kvCacheType].ggml } : {}),
+                threads: threads ?? defaultThreads(llama, file.size),
+                contextSize: resolved != null ? contextTokens : (contextSize ?? { max: contextTokens }),
+            };
+            let created: Awaited<ReturnType<typeof createKvContext>>;
+            try {
+                created = await createKvContext(model, resolved?.plan ?? null, contextOptions);
+            } catch (error) {
+                throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${errorMessage(error)}`);
+            }
+            const { context, kvLog } = created;
+            const shape = kvShapeFromMetadata(metadata, context.contextSize, context.batchSize, kvCacheType)
+                ?? { layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: context.contextSize, ubatch: context.batchSize };
+            return {
+                path: modelPath, fileBytes: file.size, architecture, model, context, shape,
+                kv: kvOutcome(compression, resolved, kvLog, profile),
+                measured: buffers.measured,
+                async dispose() {
+                    await context.dispose();
+                    await model.dispose();
+                },
+            };
+        } catch (error) {
+            await model.dispose();
+            throw error;
+        }
+    } finally {
+        stopMeasuring();
+    }
+}
+
+/** An explicit plan as a load runs it: its budget is the share of the stock cache's bytes it spends. */
+function explicitPlan(plan: HeadPlan, mode: KvMode, shape: KvShape, compute: Device): ResolvedKv {
+    const share = (bytes: { gpu: number; cpu: number }) => bytes.gpu + bytes.cpu;
+    return { mode, plan, budget: share(kvBytes(shape, plan, compute)) / share(kvBytes(shape, null, compute)), profile: null, scores: null };
+}
+
+/** Refuses a load whose compressed cache did not come about (the stock build, another architecture), saying why. */
+export async function requireCompression(loaded: LoadedModel): Promise<LoadedModel> {
+    if (loaded.kv.compression.active) return loaded;
+    await loaded.dispose();
+    throw new HeadroomError('NOT_AVAILABLE', loaded.kv.compression.reason ?? 'The head-level KV cache is not active.');
+}

@@ -1,0 +1,204 @@
+// Predicts a model's memory before it is loaded: weights and compute buffers from
+// node-llama-cpp's resource estimation (it simulates llama.cpp's allocations), the KV cache
+// from policy.ts with the model's real shape. Runs where node-llama-cpp lives (engine host, CLI).
+import { stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { GgufInsights, Llama } from 'node-llama-cpp';
+import type { Device } from '../common/devices.ts';
+import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
+import { flashAttentionOption } from '../common/loadOptions.ts';
+import { attentionOf, contextCellsFor, KV_CACHE_TYPES, KvCacheType, kvShapeOf, supportsKvCacheType, type AttentionMetadata } from '../common/modelShape.ts';
+import { AUTO_BUDGET_WITHOUT_PROFILE, budgetFor, COMPRESSED_UBATCH, fallbackScores, planForBudget, type HeadPlan, type HeadProfile } from '../common/kv/policy.ts';
+import { kvUsageFromFormula } from '../common/kv/usage.ts';
+import { machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
+import { findProfile } from './kv/profiles.ts';
+import { runtime } from './runtime.ts';
+
+/** Tokens llama.cpp evaluates at once by default; a streaming head keeps room for one batch. */
+export const DEFAULT_UBATCH = 512;
+
+export async function machineOf(llama: Llama): Promise<Machine> {
+    const vram = llama.gpu === false ? { total: 0, free: 0 } : await llama.getVramState();
+    return { gpu: llama.gpu, vramTotal: vram.total, vramFree: vram.free, ramTotal: os.totalmem(), ramFree: os.freemem() };
+}
+
+interface ModelFacts {
+    insights: GgufInsights;
+    name: string;
+    metadata: AttentionMetadata;
+}
+
+const factsCache = new Map<string, Promise<ModelFacts>>();
+
+async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> {
+    // Keyed by size and time too: a file replaced at the same path is read again.
+    const file = await stat(modelPath);
+    const key = `${modelPath}:${file.size}:${file.mtimeMs}`;
+    let facts = factsCache.get(key);
+    if (facts == null) {
+        facts = (async () => {
+            const { readGgufFileInfo, GgufInsights } = await import('node-llama-cpp');
+            const info = await readGgufFileInfo(modelPath);
+            const insights = await GgufInsights.from(info, llama);
+            return { insights, name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'), metadata: info.architectureMetadata };
+        })();
+        factsCache.set(key, facts);
+        facts.catch(() => factsCache.delete(key));
+    }
+    return facts;
+}
+
+/** The plan for a request; `profile` (the head scores to plan with) must be for this model's shape. */
+export async function planMemory(llama: Llama, input: PlanInput, profile: HeadProfile | null = null): Promise<MemoryPlan> {
+    const request = PlanRequest.parse(input);
+    const { insights, name, metadata } = await modelFacts(llama, request.path);
+    const machine = await machineOf(llama);
+    const notes: string[] = [];
+    const attention = attentionOf(metadata);
+    const layers = insights.totalLayers;
+    let gpuLayers = 0;
+    if (llama.gpu !== false && request.gpuLayers === 'auto') {
+        const resolved = await insights.configurationResolver.resolveModelGpuLayersV2('auto', { defaultContextFlashAttention: flashAttentionOption(request.flashAttention) });
+        gpuLayers = typeof resolved === 'number' ? resolved : resolved.gpuLayers;
+    } else if (llama.gpu !== false && request.gpuLayers !== 'auto') {
+        gpuLayers = Math.min(request.gpuLayers, layers);
+    }
+    if (llama.gpu === false && request.gpuLayers !== 'auto' && request.gpuLayers > 0) notes.push('No GPU on this machine: every layer runs on the CPU.');
+    const kvCacheTypes = KvCacheType.options.filter((type) => supportsKvCacheType(attention, type));
+    let cacheType = request.kvCacheType;
+    if (!kvCacheTypes.includes(cacheType)) {
+        notes.push(`This model's heads (${attention.keyDim} values) cannot use a ${cacheType} cache; planned with f16.`);
+        cacheType = 'f16';
+    }
+
+    const budget = budgetFor(request.kv, profile);
+    if (request.kv.mode === 'auto' && profile == null) notes.push(`No head profile for this model yet: "auto" compression is planned at ${AUTO_BUDGET_WITHOUT_PROFILE * 100}% of the cache.`);
+    const contextCells = contextCellsFor(request.contextSize);
+    // The engine runs compressed contexts with smaller batches: a streaming head holds one beyond its window.
+    const ubatch = Math.min(budget == null ? DEFAULT_UBATCH : COMPRESSED_UBATCH, contextCells);
+    const shape = kvShapeOf(attention, { contextCells, ubatch, cacheType });
+    const attentionLayersOnGpu = Math.min(gpuLayers, attention.layers);
+    const stock = kvUsageFromFormula(shape, null, { gpuLayers: attentionLayersOnGpu, profile });
+
+    const weights = await insights.estimateModelResourceRequirementsV2({ gpuLayers });
+    const { GgmlType } = await import('node-llama-cpp');
+    const ggmlCacheType = GgmlType[KV_CACHE_TYPES[cacheType].ggml];
+    const withContext = await insights.estimateContextResourceRequirementsV2({
+        contextSize: contextCells, modelGpuLayers: gpuLayers, batchSize: ubatch, sequences: 1,
+        flashAttention: flashAttentionOption(request.flashAttention), kvCacheKeyType: ggmlCacheType, kvCacheValueType: ggmlCacheType,
+    });
+    // node-llama-cpp's estimate holds the stock cache plus the compute buffers: keep the latter.
+    const computeBytes = { gpu: Math.max(0, withContext.gpuVram - stock.gpu), cpu: Math.max(0, withContext.cpuRam - stock.cpu) };
+
+    const planFor = (fullPlacement: Device): HeadPlan | null => budget == null
+        ? null
+        : planForBudget(shape, profile?.scores ?? fallbackScores(shape), budget, { sinks: request.kv.sinks, window: request.kv.window, fullPlacement });
+
+    const gpuAvailable = llama.gpu !== false && gpuLayers > 0;
+    const place = (placement: Device) => {
+        const kv = budget == null ? stock : kvUsageFromFormula(shape, planFor(placement), { gpuLayers: attentionLayersOnGpu, profile });
+        const needs = { gpuBytes: weights.gpuVram + kv.gpu + computeBytes.gpu, cpuBytes: weights.cpuRam + kv.cpu + computeBytes.cpu };
+        return { kv, ...needs, ...machineVerdict(needs, machine) };
+    };
+    let placement: Device = request.kv.offload === 'cpu' || !gpuAvailable ? 'cpu' : 'gpu';
+    if (request.kv.offload === 'gpu' && !gpuAvailable && budget != null) notes.push('KV offload "GPU" needs a GPU with layers on it: full heads are planned in CPU RAM.');
+    let result = place(placement);
+    if (request.kv.offload === 'auto' && placement === 'gpu' && !result.gpuFits) {
+        placement = 'cpu';
+        result = place(placement);
+    }
+    notes.push(...result.notes);
+    if (request.contextSize > (insights.trainContextSize ?? Infinity)) notes.push(`The model was trained for ${insights.trainContextSize} tokens; answers may degrade beyond that.`);
+
+    return {
+        model: {
+            path: request.path, name, layers: attention.layers, kvHeads: attention.kvHeads,
+            headDim: attention.keyDim, trainContextSize: insights.trainContextSize ?? 0, kvCacheTypes: [...kvCacheTypes],
+        },
+        contextSize: request.contextSize,
+        contextCells,
+        gpuLayers,
+        budget,
+        kvCacheType: cacheType,
+        predicted: {
+            weightsBytes: weights.gpuVram + weights.cpuRam,
+            weights: { gpu: weights.gpuVram, cpu: weights.cpuRam },
+            kvBytes: { gpu: result.kv.gpu, cpu: result.kv.cpu },
+            computeBytes,
+            gpuBytes: result.gpuBytes,
+            cpuBytes: result.cpuBytes,
+            fits: result.gpuFits && result.cpuFits,
+        },
+        kv: result.kv,
+        machine,
+        notes,
+    };
+}
+
+/**
+ * "Fit to my machine": the largest context that fits (goal 'context'), or the least
+ * compression, i.e. the largest budget, at the chosen context (goal 'compression').
+ */
+export async function fitToMachine(llama: Llama, input: PlanInput, goal: FitGoal, profile: HeadProfile | null = null): Promise<FitResult> {
+    const request = PlanRequest.parse(input);
+    if (goal === 'context') {
+        const { insights } = await modelFacts(llama, request.path);
+        const most = Math.max(256, Math.min(1 << 20, insights.trainContextSize ?? 1 << 20));
+        const fits = async (contextSize: number) => (await planMemory(llama, { ...request, contextSize }, profile)).predicted.fits;
+        // Whole multiples of the 256-cell padding: llama.cpp allocates those anyway.
+        let low = 0;
+        let high = Math.floor(most / 256);
+        while (low < high) {
+            const mid = Math.ceil((low + high + 1) / 2);
+            if (await fits(mid * 256)) low = mid;
+            else high = mid - 1;
+        }
+        if (low === 0) return { request: null, plan: null, message: 'Even a 256-token context does not fit this machine with these settings.' };
+        const fitted = { ...request, contextSize: low * 256 };
+        const capped = low * 256 === most ? ' (all the model was trained for)' : '';
+        return { request: fitted, plan: await planMemory(llama, fitted, profile), message: `The largest context that fits is ${(low * 256).toLocaleString('en-US')} tokens${capped}.` };
+    }
+    const atBudget = (budget: number) => ({ ...request, kv: { ...request.kv, mode: 'budget' as const, budget } });
+    const stock = await planMemory(llama, { ...request, kv: { ...request.kv, mode: 'off' } }, profile);
+    if (stock.predicted.fits) return { request: { ...request, kv: { ...request.kv, mode: 'off' } }, plan: stock, message: 'The full cache fits: no compression needed.' };
+    // Budgets in 1% steps, from most to least compression (100% would be the stock cache,
+    // which did not fit; only its smaller compressed batches could make it look otherwise).
+    let low = 1;
+    let high = 99;
+    if (!(await planMemory(llama, atBudget(0.01), profile)).predicted.fits) {
+        return { request: null, plan: null, message: 'Even the strongest compression does not fit: choose a shorter context or a smaller model.' };
+    }
+    while (low < high) {
+        const mid = Math.ceil((low + high) / 2);
+        if ((await planMemory(llama, atBudget(mid / 100), profile)).predicted.fits) low = mid;
+        else high = mid - 1;
+    }
+    const fitted = atBudget(low / 100);
+    return { request: fitted, plan: await planMemory(llama, fitted, profile), message: `The least compression that fits keeps ${low}% of the cache.` };
+}
+
+/** The head profile a plan uses: the request's explicit file, else the one stored for the model (as a load finds it). */
+async function profileFor(llama: Llama, request: PlanInput): Promise<HeadProfile | null> {
+    const { metadata } = await modelFacts(llama, request.path);
+    return (await findProfile(request.path, { explicit: request.kv?.profile, shape: attentionOf(metadata) }))?.profile ?? null;
+}
+
+/** Runs a plan or fit for a model file on this process's runtime, one at a time with loads. */
+async function planned<T>(input: PlanInput, work: (llama: Llama, profile: HeadProfile | null) => Promise<T>): Promise<T> {
+    const { llama } = await runtime.get();
+    const file = await stat(input.path).catch(() => null);
+    if (file == null || !file.isFile()) throw noModelFile(input.path);
+    try {
+        return await runtime.exclusive(async () => work(llama, await profileFor(llama, input)));
+    } catch (error) {
+        if (error instanceof HeadroomError) throw error;
+        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not read ${path.basename(input.path)}: ${errorMessage(error)} Is it a valid GGUF model file?`);
+    }
+}
+
+/** memory.plan: what a model needs at these settings, and whether this machine has it. */
+export const plan = (input: PlanInput) => planned(input, (llama, profile) => planMemory(llama, input, profile));
+
+/** memory.fit: the largest context, or the least compression, that fits this machine. */
+export const fit = (input: PlanInput, goal: FitGoal) => planned(input, (llama, profile) => fitToMachine(llama, input, goal, profile));

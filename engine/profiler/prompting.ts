@@ -1,0 +1,100 @@
+// Putting a document and a question through the model's own chat template: as a live chat
+// (for answers) and as tokens (for scoring an expected answer's log-probability).
+import type { ChatHistoryItem, ChatWrapper, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { runtime } from '../runtime.ts';
+import type { Needle } from './haystack.ts';
+
+/** Greedy answer to `question` with `document` as the system message, on a cleared sequence. */
+export async function askAboutDocument(
+    sequence: LlamaContextSequence, document: string, question: string, maxTokens = 32,
+): Promise<string> {
+    const { lib } = await runtime.get();
+    await sequence.clearHistory();
+    const session = new lib.LlamaChatSession({ contextSequence: sequence, systemPrompt: document, autoDisposeSequence: false, chatWrapper: await chatWrapperOf(sequence.model) });
+    try {
+        return await session.prompt(question, { temperature: 0, maxTokens });
+    } finally {
+        session.dispose({ disposeSequence: false });
+    }
+}
+
+// Resolving a Jinja chat template takes most of a second: once per model is enough.
+const wrappers = new WeakMap<LlamaModel, ChatWrapper>();
+
+async function chatWrapperOf(model: LlamaModel): Promise<ChatWrapper> {
+    let wrapper = wrappers.get(model);
+    if (wrapper == null) {
+        const { lib } = await runtime.get();
+        wrapper = lib.resolveChatWrapper(model);
+        wrappers.set(model, wrapper);
+    }
+    return wrapper;
+}
+
+/** The prompt tokens the chat template makes of a system document and one user question. */
+export async function chatPromptTokens(model: LlamaModel, document: string, question: string): Promise<Token[]> {
+    const wrapper = await chatWrapperOf(model);
+    const history: ChatHistoryItem[] = [
+        { type: 'system', text: document },
+        { type: 'user', text: question },
+        { type: 'model', response: [] },
+    ];
+    const { contextText } = wrapper.generateContextState({ chatHistory: history });
+    return contextText.tokenize(model.tokenizer);
+}
+
+export interface ScoredPrompt {
+    /** The templated document: everything before the question starts. */
+    documentTokens: Token[];
+    /** The question, the template's turn markers, the answer's prefix and its digits. */
+    tailTokens: Token[];
+    /** How many of the tail's last tokens are the digits being scored. */
+    answerCount: number;
+}
+
+/**
+ * A needle prompt split where the question begins (found as the first token that differs
+ * from the same prompt with another question), with the expected answer appended.
+ */
+export async function scoredPrompt(model: LlamaModel, document: string, needle: Needle): Promise<ScoredPrompt> {
+    const tokens = await chatPromptTokens(model, document, needle.question);
+    const other = await chatPromptTokens(model, document, '?');
+    let split = 0;
+    while (split < tokens.length && tokens[split] === other[split]) split++;
+    const prefix = model.tokenize(needle.answerPrefix);
+    const answer = model.tokenize(needle.answerPrefix + needle.digits).slice(prefix.length);
+    return { documentTokens: tokens.slice(0, split), tailTokens: [...tokens.slice(split), ...prefix, ...answer], answerCount: answer.length };
+}
+
+export interface AnswerScore {
+    /** Sum of the log-probabilities of the needle's digits, teacher-forced after the answer prefix. */
+    logProb: number;
+    /** Whether greedy decoding would produce every digit. */
+    correct: boolean;
+}
+
+/**
+ * Evaluates `tokens` after whatever the sequence holds and scores its last `answerCount`
+ * tokens: the next-token distribution before each of them.
+ */
+export async function scoreContinuation(sequence: LlamaContextSequence, tokens: Token[], answerCount: number): Promise<AnswerScore> {
+    const firstScored = tokens.length - answerCount - 1;
+    const outputs = await sequence.controlledEvaluate(tokens.map((token, index) =>
+        index >= firstScored && index < tokens.length - 1 ? [token, { generateNext: { probabilities: true } }] : token));
+    let logProb = 0;
+    let correct = true;
+    for (let i = 0; i < answerCount; i++) {
+        const expected = tokens[firstScored + 1 + i];
+        const probabilities = outputs[firstScored + i]?.next.probabilities;
+        if (probabilities == null || expected == null) throw new Error('llama.cpp returned no probabilities');
+        logProb += Math.log(Math.max(probabilities.get(expected) ?? 0, 1e-12));
+        if (probabilities.entries().next().value?.[0] !== expected) correct = false;
+    }
+    return { logProb, correct };
+}
+
+/** Scores a whole prompt from an empty sequence. */
+export async function scoreAnswer(sequence: LlamaContextSequence, prompt: ScoredPrompt): Promise<AnswerScore> {
+    await sequence.clearHistory();
+    return scoreContinuation(sequence, [...prompt.documentTokens, ...prompt.tailTokens], prompt.answerCount);
+}

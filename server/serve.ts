@@ -1,0 +1,122 @@
+// `npm run serve -- --model <path.gguf> [--port <n>] [--context <n>] [--data-dir <dir>]`: the
+// engine and the UI for a browser on this machine. Prints exactly one line, the address to open.
+import { existsSync, statSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { errorMessage } from '../common/errors.ts';
+import { KV_FLAG_USAGE, parseKvFlag } from '../common/kv/flag.ts';
+import { kvSettingsOf, loadParamsOf } from '../common/settingsRequests.ts';
+import { createBackend, type Backend } from '../backend/backend.ts';
+import { spawnNodeHost } from '../backend/host/nodeHost.ts';
+import { checked, contextOption, refuse, threadsOption } from '../cli/args.ts';
+import { startWebServer } from './webServer.ts';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const staticDir = path.join(root, 'dist', 'renderer');
+const DEFAULT_PORT = 4310;
+
+const TOOL = 'headroom';
+function fail(message: string): never {
+    return refuse(TOOL, message);
+}
+
+function newestMtime(dir: string): number {
+    let newest = 0;
+    for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+        if (entry.isFile()) newest = Math.max(newest, statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+    }
+    return newest;
+}
+
+/** Build the UI when it is missing or older than its sources, so a fresh checkout just works. */
+async function ensureRendererBuilt(): Promise<void> {
+    const index = path.join(staticDir, 'index.html');
+    const sources = ['renderer', 'common'].map((dir) => path.join(root, dir));
+    if (existsSync(index) && statSync(index).mtimeMs >= Math.max(...sources.map(newestMtime))) return;
+    process.stderr.write('Building the Headroom UI…\n');
+    const { build } = await import('vite');
+    await build({ configFile: path.join(root, 'renderer', 'vite.config.ts'), mode: 'web', logLevel: 'warn' });
+}
+
+const values = checked(TOOL, () => parseArgs({
+    options: {
+        model: { type: 'string' },
+        port: { type: 'string', default: String(DEFAULT_PORT) },
+        context: { type: 'string' },
+        threads: { type: 'string' },
+        'data-dir': { type: 'string' },
+        kv: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+}).values);
+
+if (values.help) {
+    process.stdout.write(`Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>] [${KV_FLAG_USAGE}]\n`);
+    process.exit(0);
+}
+
+const { port, contextSize, threads, kv, modelPath } = checked(TOOL, () => {
+    const portNumber = Number(values.port);
+    if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) throw new Error(`--port must be a port number, not "${values.port}".`);
+    const model = values.model == null ? null : path.resolve(values.model);
+    if (model != null && !existsSync(model)) throw new Error(`no model file at ${model}.`);
+    return {
+        port: portNumber,
+        contextSize: contextOption(values.context),
+        threads: threadsOption(values.threads),
+        // --kv, --context and --threads are saved as settings; without them the saved ones apply.
+        kv: values.kv == null ? null : parseKvFlag(values.kv),
+        modelPath: model,
+    };
+});
+
+/** Chats live in the XDG data folder unless told otherwise (Electron uses its userData). */
+function defaultDataDir(): string {
+    const base = process.env.XDG_DATA_HOME != null && path.isAbsolute(process.env.XDG_DATA_HOME)
+        ? process.env.XDG_DATA_HOME
+        : path.join(os.homedir(), '.local', 'share');
+    return path.join(base, 'headroom');
+}
+const dataDir = path.resolve(values['data-dir'] ?? defaultDataDir());
+
+await ensureRendererBuilt();
+let backend: Backend;
+try {
+    backend = createBackend({ spawnHost: spawnNodeHost, dataDir });
+} catch (error) {
+    fail(`cannot open the chat database in ${dataDir}: ${errorMessage(error)}`);
+}
+// What the command line says becomes the settings (validated like the panel's), so the
+// planner, the settings panel and the loaded model all agree.
+try {
+    backend.settings.update({
+        ...(contextSize != null ? { contextSize } : {}),
+        ...(threads != null ? { threads } : {}),
+        ...(kv != null ? kvSettingsOf(kv) : {}),
+    });
+} catch (error) {
+    backend.dispose();
+    fail(errorMessage(error));
+}
+const server = await startWebServer({ backend, staticDir, port }).catch((error: NodeJS.ErrnoException) => {
+    backend.dispose();
+    fail(error.code === 'EADDRINUSE' ? `port ${port} is in use; pass --port <n> (0 picks a free one).` : error.message);
+});
+process.stdout.write(`Headroom is running at ${server.url}\n`);
+
+if (modelPath != null) {
+    backend.supervisor.load(loadParamsOf(modelPath, backend.settings.settings)).catch((error: Error) => {
+        process.stderr.write(`headroom: ${error.message}\n`);
+    });
+}
+
+const shutdown = async () => {
+    backend.dispose();
+    await server.close();
+    process.exit(0);
+};
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());

@@ -1,0 +1,197 @@
+// The IPC contract at every boundary: malformed requests of every type are refused with a
+// clear error before any handler runs, and clients drop malformed responses and events.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { requests, type Method } from '../../common/contract.ts';
+import { HeadroomError } from '../../common/errors.ts';
+import { dispatch, RpcClient, type Handlers } from '../../common/rpc.ts';
+
+/** Handlers that fail the test if a bad request ever reaches them. */
+function untouchableHandlers(): Handlers {
+    const handlers = {} as Record<Method, () => Promise<never>>;
+    for (const method of Object.keys(requests) as Method[]) {
+        handlers[method] = async () => assert.fail(`${method} handler ran for an invalid request`);
+    }
+    return handlers;
+}
+
+// For each request type: payloads that must be refused, each with the field the error must name.
+const malformed: Record<Method, Array<{ params: unknown; mentions: string }>> = {
+    'engine.getState': [{ params: { extra: 1 }, mentions: 'extra' }, { params: 'now', mentions: 'expected object' }],
+    'engine.restart': [{ params: { force: true }, mentions: 'force' }, { params: [], mentions: 'expected object' }],
+    'engine.kvStats': [{ params: { layer: 1 }, mentions: 'layer' }],
+    'model.load': [
+        { params: {}, mentions: 'path' },
+        { params: { path: '' }, mentions: 'path' },
+        { params: { path: 42 }, mentions: 'path' },
+        { params: { path: '/m.gguf', contextSize: -5 }, mentions: 'contextSize' },
+        { params: { path: '/m.gguf', contextSize: 1.5 }, mentions: 'contextSize' },
+        { params: { path: '/m.gguf', gpuLayers: 'all' }, mentions: 'gpuLayers' },
+        { params: { path: '/m.gguf', kv: { mode: 'half' } }, mentions: 'kv.mode' },
+        { params: { path: '/m.gguf', kv: { mode: 'budget', budget: 1.5 } }, mentions: 'kv.budget' },
+        { params: { path: '/m.gguf', kv: { mode: 'budget', offload: 'disk' } }, mentions: 'kv.offload' },
+    ],
+    'model.unload': [{ params: { now: true }, mentions: 'now' }],
+    'model.pickFile': [{ params: { filter: '*.gguf' }, mentions: 'filter' }],
+    'chats.list': [{ params: { all: true }, mentions: 'all' }],
+    'chats.create': [{ params: { title: '' }, mentions: 'title' }, { params: { title: 7 }, mentions: 'title' }],
+    'chats.rename': [{ params: { chatId: 'c1', title: '   ' }, mentions: 'title' }, { params: { title: 'x' }, mentions: 'chatId' }],
+    'chats.delete': [{ params: {}, mentions: 'chatId' }, { params: { chatId: '../etc' }, mentions: 'chatId' }],
+    'chats.open': [{ params: { chatId: 'a b' }, mentions: 'chatId' }],
+    'documents.add': [
+        { params: { chatId: 'c1', uploadId: 'u1', name: '', dataBase64: '' }, mentions: 'name' },
+        { params: { chatId: 'c1', name: 'a.pdf', dataBase64: '' }, mentions: 'uploadId' },
+        { params: { chatId: 'c1', uploadId: 'u1', name: 'a.pdf', dataBase64: 5 }, mentions: 'dataBase64' },
+    ],
+    'documents.remove': [{ params: { id: 'd1' }, mentions: 'documentId' }],
+    'chat.send': [
+        { params: {}, mentions: 'chatId' },
+        { params: { chatId: 'c1', prompt: '' }, mentions: 'prompt' },
+        { params: { chatId: 'c1', prompt: 'hi', history: [] }, mentions: 'history' },
+    ],
+    'chat.regenerate': [{ params: { chatId: 5 }, mentions: 'chatId' }],
+    'chat.edit': [{ params: { messageId: 'm1', text: '' }, mentions: 'text' }, { params: { text: 'x' }, mentions: 'messageId' }],
+    'chat.stop': [{ params: { chatId: 7 }, mentions: 'chatId' }, { params: { all: true }, mentions: 'all' }],
+    'generate.run': [
+        { params: {}, mentions: 'generationId' },
+        { params: { generationId: 'g', documents: [], history: [], prompt: '' }, mentions: 'prompt' },
+        { params: { generationId: 'g', documents: [], history: 'none', prompt: 'hi' }, mentions: 'history' },
+        { params: { generationId: 'g', documents: [], history: [{ role: 'system', text: 'x' }], prompt: 'hi' }, mentions: 'history.0.role' },
+        { params: { generationId: 'g', documents: [], history: [{ role: 'user' }], prompt: 'hi' }, mentions: 'history.0.text' },
+        { params: { generationId: 'bad id with spaces', documents: [], history: [], prompt: 'hi' }, mentions: 'generationId' },
+        { params: { generationId: 'g', documents: [], history: [], prompt: 'hi', maxTokens: 0 }, mentions: 'maxTokens' },
+        { params: { generationId: 'g', documents: [{ name: 'a' }], history: [], prompt: 'hi' }, mentions: 'documents.0.text' },
+        { params: { generationId: 'g', documents: [], history: [], prompt: 'hi', snapshot: { file: '' , restore: true } }, mentions: 'snapshot.file' },
+    ],
+    'generate.stop': [{ params: { generationId: 7 }, mentions: 'generationId' }],
+    'model.countTokens': [{ params: { texts: 'abc' }, mentions: 'texts' }],
+    'memory.stats': [{ params: { every: 1 }, mentions: 'every' }],
+    'memory.plan': [
+        { params: {}, mentions: 'path' },
+        { params: { path: '/m.gguf', contextSize: 0 }, mentions: 'contextSize' },
+        { params: { path: '/m.gguf', contextSize: 1024, kv: { mode: 'budget', budget: 1.5 } }, mentions: 'kv.budget' },
+        { params: { path: '/m.gguf', contextSize: 1024, kv: { mode: 'squeeze' } }, mentions: 'kv.mode' },
+        { params: { path: '/m.gguf', contextSize: 1024, kvCacheType: 'q4_0' }, mentions: 'kvCacheType' },
+    ],
+    'memory.fit': [
+        { params: { goal: 'context' }, mentions: 'request' },
+        { params: { request: { path: '/m.gguf', contextSize: 1024 }, goal: 'speed' }, mentions: 'goal' },
+    ],
+    'kv.profile': [
+        { params: {}, mentions: 'path' },
+        { params: { path: '/m.gguf', prompts: 0 }, mentions: 'prompts' },
+        { params: { path: '/m.gguf', tokens: 64 }, mentions: 'tokens' },
+        { params: { path: '/m.gguf', budget: 0.5 }, mentions: 'budget' },
+    ],
+    'settings.get': [{ params: { key: 'theme' }, mentions: 'key' }],
+    'settings.update': [{ params: 'dark', mentions: 'expected record' }, { params: [1], mentions: 'expected record' }],
+};
+
+describe('IPC contract', () => {
+    test('every request type has malformed cases here', () => {
+        assert.deepEqual(Object.keys(malformed).sort(), Object.keys(requests).sort());
+    });
+
+    for (const [method, cases] of Object.entries(malformed)) {
+        test(`${method}: malformed params are refused with a clear error`, async () => {
+            for (const [index, { params, mentions }] of cases.entries()) {
+                const response = await dispatch(untouchableHandlers(), { type: 'request', id: index, method, params });
+                assert.equal(response.ok, false, `case ${index} was accepted`);
+                if (response.ok) continue;
+                assert.equal(response.id, index);
+                assert.equal(response.error.code, 'BAD_REQUEST');
+                assert.match(response.error.message, new RegExp(`^Invalid parameters for ${method.replace('.', '\\.')}: `));
+                assert.ok(response.error.message.includes(mentions), `"${response.error.message}" should mention ${mentions}`);
+            }
+        });
+    }
+
+    test('malformed envelopes and unknown methods are refused, never thrown', async () => {
+        const handlers = untouchableHandlers();
+        for (const raw of [null, 42, 'hello', [], {}, { type: 'request' }, { type: 'request', id: -1, method: 'chat.send' }, { type: 'response', id: 1, method: 'x' }]) {
+            const response = await dispatch(handlers, raw);
+            assert.equal(response.ok, false);
+            if (!response.ok) {
+                assert.equal(response.error.code, 'BAD_REQUEST');
+                assert.match(response.error.message, /^Malformed request: /);
+            }
+        }
+        const unknown = await dispatch(handlers, { type: 'request', id: 3, method: 'fs.readFile', params: { path: '/etc/passwd' } });
+        assert.deepEqual(unknown, { type: 'response', id: 3, ok: false, error: { code: 'UNKNOWN_METHOD', message: 'Unknown method "fs.readFile".' } });
+        const inherited = await dispatch(handlers, { type: 'request', id: 4, method: 'constructor', params: {} });
+        assert.equal(inherited.ok ? 'ok' : inherited.error.code, 'UNKNOWN_METHOD');
+    });
+
+    test('a valid request reaches its handler with parsed params, and handler errors come back typed', async () => {
+        let received: unknown = null;
+        const handlers: Partial<Handlers> = {
+            'model.load': async (params) => {
+                received = params;
+                throw new HeadroomError('MODEL_LOAD_FAILED', 'No model file at /m.gguf.');
+            },
+            'chat.stop': async () => {
+                throw new Error('boom');
+            },
+        };
+        const load = await dispatch(handlers, { type: 'request', id: 1, method: 'model.load', params: { path: '/m.gguf', contextSize: 2048 } });
+        assert.deepEqual(received, { path: '/m.gguf', contextSize: 2048 });
+        assert.deepEqual(load, { type: 'response', id: 1, ok: false, error: { code: 'MODEL_LOAD_FAILED', message: 'No model file at /m.gguf.' } });
+        const stop = await dispatch(handlers, { type: 'request', id: 2, method: 'chat.stop', params: {} });
+        assert.deepEqual(stop, { type: 'response', id: 2, ok: false, error: { code: 'INTERNAL', message: 'boom' } });
+        const missing = await dispatch(handlers, { type: 'request', id: 3, method: 'model.pickFile', params: {} });
+        assert.equal(missing.ok ? 'ok' : missing.error.code, 'NOT_AVAILABLE');
+    });
+
+    test('a refusal names the field at fault, and the client\'s error carries it', async () => {
+        const response = await dispatch(untouchableHandlers(), { type: 'request', id: 7, method: 'model.load', params: { path: '/m.gguf', kv: { mode: 'budget', budget: 1.5 } } });
+        assert.equal(response.ok ? null : response.error.field, 'kv.budget');
+        const client = new RpcClient(() => {});
+        const pending = client.request('model.load', { path: '/m.gguf' });
+        client.receive({ type: 'response', id: 1, ok: false, error: { code: 'INVALID_SETTINGS', message: 'Window: too big.', field: 'window' } });
+        await assert.rejects(pending, (error: HeadroomError) => error.code === 'INVALID_SETTINGS' && error.field === 'window');
+    });
+
+    test('budget mode without a budget is refused at the boundary', async () => {
+        const response = await dispatch(untouchableHandlers(), { type: 'request', id: 8, method: 'memory.plan', params: { path: '/m.gguf', contextSize: 1024, kv: { mode: 'budget' } } });
+        assert.equal(response.ok, false);
+        if (!response.ok) assert.match(response.error.message, /kv\.budget: KV mode "budget" needs a budget between 0 and 1/);
+    });
+
+    test('each event is checked against its own schema, picked by its name', () => {
+        const client = new RpcClient(() => {});
+        const seen: string[] = [];
+        client.onEvent((event) => {
+            // The name narrows the payload: no casts.
+            if (event.name === 'model.loadProgress') seen.push(`${event.name} ${event.payload.progress}`);
+            else seen.push(event.name);
+        });
+        client.receive({ type: 'event', name: 'model.loadProgress', payload: { path: '/m.gguf', progress: 0.5 } });
+        client.receive({ type: 'event', name: 'model.loadProgress', payload: { generationId: 'g1', text: 'a chunk under the wrong name' } });
+        client.receive({ type: 'event', name: 'chats.changed', payload: { chatId: null } });
+        assert.deepEqual(seen, ['model.loadProgress 0.5', 'chats.changed']);
+    });
+
+    test('the client validates results and events, and drops malformed ones', async () => {
+        const sent: unknown[] = [];
+        const client = new RpcClient((envelope) => sent.push(envelope));
+        const chunks: string[] = [];
+        client.on('chat.chunk', ({ text }) => chunks.push(text));
+
+        const stop = client.request('chat.stop', {});
+        const stopId = (sent[0] as { id: number }).id;
+        client.receive({ type: 'response', id: stopId, ok: true, result: { stopped: 'yes' } });
+        await assert.rejects(stop, (error: HeadroomError) => error.code === 'INTERNAL' && /Invalid chat\.stop result: stopped/.test(error.message));
+
+        client.receive({ type: 'event', name: 'chat.chunk', payload: { generationId: 'g1', text: 'Hel' } });
+        client.receive({ type: 'event', name: 'chat.chunk', payload: { generationId: 'g1', text: 42 } });
+        client.receive({ type: 'event', name: 'chat.chunk', payload: { generationId: 'g1', text: 'lo' } });
+        client.receive({ type: 'event', name: 'no.such.event', payload: {} });
+        client.receive('garbage');
+        assert.deepEqual(chunks, ['Hel', 'lo']);
+
+        const state = client.request('engine.getState', {});
+        client.failAll('ENGINE_CRASHED', 'The engine stopped.');
+        await assert.rejects(state, (error: HeadroomError) => error.code === 'ENGINE_CRASHED');
+        assert.equal(client.pendingCount, 0);
+    });
+});

@@ -1,0 +1,105 @@
+// The KV policy's arithmetic and the plan a load runs: from a budget and a head profile (or the
+// fallback order) to which heads keep every token, and what that costs.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { KvShape } from '../../common/modelShape.ts';
+import {
+    budgetFor, fallbackScores, HeadProfile, kvBytes, KvOptions, planForBudget, planFromProfile, profileFits, rankHeads, streamingCells,
+    type FoundProfile, type HeadPlan,
+} from '../../common/kv/policy.ts';
+
+// organism.gguf's cache at 2,048 tokens: 4 layers × 4 KV heads, 64 bytes a head a token.
+const SHAPE: KvShape = { layers: 4, kvHeads: 4, bytesPerHeadToken: 64, contextCells: 2048, ubatch: 128 };
+const organismProfile = (recommendedBudget = 0.25): FoundProfile => ({
+    path: '/profiles/organism.json',
+    profile: HeadProfile.parse({
+        modelSha256: 'a'.repeat(64), layers: 4, kvHeads: 4, source: 'profiler', recommendedBudget, createdAt: '2026-11-01T00:00:00Z',
+        scores: [[0, 0, 0, 0], [0.06, 0, 0, 0], [0, 0.2, 0, 0], [0.06, 16, 0, 0.06]],
+    }),
+});
+const fullHeads = (plan: HeadPlan) => plan.policy.flatMap((row, layer) => row.flatMap((p, head) => (p === 'full' ? [`${layer}:${head}`] : [])));
+
+describe('the KV formula', () => {
+    test('a streaming head holds sinks, window and one ubatch, padded to 32 cells, never more than the context', () => {
+        assert.equal(streamingCells(SHAPE, 4, 128), 288);
+        assert.equal(streamingCells(SHAPE, 0, 1), 160);
+        assert.equal(streamingCells({ ...SHAPE, contextCells: 256 }, 4, 128), 256);
+    });
+
+    test('the stock cache is every head full, with the compute', () => {
+        const bytes = kvBytes(SHAPE, null, 'cpu');
+        assert.equal(bytes.cpu, 4 * 4 * 2048 * 64);
+        assert.deepEqual([bytes.gpu, bytes.streaming], [0, 0]);
+        assert.equal(bytes.full, bytes.cpu);
+        assert.equal(bytes.perHead.flat().length, 16);
+    });
+
+    test('full heads go where the plan puts them; streaming heads stay with the compute', () => {
+        const plan = planForBudget(SHAPE, fallbackScores(SHAPE), 0.25, { sinks: 4, window: 128, fullPlacement: 'cpu' });
+        const bytes = kvBytes(SHAPE, plan, 'gpu');
+        assert.equal(bytes.cpu, 2 * 2048 * 64, 'two full heads in CPU RAM');
+        assert.equal(bytes.gpu, 14 * 288 * 64, 'fourteen streaming heads on the GPU');
+        assert.deepEqual([bytes.full, bytes.streaming], [bytes.cpu, bytes.gpu]);
+    });
+});
+
+describe('plans from a budget', () => {
+    test('as many of the best heads stay full as the budget pays for beyond the streaming cells', () => {
+        // 25% of 16 × 2,048 cells, less 16 × 288 streaming cells, over (2,048 − 288) a full head: 2.
+        const plan = planForBudget(SHAPE, organismProfile().profile.scores, 0.25, { sinks: 4, window: 128, fullPlacement: 'cpu' });
+        assert.deepEqual(fullHeads(plan), ['2:1', '3:1']);
+        assert.ok(kvBytes(SHAPE, plan, 'cpu').cpu <= 0.25 * kvBytes(SHAPE, null, 'cpu').cpu);
+        assert.deepEqual(fullHeads(planForBudget(SHAPE, fallbackScores(SHAPE), 1, { sinks: 4, window: 128, fullPlacement: 'cpu' })).length, 16);
+        assert.deepEqual(fullHeads(planForBudget(SHAPE, fallbackScores(SHAPE), 0.1, { sinks: 4, window: 128, fullPlacement: 'cpu' })), [], 'too small a budget keeps no head full');
+    });
+
+    test('without a profile, later layers first, then lower heads', () => {
+        assert.deepEqual(rankHeads(fallbackScores(SHAPE)).slice(0, 3).map((h) => `${h.layer}:${h.head}`), ['3:0', '3:1', '3:2']);
+    });
+});
+
+describe('plan from profile', () => {
+    const kv = (input: object) => KvOptions.parse(input);
+
+    test('budget: the given fraction on the profile\'s best heads; the plan says where its scores came from', () => {
+        const resolved = planFromProfile(kv({ mode: 'budget', budget: 0.25 }), SHAPE, 'cpu', organismProfile());
+        assert.deepEqual(fullHeads(resolved.plan), ['2:1', '3:1']);
+        assert.equal(resolved.budget, 0.25);
+        assert.equal(resolved.mode, 'budget');
+        assert.deepEqual(resolved.profile, { source: 'profiler', path: '/profiles/organism.json' });
+        assert.equal(resolved.scores?.[3]?.[1], 16);
+    });
+
+    test('auto: the profile\'s recommended budget; without a profile half the cache, in the fallback order', () => {
+        assert.equal(planFromProfile(kv({ mode: 'auto' }), SHAPE, 'cpu', organismProfile(0.5)).budget, 0.5);
+        const guessed = planFromProfile(kv({ mode: 'auto' }), SHAPE, 'cpu', null);
+        assert.equal(guessed.budget, 0.5);
+        assert.deepEqual([guessed.profile, guessed.scores], [null, null]);
+        assert.ok(fullHeads(guessed.plan).every((head) => head.startsWith('3:') || head.startsWith('2:')), fullHeads(guessed.plan).join(' '));
+    });
+
+    test('offload: auto keeps full heads with the compute; gpu and cpu put them there', () => {
+        assert.equal(planFromProfile(kv({ mode: 'auto', offload: 'auto' }), SHAPE, 'gpu', null).plan.fullPlacement, 'gpu');
+        assert.equal(planFromProfile(kv({ mode: 'auto', offload: 'auto' }), SHAPE, 'cpu', null).plan.fullPlacement, 'cpu');
+        assert.equal(planFromProfile(kv({ mode: 'auto', offload: 'cpu' }), SHAPE, 'gpu', null).plan.fullPlacement, 'cpu');
+    });
+
+    test('sinks and window reach the plan', () => {
+        const { plan } = planFromProfile(kv({ mode: 'budget', budget: 0.5, sinks: 8, window: 256 }), SHAPE, 'cpu', null);
+        assert.deepEqual([plan.sinks, plan.window], [8, 256]);
+    });
+
+    test('the budget each mode spends', () => {
+        assert.equal(budgetFor({ mode: 'off' }, null), null);
+        assert.equal(budgetFor({ mode: 'budget', budget: 0.3 }, organismProfile().profile), 0.3);
+        assert.equal(budgetFor({ mode: 'auto' }, organismProfile(0.375).profile), 0.375);
+        assert.deepEqual(KvOptions.safeParse({ mode: 'budget' }).error?.issues.map((i) => [i.path.join('.'), i.message]), [['budget', 'KV mode "budget" needs a budget between 0 and 1.']]);
+    });
+
+    test('a profile fits a model of its own shape only', () => {
+        const { profile } = organismProfile();
+        assert.equal(profileFits(profile, SHAPE), true);
+        assert.equal(profileFits(profile, { layers: 4, kvHeads: 8 }), false);
+        assert.equal(profileFits({ ...profile, scores: profile.scores.slice(1) }, SHAPE), false, 'rows must match the layers it claims');
+    });
+});
