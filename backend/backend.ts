@@ -55,7 +55,7 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
             settings.markLoaded(model != null);
             emit(eventEnvelope('settings.changed', settings.state));
         }
-    });
+    }, settings.settings.engine);
     chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit);
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
@@ -73,6 +73,8 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
         'settings.get': async () => settings.state,
         'settings.update': async (patch) => {
             const state = settings.update(patch);
+            // another llama.cpp needs another engine host: it starts and loads the model again
+            void supervisor.useEngine(state.settings.engine).catch(() => {}); // failures surface as engine state
             emit(eventEnvelope('settings.changed', state));
             return state;
         },

@@ -7,7 +7,7 @@ import { kvBytes, streamingCells } from '../common/kv/policy.ts';
 import { kvUsageFromFormula, kvUsageFromStats, type KvBuffer, type KvStats, type KvUsage } from '../common/kv/usage.ts';
 import type { Prediction } from '../common/plan.ts';
 import type { LoadedModel } from './load.ts';
-import { computeDevice } from './runtime.ts';
+import { backendOf, computeDevice } from './runtime.ts';
 import type { SpeedMeter } from './speedMeter.ts';
 
 /**
@@ -64,9 +64,12 @@ export async function memoryStatsOf({ llama, loaded, speed, generating }: Memory
     let gpu: MemoryStats['gpu'] = { available: false, reason: 'No GPU: the model runs on the CPU.' };
     if (llama == null) {
         gpu = { available: false, reason: 'Load a model to see GPU memory.' };
-    } else if (llama.gpu !== false) {
-        const vram = await llama.getVramState();
-        gpu = { available: true, kind: llama.gpu, totalBytes: vram.total, usedBytes: vram.used };
+    } else {
+        const backend = backendOf(llama);
+        if (backend !== 'cpu') {
+            const vram = await llama.getVramState();
+            gpu = { available: true, kind: backend, totalBytes: vram.total, usedBytes: vram.used };
+        }
     }
     return {
         at: Date.now(),

@@ -2,6 +2,7 @@
 // tracks engine state, turns a crash into a plain-words error, and restarts on request
 // (reloading the last model); chats live in the backend's database, so nothing is lost.
 import type { EngineState, EngineStatus, EventEnvelope, Params, Result } from '../../common/contract.ts';
+import { ENGINE_CHOICE_ENV, engineEnv, type EngineChoice } from '../../common/loadOptions.ts';
 import { engineBusy, fromRpcError, HeadroomError, noModelLoaded, toRpcError } from '../../common/errors.ts';
 import { eventEnvelope, type Handlers, type RpcClient } from '../../common/rpc.ts';
 import { describeExit, startHost, type HostProcess, type SpawnHost } from './hostProcess.ts';
@@ -18,10 +19,22 @@ export class EngineSupervisor {
     #lastLoad: Params<'model.load'> | null = null;
     #state: EngineState = { status: 'starting', model: null, error: null, pid: null, restarts: 0 };
     #disposed = false;
+    #engine: EngineChoice;
 
-    constructor(spawnHost: SpawnHost, emit: (event: EventEnvelope) => void) {
+    constructor(spawnHost: SpawnHost, emit: (event: EventEnvelope) => void, engine: EngineChoice = 'compressed') {
         this.#spawnHost = spawnHost;
         this.#emit = emit;
+        this.#engine = engine;
+    }
+
+    /**
+     * Which llama.cpp the host runs. A process loads one, so a change starts a new host, which
+     * loads the last model again.
+     */
+    async useEngine(engine: EngineChoice): Promise<void> {
+        if (engine === this.#engine) return;
+        this.#engine = engine;
+        if (this.#host != null && this.#state.status !== 'crashed') await this.restart();
     }
 
     get state(): EngineState {
@@ -38,13 +51,18 @@ export class EngineSupervisor {
         this.#emit(eventEnvelope('engine.state', this.#state));
     }
 
+    /** The host's llama.cpp; HEADROOM_LLAMA_BUILD set for the whole app (a developer, a test) overrides the setting. */
+    #hostEnv(): Record<string, string> {
+        return process.env[ENGINE_CHOICE_ENV] != null ? {} : engineEnv(this.#engine);
+    }
+
     /** Start the host if none is running; resolves once it is ready for requests. */
     start(): Promise<void> {
         if (this.#ready != null) return this.#ready;
         // Load progress, streamed text and memory go straight through to the UI.
         const { host, client, ready } = startHost(this.#spawnHost, (event) => {
             if (event.name !== 'host.ready') this.#emit(event);
-        });
+        }, 'The engine', this.#hostEnv());
         this.#host = host;
         this.#client = client;
         this.#setState({ status: 'starting', pid: host.pid, model: null });

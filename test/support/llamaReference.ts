@@ -98,7 +98,7 @@ export type Visibility = (layer: number, kvHead: number, p: number, t: number) =
 export const attendAll: Visibility = () => true;
 
 /** The streaming rule: the first `sinks` positions and the last `window` ones (t itself included). */
-export function streamingVisibility(policy: ('full' | 'streaming')[][], sinks: number, window: number): Visibility {
+export function streamingVisibility(policy: readonly (readonly string[])[], sinks: number, window: number): Visibility {
     return (layer, kvHead, p, t) => policy[layer]?.[kvHead] !== 'streaming' || p < sinks || t - p < window;
 }
 
