@@ -8,7 +8,7 @@ import type { GgufInsights, Llama } from 'node-llama-cpp';
 import type { Device } from '../common/devices.ts';
 import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
 import { flashAttentionOption } from '../common/loadOptions.ts';
-import { attentionOf, contextCellsFor, KV_CACHE_TYPES, KvCacheType, kvCacheTypeRefusal, kvShapeOf, supportsKvCacheType, type AttentionMetadata, type ModelAttention } from '../common/modelShape.ts';
+import { attentionOf, contextCellsFor, KV_CACHE_TYPES, KvCacheType, kvCacheTypeRefusal, kvShapeOf, supportsKvCacheType, type ModelAttention } from '../common/modelShape.ts';
 import { AUTO_BUDGET_WITHOUT_PROFILE, budgetFor, COMPRESSED_UBATCH, fallbackScores, planForBudget, type HeadPlan, type HeadProfile } from '../common/kv/policy.ts';
 import { kvUsageFromFormula } from '../common/kv/usage.ts';
 import { machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
