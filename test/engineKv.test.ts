@@ -11,7 +11,7 @@ import type { HeadroomError } from '../common/errors.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
 import { EngineSupervisor } from '../backend/host/supervisor.ts';
 import { BUILD_ENV } from '../engine/kv/native.ts';
-import { HeadProfile, kvBytes, rankHeads } from '../common/kv/policy.ts';
+import { HeadProfile, KV_OFF, kvBytes, KvOptions, rankHeads } from '../common/kv/policy.ts';
 import { PlanRequest } from '../common/plan.ts';
 import { chatModelForTests, ORGANISM } from './support/models.ts';
 import { requiresNative } from './support/native.ts';
@@ -118,7 +118,7 @@ describe('a follow-up question reuses the document with compression on (random L
     const question = 'What does the license allow?';
 
     /** Two turns: a 400-token reply, then a follow-up; returns what each turn's prefill evaluated. */
-    async function twoTurns(kv: { mode: 'off' } | { mode: 'budget'; budget: number; sinks: number; window: number; offload: 'cpu' }) {
+    async function twoTurns(kv: KvOptions) {
         const info = await supervisor.load({ path: await chatModelForTests(), contextSize: 4096, kv });
         const first = await supervisor.generate({ generationId: `${kv.mode}-1`, documents: [{ name: 'license.txt', text: document }], history: [], prompt: question, maxTokens: 400 });
         const second = await supervisor.generate({
@@ -130,14 +130,14 @@ describe('a follow-up question reuses the document with compression on (random L
     }
 
     test('after a 400-token reply on an 1,800-token document, the next turn evaluates the new turn\'s tokens, not the document\'s', async () => {
-        const compressed = await twoTurns({ mode: 'budget', budget: 0.5, sinks: 4, window: 128, offload: 'cpu' });
+        const compressed = await twoTurns(KvOptions.parse({ mode: 'budget', budget: 0.5, offload: 'cpu' }));
         assert.equal(compressed.info.kv.active, true);
         assert.ok(compressed.first > 1700, `the first turn reads the document (${compressed.first} tokens)`);
         // the reply (re-rendered: its text is tokenized again) and the new question; the document and the first question are reused
         assert.ok(compressed.second < 520, `the follow-up evaluated ${compressed.second} of ${compressed.secondTokens} tokens`);
         assert.ok(compressed.secondTokens - compressed.second > 1700, 'the document was reused');
 
-        const stock = await twoTurns({ mode: 'off' });
+        const stock = await twoTurns(KV_OFF);
         assert.ok(stock.second < 520, `the stock cache evaluates ${stock.second} tokens`);
     });
 });
