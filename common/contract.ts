@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { DeviceBytes } from './devices.ts';
 import { RpcError } from './errors.ts';
-import { FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
+import { EngineChoice, FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
 import { KvCacheType } from './modelShape.ts';
 import { KvOptions } from './kv/policy.ts';
 import { KvCompression, KvStats, KvUsage } from './kv/usage.ts';
@@ -28,6 +28,8 @@ export type GpuBackend = z.infer<typeof GpuBackend>;
 export const EngineBuild = z.object({
     /** headwise: Headroom's patched llama.cpp (head-level KV compression); stock: node-llama-cpp's prebuilt binary. */
     kind: z.enum(['headwise', 'stock']),
+    /** What the Engine setting asked for: the stock build runs also when it was asked for. */
+    requested: EngineChoice,
     /** The backend llama.cpp computes on: a GPU backend that found a device, or the CPU. */
     backend: z.union([GpuBackend, z.literal('cpu')]),
     /** The GPU runtimes this machine's drivers offer (node-llama-cpp's detection), best first. */

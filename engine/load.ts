@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
-import type { Params } from '../common/contract.ts';
+import type { EngineBuild, Params } from '../common/contract.ts';
 import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
 import { automaticContextSize, flashAttentionOption } from '../common/loadOptions.ts';
 import { attentionFromMetadata, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, kvCacheTypeRefusal, kvShapeFromMetadata, type KvShape } from '../common/modelShape.ts';
@@ -53,10 +53,11 @@ export interface LoadedModel {
 
 const NO_HEADS: KvCompression = { available: false, active: false, reason: 'The model\'s GGUF metadata does not describe its attention heads; the full cache is used.' };
 const STOCK_BUILD = 'This llama.cpp build has no head-level KV cache (the stock binary is loaded); run `npm run build:native` to build it.';
+const STOCK_CHOSEN = 'The stock llama.cpp runs, as chosen in Settings (Engine): no head-level compression.';
 
 /** Whether this build and this architecture can run the head-level cache at all. */
-function kvAvailability(systemInfo: string, architecture: string, wanted: boolean): KvCompression {
-    if (!buildSupportsHeadwise(systemInfo)) return { available: false, active: false, reason: STOCK_BUILD };
+function kvAvailability(systemInfo: string, build: EngineBuild, architecture: string, wanted: boolean): KvCompression {
+    if (!buildSupportsHeadwise(systemInfo)) return { available: false, active: false, reason: build.requested === 'stock' ? STOCK_CHOSEN : STOCK_BUILD };
     const support = headwiseSupport(architecture);
     if (!support.supported) return { available: false, active: false, reason: support.reason };
     return { available: true, active: false, reason: wanted ? null : 'Compression is off.' };
@@ -78,7 +79,7 @@ export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
     const { path: modelPath, contextSize, threads, kv, gpuLayers, flashAttention, kvCacheType, onProgress } = options;
     const file = await stat(modelPath).catch(() => null);
     if (file == null || !file.isFile()) throw noModelFile(modelPath);
-    const { llama } = await runtime.get();
+    const { llama, build } = await runtime.get();
     const buffers = new BufferLog();
     const stopMeasuring = runtime.listen((line) => buffers.observe(line));
     try {
@@ -108,7 +109,7 @@ export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
             // With compression the context size is fixed up front: the plan's budget is a share of it.
             const contextTokens = contextSize ?? automaticContextSize(model.trainContextSize);
             const planShape = kvShapeFromMetadata(metadata, contextCellsFor(contextTokens), COMPRESSED_UBATCH, kvCacheType);
-            const compression = planShape == null && wantKv ? NO_HEADS : kvAvailability(llama.systemInfo, architecture, wantKv);
+            const compression = planShape == null && wantKv ? NO_HEADS : kvAvailability(llama.systemInfo, build, architecture, wantKv);
             let profile: FoundProfile | null = null;
             let resolved: ResolvedKv | null = null;
             if (wantKv && planShape != null) {

@@ -8,11 +8,12 @@ import type { GgufInsights, Llama } from 'node-llama-cpp';
 import type { Device } from '../common/devices.ts';
 import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
 import { flashAttentionOption } from '../common/loadOptions.ts';
-import { attentionOf, contextCellsFor, KV_CACHE_TYPES, KvCacheType, kvCacheTypeRefusal, kvShapeOf, supportsKvCacheType, type ModelAttention } from '../common/modelShape.ts';
+import { attentionOf, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, KvCacheType, kvCacheTypeRefusal, kvShapeOf, supportsKvCacheType, type ModelAttention } from '../common/modelShape.ts';
 import { AUTO_BUDGET_WITHOUT_PROFILE, budgetFor, COMPRESSED_UBATCH, fallbackScores, planForBudget, type HeadPlan, type HeadProfile } from '../common/kv/policy.ts';
 import { kvUsageFromFormula } from '../common/kv/usage.ts';
 import { machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
 import { findProfile } from './kv/profiles.ts';
+import { buildSupportsHeadwise } from './kv/native.ts';
 import { backendOf, runtime } from './runtime.ts';
 
 /** Tokens llama.cpp evaluates at once by default; a streaming head keeps room for one batch. */
@@ -27,6 +28,7 @@ export async function machineOf(llama: Llama): Promise<Machine> {
 interface ModelFacts {
     insights: GgufInsights;
     name: string;
+    architecture: string;
     attention: ModelAttention;
 }
 
@@ -44,7 +46,7 @@ async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> 
             const insights = await GgufInsights.from(info, llama);
             const architecture = String(info.metadata.general?.architecture ?? '');
             return {
-                insights, name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'),
+                insights, name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'), architecture,
                 attention: attentionOf(info.architectureMetadata, architecture),
             };
         })();
@@ -57,7 +59,7 @@ async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> 
 /** The plan for a request; `profile` (the head scores to plan with) must be for this model's shape. */
 export async function planMemory(llama: Llama, input: PlanInput, profile: HeadProfile | null = null): Promise<MemoryPlan> {
     const request = PlanRequest.parse(input);
-    const { insights, name, attention } = await modelFacts(llama, request.path);
+    const { insights, name, architecture, attention } = await modelFacts(llama, request.path);
     const machine = await machineOf(llama);
     const notes: string[] = [];
     const layers = insights.totalLayers;
@@ -78,8 +80,11 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
         cacheType = 'f16';
     }
 
-    const budget = budgetFor(request.kv, profile);
-    if (request.kv.mode === 'auto' && profile == null) notes.push(`No head profile for this model yet: "auto" compression is planned at ${AUTO_BUDGET_WITHOUT_PROFILE * 100}% of the cache.`);
+    // what a load would run: the stock cache where this build or this architecture cannot compress
+    const compressible = buildSupportsHeadwise(llama.systemInfo) ? headwiseSupport(architecture) : { supported: false, reason: 'This llama.cpp build has no head-level KV cache: planned with the full cache.' };
+    if (request.kv.mode !== 'off' && !compressible.supported && compressible.reason != null) notes.push(compressible.reason);
+    const budget = compressible.supported ? budgetFor(request.kv, profile) : null;
+    if (budget != null && request.kv.mode === 'auto' && profile == null) notes.push(`No head profile for this model yet: "auto" compression is planned at ${AUTO_BUDGET_WITHOUT_PROFILE * 100}% of the cache.`);
     const contextCells = contextCellsFor(request.contextSize);
     // The engine runs compressed contexts with smaller batches: a streaming head holds one beyond its window.
     const batchSize = Math.min(budget == null ? DEFAULT_UBATCH : COMPRESSED_UBATCH, contextCells);

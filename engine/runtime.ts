@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import type { Llama, LlamaLogLevel } from 'node-llama-cpp';
 import type { EngineBuild, GpuBackend } from '../common/contract.ts';
 import type { Device } from '../common/devices.ts';
+import type { EngineChoice } from '../common/loadOptions.ts';
 import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor } from './kv/native.ts';
 
 export type NodeLlamaCpp = typeof import('node-llama-cpp');
@@ -78,7 +79,8 @@ class LlamaRuntime {
         backends.set(llama, backend);
         const gpuRuntimes = options.gpu === false ? [] : (await lib.getLlamaGpuTypes('supported')).filter((gpu): gpu is GpuBackend => gpu !== false);
         this.#llama = llama;
-        return { lib, llama, build: engineBuildOf(buildSupportsHeadwise(llama.systemInfo), backend, gpuRuntimes) };
+        const requested = buildChoice() === 'stock' ? 'stock' : 'compressed';
+        return { lib, llama, build: engineBuildOf({ headwise: buildSupportsHeadwise(llama.systemInfo), requested, backend, gpuRuntimes }) };
     }
 
     /** Hands every llama.cpp log line to `listener` until the returned function is called. */
@@ -119,16 +121,22 @@ function machineHasGpu(gpuRuntimes: readonly GpuBackend[]): boolean {
     return existsSync('/dev/nvidiactl') || renderNodes;
 }
 
-/** Which build the engine runs and, when it is not the best this machine allows, what to do about it. */
-export function engineBuildOf(headwise: boolean, backend: GpuBackend | 'cpu', gpuRuntimes: readonly GpuBackend[]): EngineBuild {
+/**
+ * Which build the engine runs and, when it is not the best this machine allows, what to do about it.
+ * `hasGpuDevice`: whether the machine has a GPU a GPU build could use (by default, looked up).
+ */
+export function engineBuildOf(build: {
+    headwise: boolean; requested: EngineChoice; backend: GpuBackend | 'cpu'; gpuRuntimes: readonly GpuBackend[]; hasGpuDevice?: boolean;
+}): EngineBuild {
+    const { headwise, requested, backend, gpuRuntimes } = build;
     const gpuName = (gpu: GpuBackend) => ({ cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal' })[gpu];
     let note: string | null = null;
     const gpu = gpuRuntimes[0];
-    if (headwise && backend === 'cpu' && gpu != null && machineHasGpu(gpuRuntimes)) {
+    if (headwise && backend === 'cpu' && gpu != null && (build.hasGpuDevice ?? machineHasGpu(gpuRuntimes))) {
         note = `Compression runs on the CPU: Headroom's engine was built for the CPU only, and this machine has a ${gpuName(gpu)} GPU. `
-            + 'Run `npm run build:native` to build it for the GPU, or switch Engine to "stock" to use the GPU without compression.';
-    } else if (!headwise) {
+            + 'Run `npm run build:native` to build it for the GPU, or use the GPU without compression (Settings → Engine: stock).';
+    } else if (!headwise && requested === 'compressed') {
         note = 'Head-level KV compression is unavailable: Headroom\'s engine is not built here (the stock llama.cpp runs). Run `npm run build:native` to build it.';
     }
-    return { kind: headwise ? 'headwise' : 'stock', backend, gpuRuntimes: [...gpuRuntimes], note };
+    return { kind: headwise ? 'headwise' : 'stock', requested, backend, gpuRuntimes: [...gpuRuntimes], note };
 }

@@ -55,26 +55,24 @@ export function ModelPanel() {
                             {model.kv.active ? 'On (head-level)' : model.kv.available ? 'Off' : 'Unavailable'}
                         </dd>
                     </div>
-                    {!model.kv.available && model.kv.reason != null && (
-                        <p className="note" data-testid="kv-unavailable">{model.kv.reason}</p>
-                    )}
-                    {model.engine.note != null && (
+                    {model.engine.requested === 'stock' ? (
+                        <div className="note note-action" data-testid="engine-stock">
+                            <p>{model.kv.reason}</p>
+                            <button type="button" className="button" disabled={busy || engineChoice !== 'stock'} onClick={() => void updateSettings({ engine: 'compressed' })}>
+                                Compress again
+                            </button>
+                        </div>
+                    ) : model.engine.note != null ? (
                         <div className="note note-action" data-testid="engine-note">
                             <p>{model.engine.note}</p>
-                            {model.engine.kind === 'headwise' && model.engine.backend === 'cpu' && engineChoice === 'compressed' && (
+                            {model.engine.kind === 'headwise' && model.engine.backend === 'cpu' && (
                                 <button type="button" className="button" disabled={busy} onClick={() => void updateSettings({ engine: 'stock' })}>
                                     Use the GPU without compression
                                 </button>
                             )}
                         </div>
-                    )}
-                    {model.engine.kind === 'stock' && engineChoice === 'stock' && (
-                        <div className="note note-action" data-testid="engine-stock">
-                            <p>The stock engine is running: no head-level compression.</p>
-                            <button type="button" className="button" disabled={busy} onClick={() => void updateSettings({ engine: 'compressed' })}>
-                                Compress again
-                            </button>
-                        </div>
+                    ) : !model.kv.available && model.kv.reason != null && (
+                        <p className="note" data-testid="kv-unavailable">{model.kv.reason}</p>
                     )}
                     {model.chatMode === 'completion' && (
                         <p className="note" data-testid="completion-note">
