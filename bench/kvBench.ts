@@ -23,6 +23,8 @@ export interface KvBenchOptions {
     profile?: FoundProfile | null;
     decodeTokens?: number;
     repeats?: number;
+    /** CPU threads (default: the engine's choice for the model). */
+    threads?: number;
     log?: (line: string) => void;
 }
 
@@ -37,10 +39,10 @@ function median(values: number[]): number {
 }
 
 /** A model loaded with a KV mode, or why this build cannot run that mode. */
-async function loadForMode(modelPath: string, contextSize: number, kv: KvOptions, kvCacheType: KvCacheType, profile: FoundProfile | null): Promise<LoadedModel> {
+async function loadForMode(modelPath: string, contextSize: number, kv: KvOptions, kvCacheType: KvCacheType, profile: FoundProfile | null, threads?: number): Promise<LoadedModel> {
     // Which heads stay full does not change bytes or speed: without a profile, the engine's fallback order.
     // A quantized V cache needs flash attention; f16 runs as the app runs it (automatic).
-    const loaded = await loadModel({ path: modelPath, contextSize, kv, kvCacheType, flashAttention: kvCacheType === 'f16' ? 'auto' : 'on', profile });
+    const loaded = await loadModel({ path: modelPath, contextSize, kv, kvCacheType, flashAttention: kvCacheType === 'f16' ? 'auto' : 'on', profile, ...(threads != null ? { threads } : {}) });
     return kv.mode === 'off' ? loaded : requireCompression(loaded);
 }
 
@@ -77,7 +79,7 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
             const budget = budgetFor(kv, profile?.profile ?? null) ?? 1;
             let loaded: LoadedModel;
             try {
-                loaded = await loadForMode(options.modelPath, length + decodeTokens, kv, kvType, profile);
+                loaded = await loadForMode(options.modelPath, length + decodeTokens, kv, kvType, profile, options.threads);
             } catch (error) {
                 if (!(error instanceof HeadroomError) || !['NOT_AVAILABLE', 'NOT_FOUND', 'BAD_REQUEST'].includes(error.code)) throw error;
                 skipped.push({ mode: kvLabel(kv), kvType, budget, contextTokens: length, reason: error.message });

@@ -1,5 +1,5 @@
 // npm run bench:kv -- --model <gguf> --lengths 1024,2048 --out <dir>
-//   [--kv off,budget:0.5,0.25] [--kv-types f16,q8_0,q4_0] [--decode n] [--repeats n] [--profile <json>]
+//   [--kv off,budget:0.5,0.25] [--kv-types f16,q8_0,q4_0] [--decode n] [--repeats n] [--threads n] [--profile <json>]
 // --kv takes one `--kv` value of the other CLIs, or several separated by commas, and --kv-types
 // (or --kv-type) one cache type or several: every mode is measured at every type.
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ runCli(async () => {
             'kv-types': { type: 'string' },
             'kv-type': { type: 'string' },
             decode: { type: 'string', default: '64' },
+            threads: { type: 'string' },
             repeats: { type: 'string', default: '3' },
             profile: { type: 'string' },
             out: { type: 'string' },
@@ -30,11 +31,14 @@ runCli(async () => {
     const kvTypes = (values['kv-types'] ?? values['kv-type'] ?? 'f16').split(',').map((t) => parseKvTypeFlag(t.trim()));
     const decodeTokens = Number(values.decode);
     const repeats = Number(values.repeats);
-    if (!Number.isInteger(decodeTokens) || decodeTokens < 1 || !Number.isInteger(repeats) || repeats < 1) throw new HeadroomError('BAD_REQUEST', '--decode and --repeats must be whole numbers ≥ 1.');
+    const threads = values.threads == null ? undefined : Number(values.threads);
+    if (!Number.isInteger(decodeTokens) || decodeTokens < 1 || !Number.isInteger(repeats) || repeats < 1 || (threads != null && !(Number.isInteger(threads) && threads >= 1))) {
+        throw new HeadroomError('BAD_REQUEST', '--decode, --repeats and --threads must be whole numbers ≥ 1.');
+    }
     // A profile only matters to compressed modes; without one the engine's fallback order picks the heads.
     const profile = modes.every((m) => m.mode === 'off') ? null : await findProfile(values.model, { explicit: values.profile });
     const result = await runKvBench({
-        modelPath: values.model, lengths, modes, kvTypes, profile, decodeTokens, repeats,
+        modelPath: values.model, lengths, modes, kvTypes, profile, decodeTokens, repeats, threads,
         log: (line) => process.stderr.write(`${line}\n`),
     });
     const { json, png } = await writeKvBenchOutputs(result, values.out);
