@@ -1,7 +1,8 @@
 // The one way a model is loaded, by the engine, the profiler and the benchmarks alike: the
 // runtime's llama.cpp build, the KV plan from the model's shape and head profile, the context
 // created with it, and what llama.cpp then logged allocating. Generation, stats and memory
-// plans build on what this returns.
+// plans build on what this returns. A load is its two halves, openModel (the weights, once) and
+// createModelContext (a context): the profiler and the recall test create many contexts on one model.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
@@ -9,8 +10,8 @@ import type { EngineBuild, Params } from '../common/contract.ts';
 import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
 import { automaticContextSize, flashAttentionOption } from '../common/loadOptions.ts';
 import { attentionFromMetadata, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, kvCacheTypeRefusal, kvShapeFromMetadata, type KvShape } from '../common/modelShape.ts';
-import type { Device } from '../common/devices.ts';
-import { COMPRESSED_UBATCH, kvBytes, planFromProfile, type FoundProfile, type HeadPlan, type KvMode, type ResolvedKv } from '../common/kv/policy.ts';
+import type { Device, DeviceBytes } from '../common/devices.ts';
+import { COMPRESSED_UBATCH, kvBytes, NO_PROFILE_YET, planFromProfile, type FoundProfile, type HeadPlan, type KvMode, type ResolvedKv } from '../common/kv/policy.ts';
 import type { KvCompression } from '../common/kv/usage.ts';
 import { createKvContext, defaultThreads } from './kv/context.ts';
 import { buildSupportsHeadwise, type KvLogCollector } from './kv/native.ts';
@@ -18,34 +19,59 @@ import { checkProfileShape, findProfile } from './kv/profiles.ts';
 import { BufferLog, type MeasuredBuffers } from './llamaLog.ts';
 import { computeDevice, runtime } from './runtime.ts';
 
-export interface LoadOptions extends Params<'model.load'> {
-    /** The head profile to plan with (null: none, the fallback order); by default kv.profile's, else the stored one. */
-    profile?: FoundProfile | null;
-    /** An explicit per-head plan (the profiler's ablations), instead of one planned from kv's budget. */
-    plan?: HeadPlan;
+/** How a model file is opened: its weights, once, for one context or many. */
+export interface OpenOptions {
+    path: string;
+    gpuLayers?: Params<'model.load'>['gpuLayers'];
     /** Load progress in [0, 1], in steps of at least a percent. */
     onProgress?: (progress: number) => void;
 }
+
+/** A context on an opened model: the KV cache as the settings (or an explicit plan) ask. */
+export interface ContextOptions extends Omit<Params<'model.load'>, 'path' | 'gpuLayers'> {
+    /** The head profile to plan with (null: none, the fallback order); by default kv.profile's, else the stored or shipped one. */
+    profile?: FoundProfile | null;
+    /** An explicit per-head plan (the profiler's checks), instead of one planned from kv's budget. */
+    plan?: HeadPlan;
+}
+
+export interface LoadOptions extends OpenOptions, ContextOptions {}
 
 /** What the KV cache runs, and what llama.cpp said about it. */
 export interface LoadedKv {
     compression: KvCompression;
     /** The plan the native cache runs; null for the stock cache. */
     resolved: ResolvedKv | null;
-    /** The profile the plan was made with, also when the cache ended up stock. */
+    /** The profile the plan was (or would have been) made with, also when the cache ended up stock. */
     profile: FoundProfile | null;
     log: KvLogCollector;
 }
 
-export interface LoadedModel {
+/** A model's weights, loaded once: the profiler creates many contexts on one. */
+export interface OpenedModel {
     path: string;
     fileBytes: number;
     architecture: string;
     model: LlamaModel;
+    /** The GGUF metadata, as node-llama-cpp read it. */
+    metadata: Record<string, unknown>;
+    /** What llama.cpp logged allocating for the weights. */
+    measured: MeasuredBuffers;
+    dispose: () => Promise<void>;
+}
+
+/** A context on an opened model, with its KV cache's plan and what llama.cpp allocated for it. */
+export interface ModelContext {
     context: LlamaContext;
     /** The cache's geometry as llama.cpp allocated it (no layers when the metadata names no attention heads). */
     shape: KvShape;
     kv: LoadedKv;
+    /** What llama.cpp logged allocating for the context: KV and compute buffers. */
+    measured: MeasuredBuffers;
+    dispose: () => Promise<void>;
+}
+
+export interface LoadedModel extends Omit<OpenedModel, 'dispose' | 'measured'>, Omit<ModelContext, 'dispose' | 'measured'> {
     /** What llama.cpp logged allocating for the model and the context. */
     measured: MeasuredBuffers;
     dispose: () => Promise<void>;
@@ -75,82 +101,122 @@ function kvOutcome(compression: KvCompression, resolved: ResolvedKv | null, log:
     return { compression: { available: true, active: true, reason: null }, resolved, profile, log };
 }
 
-export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
-    const { path: modelPath, contextSize, threads, kv, gpuLayers, flashAttention, kvCacheType, onProgress } = options;
+function addMeasured(a: MeasuredBuffers, b: MeasuredBuffers): MeasuredBuffers {
+    const add = (x: DeviceBytes, y: DeviceBytes) => ({ gpu: x.gpu + y.gpu, cpu: x.cpu + y.cpu });
+    return { kv: add(a.kv, b.kv), weights: add(a.weights, b.weights), compute: add(a.compute, b.compute) };
+}
+
+/** Loads a model's weights on the process's one Llama. */
+export async function openModel(options: OpenOptions): Promise<OpenedModel> {
+    const { path: modelPath, gpuLayers, onProgress } = options;
     const file = await stat(modelPath).catch(() => null);
     if (file == null || !file.isFile()) throw noModelFile(modelPath);
+    const { llama } = await runtime.get();
+    const buffers = new BufferLog();
+    const stopMeasuring = runtime.listen((line) => buffers.observe(line));
+    let model: LlamaModel;
+    let reported = -1;
+    try {
+        model = await llama.loadModel({
+            modelPath,
+            ...(gpuLayers != null ? { gpuLayers } : {}),
+            onLoadProgress: (progress) => {
+                // llama.cpp reports per tensor; a percent step is plenty for a progress bar.
+                if (progress < 1 && progress - reported < 0.01) return;
+                reported = progress;
+                onProgress?.(progress);
+            },
+        });
+    } catch (error) {
+        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${path.basename(modelPath)}: ${errorMessage(error)}. Is it a valid GGUF model file?`);
+    } finally {
+        stopMeasuring();
+    }
+    return {
+        path: modelPath,
+        fileBytes: file.size,
+        architecture: String(model.fileInfo.metadata.general?.architecture ?? 'unknown'),
+        model,
+        metadata: model.fileInfo.metadata as unknown as Record<string, unknown>,
+        measured: buffers.measured,
+        dispose: () => model.dispose(),
+    };
+}
+
+/** Creates a context on an opened model: plans its KV cache from the options and the model's head profile. */
+export async function createModelContext(opened: OpenedModel, options: ContextOptions): Promise<ModelContext> {
+    const { contextSize, threads, kv, flashAttention, kvCacheType } = options;
+    const { model, metadata, architecture } = opened;
     const { llama, build } = await runtime.get();
     const buffers = new BufferLog();
     const stopMeasuring = runtime.listen((line) => buffers.observe(line));
     try {
-        let model: LlamaModel;
-        let reported = -1;
-        try {
-            model = await llama.loadModel({
-                modelPath,
-                ...(gpuLayers != null ? { gpuLayers } : {}),
-                onLoadProgress: (progress) => {
-                    // llama.cpp reports per tensor; a percent step is plenty for a progress bar.
-                    if (progress < 1 && progress - reported < 0.01) return;
-                    reported = progress;
-                    onProgress?.(progress);
-                },
-            });
-        } catch (error) {
-            throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${path.basename(modelPath)}: ${errorMessage(error)}. Is it a valid GGUF model file?`);
-        }
-        try {
-            const metadata = model.fileInfo.metadata as unknown as Record<string, unknown>;
-            const architecture = String(model.fileInfo.metadata.general?.architecture ?? 'unknown');
-            // a quantized cache stores a head's rows in whole blocks: llama.cpp would fail the context, say why instead
-            const refusal = kvCacheTypeRefusal(attentionFromMetadata(metadata), kvCacheType ?? 'f16', path.basename(modelPath));
-            if (refusal != null) throw new HeadroomError('BAD_REQUEST', refusal, 'kvCacheType');
-            const wantKv = options.plan != null || (kv != null && kv.mode !== 'off');
-            // With compression the context size is fixed up front: the plan's budget is a share of it.
-            const contextTokens = contextSize ?? automaticContextSize(model.trainContextSize);
-            const planShape = kvShapeFromMetadata(metadata, contextCellsFor(contextTokens), COMPRESSED_UBATCH, kvCacheType);
-            const compression = planShape == null && wantKv ? NO_HEADS : kvAvailability(llama.systemInfo, build, architecture, wantKv);
-            let profile: FoundProfile | null = null;
-            let resolved: ResolvedKv | null = null;
-            if (wantKv && planShape != null) {
-                // the given profile, else the explicit profile file, else the one `npm run profile` stored for this model
-                profile = options.profile === undefined
-                    ? await findProfile(modelPath, { explicit: kv?.profile, shape: planShape })
-                    : options.profile && checkProfileShape(options.profile, planShape);
-                const compute = computeDevice(llama);
-                if (compression.available && options.plan != null) resolved = explicitPlan(options.plan, kv?.mode ?? 'budget', planShape, compute);
-                else if (compression.available && kv != null) resolved = planFromProfile(kv, planShape, compute, profile);
+        // a quantized cache stores a head's rows in whole blocks: llama.cpp would fail the context, say why instead
+        const refusal = kvCacheTypeRefusal(attentionFromMetadata(metadata), kvCacheType ?? 'f16', path.basename(opened.path));
+        if (refusal != null) throw new HeadroomError('BAD_REQUEST', refusal, 'kvCacheType');
+        const wantKv = options.plan != null || (kv != null && kv.mode !== 'off');
+        // With compression the context size is fixed up front: the plan's budget is a share of it.
+        const contextTokens = contextSize ?? automaticContextSize(model.trainContextSize);
+        const planShape = kvShapeFromMetadata(metadata, contextCellsFor(contextTokens), COMPRESSED_UBATCH, kvCacheType);
+        let compression = planShape == null && wantKv ? NO_HEADS : kvAvailability(llama.systemInfo, build, architecture, wantKv);
+        let profile: FoundProfile | null = null;
+        let resolved: ResolvedKv | null = null;
+        if (wantKv && planShape != null) {
+            // the given profile, else the explicit profile file, else the one stored for this model file, else one shipped for its kind
+            profile = options.profile === undefined
+                ? await findProfile(opened.path, { explicit: kv?.profile, shape: planShape, metadata })
+                : options.profile && checkProfileShape(options.profile, planShape);
+            const compute = computeDevice(llama);
+            if (compression.available && options.plan != null) resolved = explicitPlan(options.plan, kv?.mode ?? 'budget', planShape, compute);
+            else if (compression.available && kv != null) {
+                resolved = planFromProfile(kv, planShape, compute, profile);
+                // 'auto' without a profile: the full cache until the model's heads are profiled
+                if (resolved == null) compression = { ...compression, reason: NO_PROFILE_YET };
             }
-            const contextOptions: LlamaContextOptions = {
-                ...(flashAttention != null ? { flashAttention: flashAttentionOption(flashAttention) } : {}),
-                ...(kvCacheType != null ? { experimentalKvCacheKeyType: KV_CACHE_TYPES[kvCacheType].ggml, experimentalKvCacheValueType: KV_CACHE_TYPES[kvCacheType].ggml } : {}),
-                threads: threads ?? defaultThreads(llama, file.size),
-                contextSize: resolved != null ? contextTokens : (contextSize ?? { max: contextTokens }),
-            };
-            let created: Awaited<ReturnType<typeof createKvContext>>;
-            try {
-                created = await createKvContext(model, resolved?.plan ?? null, contextOptions);
-            } catch (error) {
-                throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${errorMessage(error)}`);
-            }
-            const { context, kvLog } = created;
-            const shape = kvShapeFromMetadata(metadata, context.contextSize, context.batchSize, kvCacheType)
-                ?? { layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: context.contextSize, ubatch: context.batchSize };
-            return {
-                path: modelPath, fileBytes: file.size, architecture, model, context, shape,
-                kv: kvOutcome(compression, resolved, kvLog, profile),
-                measured: buffers.measured,
-                async dispose() {
-                    await context.dispose();
-                    await model.dispose();
-                },
-            };
-        } catch (error) {
-            await model.dispose();
-            throw error;
         }
+        const contextOptions: LlamaContextOptions = {
+            ...(flashAttention != null ? { flashAttention: flashAttentionOption(flashAttention) } : {}),
+            ...(kvCacheType != null ? { experimentalKvCacheKeyType: KV_CACHE_TYPES[kvCacheType].ggml, experimentalKvCacheValueType: KV_CACHE_TYPES[kvCacheType].ggml } : {}),
+            threads: threads ?? defaultThreads(llama, opened.fileBytes),
+            contextSize: resolved != null ? contextTokens : (contextSize ?? { max: contextTokens }),
+        };
+        let created: Awaited<ReturnType<typeof createKvContext>>;
+        try {
+            created = await createKvContext(model, resolved?.plan ?? null, contextOptions);
+        } catch (error) {
+            throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${errorMessage(error)}`);
+        }
+        const { context, kvLog } = created;
+        const shape = kvShapeFromMetadata(metadata, context.contextSize, context.batchSize, kvCacheType)
+            ?? { layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: context.contextSize, ubatch: context.batchSize };
+        return {
+            context, shape,
+            kv: kvOutcome(compression, resolved, kvLog, profile),
+            measured: buffers.measured,
+            dispose: () => context.dispose(),
+        };
     } finally {
         stopMeasuring();
+    }
+}
+
+/** The one way a model is loaded for use: its weights and one context, disposed together. */
+export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
+    const opened = await openModel(options);
+    try {
+        const { dispose: disposeContext, measured, ...created } = await createModelContext(opened, options);
+        const { dispose: disposeModel, measured: weights, ...model } = opened;
+        return {
+            ...model, ...created,
+            measured: addMeasured(weights, measured),
+            async dispose() {
+                await disposeContext();
+                await disposeModel();
+            },
+        };
+    } catch (error) {
+        await opened.dispose();
+        throw error;
     }
 }
 
@@ -161,7 +227,7 @@ function explicitPlan(plan: HeadPlan, mode: KvMode, shape: KvShape, compute: Dev
 }
 
 /** Refuses a load whose compressed cache did not come about (the stock build, another architecture), saying why. */
-export async function requireCompression(loaded: LoadedModel): Promise<LoadedModel> {
+export async function requireCompression<T extends { kv: LoadedKv; dispose: () => Promise<void> }>(loaded: T): Promise<T> {
     if (loaded.kv.compression.active) return loaded;
     await loaded.dispose();
     throw new HeadroomError('NOT_AVAILABLE', loaded.kv.compression.reason ?? 'The head-level KV cache is not active.');

@@ -9,7 +9,7 @@ import type { Device } from '../common/devices.ts';
 import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
 import { flashAttentionOption } from '../common/loadOptions.ts';
 import { attentionOf, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, KvCacheType, kvCacheTypeRefusal, kvShapeOf, supportsKvCacheType, type ModelAttention } from '../common/modelShape.ts';
-import { AUTO_BUDGET_WITHOUT_PROFILE, budgetFor, COMPRESSED_UBATCH, fallbackScores, planForBudget, type HeadPlan, type HeadProfile } from '../common/kv/policy.ts';
+import { budgetFor, COMPRESSED_UBATCH, fallbackScores, planForBudget, type HeadPlan, type HeadProfile } from '../common/kv/policy.ts';
 import { kvUsageFromFormula } from '../common/kv/usage.ts';
 import { machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
 import { findProfile } from './kv/profiles.ts';
@@ -30,6 +30,8 @@ interface ModelFacts {
     name: string;
     architecture: string;
     attention: ModelAttention;
+    /** The GGUF metadata: a shipped head profile is matched by it. */
+    metadata: Record<string, unknown>;
 }
 
 const factsCache = new Map<string, Promise<ModelFacts>>();
@@ -48,6 +50,7 @@ async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> 
             return {
                 insights, name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'), architecture,
                 attention: attentionOf(info.architectureMetadata, architecture),
+                metadata: info.metadata as unknown as Record<string, unknown>,
             };
         })();
         factsCache.set(key, facts);
@@ -84,7 +87,7 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
     const compressible = buildSupportsHeadwise(llama.systemInfo) ? headwiseSupport(architecture) : { supported: false, reason: 'This llama.cpp build has no head-level KV cache: planned with the full cache.' };
     if (request.kv.mode !== 'off' && !compressible.supported && compressible.reason != null) notes.push(compressible.reason);
     const budget = compressible.supported ? budgetFor(request.kv, profile) : null;
-    if (budget != null && request.kv.mode === 'auto' && profile == null) notes.push(`No head profile for this model yet: "auto" compression is planned at ${AUTO_BUDGET_WITHOUT_PROFILE * 100}% of the cache.`);
+    if (compressible.supported && request.kv.mode === 'auto' && profile == null) notes.push('No head profile for this model yet: "auto" runs the full cache until its heads are profiled.');
     const contextCells = contextCellsFor(request.contextSize);
     // The engine runs compressed contexts with smaller batches: a streaming head holds one beyond its window.
     const batchSize = Math.min(budget == null ? DEFAULT_UBATCH : COMPRESSED_UBATCH, contextCells);
@@ -194,10 +197,10 @@ export async function fitToMachine(llama: Llama, input: PlanInput, goal: FitGoal
     return { request: fitted, plan: await planMemory(llama, fitted, profile), message: `The least compression that fits keeps ${low}% of the cache.` };
 }
 
-/** The head profile a plan uses: the request's explicit file, else the one stored for the model (as a load finds it). */
+/** The head profile a plan uses: the request's explicit file, else the one stored for the model, else a shipped one (as a load finds it). */
 async function profileFor(llama: Llama, request: PlanInput): Promise<HeadProfile | null> {
-    const { attention } = await modelFacts(llama, request.path);
-    return (await findProfile(request.path, { explicit: request.kv?.profile, shape: attention }))?.profile ?? null;
+    const { attention, metadata } = await modelFacts(llama, request.path);
+    return (await findProfile(request.path, { explicit: request.kv?.profile, shape: attention, metadata }))?.profile ?? null;
 }
 
 /** Runs a plan or fit for a model file on this process's runtime, one at a time with loads. */

@@ -10,7 +10,7 @@ import { isWindowLayer, type KvShape } from '../modelShape.ts';
 export const HeadPolicy = z.enum(['full', 'streaming', 'window']);
 export type HeadPolicy = z.infer<typeof HeadPolicy>;
 
-/** off: the stock full cache; auto: the profile's recommended budget; budget: a given fraction. */
+/** off: the stock full cache; auto: the head profile's recommended budget (the full cache while the model has none); budget: a given fraction. */
 export const KvMode = z.enum(['off', 'auto', 'budget']);
 export type KvMode = z.infer<typeof KvMode>;
 
@@ -39,6 +39,37 @@ export type KvOptions = z.infer<typeof KvOptions>;
 /** The stock cache, with the default streaming settings should a plan be asked for later. */
 export const KV_OFF: KvOptions = KvOptions.parse({ mode: 'off' });
 
+/** How the profiler scored the heads: the attention the answer puts on the needle (one pass a prompt), or leave-one-out ablation. */
+export const ProfileMethod = z.enum(['attention', 'ablation']);
+export type ProfileMethod = z.infer<typeof ProfileMethod>;
+
+/** One plan checked as a whole: its heads kept full together, every other head streaming. */
+export const PlanCheck = z.object({
+    fullHeads: z.number().int().nonnegative(),
+    /** The budget that keeps these heads full at the validation length. */
+    budget: z.number().gt(0).max(1),
+    accuracy: z.number().min(0).max(1),
+    passed: z.boolean(),
+});
+export type PlanCheck = z.infer<typeof PlanCheck>;
+
+/**
+ * How the recommended budget was chosen: whole plans on held-out prompts (other seeds, depths
+ * and filler than the scoring prompts) at the context length the user runs.
+ */
+export const ProfileValidation = z.object({
+    /** validated: a checked plan keeps >= 95 % of the full cache's accuracy; inconclusive: the full cache itself found no needle. */
+    verdict: z.enum(['validated', 'inconclusive']),
+    contextTokens: z.number().int().positive(),
+    prompts: z.number().int().positive(),
+    filler: z.string(),
+    fullAccuracy: z.number().min(0).max(1),
+    checks: z.array(PlanCheck),
+    /** Why the validation ran shorter than asked (memory, or the full cache missing needles there). */
+    note: z.string().nullable(),
+});
+export type ProfileValidation = z.infer<typeof ProfileValidation>;
+
 /** A model's head scores: higher means the head retrieves from far back and should stay full. */
 export const HeadProfile = z.object({
     /** sha256 of the GGUF file the profile was measured on. */
@@ -48,16 +79,52 @@ export const HeadProfile = z.object({
     /** scores[layer][kvHead]. */
     scores: z.array(z.array(z.number())),
     source: z.enum(['profiler', 'duo-attention']),
+    /** The profiler's scoring method (absent for DuoAttention's gates). */
+    method: ProfileMethod.optional(),
+    /** DuoAttention: the model the gates were learned on. */
+    pattern: z.string().optional(),
     /** The budget the profiler found to keep quality; what mode 'auto' uses. */
     recommendedBudget: z.number().gt(0).max(1),
+    validation: ProfileValidation.optional(),
     createdAt: z.string(),
 });
 export type HeadProfile = z.infer<typeof HeadProfile>;
+
+/** Where a profile was found: a file named by the user, the profile stored for this model file, or one shipped with Headroom. */
+export const ProfileOrigin = z.enum(['file', 'stored', 'shipped']);
+export type ProfileOrigin = z.infer<typeof ProfileOrigin>;
 
 /** A profile and the file it came from. */
 export interface FoundProfile {
     profile: HeadProfile;
     path: string;
+    origin: ProfileOrigin;
+}
+
+/** Where a plan's head scores came from, as the engine reports it and the UI shows it. */
+export const ProfileSummary = z.object({
+    source: z.string(),
+    path: z.string(),
+    origin: ProfileOrigin,
+    /** One line for people: "measured on this machine …", "DuoAttention's pattern for …, shipped with Headroom". */
+    description: z.string(),
+});
+export type ProfileSummary = z.infer<typeof ProfileSummary>;
+
+/** The line the UI shows for a profile. */
+export function describeProfile(found: FoundProfile): string {
+    const { profile } = found;
+    if (profile.source === 'duo-attention') {
+        const pattern = profile.pattern != null ? ` for ${profile.pattern}` : '';
+        return found.origin === 'shipped' ? `DuoAttention's pattern${pattern}, shipped with Headroom` : `DuoAttention's pattern${pattern}, imported`;
+    }
+    const how = profile.method === 'ablation' ? 'leave-one-out ablation' : 'attention scores';
+    const checked = profile.validation?.verdict === 'validated' ? `, validated at ${profile.validation.contextTokens.toLocaleString('en-US')} tokens` : '';
+    return `${found.origin === 'file' ? 'Measured' : 'Measured on this machine'} (${how}${checked})`;
+}
+
+export function summarizeProfile(found: FoundProfile): ProfileSummary {
+    return { source: found.profile.source, path: found.path, origin: found.origin, description: describeProfile(found) };
 }
 
 /** Whether a profile was measured on a model of this shape (every layer's row holds every KV head). */
@@ -77,9 +144,6 @@ export interface HeadPlan {
 
 /** Tokens per ubatch while compression is on: a streaming head holds one ubatch beyond its window. */
 export const COMPRESSED_UBATCH = 128;
-
-/** Mode 'auto' without a profile spends this fraction of the stock cache. */
-export const AUTO_BUDGET_WITHOUT_PROFILE = 0.5;
 
 /** llama.cpp pads cache sizes so that kernels need no boundary checks. */
 export const STREAMING_CELL_PADDING = 32;
@@ -150,6 +214,40 @@ export function rankHeads(scores: number[][]): { layer: number; head: number; sc
         .sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);
 }
 
+/** The stock cache's cells, what a streaming head saves, and how many heads can stream (window layers excluded). */
+function budgetArithmetic(shape: KvShape, options: { sinks: number; window: number; fullPlacement: Device }) {
+    const windowHeads = Array.from({ length: shape.layers }, (_, layer) => layer).filter((layer) => isWindowLayer(shape, layer)).length * shape.kvHeads;
+    const heads = shape.layers * shape.kvHeads - windowHeads;
+    const cells = cellsOf(shape, { policy: [], fullPlacement: options.fullPlacement, sinks: options.sinks, window: options.window });
+    const stockCells = heads * cells.full + windowHeads * cells.window;
+    return { heads, windowHeads, cells, stockCells, perFull: cells.full - cells.streaming };
+}
+
+/** How many heads a budget keeps full (every head when streaming saves nothing). */
+export function fullHeadsForBudget(shape: KvShape, budget: number, options: { sinks: number; window: number; fullPlacement: Device }): number {
+    const { heads, windowHeads, cells, stockCells, perFull } = budgetArithmetic(shape, options);
+    const allowed = budget * stockCells - heads * cells.streaming - windowHeads * cells.window;
+    return perFull <= 0 ? heads : Math.max(0, Math.min(heads, Math.floor(allowed / perFull + 1e-9)));
+}
+
+/** The smallest budget, in thousandths, that keeps `fullHeads` heads full: the inverse of fullHeadsForBudget. */
+export function budgetForFullHeads(shape: KvShape, fullHeads: number, options: { sinks: number; window: number; fullPlacement: Device }): number {
+    const { heads, windowHeads, cells, stockCells, perFull } = budgetArithmetic(shape, options);
+    const bytes = Math.min(fullHeads, heads) * perFull + heads * cells.streaming + windowHeads * cells.window;
+    return Math.min(1, Math.max(0.001, Math.ceil((1000 * bytes) / stockCells - 1e-9) / 1000));
+}
+
+/** Every head streaming except `full` (the model's window layers keep their window cache). */
+export function planWithFullHeads(shape: Pick<KvShape, 'layers' | 'kvHeads' | 'windowLayers'>, full: readonly { layer: number; head: number }[], options: { sinks: number; window: number; fullPlacement: Device }): HeadPlan {
+    const policy: HeadPolicy[][] = Array.from({ length: shape.layers }, (_, layer) =>
+        Array<HeadPolicy>(shape.kvHeads).fill(isWindowLayer(shape, layer) ? 'window' : 'streaming'));
+    for (const { layer, head } of full) {
+        const row = policy[layer];
+        if (row != null && head < row.length && row[head] !== 'window') row[head] = 'full';
+    }
+    return { policy, sinks: options.sinks, window: options.window, fullPlacement: options.fullPlacement };
+}
+
 /**
  * Keeps the highest-scoring heads full within a budget (a fraction of the stock cache's
  * bytes); every other head streams. The model's window layers keep their window cache and
@@ -159,21 +257,8 @@ export function planForBudget(
     shape: KvShape, scores: number[][], budget: number,
     options: { sinks: number; window: number; fullPlacement: Device },
 ): HeadPlan {
-    const windowHeads = Array.from({ length: shape.layers }, (_, layer) => layer).filter((layer) => isWindowLayer(shape, layer)).length * shape.kvHeads;
-    const heads = shape.layers * shape.kvHeads - windowHeads;
-    const cells = cellsOf(shape, { policy: [], fullPlacement: options.fullPlacement, sinks: options.sinks, window: options.window });
-    const stockCells = heads * cells.full + windowHeads * cells.window;
-    const perFull = cells.full - cells.streaming;
-    const allowed = budget * stockCells - heads * cells.streaming - windowHeads * cells.window;
-    const fullCount = perFull <= 0 ? heads : Math.max(0, Math.min(heads, Math.floor(allowed / perFull)));
-    const policy: HeadPolicy[][] = Array.from({ length: shape.layers }, (_, layer) =>
-        Array<HeadPolicy>(shape.kvHeads).fill(isWindowLayer(shape, layer) ? 'window' : 'streaming'));
-    const ranked = rankHeads(scores).filter(({ layer }) => !isWindowLayer(shape, layer));
-    for (const { layer, head } of ranked.slice(0, fullCount)) {
-        const row = policy[layer];
-        if (row != null && head < row.length) row[head] = 'full';
-    }
-    return { policy, sinks: options.sinks, window: options.window, fullPlacement: options.fullPlacement };
+    const ranked = rankHeads(scores).filter(({ layer, head }) => !isWindowLayer(shape, layer) && layer < shape.layers && head < shape.kvHeads);
+    return planWithFullHeads(shape, ranked.slice(0, fullHeadsForBudget(shape, budget, options)), options);
 }
 
 /** Scores for a model with no profile: later layers first, then lower heads (a guess, reported as profile: null). */
@@ -181,11 +266,11 @@ export function fallbackScores(shape: KvShape): number[][] {
     return Array.from({ length: shape.layers }, (_, layer) => Array.from({ length: shape.kvHeads }, () => layer));
 }
 
-/** The budget a mode spends: the given fraction, the profile's recommendation, or the fallback for 'auto'. */
+/** The budget a mode spends: the given fraction, or the profile's recommendation; null for the full cache (off, or auto without a profile). */
 export function budgetFor(options: Pick<KvOptions, 'mode' | 'budget'>, profile: HeadProfile | null): number | null {
     if (options.mode === 'off') return null;
     if (options.mode === 'budget') return options.budget ?? null;
-    return profile?.recommendedBudget ?? AUTO_BUDGET_WITHOUT_PROFILE;
+    return profile?.recommendedBudget ?? null;
 }
 
 /** The plan a load runs, and what it was made from. */
@@ -194,7 +279,7 @@ export interface ResolvedKv {
     plan: HeadPlan;
     /** Fraction of the stock cache's bytes the plan spends. */
     budget: number;
-    profile: { source: string; path: string } | null;
+    profile: ProfileSummary | null;
     /** The profile's head scores, or null when the plan used the fallback order. */
     scores: number[][] | null;
 }
@@ -204,13 +289,20 @@ export function fullPlacementFor(offload: KvOffload, compute: Device): Device {
     return offload === 'auto' ? compute : offload;
 }
 
-/** The plan for a budget or 'auto' from a profile's scores (or the fallback order without one). */
-export function planFromProfile(options: KvOptions, shape: KvShape, compute: Device, found: FoundProfile | null): ResolvedKv {
+/** Mode 'auto' for a model with no head profile: the full cache, said so (and the offer to profile it follows). */
+export const NO_PROFILE_YET = 'No head profile for this model yet, so it runs on the full cache. Profile its heads to compress it.';
+
+/**
+ * The plan for a budget or 'auto' from a profile's scores (a budget without a profile uses the
+ * fallback order); null where the mode runs the full cache: 'auto' without a profile.
+ */
+export function planFromProfile(options: KvOptions, shape: KvShape, compute: Device, found: FoundProfile | null): ResolvedKv | null {
     const profile = found?.profile ?? null;
+    if (options.mode === 'budget' && options.budget == null) throw new HeadroomError('BAD_REQUEST', BUDGET_NEEDED);
     const budget = budgetFor(options, profile);
-    if (budget == null) throw new HeadroomError('BAD_REQUEST', BUDGET_NEEDED);
+    if (budget == null) return null;
     const plan = planForBudget(shape, profile?.scores ?? fallbackScores(shape), budget, {
         sinks: options.sinks, window: options.window, fullPlacement: fullPlacementFor(options.offload, compute),
     });
-    return { mode: options.mode, plan, budget, profile: found == null ? null : { source: found.profile.source, path: found.path }, scores: profile?.scores ?? null };
+    return { mode: options.mode, plan, budget, profile: found == null ? null : summarizeProfile(found), scores: profile?.scores ?? null };
 }

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { Bytes, Device, sumByDevice } from '../devices.ts';
 import { isWindowLayer, type KvShape } from '../modelShape.ts';
-import { HeadPolicy, KvMode, kvBytes, policyAt, type HeadPlan, type HeadProfile } from './policy.ts';
+import { HeadPolicy, KvMode, kvBytes, policyAt, ProfileSummary, type HeadPlan, type HeadProfile } from './policy.ts';
 
 /** Whether head-level KV compression can run for the loaded model, and whether it does. */
 export const KvCompression = z.object({
@@ -34,8 +34,8 @@ export const KvStats = z.object({
     mode: KvMode,
     /** Fraction of the stock cache's bytes the plan spends (1 for the stock cache). */
     budget: z.number().positive(),
-    /** Where the head scores came from: a HeadProfile's source and path, or null (fallback order: later layers first). */
-    profile: z.object({ source: z.string(), path: z.string() }).nullable(),
+    /** Where the head scores came from, or null (no profile: the full cache, or a budget on the fallback order, later layers first). */
+    profile: ProfileSummary.nullable(),
     sinks: z.number().int().nonnegative(),
     window: z.number().int().positive(),
     fullPlacement: Device,

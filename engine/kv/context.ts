@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Llama, LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
 import { COMPRESSED_UBATCH, type HeadPlan } from '../../common/kv/policy.ts';
 import { runtime } from '../runtime.ts';
-import { KvLogCollector, POLICY_ENV, writePolicyFile } from './native.ts';
+import { KvLogCollector, POLICY_ENV, writePolicyFile, type AttentionProbe } from './native.ts';
 
 // Below this size a model's per-token work is smaller than the cost of syncing CPU
 // threads: one thread is measured 60x faster than two on stories260K.
@@ -21,7 +21,8 @@ export function defaultThreads(llama: Llama, modelFileBytes: number): number {
     return modelFileBytes < SINGLE_THREAD_MODEL_BYTES ? 1 : llama.cpuMathCores;
 }
 
-function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
+/** Resolves once `predicate` holds, or after `timeoutMs` (llama.cpp's log lines arrive a moment after the call that caused them). */
+export function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
         const started = Date.now();
         const poll = () => (predicate() || Date.now() - started > timeoutMs ? resolve() : setTimeout(poll, 10));
@@ -32,8 +33,11 @@ function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
 /**
  * Creates a context whose KV cache follows `plan` (null: the stock cache), and returns it once
  * llama.cpp has logged what it allocated for it, with the KV buffers (or why it refused the plan).
+ * `probe` turns the attention probe on (a plan with every head full; see kv/probe.ts).
  */
-export async function createKvContext(model: LlamaModel, plan: HeadPlan | null, options: LlamaContextOptions): Promise<{ context: LlamaContext; kvLog: KvLogCollector }> {
+export async function createKvContext(
+    model: LlamaModel, plan: HeadPlan | null, options: LlamaContextOptions, probe?: AttentionProbe,
+): Promise<{ context: LlamaContext; kvLog: KvLogCollector }> {
     const kvLog = new KvLogCollector();
     let reserved = false;
     const stopListening = runtime.listen((line) => {
@@ -41,12 +45,13 @@ export async function createKvContext(model: LlamaModel, plan: HeadPlan | null, 
         reserved ||= RESERVED_LINE.test(line);
     });
     try {
-        const policyFile = plan == null ? null : await writePolicyFile(plan);
+        const policyFile = plan == null ? null : await writePolicyFile(plan, probe == null ? {} : { probe });
         let context: LlamaContext;
         try {
             if (policyFile != null) process.env[POLICY_ENV] = policyFile;
-            // A streaming head holds one ubatch beyond its window, so compressed contexts use small ones.
-            context = await model.createContext(plan == null ? options : { ...options, batchSize: COMPRESSED_UBATCH });
+            // A streaming head holds one ubatch beyond its window, so compressed contexts use small
+            // ones; a probed context has every head full and evaluates in llama.cpp's usual batches.
+            context = await model.createContext(plan == null || probe != null ? options : { ...options, batchSize: COMPRESSED_UBATCH });
         } finally {
             // read once, at context creation: later contexts must not inherit the plan
             delete process.env[POLICY_ENV];

@@ -40,23 +40,34 @@ export function buildSupportsHeadwise(systemInfo: string): boolean {
 
 const POLICY_LETTER: Record<HeadPolicy, string> = { full: 'F', streaming: 'S', window: 'W' };
 
+/**
+ * The attention probe (native/README.md): a context with every head full that sums, per layer and
+ * query head, the attention that queries at positions >= q0 put on keys at positions [p0, p1).
+ */
+export interface AttentionProbe {
+    p0: number;
+    p1: number;
+    q0: number;
+}
+
 /** The policy file format the native side parses (see native/patches, LLAMA_KV_HEADWISE). */
-export function formatPolicyFile(plan: HeadPlan): string {
+export function formatPolicyFile(plan: HeadPlan, probe?: AttentionProbe): string {
     const lines = [
         '# Headroom head-level KV policy: F = full head, S = streaming head (sinks + window), W = the model\'s window layer',
         `sinks ${plan.sinks}`,
         `window ${plan.window}`,
         `full_placement ${plan.fullPlacement}`,
+        ...(probe != null ? [`probe ${probe.p0} ${probe.p1} ${probe.q0}`] : []),
         ...plan.policy.map((row, layer) => `layer ${layer} ${row.map((p) => POLICY_LETTER[p]).join(' ')}`),
     ];
     return lines.join('\n') + '\n';
 }
 
 /** Writes the plan where the native cache will read it; returns the path for POLICY_ENV. */
-export async function writePolicyFile(plan: HeadPlan, dir?: string): Promise<string> {
-    const folder = dir ?? await mkdtemp(path.join(os.tmpdir(), 'headroom-kv-'));
+export async function writePolicyFile(plan: HeadPlan, options: { dir?: string; probe?: AttentionProbe } = {}): Promise<string> {
+    const folder = options.dir ?? await mkdtemp(path.join(os.tmpdir(), 'headroom-kv-'));
     const file = path.join(folder, 'policy.txt');
-    await writeFile(file, formatPolicyFile(plan));
+    await writeFile(file, formatPolicyFile(plan, options.probe));
     return file;
 }
 

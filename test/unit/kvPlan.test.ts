@@ -4,14 +4,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { KvShape } from '../../common/modelShape.ts';
 import {
-    budgetFor, fallbackScores, HeadProfile, kvBytes, KvOptions, planForBudget, planFromProfile, profileFits, rankHeads, streamingCells,
-    type FoundProfile, type HeadPlan,
+    budgetFor, budgetForFullHeads, describeProfile, fallbackScores, fullHeadsForBudget, HeadProfile, kvBytes, KvOptions, planForBudget, planFromProfile,
+    planWithFullHeads, profileFits, rankHeads, streamingCells, type FoundProfile, type HeadPlan, type ResolvedKv,
 } from '../../common/kv/policy.ts';
 
 // organism.gguf's cache at 2,048 tokens: 4 layers × 4 KV heads, 64 bytes a head a token.
 const SHAPE: KvShape = { layers: 4, kvHeads: 4, bytesPerHeadToken: 64, contextCells: 2048, ubatch: 128 };
 const organismProfile = (recommendedBudget = 0.25): FoundProfile => ({
     path: '/profiles/organism.json',
+    origin: 'stored',
     profile: HeadProfile.parse({
         modelSha256: 'a'.repeat(64), layers: 4, kvHeads: 4, source: 'profiler', recommendedBudget, createdAt: '2026-11-01T00:00:00Z',
         scores: [[0, 0, 0, 0], [0.06, 0, 0, 0], [0, 0.2, 0, 0], [0.06, 16, 0, 0.06]],
@@ -61,32 +62,66 @@ describe('plans from a budget', () => {
 describe('plan from profile', () => {
     const kv = (input: object) => KvOptions.parse(input);
 
+    /** planFromProfile where it must plan. */
+    const planned = (resolved: ResolvedKv | null): ResolvedKv => {
+        assert.ok(resolved != null, 'a plan');
+        return resolved;
+    };
+
     test('budget: the given fraction on the profile\'s best heads; the plan says where its scores came from', () => {
-        const resolved = planFromProfile(kv({ mode: 'budget', budget: 0.25 }), SHAPE, 'cpu', organismProfile());
+        const resolved = planned(planFromProfile(kv({ mode: 'budget', budget: 0.25 }), SHAPE, 'cpu', organismProfile()));
         assert.deepEqual(fullHeads(resolved.plan), ['2:1', '3:1']);
         assert.equal(resolved.budget, 0.25);
         assert.equal(resolved.mode, 'budget');
-        assert.deepEqual(resolved.profile, { source: 'profiler', path: '/profiles/organism.json' });
+        assert.deepEqual(resolved.profile, { source: 'profiler', path: '/profiles/organism.json', origin: 'stored', description: 'Measured on this machine (attention scores)' });
         assert.equal(resolved.scores?.[3]?.[1], 16);
     });
 
-    test('auto: the profile\'s recommended budget; without a profile half the cache, in the fallback order', () => {
-        assert.equal(planFromProfile(kv({ mode: 'auto' }), SHAPE, 'cpu', organismProfile(0.5)).budget, 0.5);
-        const guessed = planFromProfile(kv({ mode: 'auto' }), SHAPE, 'cpu', null);
-        assert.equal(guessed.budget, 0.5);
+    test('auto: the profile\'s recommended budget; without a profile the full cache (no plan)', () => {
+        assert.equal(planned(planFromProfile(kv({ mode: 'auto' }), SHAPE, 'cpu', organismProfile(0.5))).budget, 0.5);
+        assert.equal(planFromProfile(kv({ mode: 'auto' }), SHAPE, 'cpu', null), null);
+        assert.equal(budgetFor({ mode: 'auto' }, null), null);
+    });
+
+    test('a budget without a profile keeps the later layers full (the fallback order)', () => {
+        const guessed = planned(planFromProfile(kv({ mode: 'budget', budget: 0.5 }), SHAPE, 'cpu', null));
         assert.deepEqual([guessed.profile, guessed.scores], [null, null]);
         assert.ok(fullHeads(guessed.plan).every((head) => head.startsWith('3:') || head.startsWith('2:')), fullHeads(guessed.plan).join(' '));
     });
 
     test('offload: auto keeps full heads with the compute; gpu and cpu put them there', () => {
-        assert.equal(planFromProfile(kv({ mode: 'auto', offload: 'auto' }), SHAPE, 'gpu', null).plan.fullPlacement, 'gpu');
-        assert.equal(planFromProfile(kv({ mode: 'auto', offload: 'auto' }), SHAPE, 'cpu', null).plan.fullPlacement, 'cpu');
-        assert.equal(planFromProfile(kv({ mode: 'auto', offload: 'cpu' }), SHAPE, 'gpu', null).plan.fullPlacement, 'cpu');
+        const placement = (offload: string, compute: 'gpu' | 'cpu') => planned(planFromProfile(kv({ mode: 'auto', offload }), SHAPE, compute, organismProfile())).plan.fullPlacement;
+        assert.equal(placement('auto', 'gpu'), 'gpu');
+        assert.equal(placement('auto', 'cpu'), 'cpu');
+        assert.equal(placement('cpu', 'gpu'), 'cpu');
     });
 
     test('sinks and window reach the plan', () => {
-        const { plan } = planFromProfile(kv({ mode: 'budget', budget: 0.5, sinks: 8, window: 256 }), SHAPE, 'cpu', null);
+        const { plan } = planned(planFromProfile(kv({ mode: 'budget', budget: 0.5, sinks: 8, window: 256 }), SHAPE, 'cpu', null));
         assert.deepEqual([plan.sinks, plan.window], [8, 256]);
+    });
+
+    test('a budget and the number of heads it keeps full are each other\'s inverse', () => {
+        const streaming = { sinks: 4, window: 128, fullPlacement: 'cpu' as const };
+        for (let count = 0; count <= 16; count++) {
+            const budget = budgetForFullHeads(SHAPE, count, streaming);
+            assert.equal(fullHeadsForBudget(SHAPE, budget, streaming), count, `${count} heads: budget ${budget}`);
+            if (count > 0) assert.equal(fullHeadsForBudget(SHAPE, budget - 0.001, streaming), count - 1, `${count} heads: just under ${budget}`);
+        }
+        assert.equal(budgetForFullHeads(SHAPE, 16, streaming), 1);
+        assert.deepEqual(fullHeads(planWithFullHeads(SHAPE, [{ layer: 3, head: 1 }, { layer: 0, head: 2 }], streaming)), ['0:2', '3:1']);
+    });
+
+    test('the UI names where a profile came from', () => {
+        const measured = organismProfile();
+        const validated: FoundProfile = {
+            ...measured,
+            profile: { ...measured.profile, method: 'attention', validation: { verdict: 'validated', contextTokens: 4096, prompts: 4, filler: 'f', fullAccuracy: 1, checks: [], note: null } },
+        };
+        assert.equal(describeProfile(validated), 'Measured on this machine (attention scores, validated at 4,096 tokens)');
+        assert.equal(describeProfile({ ...measured, profile: { ...measured.profile, method: 'ablation' }, origin: 'file' }), 'Measured (leave-one-out ablation)');
+        const duo = { ...measured.profile, source: 'duo-attention' as const, pattern: 'meta-llama/Meta-Llama-3.1-8B-Instruct' };
+        assert.equal(describeProfile({ profile: duo, path: 'x', origin: 'shipped' }), 'DuoAttention\'s pattern for meta-llama/Meta-Llama-3.1-8B-Instruct, shipped with Headroom');
     });
 
     test('the budget each mode spends', () => {
