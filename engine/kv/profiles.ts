@@ -1,6 +1,7 @@
 // Where head profiles live, and the one way a profile is found and read. The profiler stores
 // one JSON per model file, named by the file's sha256, in the app's profile folder
-// (HEADROOM_PROFILE_DIR overrides it); a load, a plan and the benchmarks find it the same way.
+// (HEADROOM_PROFILE_DIR overrides it); Headroom ships DuoAttention's for some popular models
+// (shippedProfiles.ts). A load, a plan and the benchmarks find them the same way.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises';
@@ -8,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { HeadroomError, noModelFile } from '../../common/errors.ts';
 import { HeadProfile, profileFits, type FoundProfile } from '../../common/kv/policy.ts';
-import type { KvShape } from '../../common/modelShape.ts';
+import { attentionFromMetadata, type KvShape } from '../../common/modelShape.ts';
+import { shippedProfileFor } from './shippedProfiles.ts';
 
 /** Electron's userData folder for Headroom, without needing Electron. */
 function appDataDir(): string {
@@ -83,7 +85,7 @@ async function storedProfileFor(modelPath: string): Promise<FoundProfile | null>
     const sha256 = await modelSha256(modelPath);
     const filePath = profilePathFor(sha256);
     const profile = await readProfile(filePath).catch(() => null);
-    return profile == null || profile.modelSha256 !== sha256 ? null : { profile, path: filePath };
+    return profile == null || profile.modelSha256 !== sha256 ? null : { profile, path: filePath, origin: 'stored' };
 }
 
 export const noProfile = (modelPath: string, filePath: string) =>
@@ -101,18 +103,24 @@ export function checkProfileShape(found: FoundProfile, shape: Pick<KvShape, 'lay
 /**
  * The head profile for a model file: the `explicit` file when one is named (refused when it is
  * missing, unreadable or, given the model's shape, for another shape), else the one the profiler
- * stored for this file (ignored when unreadable or for another shape), else null.
+ * stored for this file (ignored when unreadable or for another shape), else, given the file's
+ * GGUF metadata, one shipped for its model and shape, else null.
  */
-export async function findProfile(modelPath: string, options: { explicit?: string | undefined; shape?: Pick<KvShape, 'layers' | 'kvHeads'> } = {}): Promise<FoundProfile | null> {
-    const { explicit, shape } = options;
+export async function findProfile(modelPath: string, options: {
+    explicit?: string | undefined; shape?: Pick<KvShape, 'layers' | 'kvHeads'>; metadata?: Record<string, unknown>;
+} = {}): Promise<FoundProfile | null> {
+    const { explicit, shape, metadata } = options;
     if (explicit != null) {
         const profile = await readProfile(explicit);
         if (profile == null) throw noProfile(modelPath, explicit);
-        const found = { profile, path: explicit };
+        const found: FoundProfile = { profile, path: explicit, origin: 'file' };
         return shape == null ? found : checkProfileShape(found, shape);
     }
     const stored = await storedProfileFor(modelPath);
-    return stored == null || (shape != null && !profileFits(stored.profile, shape)) ? null : stored;
+    if (stored != null && (shape == null || profileFits(stored.profile, shape))) return stored;
+    if (metadata == null) return null;
+    const attention = attentionFromMetadata(metadata);
+    return shippedProfileFor(await modelSha256(modelPath), metadata.general as Record<string, unknown> | undefined, attention);
 }
 
 /** findProfile, refused when there is none: what a run needs whose point is the profile's heads. */
