@@ -1,5 +1,5 @@
-// npm run profile -- --model <gguf> [--out <file>] [--force] [--method streaming|eviction]
-//   [--prompts n] [--tokens n] [--seed s] [--sinks n] [--window n]
+// npm run profile -- --model <gguf> [--out <file>] [--force] [--method attention|ablation]
+//   [--prompts n] [--tokens n] [--seed s] [--context n] [--validation-prompts n] [--sinks n] [--window n] [--chart <png>]
 // npm run profile -- --model <gguf> --duo <full_attention_heads.tsv> [--budget f] [--out <file>]
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,13 +7,13 @@ import { parseArgs } from 'node:util';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { HeadroomError } from '../common/errors.ts';
 import { attentionOf } from '../common/modelShape.ts';
-import { rankHeads, type HeadProfile } from '../common/kv/policy.ts';
+import { heatmapSvg } from '../common/charts.ts';
+import { rankHeads, type HeadProfile, type ProfileMethod } from '../common/kv/policy.ts';
 import { modelSha256, profilePathFor, writeProfile } from '../engine/kv/profiles.ts';
 import { parseDuoTsv, profileFromDuo } from '../engine/profiler/duoAttention.ts';
-import { DEFAULT_BUDGETS, type AblationMethod } from '../engine/profiler/headProfiler.ts';
+import { DEFAULTS } from '../engine/profiler/headProfiler.ts';
 import { profileModel } from '../engine/profiler/profileModel.ts';
-import { heatmapSvg } from './charts.ts';
-import { parseNumberList, runCli } from './cliArgs.ts';
+import { runCli } from './cliArgs.ts';
 import { svgToPng } from './svgPng.ts';
 
 /** The profile as a layers × KV heads grid, colored by score relative to the best head. */
@@ -42,16 +42,17 @@ runCli(async () => {
             force: { type: 'boolean', default: false },
             duo: { type: 'string' },
             budget: { type: 'string' },
-            method: { type: 'string' },
-            prompts: { type: 'string', default: '8' },
-            tokens: { type: 'string', default: '1024' },
-            seed: { type: 'string', default: '1' },
-            sinks: { type: 'string', default: '4' },
-            window: { type: 'string', default: '64' },
-            budgets: { type: 'string', default: DEFAULT_BUDGETS.join(',') },
+            method: { type: 'string', default: DEFAULTS.method },
+            prompts: { type: 'string', default: String(DEFAULTS.prompts) },
+            tokens: { type: 'string', default: String(DEFAULTS.tokens) },
+            seed: { type: 'string', default: String(DEFAULTS.seed) },
+            context: { type: 'string' },
+            'validation-prompts': { type: 'string', default: String(DEFAULTS.validationPrompts) },
+            sinks: { type: 'string', default: String(DEFAULTS.sinks) },
+            window: { type: 'string', default: String(DEFAULTS.window) },
         },
     });
-    if (values.model == null) throw new HeadroomError('BAD_REQUEST', 'usage: npm run profile -- --model <gguf> [--out <file>] [--duo <file.tsv>] [--method eviction|streaming] [--force]');
+    if (values.model == null) throw new HeadroomError('BAD_REQUEST', 'usage: npm run profile -- --model <gguf> [--out <file>] [--duo <file.tsv>] [--method attention|ablation] [--context n] [--force]');
     const modelPath = values.model;
     const log = (line: string) => process.stderr.write(`${line}\n`);
     // --chart <png>: the profile's scores as a layers × KV heads heatmap.
@@ -62,7 +63,6 @@ runCli(async () => {
         }
         process.stdout.write(`${outPath}\n`);
     };
-    log(`hashing ${modelPath}…`);
     const sha256 = await modelSha256(modelPath);
     const outPath = values.out ?? profilePathFor(sha256);
 
@@ -76,11 +76,13 @@ runCli(async () => {
         return finish(profile);
     }
 
-    const method = values.method as AblationMethod | undefined;
-    const [prompts, tokens, seed, sinks, window] = [values.prompts, values.tokens, values.seed, values.sinks, values.window].map(Number);
-    const { profile, reused } = await profileModel({
-        modelPath, out: outPath, force: values.force, method, prompts, tokens, seed, sinks, window,
-        budgets: parseNumberList(values.budgets, 'budgets'), log,
+    const method = values.method;
+    if (method !== 'attention' && method !== 'ablation') throw new HeadroomError('BAD_REQUEST', `--method is attention (one pass per prompt) or ablation (leave-one-out, one pass per head), not "${method}".`);
+    const [prompts, tokens, seed, sinks, window, validationPrompts] = [values.prompts, values.tokens, values.seed, values.sinks, values.window, values['validation-prompts']].map(Number);
+    const contextTokens = values.context == null ? undefined : Number(values.context);
+    const { profile, reused, run } = await profileModel({
+        modelPath, out: outPath, force: values.force, method: method satisfies ProfileMethod, prompts, tokens, seed, sinks, window, validationPrompts,
+        ...(contextTokens != null ? { contextTokens } : {}), log,
     });
     if (reused) {
         log('(--force measures again)');
@@ -88,5 +90,6 @@ runCli(async () => {
     }
     const top = rankHeads(profile.scores).slice(0, 4).map((h) => `L${h.layer}H${h.head} ${h.score.toFixed(2)}`).join(', ');
     log(`top heads: ${top}; recommended budget ${profile.recommendedBudget}`);
+    if (run != null) log(`scoring ${run.seconds.scoring.toFixed(1)} s, validation ${run.seconds.validation.toFixed(1)} s`);
     await finish(profile);
 });

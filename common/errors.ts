@@ -19,6 +19,7 @@ export const ErrorCode = z.enum([
     'DOCUMENT_TOO_LARGE',
     'CONTEXT_OVERFLOW',
     'INVALID_SETTINGS',
+    'CANCELLED',
     'INTERNAL',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
@@ -62,3 +63,7 @@ export const noModelLoaded = () => new HeadroomError('NO_MODEL', 'No model is lo
 export const noModelFile = (path: string) => new HeadroomError('NOT_FOUND', `No model file at ${path}.`);
 
 export const engineBusy = () => new HeadroomError('BUSY', 'The engine is busy; stop the current reply first.');
+
+export const PROFILING_NEEDS_BUILD = 'Profiling heads needs Headroom\'s llama.cpp build (its head-level cache measures the heads): run `npm run build:native`.';
+
+export const PROFILING_NEEDS_ENGINE = 'Profiling heads needs Headroom\'s engine: set Settings → Engine to "compressed". The stock llama.cpp has no head-level cache to measure heads with.';

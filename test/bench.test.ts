@@ -2,6 +2,7 @@
 // as its own process, as a user runs it; what they write is checked against the schemas.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,13 +13,11 @@ import { HeadProfile, rankHeads } from '../common/kv/policy.ts';
 import { formatDuoTsv, parseDuoTsv, profileFromDuo } from '../engine/profiler/duoAttention.ts';
 import { buildHaystack, loadFiller, makeNeedle, seededRandom } from '../engine/profiler/haystack.ts';
 import { runtime } from '../engine/runtime.ts';
-import { profilePrompts } from '../engine/profiler/headProfiler.ts';
-import { evictHeadsInState } from '../engine/profiler/kvStateEviction.ts';
-import { scoreContinuation } from '../engine/profiler/prompting.ts';
-import { KvBenchResult, NiahResult } from '../bench/results.ts';
+import { NiahResult } from '../common/niah.ts';
+import { KvBenchResult } from '../bench/results.ts';
 import { sha256OfFile } from '../engine/kv/profiles.ts';
 import { ORGANISM } from './support/models.ts';
-import { nativeBuild, requiresNative } from './support/native.ts';
+import { requiresNative } from './support/native.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
@@ -118,7 +117,7 @@ describe('needle accuracy on the head-level KV cache (organism, 1,792 tokens, 25
     test('the profiled heads keep the full cache\'s accuracy; the same budget on the lowest-scoring heads does not', async () => {
         profiles = await mkdtemp(path.join(os.tmpdir(), 'headroom-profiles-'));
         // The profile is measured here and found by the model file's sha256, as a user's would be.
-        const profiled = await cli('profileCli.ts', ['--model', ORGANISM, '--prompts', '3', '--tokens', '384', '--budgets', '0.25,0.5'], { HEADROOM_PROFILE_DIR: profiles });
+        const profiled = await cli('profileCli.ts', ['--model', ORGANISM, '--prompts', '3', '--tokens', '512', '--context', '1024', '--validation-prompts', '2'], { HEADROOM_PROFILE_DIR: profiles });
         assert.equal(profiled.code, 0, profiled.stderr);
         const full = await niah('off');
         const top = await niah('budget:0.25');
@@ -167,25 +166,34 @@ describe('npm run bench:kv (organism)', requiresNative(), () => {
 });
 
 describe('npm run profile (organism)', () => {
-    test('finds layer 3 KV head 1 as the retrieval head, stores the profile by sha256 and reuses it', async () => {
+    test('scores heads by attention in one pass a prompt, finds layer 3 KV head 1, validates the budget, stores the profile by sha256 and reuses it', requiresNative(), async () => {
         const profiles = await mkdtemp(path.join(os.tmpdir(), 'headroom-profiles-'));
         const env = { HEADROOM_PROFILE_DIR: profiles };
-        const args = ['--model', ORGANISM, '--prompts', '3', '--tokens', '384', '--budgets', '0.25,0.5'];
+        const args = ['--model', ORGANISM, '--prompts', '3', '--tokens', '512', '--context', '1024', '--validation-prompts', '3'];
         const first = await cli('profileCli.ts', args, env);
         assert.equal(first.code, 0, first.stderr);
         const sha256 = await sha256OfFile(ORGANISM);
         const stored = path.join(profiles, `${sha256}.json`);
         assert.equal(first.stdout.trim(), stored);
-        assert.match(first.stderr, new RegExp(`method ${nativeBuild.headwise ? 'streaming' : 'eviction'}`));
-        assert.match(first.stderr, /\[16\/16\] layer 3 KV head 3/, 'progress for every head');
+        assert.match(first.stderr, /method attention/);
+        assert.match(first.stderr, /scoring 16 KV heads by attention on the needle, one pass over 3 prompts/);
         const profile = HeadProfile.parse(JSON.parse(await readFile(stored, 'utf8')));
-        assert.equal(profile.source, 'profiler');
+        assert.deepEqual([profile.source, profile.method], ['profiler', 'attention']);
         assert.deepEqual([profile.layers, profile.kvHeads], [4, 4]);
         const [top, second] = rankHeads(profile.scores);
         assert.ok(top != null && second != null);
         assert.deepEqual([top.layer, top.head], [3, 1]);
-        assert.ok(top.score > 5 && second.score < 1, `one head stands out: ${JSON.stringify(profile.scores)}`);
-        assert.equal(profile.recommendedBudget, 0.25);
+        // A share of the answer's attention: layer 3's query heads 2 and 3 look at the needle, the rest hardly.
+        assert.ok(top.score > 0.5 && top.score <= 1 && second.score < 0.2, `one head stands out: ${JSON.stringify(profile.scores)}`);
+        const validation = profile.validation;
+        assert.ok(validation != null);
+        assert.equal(validation.verdict, 'validated');
+        assert.equal(validation.filler, 'filler-gpl-3.0.txt', 'held-out prompts use the other filler');
+        assert.equal(validation.contextTokens, 1024);
+        assert.ok(validation.checks.some((c) => !c.passed && c.fullHeads === 0), 'every head streaming loses the needle');
+        const chosen = validation.checks.filter((c) => c.passed).sort((a, b) => a.fullHeads - b.fullHeads)[0];
+        assert.equal(chosen?.fullHeads, 1);
+        assert.ok(chosen.accuracy >= 0.95 * validation.fullAccuracy);
 
         const chart = path.join(profiles, 'profile.png');
         const again = await cli('profileCli.ts', [...args, '--chart', chart], env);
@@ -195,61 +203,29 @@ describe('npm run profile (organism)', () => {
         assert.ok(png.width >= 400 && png.bytes > 5000, JSON.stringify(png));
         assert.equal((await readFile(stored, 'utf8')), JSON.stringify(profile, null, 2) + '\n', 'left as it was');
 
-        // The other method (eviction of a saved KV state on the stock cache shape) ranks the same head first.
-        const otherMethod = nativeBuild.headwise ? 'eviction' : 'streaming';
-        const other = await cli('profileCli.ts', [...args, '--method', otherMethod, '--force', '--out', path.join(profiles, 'x.json')], env);
-        if (otherMethod === 'streaming') {
-            assert.equal(other.code, 1);
-            assert.match(other.stderr, /error \(NOT_AVAILABLE\): This llama.cpp build has no head-level KV cache/);
-        } else {
-            assert.equal(other.code, 0, other.stderr);
-            const [otherTop] = rankHeads(HeadProfile.parse(JSON.parse(await readFile(path.join(profiles, 'x.json'), 'utf8'))).scores);
-            assert.deepEqual([otherTop?.layer, otherTop?.head], [3, 1]);
-        }
+        const badMethod = await cli('profileCli.ts', [...args, '--method', 'eviction', '--force'], env);
+        assert.equal(badMethod.code, 1);
+        assert.match(badMethod.stderr, /^error \(BAD_REQUEST\): --method is attention \(one pass per prompt\) or ablation/m);
     });
 
-    test('eviction cuts one head back to its sinks and window, in both KV layouts', async () => {
-        const { llama } = await runtime.get();
-        const model = await llama.loadModel({ modelPath: ORGANISM });
-        const scratch = await mkdtemp(path.join(os.tmpdir(), 'headroom-state-'));
-        const [prompt] = await profilePrompts(model, 1, 384, 5);
-        assert.ok(prompt != null);
-        const firstScored = prompt.documentTokens.length + prompt.tailTokens.length - prompt.answerCount - 1;
-        const options = { layers: 4, kvHeads: 4, sinks: 4, keepFrom: firstScored - 63 };
-        // Flash attention off keeps V transposed in the cache; on, V is stored row by row.
-        for (const flashAttention of [false, true]) {
-            const context = await model.createContext({ contextSize: 448, threads: 1, flashAttention });
-            const sequence = context.getSequence();
-            await sequence.evaluateWithoutGeneratingNewTokens(prompt.documentTokens);
-            const file = path.join(scratch, 'state.bin');
-            await sequence.saveStateToFile(file);
-            const state = await readFile(file);
-            assert.ok(evictHeadsInState(state, [], options).equals(state), 'no heads, no change');
-            const logProbWith = async (heads: { layer: number; head: number }[]) => {
-                const edited = evictHeadsInState(state, heads, options);
-                await writeFile(file, edited);
-                await sequence.clearHistory();
-                await sequence.loadStateFromFile(file, { acceptRisk: true });
-                return { changed: !edited.equals(state), logProb: (await scoreContinuation(sequence, prompt.tailTokens, prompt.answerCount)).logProb };
-            };
-            const full = await logProbWith([]);
-            const retrieval = await logProbWith([{ layer: 3, head: 1 }]);
-            const local = await logProbWith([{ layer: 0, head: 0 }]);
-            assert.ok(retrieval.changed && local.changed);
-            assert.ok(full.logProb > -0.5, `flash attention ${flashAttention}: full cache ${full.logProb}`);
-            assert.ok(retrieval.logProb < full.logProb - 5, `flash attention ${flashAttention}: without layer 3 head 1's far cells ${retrieval.logProb}`);
-            assert.ok(Math.abs(local.logProb - full.logProb) < 0.05, `flash attention ${flashAttention}: layer 0 head 0 ${local.logProb}`);
-            await context.dispose();
+    test('on the stock llama.cpp it refuses in one sentence, saying what it needs (the eviction emulation is gone)', async () => {
+        const profiles = await mkdtemp(path.join(os.tmpdir(), 'headroom-profiles-'));
+        for (const method of ['attention', 'ablation']) {
+            const refused = await cli('profileCli.ts', ['--model', ORGANISM, '--method', method, '--force'], { HEADROOM_PROFILE_DIR: profiles, HEADROOM_LLAMA_BUILD: 'stock' });
+            assert.equal(refused.code, 1);
+            assert.match(refused.stderr, /^error \(NOT_AVAILABLE\): Profiling heads needs Headroom's engine: set Settings → Engine to "compressed"/m);
+            assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
         }
-        await model.dispose();
+        assert.deepEqual(readdirSync(profiles), [], 'nothing stored');
+        assert.equal(existsSync(path.join(root, 'engine/profiler/kvStateEviction.ts')), false);
     });
 
     test('imports a DuoAttention pattern TSV, checked against the model shape', async () => {
         const profiles = await mkdtemp(path.join(os.tmpdir(), 'headroom-profiles-'));
         const scores = [[0.5, 0, 0.96875, 0.68359375], [0.99609375, 0, 0.8125, 1], [0, 0.9921875, 0, 0.9765625], [0.84375, 0.07421875, 0.2275390625, 1]];
-        // DuoAttention writes numpy's scientific notation.
-        const tsv = scores.map((row) => row.map((v) => v.toExponential(18)).join('\t')).join('\n') + '\n';
-        assert.deepEqual(parseDuoTsv(tsv), scores);
+        // DuoAttention writes numpy's scientific notation, and optimization leaves gates a hair below 0.
+        const tsv = scores.map((row) => row.map((v) => (v === 0 ? '-9.584426879882812500e-05' : v.toExponential(18))).join('\t')).join('\n') + '\n';
+        assert.deepEqual(parseDuoTsv(tsv), scores, 'gates clipped to [0, 1], as DuoAttention\'s loader does');
         assert.deepEqual(parseDuoTsv(formatDuoTsv(scores)), scores);
         const tsvPath = path.join(profiles, 'full_attention_heads.tsv');
         await writeFile(tsvPath, tsv);
@@ -266,6 +242,7 @@ describe('npm run profile (organism)', () => {
         assert.throws(() => profileFromDuo([...scores, [1, 1, 1, 1]], { sha256: profile.modelSha256, layers: 4, kvHeads: 4 }),
             { code: 'BAD_REQUEST', message: /The DuoAttention pattern is 5 layers × 4 KV heads, but the model has 4 × 4/ });
         assert.throws(() => parseDuoTsv('1\t0.5\n0.2\tx\n'), { code: 'BAD_REQUEST', message: /row 2, column 2: "x" is not a gate value/ });
+        assert.throws(() => parseDuoTsv('1\t0.5\n0.2\t1.5\n'), { code: 'BAD_REQUEST', message: /row 2, column 2: "1.5" is not a gate value/ });
         assert.throws(() => parseDuoTsv('1\t0.5\n0.2\n'), { code: 'BAD_REQUEST', message: /row 2 has 1 heads, row 1 has 2/ });
         await writeFile(tsvPath, formatDuoTsv(scores.slice(1)));
         const wrongShape = await cli('profileCli.ts', ['--model', ORGANISM, '--duo', tsvPath, '--out', out]);

@@ -1,18 +1,27 @@
 // Needle-in-a-haystack material: a seeded RNG, passkey facts and filler documents cut to a
-// token length with the fact buried at a chosen depth. The filler is the Apache-2.0 license,
-// committed as a fixture: it ships on every Debian machine and the organism never saw it.
+// token length with the fact buried at a chosen depth. The fillers are license texts that ship
+// on every Debian machine (/usr/share/common-licenses), committed as fixtures, and the organism
+// never saw them: the Apache-2.0 license (the profiler's scoring prompts, `npm run niah`, the
+// tests) and the GPL-3.0 (held out: the profiler validates its plans on it).
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import type { LlamaModel } from 'node-llama-cpp';
+import { assetName, readAssetText } from '../assetText.ts';
 
-// A file next to the sources, or a data: URL where a bundler inlined it (the app's engine host).
-const DEFAULT_FILLER_URL = new URL('./filler-apache-2.0.txt', import.meta.url);
-export const DEFAULT_FILLER_PATH = DEFAULT_FILLER_URL.protocol === 'file:' ? fileURLToPath(DEFAULT_FILLER_URL) : 'filler-apache-2.0.txt';
+export interface Filler {
+    name: string;
+    url: URL;
+}
 
-function readDataUrl(url: URL): string {
-    const comma = url.href.indexOf(',');
-    const data = url.href.slice(comma + 1);
-    return url.href.slice(0, comma).endsWith(';base64') ? Buffer.from(data, 'base64').toString('utf8') : decodeURIComponent(data);
+/** Apache License 2.0 (its text may be copied verbatim). */
+export const SCORING_FILLER: Filler = { name: 'filler-apache-2.0.txt', url: new URL('./filler-apache-2.0.txt', import.meta.url) };
+/** GNU GPL 3.0 ("Everyone is permitted to copy and distribute verbatim copies of this license document"). */
+export const HELD_OUT_FILLER: Filler = { name: 'filler-gpl-3.0.txt', url: new URL('./filler-gpl-3.0.txt', import.meta.url) };
+export const DEFAULT_FILLER_PATH = assetName(SCORING_FILLER.url, SCORING_FILLER.name);
+
+/** The name a filler goes by in results: its file's name. */
+export function fillerName(filler: Filler | string | undefined): string {
+    return filler == null ? SCORING_FILLER.name : typeof filler === 'string' ? path.basename(filler) : filler.name;
 }
 
 /** mulberry32: small, fast and the same on every platform. */
@@ -54,9 +63,9 @@ export function makeNeedle(random: () => number): Needle {
     return needleFor(`${pick(COLORS)} ${pick(OBJECTS)}`, String(10000 + Math.floor(random() * 90000)));
 }
 
-export function loadFiller(fillerPath?: string): string {
-    const text = fillerPath != null ? readFileSync(fillerPath, 'utf8')
-        : DEFAULT_FILLER_URL.protocol === 'data:' ? readDataUrl(DEFAULT_FILLER_URL) : readFileSync(DEFAULT_FILLER_URL, 'utf8');
+/** A filler's text (a bundled one, or a file the user names), with whitespace as the organism was trained on. */
+export function loadFiller(filler: Filler | string = SCORING_FILLER): string {
+    const text = typeof filler === 'string' ? readFileSync(filler, 'utf8') : readAssetText(filler.url);
     // One space between words and one blank line between paragraphs, as the organism's training text was.
     return text.replace(/[ \t]+/g, ' ').replace(/\n{3,}/g, '\n\n').trim();
 }
@@ -65,6 +74,9 @@ export interface Haystack {
     document: string;
     /** Where the fact ended up, as a fraction of the document's characters. */
     actualDepth: number;
+    /** The fact's characters in the document: [factStart, factEnd). */
+    factStart: number;
+    factEnd: number;
 }
 
 /**
@@ -91,10 +103,10 @@ export function buildHaystack(
     const insertAt = nearestBoundary(body, target);
     const before = body.slice(0, insertAt);
     const after = body.slice(insertAt);
-    const document = before.length === 0 ? `${needle.fact} ${after}`
-        : after.length === 0 ? `${before.trimEnd()} ${needle.fact}`
-        : `${before.trimEnd()} ${needle.fact} ${after.trimStart()}`;
-    return { document, actualDepth: body.length === 0 ? 0 : insertAt / body.length };
+    const head = before.length === 0 ? '' : `${before.trimEnd()} `;
+    const tail = after.length === 0 ? '' : ` ${after.trimStart()}`;
+    const document = `${head}${needle.fact}${tail}`;
+    return { document, actualDepth: body.length === 0 ? 0 : insertAt / body.length, factStart: head.length, factEnd: head.length + needle.fact.length };
 }
 
 function nearestBoundary(text: string, target: number): number {

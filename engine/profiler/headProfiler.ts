@@ -1,208 +1,229 @@
-// Scores every KV head of a model without training: passkey prompts with the needle far
-// from the question, and for each KV head the drop in the log-probability of the right
-// digits when that head alone keeps only sinks + a recent window. Then the smallest budget
-// whose plan keeps ≥ 95% of the full cache's needle accuracy.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import type { LlamaModel } from 'node-llama-cpp';
-import type { KvShape } from '../../common/modelShape.ts';
-import { COMPRESSED_UBATCH, HeadProfile, KV_OFF, KvOptions, planForBudget, type HeadPlan, type HeadPolicy } from '../../common/kv/policy.ts';
-import { loadModel, requireCompression, type LoadedModel } from '../load.ts';
-import { buildHaystack, loadFiller, makeNeedle, seededRandom } from './haystack.ts';
-import { evictHeadsInState, type HeadRef } from './kvStateEviction.ts';
-import { scoreAnswer, scoreContinuation, scoredPrompt, type ScoredPrompt } from './prompting.ts';
+// Profiles a model's KV heads without training, on a model loaded once with one context per
+// trial: (1) score every head, by default from its attention in one pass per prompt
+// (attentionScores.ts; `--method ablation` is leave-one-out, ablation.ts); (2) choose the budget
+// by running whole plans on held-out prompts at the context length the user runs, as far as this
+// machine's memory allows (validation.ts). The result is a HeadProfile: scores, the recommended
+// budget and how it was validated.
+import { HeadroomError } from '../../common/errors.ts';
+import { automaticContextSize } from '../../common/loadOptions.ts';
+import { contextCellsFor, isWindowLayer, kvShapeFromMetadata, type KvShape } from '../../common/modelShape.ts';
+import { budgetForFullHeads, COMPRESSED_UBATCH, HeadProfile, KvOptions, type PlanCheck, type ProfileMethod, type ProfileValidation } from '../../common/kv/policy.ts';
+import { openModel, type OpenedModel } from '../load.ts';
+import { fit, plan as planMemory } from '../planner.ts';
+import { computeDevice, runtime } from '../runtime.ts';
+import { scoreByAblation } from './ablation.ts';
+import { scoreByAttention } from './attentionScores.ts';
+import { heldOutPrompts, scoringPrompts, type PromptSet } from './promptSets.ts';
+import { measureQuality, type Quality } from './quality.ts';
+import { searchChecks, smallestPassingPlan, type PlanSettings } from './validation.ts';
 
-/**
- * eviction: the document is prefilled with the full cache, then the ablated heads' far cells
- * are overwritten with sink copies before the question (stock llama.cpp, see kvStateEviction.ts).
- * streaming: the head-level KV engine runs the ablated heads as streaming heads throughout.
- */
-export type AblationMethod = 'eviction' | 'streaming';
+export const DEFAULTS = {
+    method: 'attention' as ProfileMethod,
+    prompts: 8,
+    tokens: 1024,
+    seed: 1,
+    /** The streaming head leave-one-out ablation makes. */
+    sinks: 4,
+    window: 64,
+    validationPrompts: 4,
+};
+
+/** Below this full-cache accuracy a validation length says little; the profiler tries half of it. */
+const MIN_FULL_ACCURACY = 0.5;
+/** A model that finds no needle even with the full cache: its plans cannot be judged, and half the cache is kept. */
+const UNVALIDATED_BUDGET = 0.5;
+
+export type ProfileStage = 'loading' | 'scoring' | 'validating';
+
+export interface ProfileProgress {
+    stage: ProfileStage;
+    /** Tokens evaluated so far, of about `total` (validation may add some). */
+    done: number;
+    total: number;
+    /** Seconds left at the speed measured so far; null until something was measured. */
+    etaSeconds: number | null;
+}
 
 export interface ProfileOptions {
     modelPath: string;
     sha256: string;
-    method: AblationMethod;
+    method: ProfileMethod;
+    /** Scoring prompts and their length in tokens. */
     prompts: number;
     promptTokens: number;
     seed: number;
-    /** The streaming head each ablation makes: sinks plus a small recent window. */
+    /** The streaming head leave-one-out makes (ablation only). */
     sinks: number;
     window: number;
-    budgets: number[];
-    /** The cache the budgets are tried with: what a model load with mode 'auto' gets. */
+    /** The context length the user runs: plans are validated there, as far as this machine's memory allows. Default: the model's automatic context. */
+    contextTokens?: number;
+    validationPrompts: number;
+    /** The streaming heads a load will run (its sinks and window), which the plans are checked with. */
     planKv?: KvOptions;
+    threads?: number;
     log?: (line: string) => void;
-    /** Heads scored so far, of all the model's KV heads. */
-    progress?: (done: number, total: number) => void;
-}
-
-export interface Quality {
-    /** Mean over prompts of the summed log-probability of the needle's digits. */
-    logProb: number;
-    /** Share of prompts whose digits are all the greedy choice. */
-    accuracy: number;
+    progress?: (progress: ProfileProgress) => void;
 }
 
 export interface ProfileRun {
     profile: HeadProfile;
     full: Quality;
-    budgets: { budget: number; fullHeads: number; quality: Quality }[];
+    /** Seconds spent scoring heads, and validating plans. */
+    seconds: { scoring: number; validation: number };
 }
 
-export const ANSWER_ROOM = 32;
-export const DEFAULT_BUDGETS = [0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875];
-// Budgets are fractions of a long context's cache: plans are sized for at least this many cells.
-const MIN_PLAN_CONTEXT = 8192;
-
-function streamingPlan(shape: KvShape, streaming: readonly HeadRef[], sinks: number, window: number): HeadPlan {
-    const policy: HeadPolicy[][] = Array.from({ length: shape.layers }, (_, layer) =>
-        Array.from({ length: shape.kvHeads }, (_, head) => (streaming.some((h) => h.layer === layer && h.head === head) ? 'streaming' : 'full')));
-    return { policy, sinks, window, fullPlacement: 'gpu' };
-}
-
-function mean(scores: { logProb: number; correct: boolean }[]): Quality {
+/** Tokens a profile evaluates: what the progress bar and the time estimate count. */
+export function profileWork(options: { method: ProfileMethod; prompts: number; promptTokens: number; validationPrompts: number; validationTokens: number; heads: number }): { scoring: number; validation: number } {
+    const passes = options.method === 'attention' ? 1 : 1 + options.heads;
     return {
-        logProb: scores.reduce((sum, s) => sum + s.logProb, 0) / scores.length,
-        accuracy: scores.filter((s) => s.correct).length / scores.length,
+        scoring: passes * options.prompts * options.promptTokens,
+        validation: (1 + searchChecks(options.heads)) * options.validationPrompts * options.validationTokens,
     };
 }
 
-/** Measures quality with a set of heads made streaming, one way or the other. */
-export interface Ablator {
-    measure: (ablated: readonly HeadRef[], streaming: { sinks: number; window: number }) => Promise<Quality>;
-    dispose: () => Promise<void>;
-}
+/** Tokens evaluated against time, for progress and the time left. */
+class WorkMeter {
+    #done = 0;
+    #total: number;
+    #started = performance.now();
+    #report: ((progress: ProfileProgress) => void) | undefined;
+    stage: ProfileStage = 'loading';
 
-export async function evictionAblator(loaded: LoadedModel, prompts: ScoredPrompt[]): Promise<Ablator> {
-    const sequence = loaded.context.getSequence();
-    const scratch = await mkdtemp(path.join(os.tmpdir(), 'headroom-profile-'));
-    const statePath = path.join(scratch, 'state.bin');
-    // Each prompt's document is prefilled once; every ablation starts from its saved state.
-    const prefilled: { prompt: ScoredPrompt; state: Buffer }[] = [];
-    for (const prompt of prompts) {
-        await sequence.clearHistory();
-        await sequence.evaluateWithoutGeneratingNewTokens(prompt.documentTokens);
-        await sequence.saveStateToFile(statePath);
-        prefilled.push({ prompt, state: await readFile(statePath) });
+    constructor(total: number, report?: (progress: ProfileProgress) => void) {
+        this.#total = total;
+        this.#report = report;
     }
-    return {
-        async measure(ablated, { sinks, window }) {
-            const scores = [];
-            for (const { prompt, state: saved } of prefilled) {
-                // The first scored position sees the window before it; everything older goes.
-                const firstScored = prompt.documentTokens.length + prompt.tailTokens.length - prompt.answerCount - 1;
-                const state = evictHeadsInState(saved, ablated, {
-                    layers: loaded.shape.layers, kvHeads: loaded.shape.kvHeads, sinks, keepFrom: firstScored - window + 1,
-                });
-                await writeFile(statePath, state);
-                await sequence.clearHistory();
-                await sequence.loadStateFromFile(statePath, { acceptRisk: true });
-                scores.push(await scoreContinuation(sequence, prompt.tailTokens, prompt.answerCount));
-            }
-            return mean(scores);
-        },
-        async dispose() {
-            await sequence.dispose();
-            await rm(scratch, { recursive: true, force: true });
-        },
-    };
-}
 
-function streamingAblator(shape: KvShape, contextSize: number, prompts: ScoredPrompt[], modelPath: string): Ablator {
-    return {
-        async measure(ablated, { sinks, window }) {
-            const plan = ablated.length === 0 ? null : streamingPlan(shape, ablated, sinks, window);
-            const kv: KvOptions = plan == null ? KV_OFF : { ...KV_OFF, mode: 'budget', budget: 1, sinks, window };
-            const load = loadModel({ path: modelPath, contextSize, kv, ...(plan == null ? {} : { plan }) });
-            const loaded = plan == null ? await load : await requireCompression(await load);
-            try {
-                const sequence = loaded.context.getSequence();
-                const scores = [];
-                for (const prompt of prompts) scores.push(await scoreAnswer(sequence, prompt));
-                await sequence.dispose();
-                return mean(scores);
-            } finally {
-                await loaded.dispose();
-            }
-        },
-        async dispose() {},
-    };
-}
-
-/** The profiler's prompts: needles between 10% and 70% deep, far from the question. */
-export async function profilePrompts(model: LlamaModel, count: number, promptTokens: number, seed: number): Promise<ScoredPrompt[]> {
-    const random = seededRandom(seed);
-    const filler = loadFiller();
-    const prompts: ScoredPrompt[] = [];
-    for (let i = 0; i < count; i++) {
-        const needle = makeNeedle(random);
-        const depth = 0.1 + (0.6 * (i + 0.5)) / count;
-        const haystack = buildHaystack(model, filler, needle, promptTokens - ANSWER_ROOM, depth, random);
-        prompts.push(await scoredPrompt(model, haystack.document, needle));
+    /** Restarts the clock once the model is loaded: the speed is the evaluation's. */
+    start(stage: ProfileStage): void {
+        this.stage = stage;
+        if (this.#done === 0) this.#started = performance.now();
+        this.#emit();
     }
-    return prompts;
+
+    add(tokens: number): void {
+        this.#done += tokens;
+        this.#total = Math.max(this.#total, this.#done);
+        this.#emit();
+    }
+
+    /** More work than first thought (validation at a second length). */
+    grow(tokens: number): void {
+        this.#total += tokens;
+    }
+
+    #emit(): void {
+        const seconds = (performance.now() - this.#started) / 1000;
+        const etaSeconds = this.#done > 0 && seconds > 0 ? Math.round(((this.#total - this.#done) * seconds) / this.#done) : null;
+        this.#report?.({ stage: this.stage, done: this.#done, total: this.#total, etaSeconds });
+    }
+}
+
+/** The context plans are validated at: the one asked for, or the longest shorter one whose full cache fits this machine. */
+async function validationLength(modelPath: string, wanted: number): Promise<{ tokens: number; note: string | null }> {
+    const request = { path: modelPath, contextSize: wanted };
+    if ((await planMemory(request)).predicted.fits) return { tokens: wanted, note: null };
+    const fitted = await fit(request, 'context');
+    if (fitted.request == null) throw new HeadroomError('NOT_AVAILABLE', `There is not enough memory here to validate a head profile: ${fitted.message}`);
+    const tokens = Math.min(wanted, fitted.request.contextSize);
+    return { tokens, note: `The full cache fits in this machine's memory up to ${tokens.toLocaleString('en-US')} tokens, not ${wanted.toLocaleString('en-US')}: plans were validated there.` };
+}
+
+function kvShapeAt(opened: OpenedModel, contextTokens: number): KvShape {
+    const shape = kvShapeFromMetadata(opened.metadata, contextCellsFor(contextTokens), COMPRESSED_UBATCH);
+    if (shape == null) throw new HeadroomError('NOT_AVAILABLE', 'The model\'s GGUF metadata does not describe its attention heads, so they cannot be profiled.');
+    return shape;
+}
+
+function streamableHeads(shape: KvShape): number {
+    return Array.from({ length: shape.layers }, (_, layer) => layer).filter((layer) => !isWindowLayer(shape, layer)).length * shape.kvHeads;
 }
 
 export async function profileHeads(options: ProfileOptions): Promise<ProfileRun> {
     const log = options.log ?? (() => {});
-    const contextSize = options.promptTokens + ANSWER_ROOM;
-    const loaded = await loadModel({ path: options.modelPath, contextSize, kv: KV_OFF });
-    let ablator: Ablator | null = null;
+    const { llama } = await runtime.get();
+    const threads = options.threads != null ? { threads: options.threads } : {};
+    const planKv = options.planKv ?? KvOptions.parse({ mode: 'auto' });
+    const settings: PlanSettings = { sinks: planKv.sinks, window: planKv.window, fullPlacement: computeDevice(llama) };
+
+    // Before the model is loaded here: the planner counts this machine's free memory.
+    const { readGgufFileInfo } = await import('node-llama-cpp');
+    const info = await readGgufFileInfo(options.modelPath).catch(() => null);
+    const trained = Number((info?.architectureMetadata as { context_length?: number } | undefined)?.context_length ?? 0);
+    const asked = Math.max(options.promptTokens, options.contextTokens ?? automaticContextSize(trained));
+    const fitted = await validationLength(options.modelPath, asked);
+    const notes = fitted.note == null ? [] : [fitted.note];
+
+    const opened = await openModel({ path: options.modelPath });
     try {
-        const { model, shape } = loaded;
-        const prompts = await profilePrompts(model, options.prompts, options.promptTokens, options.seed);
-        ablator = options.method === 'eviction'
-            ? await evictionAblator(loaded, prompts)
-            : streamingAblator(shape, contextSize, prompts, options.modelPath);
-        const scoring = { sinks: options.sinks, window: options.window };
+        const userShape = kvShapeAt(opened, asked);
+        const heads = streamableHeads(userShape);
+        const work = profileWork({ ...options, validationTokens: fitted.tokens, heads });
+        const meter = new WorkMeter(work.scoring + work.validation, options.progress);
+        const onPrompt = (tokens: number) => meter.add(tokens);
 
-        const full = await ablator.measure([], scoring);
-        log(`full cache: digit log-prob ${full.logProb.toFixed(3)}, accuracy ${(full.accuracy * 100).toFixed(0)}% over ${prompts.length} prompts of ~${options.promptTokens} tokens`);
-        const heads = shape.layers * shape.kvHeads;
-        const scores: number[][] = [];
-        for (let layer = 0; layer < shape.layers; layer++) {
-            const row: number[] = [];
-            for (let head = 0; head < shape.kvHeads; head++) {
-                const quality = await ablator.measure([{ layer, head }], scoring);
-                row.push(full.logProb - quality.logProb);
-                log(`[${layer * shape.kvHeads + head + 1}/${heads}] layer ${layer} KV head ${head}: log-prob drop ${(full.logProb - quality.logProb).toFixed(3)}, accuracy ${(quality.accuracy * 100).toFixed(0)}%`);
-                options.progress?.(layer * shape.kvHeads + head + 1, heads);
-            }
-            scores.push(row);
-        }
+        // 1. Scores.
+        meter.start('scoring');
+        const scoringStarted = performance.now();
+        const scoring = await scoringPrompts(opened.model, options.prompts, options.promptTokens, options.seed);
+        const scoringShape = kvShapeAt(opened, scoring.contextTokens);
+        log(`scoring ${heads} KV heads by ${options.method === 'attention' ? 'attention on the needle, one pass' : 'leave-one-out ablation, one pass per head'} over ${scoring.prompts.length} prompts of ~${scoring.contextTokens} tokens (${scoring.filler})`);
+        const scores = options.method === 'attention'
+            ? await scoreByAttention(opened, scoringShape, scoring, { ...threads, onPrompt })
+            : (await scoreByAblation(opened, scoringShape, scoring, { sinks: options.sinks, window: options.window, ...threads, onPrompt, log })).scores;
+        const scoringSeconds = (performance.now() - scoringStarted) / 1000;
+        log(`scored in ${scoringSeconds.toFixed(1)} s`);
 
-        // Budgets are tried as a load would plan them: the default sinks and window, the
-        // compressed cache's ubatch, and a long context (where budgets are meant to matter).
-        const planKv = options.planKv ?? KvOptions.parse({ mode: 'auto' });
-        const planShape: KvShape = { ...shape, ubatch: COMPRESSED_UBATCH, contextCells: Math.max(MIN_PLAN_CONTEXT, model.trainContextSize) };
-        const planStreaming = { sinks: planKv.sinks, window: planKv.window };
-        const budgets: ProfileRun['budgets'] = [];
-        let recommendedBudget = 1;
-        for (const budget of [...options.budgets].sort((a, b) => a - b)) {
-            const plan = planForBudget(planShape, scores, budget, { ...planStreaming, fullPlacement: 'gpu' });
-            const streaming = plan.policy.flatMap((row, layer) => row.flatMap((policy, head) => policy === 'streaming' ? [{ layer, head }] : []));
-            const quality = await ablator.measure(streaming, planStreaming);
-            budgets.push({ budget, fullHeads: heads - streaming.length, quality });
-            log(`budget ${budget}: ${heads - streaming.length}/${heads} heads full (window ${planStreaming.window}), accuracy ${(quality.accuracy * 100).toFixed(0)}%`);
-            if (quality.accuracy >= 0.95 * full.accuracy) {
-                recommendedBudget = budget;
-                break;
-            }
+        // 2. The budget, from whole plans on held-out prompts.
+        meter.start('validating');
+        const validationStarted = performance.now();
+        let length = fitted.tokens;
+        let set: PromptSet;
+        let full: Quality;
+        for (;;) {
+            set = await heldOutPrompts(opened.model, options.validationPrompts, length, options.seed);
+            full = await measureQuality(opened, set, null, { ...threads, onPrompt });
+            log(`held out: ${set.prompts.length} prompts of ~${length} tokens (${set.filler}); full cache accuracy ${(full.accuracy * 100).toFixed(0)}%`);
+            const shorter = Math.floor(length / 2);
+            if (full.accuracy >= MIN_FULL_ACCURACY || shorter < options.promptTokens) break;
+            notes.push(`The full cache found ${(full.accuracy * 100).toFixed(0)}% of the needles at ${length.toLocaleString('en-US')} tokens, too few to judge plans by; they were validated at ${shorter.toLocaleString('en-US')}.`);
+            meter.grow((1 + searchChecks(heads)) * set.prompts.length * shorter);
+            length = shorter;
         }
+        const validationShape = kvShapeAt(opened, length);
+        let checks: PlanCheck[] = [];
+        let recommendedBudget = UNVALIDATED_BUDGET;
+        let verdict: ProfileValidation['verdict'] = 'inconclusive';
+        if (full.accuracy > 0) {
+            const search = await smallestPassingPlan(opened, set, validationShape, scores, full, settings, {
+                ...threads, onPrompt,
+                onCheck: (check) => log(`plan with the ${check.fullHeads} best heads full (budget ${check.budget} at ${length} tokens): accuracy ${(check.accuracy * 100).toFixed(0)}%, ${check.passed ? 'keeps' : 'loses'} quality`),
+            });
+            checks = search.checks;
+            verdict = 'validated';
+            recommendedBudget = budgetForFullHeads(userShape, search.fullHeads, settings);
+            log(`recommended budget ${recommendedBudget}: the ${search.fullHeads} best of ${heads} heads full at ${asked} tokens`);
+        } else {
+            notes.push('The full cache found no needle, so no plan could be judged: half the cache is kept.');
+            log(notes.at(-1) ?? '');
+        }
+        const validationSeconds = (performance.now() - validationStarted) / 1000;
         const profile = HeadProfile.parse({
             modelSha256: options.sha256,
-            layers: shape.layers,
-            kvHeads: shape.kvHeads,
+            layers: userShape.layers,
+            kvHeads: userShape.kvHeads,
             scores,
             source: 'profiler',
+            method: options.method,
             recommendedBudget,
+            validation: {
+                verdict, contextTokens: length, prompts: set.prompts.length, filler: set.filler,
+                fullAccuracy: full.accuracy, checks, note: notes.length === 0 ? null : notes.join(' '),
+            },
             createdAt: new Date().toISOString(),
         });
-        return { profile, full, budgets };
+        return { profile, full, seconds: { scoring: scoringSeconds, validation: validationSeconds } };
     } finally {
-        await ablator?.dispose();
-        await loaded.dispose();
+        await opened.dispose();
     }
 }

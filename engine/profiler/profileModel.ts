@@ -1,12 +1,19 @@
 // Profiling one model file, as `npm run profile` and the app's "Profile heads" both do: hash
-// the file, reuse the stored profile unless forced, score every KV head, pick the recommended
-// budget, and store the profile where model loads look it up (by the file's sha256).
-import { HeadroomError } from '../../common/errors.ts';
-import type { HeadProfile } from '../../common/kv/policy.ts';
+// the file, reuse the stored profile unless forced, score every KV head, validate the budget,
+// and store the profile where model loads look it up (by the file's sha256).
+//
+// Both methods need Headroom's llama.cpp: the attention probe and real streaming heads live in
+// its head-level cache. The stock build once had an emulation (streaming heads faked by copying
+// sink cells over the far ones in a saved KV state); it was removed because it does not mask:
+// every copied sink is attended once per copy, so each sink's weight grew about n_far / n_sinks
+// times (about 230x at 1K tokens) where a streaming head would drop the far tokens, and it could
+// not stream during the prompt at all. On the stock build profiling refuses, saying what to do.
+import { HeadroomError, PROFILING_NEEDS_BUILD, PROFILING_NEEDS_ENGINE } from '../../common/errors.ts';
+import type { HeadProfile, ProfileMethod } from '../../common/kv/policy.ts';
 import { buildSupportsHeadwise } from '../kv/native.ts';
 import { modelSha256, profilePathFor, readProfile, writeProfile } from '../kv/profiles.ts';
 import { runtime } from '../runtime.ts';
-import { DEFAULT_BUDGETS, profileHeads, type AblationMethod } from './headProfiler.ts';
+import { DEFAULTS, profileHeads, type ProfileProgress, type ProfileRun } from './headProfiler.ts';
 
 export interface ProfileModelOptions {
     modelPath: string;
@@ -14,16 +21,17 @@ export interface ProfileModelOptions {
     out?: string;
     /** Measure again even when a profile for this file is stored. */
     force?: boolean;
-    /** 'streaming' with our llama.cpp build, 'eviction' (an emulation) with the stock one. */
-    method?: AblationMethod;
+    method?: ProfileMethod;
     prompts?: number;
     tokens?: number;
     seed?: number;
     sinks?: number;
     window?: number;
-    budgets?: number[];
+    /** The context length the user runs, where plans are validated. */
+    contextTokens?: number;
+    validationPrompts?: number;
     log?: (line: string) => void;
-    progress?: (done: number, total: number) => void;
+    progress?: (progress: ProfileProgress) => void;
 }
 
 export interface ProfileModelResult {
@@ -31,15 +39,28 @@ export interface ProfileModelResult {
     profile: HeadProfile;
     /** True when a stored profile was reused instead of measuring. */
     reused: boolean;
+    /** The run's timings; null when a stored profile was reused. */
+    run: ProfileRun | null;
+}
+
+/** Refuses profiling where the loaded llama.cpp cannot do it, saying what to do. */
+export async function requireProfilingBuild(): Promise<void> {
+    const { llama, build } = await runtime.get();
+    if (buildSupportsHeadwise(llama.systemInfo)) return;
+    throw new HeadroomError('NOT_AVAILABLE', build.requested === 'stock' ? PROFILING_NEEDS_ENGINE : PROFILING_NEEDS_BUILD);
 }
 
 export async function profileModel(options: ProfileModelOptions): Promise<ProfileModelResult> {
     const log = options.log ?? (() => {});
-    const { prompts = 8, tokens = 1024, seed = 1, sinks = 4, window = 64, budgets = DEFAULT_BUDGETS } = options;
-    if (![prompts, tokens, seed, sinks, window].every(Number.isInteger) || prompts < 1 || tokens < 128 || window < 1 || sinks < 0) {
-        throw new HeadroomError('BAD_REQUEST', 'prompts, tokens (≥ 128), seed, sinks and window must be whole numbers.');
+    const { method = DEFAULTS.method, prompts = DEFAULTS.prompts, tokens = DEFAULTS.tokens, seed = DEFAULTS.seed, sinks = DEFAULTS.sinks, window = DEFAULTS.window } = options;
+    const validationPrompts = options.validationPrompts ?? DEFAULTS.validationPrompts;
+    if (![prompts, tokens, seed, sinks, window, validationPrompts].every(Number.isInteger) || prompts < 1 || validationPrompts < 1 || tokens < 128 || window < 1 || sinks < 0) {
+        throw new HeadroomError('BAD_REQUEST', 'prompts, validation prompts, tokens (≥ 128), seed, sinks and window must be whole numbers.');
     }
-    if (budgets.some((b) => !(b > 0 && b <= 1))) throw new HeadroomError('BAD_REQUEST', 'Budgets must be fractions in (0, 1].');
+    if (options.contextTokens != null && !(Number.isInteger(options.contextTokens) && options.contextTokens >= 128)) {
+        throw new HeadroomError('BAD_REQUEST', 'The validation context must be a whole number of tokens, at least 128.');
+    }
+    if (method !== 'attention' && method !== 'ablation') throw new HeadroomError('BAD_REQUEST', 'The method is attention (one pass per prompt) or ablation (leave-one-out, one pass per head).');
     log(`hashing ${options.modelPath}…`);
     const sha256 = await modelSha256(options.modelPath);
     const path = options.out ?? profilePathFor(sha256);
@@ -47,17 +68,16 @@ export async function profileModel(options: ProfileModelOptions): Promise<Profil
         const existing = await readProfile(path);
         if (existing != null && existing.modelSha256 === sha256) {
             log(`reusing the profile at ${path}`);
-            return { path, profile: existing, reused: true };
+            return { path, profile: existing, reused: true, run: null };
         }
     }
-    // Streaming heads for real when our llama.cpp build is there (faithful, and as fast on
-    // organism); the stock build can only emulate them by editing a saved KV state.
-    const method = options.method ?? (buildSupportsHeadwise((await runtime.get()).llama.systemInfo) ? 'streaming' : 'eviction');
-    if (method !== 'eviction' && method !== 'streaming') throw new HeadroomError('BAD_REQUEST', 'The method is eviction (stock llama.cpp) or streaming (the head-level KV engine).');
+    await requireProfilingBuild();
     log(`method ${method}`);
-    const { profile } = await profileHeads({
-        modelPath: options.modelPath, sha256, method, prompts, promptTokens: tokens, seed, sinks, window, budgets, log, progress: options.progress,
+    const run = await profileHeads({
+        modelPath: options.modelPath, sha256, method, prompts, promptTokens: tokens, seed, sinks, window, validationPrompts,
+        ...(options.contextTokens != null ? { contextTokens: options.contextTokens } : {}),
+        log, ...(options.progress != null ? { progress: options.progress } : {}),
     });
-    await writeProfile(profile, path);
-    return { path, profile, reused: false };
+    await writeProfile(run.profile, path);
+    return { path, profile: run.profile, reused: false, run };
 }

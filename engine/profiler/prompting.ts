@@ -2,7 +2,7 @@
 // (for answers) and as tokens (for scoring an expected answer's log-probability).
 import type { ChatHistoryItem, ChatWrapper, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { runtime } from '../runtime.ts';
-import type { Needle } from './haystack.ts';
+import type { Haystack, Needle } from './haystack.ts';
 
 /** Greedy answer to `question` with `document` as the system message, on a cleared sequence. */
 export async function askAboutDocument(
@@ -50,20 +50,45 @@ export interface ScoredPrompt {
     tailTokens: Token[];
     /** How many of the tail's last tokens are the digits being scored. */
     answerCount: number;
+    /** The needle's fact in the prompt, as token positions [start, end). */
+    needle: { start: number; end: number };
+}
+
+/** Every token of a scored prompt, document then tail. */
+export const promptTokensOf = (prompt: ScoredPrompt): Token[] => [...prompt.documentTokens, ...prompt.tailTokens];
+
+/** The position of the first query whose next token is scored: the last token before the digits. */
+export const firstScoredPosition = (prompt: ScoredPrompt): number => prompt.documentTokens.length + prompt.tailTokens.length - prompt.answerCount - 1;
+
+/** How many leading items two token lists share. */
+function commonPrefix(a: readonly Token[], b: readonly Token[]): number {
+    let n = 0;
+    while (n < a.length && n < b.length && a[n] === b[n]) n++;
+    return n;
 }
 
 /**
  * A needle prompt split where the question begins (found as the first token that differs
- * from the same prompt with another question), with the expected answer appended.
+ * from the same prompt with another question), with the expected answer appended. The fact's
+ * tokens are where the prompt differs from the same prompt without the fact.
  */
-export async function scoredPrompt(model: LlamaModel, document: string, needle: Needle): Promise<ScoredPrompt> {
+export async function scoredPrompt(model: LlamaModel, haystack: Pick<Haystack, 'document' | 'factStart' | 'factEnd'>, needle: Needle): Promise<ScoredPrompt> {
+    const { document } = haystack;
     const tokens = await chatPromptTokens(model, document, needle.question);
     const other = await chatPromptTokens(model, document, '?');
-    let split = 0;
-    while (split < tokens.length && tokens[split] === other[split]) split++;
+    const split = commonPrefix(tokens, other);
+    const withoutFact = await chatPromptTokens(model, document.slice(0, haystack.factStart) + document.slice(haystack.factEnd), needle.question);
+    const start = commonPrefix(tokens, withoutFact);
+    const shared = Math.min(commonPrefix([...tokens].reverse(), [...withoutFact].reverse()), Math.min(tokens.length, withoutFact.length) - start);
+    const end = tokens.length - shared;
     const prefix = model.tokenize(needle.answerPrefix);
     const answer = model.tokenize(needle.answerPrefix + needle.digits).slice(prefix.length);
-    return { documentTokens: tokens.slice(0, split), tailTokens: [...tokens.slice(split), ...prefix, ...answer], answerCount: answer.length };
+    return {
+        documentTokens: tokens.slice(0, split),
+        tailTokens: [...tokens.slice(split), ...prefix, ...answer],
+        answerCount: answer.length,
+        needle: { start, end: Math.max(start + 1, end) },
+    };
 }
 
 export interface AnswerScore {
@@ -96,5 +121,5 @@ export async function scoreContinuation(sequence: LlamaContextSequence, tokens: 
 /** Scores a whole prompt from an empty sequence. */
 export async function scoreAnswer(sequence: LlamaContextSequence, prompt: ScoredPrompt): Promise<AnswerScore> {
     await sequence.clearHistory();
-    return scoreContinuation(sequence, [...prompt.documentTokens, ...prompt.tailTokens], prompt.answerCount);
+    return scoreContinuation(sequence, promptTokensOf(prompt), prompt.answerCount);
 }
