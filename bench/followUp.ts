@@ -14,9 +14,10 @@ import type { EventEnvelope } from '../common/contract.ts';
 import { HeadroomError } from '../common/errors.ts';
 import { parseKvFlag } from '../common/kv/flag.ts';
 import { KvOptions } from '../common/kv/policy.ts';
+import { kvLabel } from '../common/niah.ts';
 import { loadFiller } from '../engine/profiler/haystack.ts';
 import { groupedBarsSvg } from './charts.ts';
-import { kvLabel, parseNumberList, runCli } from './cliArgs.ts';
+import { parseNumberList, runCli } from './cliArgs.ts';
 import { writeRun } from './results.ts';
 
 export const FollowUpRun = z.object({

@@ -5,12 +5,12 @@ import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import { HeadroomError } from '../common/errors.ts';
 import { budgetFor, KV_OFF, KvOptions, type FoundProfile } from '../common/kv/policy.ts';
 import type { KvCacheType } from '../common/modelShape.ts';
+import { kvLabel } from '../common/niah.ts';
 import { loadModel, requireCompression, type LoadedModel } from '../engine/load.ts';
 import { loadFiller } from '../engine/profiler/haystack.ts';
-import { computeDevice, runtime } from '../engine/runtime.ts';
+import { computeDevice, deviceName, runtime } from '../engine/runtime.ts';
 import { kvStatsOf } from '../engine/stats.ts';
 import { groupedBarsSvg } from './charts.ts';
-import { deviceName, kvLabel } from './cliArgs.ts';
 import { KvBenchResult, writeRun, type KvBenchRun } from './results.ts';
 
 export interface KvBenchOptions {

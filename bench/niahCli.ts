@@ -5,7 +5,8 @@ import { HeadroomError } from '../common/errors.ts';
 import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { requireProfile } from '../engine/kv/profiles.ts';
 import { parseNumberList, runCli } from './cliArgs.ts';
-import { runNiah, writeNiahOutputs } from './niah.ts';
+import { runNiah } from '../engine/niah.ts';
+import { writeNiahOutputs } from './niah.ts';
 
 runCli(async () => {
     const { values } = parseArgs({

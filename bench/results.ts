@@ -1,46 +1,13 @@
-// The JSON files the measurement CLIs write, as zod schemas (other tools and the UI read them),
-// and the one way a run is written: its JSON and its chart side by side.
+// The JSON files the measurement CLIs write, as zod schemas (other tools read them), and the one
+// way a run is written: its JSON and its chart side by side. niah's results are common/niah.ts's
+// (the app's Test recall shows the same).
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { KvCacheType } from '../common/modelShape.ts';
 import { DeviceBytes } from '../common/devices.ts';
-import { KvOptions } from '../common/kv/policy.ts';
 import { KvBuffer } from '../common/kv/usage.ts';
 import { svgToPng } from './svgPng.ts';
-
-export const NiahTrial = z.object({
-    /** The context length this trial belongs to (the prompt is at most this many tokens). */
-    contextTokens: z.number().int().positive(),
-    depth: z.number().min(0).max(1),
-    expected: z.string(),
-    answer: z.string(),
-    correct: z.boolean(),
-    /** Tokens the templated prompt really took. */
-    promptTokens: z.number().int().positive(),
-    /** Where the fact landed in the document after snapping to a sentence end. */
-    actualDepth: z.number().min(0).max(1),
-});
-export type NiahTrial = z.infer<typeof NiahTrial>;
-
-export const NiahResult = z.object({
-    model: z.string(),
-    kv: KvOptions,
-    /** The K and V cache type (older results: f16). */
-    kvType: KvCacheType.default('f16'),
-    /** Which heads a compressed plan keeps full: the profile's top heads, or its lowest (a control). */
-    heads: z.enum(['top', 'lowest']).default('top'),
-    /** Full heads of all KV heads in the plan that ran. */
-    fullHeads: z.number().int().nonnegative().optional(),
-    totalHeads: z.number().int().positive().optional(),
-    accuracy: z.number().min(0).max(1),
-    trials: z.array(NiahTrial),
-    seed: z.number().int(),
-    filler: z.string(),
-    device: z.string(),
-    createdAt: z.string(),
-});
-export type NiahResult = z.infer<typeof NiahResult>;
 
 export const KvBenchRun = z.object({
     mode: z.string(),

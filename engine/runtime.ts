@@ -2,6 +2,7 @@
 // benchmarks all load through it. It owns llama.cpp's log, which is how a load learns what it
 // allocated and whether the head-level cache is on, and it runs log-reading work one at a time.
 import { existsSync, readdirSync } from 'node:fs';
+import os from 'node:os';
 import type { Llama, LlamaLogLevel } from 'node-llama-cpp';
 import type { EngineBuild, GpuBackend } from '../common/contract.ts';
 import type { Device } from '../common/devices.ts';
@@ -111,6 +112,14 @@ export function backendOf(llama: Llama): GpuBackend | 'cpu' {
 /** Where llama.cpp computes: on a GPU, or on the CPU. */
 export function computeDevice(llama: Llama): Device {
     return backendOf(llama) === 'cpu' ? 'cpu' : 'gpu';
+}
+
+/** What a run measured on, in words ("cpu: AMD EPYC, 1 thread (2 cores)", "gpu: NVIDIA …"): results and charts name it. */
+export function deviceName(compute: Device, gpuName: string | null, threads: number): string {
+    const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+    return compute === 'cpu'
+        ? `cpu: ${cpu}, ${threads} thread${threads === 1 ? '' : 's'} (${os.cpus().length} cores)`
+        : `gpu: ${gpuName ?? 'unknown GPU'} (host ${cpu})`;
 }
 
 /** Whether this machine has a GPU device a GPU build could use (not a software renderer such as Mesa's llvmpipe). */
