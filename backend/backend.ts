@@ -8,7 +8,7 @@ import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { ChatService } from './chats.ts';
 import { HeadroomDatabase } from './database.ts';
 import type { SpawnHost } from './host/hostProcess.ts';
-import { HeadProfiling } from './host/profiling.ts';
+import { HostJobs } from './host/jobs.ts';
 import { EngineSupervisor } from './host/supervisor.ts';
 import { SettingsService } from './settings.ts';
 
@@ -59,11 +59,20 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
     chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit);
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
-    const profiling = new HeadProfiling(spawnHost, emit);
+    const jobs = new HostJobs(spawnHost, emit);
     const handlers: Handlers = {
         ...supervisor.handlers(),
         ...chats.handlers(),
-        'kv.profile': (params) => profiling.run(params),
+        'kv.profile': (params) => jobs.profile(params, settings.settings.engine),
+        'kv.testRecall': async (params) => {
+            const load = supervisor.loadedWith;
+            if (load == null) throw noModelLoaded();
+            return jobs.testRecall({ ...params, load }, settings.settings.engine);
+        },
+        'kv.cancel': async () => ({ cancelled: jobs.cancel() }),
+        'recall.run': async () => {
+            throw new HeadroomError('NOT_AVAILABLE', 'Use kv.testRecall: it tests the loaded model.');
+        },
         'model.pickFile': async () => {
             if (pickModelFile == null) {
                 throw new HeadroomError('NOT_AVAILABLE', 'There is no file picker in the browser: type the model file\'s path on the machine running Headroom.');
@@ -110,6 +119,7 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
         dispose: () => {
             if (disposed) return;
             disposed = true;
+            jobs.cancel();
             supervisor.dispose();
             db.close();
         },

@@ -5,7 +5,8 @@ import { DeviceBytes } from './devices.ts';
 import { RpcError } from './errors.ts';
 import { EngineChoice, FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
 import { KvCacheType } from './modelShape.ts';
-import { KvOptions } from './kv/policy.ts';
+import { KvMode, KvOptions, ProfileMethod, ProfileSummary, ProfileValidation } from './kv/policy.ts';
+import { NiahResult } from './niah.ts';
 import { KvCompression, KvStats, KvUsage } from './kv/usage.ts';
 import { FitRequest, FitResult, MemoryPlan, PlanRequest, Prediction } from './plan.ts';
 import { SettingsState } from './settings.ts';
@@ -53,6 +54,10 @@ export const ModelInfo = z.object({
     gpu: z.string(), // 'cpu' | 'cuda' | 'vulkan' | 'metal'
     threads: z.number().int().positive(),
     kv: KvCompression,
+    /** The compression mode the model was loaded with. */
+    kvMode: KvMode,
+    /** The head profile the KV plan uses (or, with compression unavailable, would use); null when the model has none. */
+    headProfile: ProfileSummary.nullable(),
     engine: EngineBuild,
     /** What a saved KV state depends on besides the model: cache type, flash attention, head plan. */
     cacheLayout: z.string().max(200).optional(),
@@ -200,17 +205,51 @@ export const ProfileParams = z.object({
     /** Fewer or shorter prompts profile faster and less reliably. */
     prompts: z.number().int().min(1).max(64).optional(),
     tokens: z.number().int().min(128).max(1 << 17).optional(),
+    /** The context the user runs: plans are validated there (as far as this machine's memory allows). */
+    contextSize: z.number().int().min(128).max(1 << 20).optional(),
+    validationPrompts: z.number().int().min(1).max(64).optional(),
 }).strict();
 
 export const ProfileResult = z.object({
     /** Where the profile is stored. */
     file: z.string(),
     reused: z.boolean(),
+    method: ProfileMethod.optional(),
     recommendedBudget: z.number().positive().max(1),
     /** The highest-scoring heads, best first. */
     topHeads: z.array(z.object({ layer: z.number().int().nonnegative(), head: z.number().int().nonnegative(), score: z.number() })).max(8),
-});
+    validation: ProfileValidation.nullable(),
+}).strict();
 export type ProfileResult = z.infer<typeof ProfileResult>;
+
+/** What profiling the loaded model would take here, before it starts. */
+export const ProfileEstimate = z.object({
+    seconds: z.number().nonnegative(),
+    /** Tokens the profiler evaluates (scoring and validation). */
+    tokens: z.number().int().nonnegative(),
+    /** Prompt tokens a second, measured on the loaded model. */
+    tokensPerSecond: z.number().positive(),
+    /** The context plans would be validated at. */
+    validationTokens: z.number().int().positive(),
+}).strict();
+export type ProfileEstimate = z.infer<typeof ProfileEstimate>;
+
+export const ProfileStage = z.enum(['loading', 'scoring', 'validating']);
+export type ProfileStage = z.infer<typeof ProfileStage>;
+
+/** Test recall: a short needle-in-a-haystack on the loaded model, with the full cache and with its head plan. */
+export const RecallParams = z.object({
+    /** Context lengths in tokens, at most the loaded context; default a few up to it. */
+    lengths: z.array(z.number().int().min(128).max(1 << 20)).min(1).max(8).optional(),
+    depths: z.array(z.number().min(0).max(1)).min(1).max(11).optional(),
+}).strict();
+
+export const RecallResult = z.object({
+    full: NiahResult,
+    /** With the loaded model's head plan; null when it runs the full cache. */
+    compressed: NiahResult.nullable(),
+}).strict();
+export type RecallResult = z.infer<typeof RecallResult>;
 
 /** Every request: its params and its result. The UI's backend serves some, the engine host others. */
 export const requests = {
@@ -252,8 +291,15 @@ export const requests = {
     'settings.get': { params: Empty, result: SettingsState },
     // Checked field by field by the settings service, which words its refusals for people.
     'settings.update': { params: z.record(z.string(), z.unknown()), result: SettingsState },
-    // Head profiling (UI → backend → a profiling host of its own)
+    // Head profiling and test recall (UI → backend → an engine host of their own; one job at a time)
     'kv.profile': { params: ProfileParams, result: ProfileResult },
+    // Answered by the chat engine, which has the model loaded.
+    'kv.profileEstimate': { params: ProfileParams.pick({ path: true, prompts: true, tokens: true, contextSize: true, validationPrompts: true }).strict(), result: ProfileEstimate },
+    'kv.testRecall': { params: RecallParams, result: RecallResult },
+    // Stops the running profile or recall test (its host is ended).
+    'kv.cancel': { params: Empty, result: z.object({ cancelled: z.boolean() }) },
+    // The recall test as the backend asks its host: the loaded model's load parameters (backend → engine host).
+    'recall.run': { params: RecallParams.extend({ load: LoadModelParams }).strict(), result: RecallResult },
 } as const;
 
 /** Every event pushed to subscribers. */
@@ -270,8 +316,15 @@ export const events = {
     'chat.message': StoredMessage,
     'chats.changed': z.object({ chatId: Id.nullable() }),
     'document.progress': z.object({ uploadId: Id, stage: z.enum(['reading', 'extracting', 'counting']), done: z.number(), total: z.number() }),
-    // KV heads scored so far while a model is profiled.
-    'kv.profileProgress': z.object({ path: z.string(), done: z.number().int().nonnegative(), total: z.number().int().positive() }),
+    // Profiling's progress: tokens evaluated of about `total`, and the time left at the speed so far.
+    'kv.profileProgress': z.object({
+        path: z.string(), stage: ProfileStage, done: z.number().int().nonnegative(), total: z.number().int().positive(), etaSeconds: z.number().nonnegative().nullable(),
+    }),
+    // Test recall's progress: trials done of `total`, the last one's outcome.
+    'kv.recallProgress': z.object({
+        done: z.number().int().nonnegative(), total: z.number().int().positive(), cache: z.enum(['full', 'compressed']),
+        contextTokens: z.number().int().positive(), depth: z.number().min(0).max(1), correct: z.boolean(),
+    }),
 } as const;
 
 export type Method = keyof typeof requests;

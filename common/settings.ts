@@ -29,7 +29,10 @@ export const DEFAULT_SETTINGS: Settings = {
     engine: 'compressed',
     gpuLayers: 'auto',
     contextSize: null,
-    kvMode: 'off',
+    // Compression on: a model with a head profile (stored or shipped) runs compressed, one without
+    // runs the full cache and is offered a profile. Where compression is unavailable (the stock
+    // build, another architecture) the load says so and runs the full cache.
+    kvMode: 'auto',
     kvBudget: 0.5,
     sinks: DEFAULT_SINKS,
     window: DEFAULT_WINDOW,
@@ -96,3 +99,9 @@ export const SettingsState = z.object({
     pendingReload: z.array(z.string()),
 });
 export type SettingsState = z.infer<typeof SettingsState>;
+
+/** What "Auto" compression does, one line for each case (the settings panel shows both). */
+export const AUTO_COMPRESSION_HELP = {
+    withProfile: 'A model with a head profile (measured here, or shipped with Headroom for popular models) runs compressed at the budget its profile was validated at.',
+    withoutProfile: 'A model without one runs on the full cache until you profile its heads (Profile heads, offered when it loads).',
+} as const;

@@ -5,15 +5,17 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { ChatHistoryItem, LlamaChatSession, LlamaCompletion, LlamaContextSequence } from 'node-llama-cpp';
-import type { MemoryStats, ModelInfo, Params, Result } from '../common/contract.ts';
+import type { MemoryStats, ModelInfo, Params, ProfileEstimate, Result } from '../common/contract.ts';
 import { engineBusy, errorMessage, HeadroomError, noModelLoaded } from '../common/errors.ts';
 import type { FitGoal, FitResult, MemoryPlan, PlanInput, Prediction } from '../common/plan.ts';
 import type { KvStats } from '../common/kv/usage.ts';
 import { contextOverflow, generateChat, type GenerationRun } from './chat.ts';
 import { generateCompletion } from './completion.ts';
 import { formatPolicyFile } from './kv/native.ts';
+import { summarizeProfile } from '../common/kv/policy.ts';
 import { loadModel, type LoadedModel } from './load.ts';
 import { fit, plan, planMemory } from './planner.ts';
+import { estimateProfile, measurePromptSpeed } from './profiler/estimate.ts';
 import { backendOf, runtime } from './runtime.ts';
 import { SpeedMeter } from './speedMeter.ts';
 import { kvStatsOf, LIVE_STATS_INTERVAL_MS, memoryStatsOf } from './stats.ts';
@@ -31,6 +33,9 @@ type Loaded = {
     sequence: LlamaContextSequence;
     info: ModelInfo;
     predicted: Prediction | null;
+    /** Seconds the load took, and prompt tokens a second once measured: what a profiling estimate needs. */
+    loadSeconds: number;
+    promptSpeed: number | null;
 } & ({ chatMode: 'chat'; chat: LlamaChatSession } | { chatMode: 'completion'; completion: LlamaCompletion });
 
 interface Generation {
@@ -74,7 +79,9 @@ export class Engine {
     async #load(params: Params<'model.load'>): Promise<ModelInfo> {
         await this.unload();
         const { lib, llama, build } = await runtime.get();
+        const started = performance.now();
         const loaded = await loadModel({ ...params, onProgress: (progress) => this.#events.loadProgress(params.path, progress) });
+        const loadSeconds = (performance.now() - started) / 1000;
         const { model, context, kv } = loaded;
         const sequence = context.getSequence();
         // With compression on, a full context is a clear error, never a shift (see #refuseContextShift).
@@ -97,6 +104,8 @@ export class Engine {
             gpu: backendOf(llama),
             threads: context.currentThreads,
             kv: kv.compression,
+            kvMode: params.kv?.mode ?? 'off',
+            headProfile: kv.profile == null ? null : summarizeProfile(kv.profile),
             engine: build,
             cacheLayout: cacheLayoutOf(loaded, params),
         };
@@ -106,7 +115,7 @@ export class Engine {
             path: params.path, contextSize: context.contextSize, gpuLayers: model.gpuLayers,
             kv: params.kv, kvCacheType: params.kvCacheType ?? 'f16', flashAttention: params.flashAttention ?? 'auto',
         }, kv.profile?.profile ?? null).then((memoryPlan) => memoryPlan.predicted, () => null);
-        this.#loaded = { loaded, sequence, info, predicted, ...session };
+        this.#loaded = { loaded, sequence, info, predicted, loadSeconds, promptSpeed: null, ...session };
         this.#speed.start();
         void this.#pushStats(false);
         return info;
@@ -123,6 +132,15 @@ export class Engine {
         const current = this.#model();
         const { llama } = await runtime.get();
         return kvStatsOf(current.loaded, llama, current.sequence.contextTokens.length);
+    }
+
+    /** What profiling the loaded model would take here (kv.profileEstimate): its prompt speed is measured once. */
+    async estimateProfile(params: Params<'kv.profileEstimate'>): Promise<ProfileEstimate> {
+        const current = this.#model();
+        if (current.loaded.path !== params.path) throw new HeadroomError('BAD_REQUEST', 'Only the loaded model\'s profiling time can be estimated.', 'path');
+        if (this.#generation != null || this.#loading) throw engineBusy();
+        current.promptSpeed ??= await runtime.exclusive(() => measurePromptSpeed(current.loaded));
+        return estimateProfile(current.loaded, params, { tokensPerSecond: current.promptSpeed, loadSeconds: current.loadSeconds });
     }
 
     async unload(): Promise<void> {

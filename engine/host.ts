@@ -6,6 +6,7 @@ import { rankHeads } from '../common/kv/policy.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { Engine } from './engine.ts';
 import { profileModel } from './profiler/profileModel.ts';
+import { testRecall } from './recall.ts';
 
 interface ParentChannel {
     send: (message: unknown) => void;
@@ -51,14 +52,22 @@ const handlers: Partial<Handlers> = {
     'memory.stats': () => engine.memoryStats(),
     'memory.plan': (params) => engine.plan(params),
     'memory.fit': ({ request, goal }) => engine.fit(request, goal),
-    // Only in a host started for profiling (HeadProfiling): its engine never loads a model.
-    'kv.profile': async ({ path, force, prompts, tokens }) => {
+    'kv.profileEstimate': (params) => engine.estimateProfile(params),
+    // Only in a host started for the job (backend/host/jobs.ts): its engine never loads a model.
+    'kv.profile': async ({ path, force, prompts, tokens, contextSize, validationPrompts }) => {
         const run = await profileModel({
-            modelPath: path, force, prompts, tokens,
-            progress: (done, total) => emit(eventEnvelope('kv.profileProgress', { path, done, total })),
+            modelPath: path, force, prompts, tokens, validationPrompts, ...(contextSize != null ? { contextTokens: contextSize } : {}),
+            progress: ({ stage, done, total, etaSeconds }) => emit(eventEnvelope('kv.profileProgress', { path, stage, done, total, etaSeconds })),
         });
-        return { file: run.path, reused: run.reused, recommendedBudget: run.profile.recommendedBudget, topHeads: rankHeads(run.profile.scores).slice(0, 4) };
+        const { profile } = run;
+        return {
+            file: run.path, reused: run.reused, ...(profile.method != null ? { method: profile.method } : {}),
+            recommendedBudget: profile.recommendedBudget, topHeads: rankHeads(profile.scores).slice(0, 4), validation: profile.validation ?? null,
+        };
     },
+    'recall.run': (params) => testRecall(params, ({ cache, trial, done, total }) => emit(eventEnvelope('kv.recallProgress', {
+        done, total, cache, contextTokens: trial.contextTokens, depth: trial.depth, correct: trial.correct,
+    }))),
 };
 
 parent.onMessage((message) => {

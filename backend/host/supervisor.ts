@@ -8,7 +8,7 @@ import { eventEnvelope, type Handlers, type RpcClient } from '../../common/rpc.t
 import { describeExit, startHost, type HostProcess, type SpawnHost } from './hostProcess.ts';
 
 /** What the UI may ask of the engine directly; generation goes through the chat service. */
-export type SupervisorHandlers = Handlers<'engine.getState' | 'engine.restart' | 'engine.kvStats' | 'model.load' | 'model.unload' | 'memory.stats' | 'memory.plan' | 'memory.fit'>;
+export type SupervisorHandlers = Handlers<'engine.getState' | 'engine.restart' | 'engine.kvStats' | 'model.load' | 'model.unload' | 'memory.stats' | 'memory.plan' | 'memory.fit' | 'kv.profileEstimate'>;
 
 export class EngineSupervisor {
     #spawnHost: SpawnHost;
@@ -39,6 +39,11 @@ export class EngineSupervisor {
 
     get state(): EngineState {
         return this.#state;
+    }
+
+    /** What the loaded model was loaded with; null when none is loaded. */
+    get loadedWith(): Params<'model.load'> | null {
+        return this.#state.model == null ? null : this.#lastLoad;
     }
 
     /** State changes while a request is awaited: read it fresh, not as narrowed before. */
@@ -165,6 +170,11 @@ export class EngineSupervisor {
             'memory.stats': async (params) => (await this.#connected()).request('memory.stats', params),
             'memory.plan': async (params) => (await this.#connected()).request('memory.plan', params),
             'memory.fit': async (params) => (await this.#connected()).request('memory.fit', params),
+            // The chat engine has the model loaded: it measures how fast it reads a prompt.
+            'kv.profileEstimate': async (params) => {
+                if (this.#state.model == null) throw noModelLoaded();
+                return (await this.#connected()).request('kv.profileEstimate', params);
+            },
         };
     }
 
