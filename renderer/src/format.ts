@@ -17,3 +17,13 @@ export function formatTokens(tokens: number): string {
 export function percent(part: number, whole: number): number {
     return whole > 0 ? Math.max(0, Math.min(100, (part / whole) * 100)) : 0;
 }
+
+/** A time to wait, in words people use for estimates: "under a minute", "about 3 minutes", "about 1 h 20 min". */
+export function formatDuration(seconds: number): string {
+    if (seconds < 45) return 'under a minute';
+    const minutes = Math.round(seconds / 60);
+    if (minutes < 60) return `about ${Math.max(1, minutes)} minute${minutes === 1 ? '' : 's'}`;
+    const hours = Math.floor(minutes / 60);
+    const rest = minutes % 60;
+    return `about ${hours} h${rest === 0 ? '' : ` ${rest} min`}`;
+}

@@ -4,7 +4,8 @@ import { useMemoryStore } from '../stores/memoryStore.ts';
 import { HeadMap } from './memory/HeadMap.tsx';
 import { MemoryGauges } from './memory/MemoryGauges.tsx';
 import { MemoryPlanner } from './memory/MemoryPlanner.tsx';
-import { ProfileHeads } from './memory/ProfileHeads.tsx';
+import { needsProfile, ProfileHeads } from './memory/ProfileHeads.tsx';
+import { TestRecall } from './memory/TestRecall.tsx';
 
 export function MemoryAside() {
     const stats = useMemoryStore((s) => s.stats);
@@ -14,7 +15,8 @@ export function MemoryAside() {
     const fit = useMemoryStore((s) => s.fit);
     const fitTo = useMemoryStore((s) => s.fitTo);
     const applyFit = useMemoryStore((s) => s.applyFit);
-    const loadedPath = useEngineStore((s) => s.engine?.model?.path ?? null);
+    const model = useEngineStore((s) => s.engine?.model ?? null);
+    const loadedPath = model?.path ?? null;
     // Predicted vs actual only when the planned model is the loaded one.
     // Before a model is loaded, the plan's heads show what loading would give.
     const headKv = stats?.kv ?? plan?.kv ?? null;
@@ -29,7 +31,9 @@ export function MemoryAside() {
                 <section className="panel" aria-labelledby="heads-heading">
                     <h2 id="heads-heading" className="panel-title">{stats?.kv != null ? 'KV heads' : 'KV heads (planned)'}</h2>
                     <HeadMap kv={headKv} />
-                    {loadedPath != null && <ProfileHeads modelPath={loadedPath} hasProfile={stats?.kv?.heads.some((row) => row.some((h) => h.score != null)) ?? false} />}
+                    {/* A model without a profile is offered one on its card; here it can be measured again. */}
+                    {model != null && model.kv.available && !needsProfile(model) && <ProfileHeads model={model} variant="again" />}
+                    {model != null && <TestRecall model={model} />}
                 </section>
             )}
             <section className="panel" aria-labelledby="planner-heading">

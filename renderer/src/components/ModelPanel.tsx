@@ -4,6 +4,7 @@ import { formatBytes } from '../format.ts';
 import { useEngineStore } from '../stores/engineStore.ts';
 import { useMemoryStore } from '../stores/memoryStore.ts';
 import { useSettingsStore } from '../stores/settingsStore.ts';
+import { needsProfile, ProfileHeads } from './memory/ProfileHeads.tsx';
 
 function chatFormatLabel(mode: 'chat' | 'completion', wrapper: string): string {
     if (mode === 'completion') return 'none (plain text)';
@@ -52,9 +53,16 @@ export function ModelPanel() {
                         <dt>Chat format</dt><dd>{chatFormatLabel(model.chatMode, model.chatWrapper)}</dd>
                         <dt>KV compression</dt>
                         <dd data-testid="kv-compression" title={model.kv.reason ?? undefined}>
-                            {model.kv.active ? 'On (head-level)' : model.kv.available ? 'Off' : 'Unavailable'}
+                            {model.kv.active ? 'On (head-level)' : model.kv.available ? (needsProfile(model) ? 'Off until profiled' : 'Off') : 'Unavailable'}
                         </dd>
+                        {model.kv.available && model.kvMode !== 'off' && (
+                            <>
+                                <dt>Head profile</dt>
+                                <dd data-testid="head-profile" title={model.headProfile?.path}>{model.headProfile?.description ?? 'None yet'}</dd>
+                            </>
+                        )}
                     </div>
+                    {needsProfile(model) && <ProfileHeads model={model} variant="offer" />}
                     {model.engine.requested === 'stock' ? (
                         <div className="note note-action" data-testid="engine-stock">
                             <p>{model.kv.reason}</p>

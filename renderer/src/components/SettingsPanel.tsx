@@ -2,7 +2,7 @@
 // backend validates them, and a refusal shows its message while the old value stays.
 import { useEffect, useState, type ReactNode } from 'react';
 import { KvCacheType } from '../../../common/modelShape.ts';
-import { SETTING_HELP, type SettingKey, type Settings, type SettingsState } from '../../../common/settings.ts';
+import { AUTO_COMPRESSION_HELP, SETTING_HELP, type SettingKey, type Settings, type SettingsState } from '../../../common/settings.ts';
 
 interface SettingsPanelProps {
     state: SettingsState | null;
@@ -22,7 +22,7 @@ function parseNumber(text: string, empty: null | 'auto'): unknown {
     return Number.isNaN(value) ? trimmed : value;
 }
 
-function Field({ id, label, children, error, pending }: { id: SettingKey; label: string; children: ReactNode; error?: string; pending: boolean }) {
+function Field({ id, label, children, error, pending, more }: { id: SettingKey; label: string; children: ReactNode; error?: string; pending: boolean; more?: readonly string[] }) {
     return (
         <div className="setting" data-testid={`setting-${id}`}>
             <label className="setting-label" htmlFor={`setting-${id}`}>
@@ -31,6 +31,7 @@ function Field({ id, label, children, error, pending }: { id: SettingKey; label:
             </label>
             {children}
             <span className="setting-help">{SETTING_HELP[id]}</span>
+            {more?.map((line) => <span key={line} className="setting-help">{line}</span>)}
             {error != null && <span className="field-error" role="alert" data-testid={`setting-error-${id}`}>{error}</span>}
         </div>
     );
@@ -71,8 +72,8 @@ export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, onChan
     if (state == null) return <p className="muted">Loading settings…</p>;
     const s: Settings = state.settings;
     const pending = new Set(state.pendingReload);
-    const field = (id: SettingKey, label: string, control: ReactNode) => (
-        <Field id={id} label={label} error={errors[id]} pending={pending.has(id)}>{control}</Field>
+    const field = (id: SettingKey, label: string, control: ReactNode, more?: readonly string[]) => (
+        <Field id={id} label={label} error={errors[id]} pending={pending.has(id)} {...(more != null ? { more } : {})}>{control}</Field>
     );
     const set = (key: SettingKey) => (value: unknown) => onChange({ [key]: value });
     const cacheTypeOk = (type: KvCacheType) => kvCacheTypes == null || kvCacheTypes.includes(type);
@@ -95,7 +96,8 @@ export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, onChan
             </fieldset>
             <fieldset>
                 <legend>KV cache</legend>
-                {field('kvMode', 'Compression', <Choice id="kvMode" value={s.kvMode} onChange={set('kvMode')} options={[['off', 'Off (full cache)'], ['auto', 'Auto (profile\'s budget)'], ['budget', 'Budget']]} />)}
+                {field('kvMode', 'Compression', <Choice id="kvMode" value={s.kvMode} onChange={set('kvMode')} options={[['off', 'Off (full cache)'], ['auto', 'Auto (profile\'s budget)'], ['budget', 'Budget']]} />,
+                    s.kvMode === 'auto' ? [AUTO_COMPRESSION_HELP.withProfile, AUTO_COMPRESSION_HELP.withoutProfile] : undefined)}
                 {field('kvBudget', 'Budget (% of the full cache)', <NumberBox id="kvBudget" value={String(Math.round(s.kvBudget * 1000) / 10)} placeholder="50" error={errors.kvBudget} onCommit={(t) => {
                     const value = parseNumber(t, null);
                     set('kvBudget')(typeof value === 'number' ? value / 100 : value);

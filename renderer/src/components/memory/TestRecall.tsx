@@ -1,0 +1,83 @@
+// "Test recall": a short needle-in-a-haystack on the loaded model, full cache against the head
+// plan it runs, drawn as the same depth × length heatmaps `npm run niah` writes, so a user sees
+// what compression costs them. A heatmap opens larger in a dialog.
+import { useRef, useState } from 'react';
+import type { ModelInfo } from '../../../../common/contract.ts';
+import { niahHeatmapSvg, type NiahResult } from '../../../../common/niah.ts';
+import { percent } from '../../format.ts';
+import { useRecallStore } from '../../stores/recallStore.ts';
+
+const svgUrl = (svg: string) => `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+
+function cacheName(result: NiahResult): string {
+    if (result.kv.mode === 'off') return 'Full cache';
+    return result.fullHeads != null ? `Compressed, ${result.fullHeads}/${result.totalHeads} heads full` : 'Compressed';
+}
+
+function Heatmap({ result, onOpen }: { result: NiahResult; onOpen: (result: NiahResult) => void }) {
+    const title = `${cacheName(result)}: ${Math.round(result.accuracy * 100)}%`;
+    return (
+        <figure className="recall-map" data-testid="recall-heatmap" data-cache={result.kv.mode === 'off' ? 'full' : 'compressed'}>
+            <button type="button" className="recall-map-open" onClick={() => onOpen(result)} aria-label={`${title}: open larger`}>
+                <img src={svgUrl(niahHeatmapSvg(result, title))} alt={`${title} of needles found, by needle depth and context length`} />
+            </button>
+        </figure>
+    );
+}
+
+export function TestRecall({ model }: { model: ModelInfo }) {
+    const running = useRecallStore((s) => s.running);
+    const progress = useRecallStore((s) => s.progress);
+    const result = useRecallStore((s) => (s.result?.path === model.path ? s.result : null));
+    const error = useRecallStore((s) => s.error);
+    const cancelled = useRecallStore((s) => s.cancelled);
+    const run = useRecallStore((s) => s.run);
+    const cancel = useRecallStore((s) => s.cancel);
+    const dialog = useRef<HTMLDialogElement>(null);
+    const [enlarged, setEnlarged] = useState<NiahResult | null>(null);
+    const open = (shown: NiahResult) => {
+        setEnlarged(shown);
+        dialog.current?.showModal();
+    };
+    const share = progress == null ? 0 : percent(progress.done, progress.total);
+
+    return (
+        <div className="test-recall" data-testid="test-recall">
+            {running ? (
+                <div className="job-progress" role="status" data-testid="recall-progress">
+                    <span>
+                        Testing recall{progress != null ? ` ${progress.done} / ${progress.total} · ${progress.cache === 'full' ? 'full cache' : 'compressed'}, ${progress.contextTokens.toLocaleString('en-US')} tokens` : '…'}
+                    </span>
+                    <div className="job-progress-row">
+                        <span className="mini-progress" role="progressbar" aria-label="Testing recall" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(share)}>
+                            <span style={{ width: `${share}%` }} />
+                        </span>
+                        <button type="button" className="button button-small" onClick={() => void cancel()}>Cancel</button>
+                    </div>
+                </div>
+            ) : (
+                <button type="button" className="button" onClick={() => void run(model.path)} title="A short needle-in-a-haystack at a few lengths and depths, with the full cache and with this plan">
+                    {result == null ? 'Test recall' : 'Test recall again'}
+                </button>
+            )}
+            {result != null && !running && (
+                <>
+                    <p className="muted" data-testid="recall-summary">
+                        Needles found: full cache {Math.round(result.full.accuracy * 100)}%
+                        {result.compressed != null ? `, compressed ${Math.round(result.compressed.accuracy * 100)}%.` : '. This model runs the full cache, so there is nothing to compare.'}
+                    </p>
+                    <div className="recall-maps">
+                        <Heatmap result={result.full} onOpen={open} />
+                        {result.compressed != null && <Heatmap result={result.compressed} onOpen={open} />}
+                    </div>
+                </>
+            )}
+            {cancelled && !running && <p className="muted">Test recall was cancelled.</p>}
+            {error != null && !running && <p className="field-error" role="alert">{error}</p>}
+            <dialog ref={dialog} className="recall-dialog" aria-label="Recall heatmap" onClose={() => setEnlarged(null)}>
+                {enlarged != null && <img src={svgUrl(niahHeatmapSvg(enlarged))} alt={`${cacheName(enlarged)}: ${Math.round(enlarged.accuracy * 100)}% of needles found`} />}
+                <form method="dialog"><button type="submit" className="button">Close</button></form>
+            </dialog>
+        </div>
+    );
+}
