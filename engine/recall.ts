@@ -17,8 +17,7 @@ const MIN_LENGTH = 128;
 
 /** A quarter, half and all of the context the chat runs (less the answer's room), in whole 64-token steps. */
 export function recallLengths(contextTokens: number): number[] {
-    const most = contextTokens - ANSWER_TOKENS;
-    const steps = [most / 4, most / 2, most].map((n) => Math.floor(n / 64) * 64).filter((n) => n >= MIN_LENGTH);
+    const steps = [contextTokens / 4, contextTokens / 2, contextTokens - ANSWER_TOKENS].map((n) => Math.floor(n / 64) * 64).filter((n) => n >= MIN_LENGTH);
     return [...new Set(steps)];
 }
 

@@ -52,8 +52,8 @@ export function normalizeModelName(name: string): string {
     return name.toLowerCase().replace(/[^a-z0-9.]/g, '');
 }
 
-// File-format words some publishers leave in a name: they say nothing about the weights' kind.
-const FORMAT_WORD = /^(?:gguf|f16|f32|bf16|fp16|i?q\d\w*)$/i;
+// File-format words some publishers leave at the end of a name ("-GGUF", "-Q4_K_M"): they say nothing about the weights' kind.
+const FORMAT_SUFFIX = /[\s_\-.](?:gguf|f16|f32|bf16|fp16|i?q\d(?:_[a-z0-9]+)*)$/i;
 
 /** The names a GGUF's general.* metadata gives its model, normalized, with and without the publisher's prefix and format words. */
 export function modelNamesOf(general: Record<string, unknown> | undefined): string[] {
@@ -62,12 +62,11 @@ export function modelNamesOf(general: Record<string, unknown> | undefined): stri
     const raw = [text('name'), composed.length >= 2 ? composed.join('-') : null].filter((name) => name != null);
     const names = new Set<string>();
     for (const name of raw) {
-        const words = name.split(/[\s_\-/]+/);
-        while (words.length > 1 && FORMAT_WORD.test(words.at(-1) ?? '')) words.pop();
-        const bare = words.join('-');
+        let bare = name.trim();
+        while (FORMAT_SUFFIX.test(bare)) bare = bare.replace(FORMAT_SUFFIX, '');
         names.add(normalizeModelName(bare));
         // "mistralai_Mistral-7B-Instruct-v0.2", "meta-llama/Llama-3.1-8B-Instruct": the publisher's prefix
-        const unprefixed = /^[^_/]+[_/](.+)$/.exec(name)?.[1];
+        const unprefixed = /^[^_/]+[_/](.+)$/.exec(bare)?.[1];
         if (unprefixed != null) names.add(normalizeModelName(unprefixed));
     }
     names.delete('');

@@ -112,6 +112,12 @@ class WorkMeter {
         this.#total += tokens;
     }
 
+    /** Done: the estimate gives way to what was done (the search may need fewer checks than it allowed for). */
+    finish(): void {
+        this.#total = this.#done;
+        this.#emit();
+    }
+
     #emit(): void {
         const seconds = (performance.now() - this.#started) / 1000;
         const etaSeconds = this.#done > 0 && seconds > 0 ? Math.round(((this.#total - this.#done) * seconds) / this.#done) : null;
@@ -149,7 +155,7 @@ export async function profileHeads(options: ProfileOptions): Promise<ProfileRun>
     // Before the model is loaded here: the planner counts this machine's free memory.
     const { readGgufFileInfo } = await import('node-llama-cpp');
     const info = await readGgufFileInfo(options.modelPath).catch(() => null);
-    const trained = Number((info?.architectureMetadata as { context_length?: number } | undefined)?.context_length ?? 0);
+    const trained = Number(info?.architectureMetadata.context_length ?? 0);
     const asked = Math.max(options.promptTokens, options.contextTokens ?? automaticContextSize(trained));
     const fitted = await validationLength(options.modelPath, asked);
     const notes = fitted.note == null ? [] : [fitted.note];
@@ -208,6 +214,7 @@ export async function profileHeads(options: ProfileOptions): Promise<ProfileRun>
             log(notes.at(-1) ?? '');
         }
         const validationSeconds = (performance.now() - validationStarted) / 1000;
+        meter.finish();
         const profile = HeadProfile.parse({
             modelSha256: options.sha256,
             layers: userShape.layers,

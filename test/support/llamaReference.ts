@@ -9,6 +9,9 @@ type Scalar = number | bigint | string | boolean;
 interface Tensor {
     dims: number[];
     data: Float32Array;
+    /** ggml type (0 F32, 1 F16) and where the tensor's data start in the file, for tools that edit weights in place. */
+    type: number;
+    fileOffset: number;
 }
 
 const SCALAR_BYTES: Partial<Record<number, number>> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
@@ -22,7 +25,7 @@ function halfToFloat(h: number): number {
     return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
-/** Scalar metadata and F32/F16 tensors of a GGUF file (arrays are skipped). */
+/** Scalar metadata and F32/F16 tensors of a GGUF file (arrays are skipped), with where each tensor's data sit in the file. */
 export async function readGguf(file: string): Promise<{ meta: Map<string, Scalar>; tensors: Map<string, Tensor> }> {
     const data = await readFile(file);
     let offset = 8;
@@ -88,7 +91,7 @@ export async function readGguf(file: string): Promise<{ meta: Map<string, Scalar
         if (info.type === 0) for (let i = 0; i < count; i++) out[i] = data.readFloatLE(at + 4 * i);
         else if (info.type === 1) for (let i = 0; i < count; i++) out[i] = halfToFloat(data.readUInt16LE(at + 2 * i));
         else continue; // quantized tensors: not needed by the test models
-        tensors.set(info.name, { dims: info.dims, data: out });
+        tensors.set(info.name, { dims: info.dims, data: out, type: info.type, fileOffset: at });
     }
     return { meta, tensors };
 }

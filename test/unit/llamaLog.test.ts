@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BufferLog, parseBufferLine } from '../../engine/llamaLog.ts';
 import { buildSupportsHeadwise, formatPolicyFile, KvLogCollector, parseKvBufferLine } from '../../engine/kv/native.ts';
+import { kvHeadShares } from '../../engine/profiler/attentionScores.ts';
 
 describe('llama.cpp buffer log', () => {
     test('reads KV, model and compute buffers by device', () => {
@@ -49,5 +50,14 @@ describe('the head-level cache\'s log lines', () => {
         assert.equal(buildSupportsHeadwise('CPU : SSE3 = 1 | OPENMP = 1'), false);
         assert.equal(formatPolicyFile({ policy: [['full', 'streaming'], ['window', 'window']], sinks: 4, window: 128, fullPlacement: 'cpu' }),
             '# Headroom head-level KV policy: F = full head, S = streaming head (sinks + window), W = the model\'s window layer\nsinks 4\nwindow 128\nfull_placement cpu\nlayer 0 F S\nlayer 1 W W\n');
+        assert.match(formatPolicyFile({ policy: [['full', 'full']], sinks: 0, window: 1, fullPlacement: 'gpu' }, { p0: 120, p1: 140, q0: 900 }),
+            /\nfull_placement gpu\nprobe 120 140 900\nlayer 0 F F\n$/, 'the attention probe: the needle\'s keys and the first counted query');
+    });
+
+    test('a KV head\'s retrieval score is its query group\'s mean share of attention per counted query', () => {
+        // 2 KV heads, 4 query heads (GQA: query heads 0-1 read KV head 0, 2-3 read KV head 1), 5 queries counted.
+        const shares = kvHeadShares([{ layer: 0, queries: 5, mass: [0.5, 0.5, 4.5, 3.5] }, { layer: 1, queries: 5, mass: [0, 0, 0, 0] }], { layers: 2, kvHeads: 2 });
+        assert.deepEqual(shares, [[0.1, 0.8], [0, 0]]);
+        assert.deepEqual(kvHeadShares([], { layers: 1, kvHeads: 2 }), [[0, 0]], 'a layer without a probe line (a window layer) scores nothing');
     });
 });
