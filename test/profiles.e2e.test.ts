@@ -4,22 +4,17 @@
 // it is; Test recall draws full cache against the plan as the niah heatmaps.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './support/browser.ts';
+import type { Page } from 'playwright-core';
+import { openApp, results, type OpenApp } from './support/app.ts';
 import { ORGANISM } from './support/models.ts';
 import { requiresNative } from './support/native.ts';
-import { serve, stop, type Served } from './support/serve.ts';
-
-const results = fileURLToPath(new URL('../test-results/', import.meta.url));
 
 describe('compression on by default: profile heads and test recall (organism.gguf, Chromium)', requiresNative(), () => {
-    let served: Served;
-    let browser: Browser;
+    let app: OpenApp | undefined;
     let page: Page;
     let profiles: string;
 
@@ -27,17 +22,12 @@ describe('compression on by default: profile heads and test recall (organism.ggu
         const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-e2e-profiles-'));
         profiles = path.join(dataDir, 'head-profiles');
         // A fresh settings file: no --kv, so compression is the default's ("auto").
-        served = await serve(['--model', ORGANISM, '--port', '0', '--data-dir', dataDir, '--context', '2048'], { HEADROOM_PROFILE_DIR: profiles });
-        browser = await launchChromium();
-        page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-        await mkdir(results, { recursive: true });
-        await page.goto(served.url);
-        await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
+        app = await openApp(['--model', ORGANISM, '--port', '0', '--data-dir', dataDir, '--context', '2048'], { HEADROOM_PROFILE_DIR: profiles }, { width: 1440, height: 1000 });
+        page = app.page;
     });
 
     after(async () => {
-        await browser?.close();
-        if (served != null) await stop(served.child);
+        await app?.close();
     });
 
     test('a model without a head profile runs the full cache, and its card offers Profile heads with the time it takes here', async () => {

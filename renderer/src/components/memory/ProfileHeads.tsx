@@ -7,6 +7,7 @@ import type { ModelInfo } from '../../../../common/contract.ts';
 import { formatDuration, percent } from '../../format.ts';
 import { useEngineStore } from '../../stores/engineStore.ts';
 import { useProfileStore } from '../../stores/profileStore.ts';
+import { JobProgress } from './JobProgress.tsx';
 
 const STAGE_TEXT = { loading: 'Loading the model', scoring: 'Scoring heads', validating: 'Checking budgets on held-out prompts' } as const;
 
@@ -20,20 +21,9 @@ function Running() {
     const cancel = useProfileStore((s) => s.cancel);
     const share = progress == null ? 0 : percent(progress.done, progress.total);
     const eta = progress?.etaSeconds;
-    return (
-        <div className="job-progress" role="status" data-testid="profile-progress">
-            <span>
-                {progress == null ? 'Starting…' : `${STAGE_TEXT[progress.stage]} · ${Math.round(share)}%`}
-                {eta != null && progress?.stage !== 'loading' ? ` · ${formatDuration(eta)} left` : ''}
-            </span>
-            <div className="job-progress-row">
-                <span className="mini-progress" role="progressbar" aria-label="Profiling heads" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(share)}>
-                    <span style={{ width: `${share}%` }} />
-                </span>
-                <button type="button" className="button button-small" onClick={() => void cancel()}>Cancel</button>
-            </div>
-        </div>
-    );
+    const text = progress == null ? 'Starting…'
+        : `${STAGE_TEXT[progress.stage]} · ${Math.round(share)}%${eta != null && progress.stage !== 'loading' ? ` · ${formatDuration(eta)} left` : ''}`;
+    return <JobProgress label="Profiling heads" text={text} share={share} testId="profile-progress" onCancel={() => void cancel()} />;
 }
 
 export function ProfileHeads({ model, variant }: { model: ModelInfo; variant: 'offer' | 'again' }) {

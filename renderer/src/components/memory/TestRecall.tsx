@@ -6,6 +6,7 @@ import type { ModelInfo } from '../../../../common/contract.ts';
 import { niahHeatmapSvg, type NiahResult } from '../../../../common/niah.ts';
 import { percent } from '../../format.ts';
 import { useRecallStore } from '../../stores/recallStore.ts';
+import { JobProgress } from './JobProgress.tsx';
 
 const svgUrl = (svg: string) => `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
 
@@ -44,17 +45,10 @@ export function TestRecall({ model }: { model: ModelInfo }) {
     return (
         <div className="test-recall" data-testid="test-recall">
             {running ? (
-                <div className="job-progress" role="status" data-testid="recall-progress">
-                    <span>
-                        Testing recall{progress != null ? ` ${progress.done} / ${progress.total} · ${progress.cache === 'full' ? 'full cache' : 'compressed'}, ${progress.contextTokens.toLocaleString('en-US')} tokens` : '…'}
-                    </span>
-                    <div className="job-progress-row">
-                        <span className="mini-progress" role="progressbar" aria-label="Testing recall" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(share)}>
-                            <span style={{ width: `${share}%` }} />
-                        </span>
-                        <button type="button" className="button button-small" onClick={() => void cancel()}>Cancel</button>
-                    </div>
-                </div>
+                <JobProgress
+                    label="Testing recall" testId="recall-progress" share={share} onCancel={() => void cancel()}
+                    text={`Testing recall${progress != null ? ` ${progress.done} / ${progress.total} · ${progress.cache === 'full' ? 'full cache' : 'compressed'}, ${progress.contextTokens.toLocaleString('en-US')} tokens` : '…'}`}
+                />
             ) : (
                 <button type="button" className="button" onClick={() => void run(model.path)} title="A short needle-in-a-haystack at a few lengths and depths, with the full cache and with this plan">
                     {result == null ? 'Test recall' : 'Test recall again'}
