@@ -1,12 +1,10 @@
 // How long scoring a model's KV heads takes, by attention (one pass a prompt) and by leave-one-out
-// ablation (one pass a head), measured in the same run on the same prompts and model load.
-// Ablation over every head of a big model would take hours here: --ablation-heads n times n heads
-// spread over the layers, plus the full cache's pass, and extrapolates to every head (said so);
-// one value for every model, or one per --model, comma-separated (all: every head).
-//   node bench/profileTime.ts --model <gguf> [--model <gguf> …] --out <dir> [--prompts 2] [--tokens 1024] [--ablation-heads all,4] [--threads n]
+// ablation (one pass a head), measured in the same run on the same prompts and model load
+// (profileTimeCli.ts runs it). Ablation over every head of a big model would take hours here: a
+// sample of heads spread over the layers is ablated, after the full cache's pass, and the time
+// is extrapolated to every head (said so in the result).
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { HeadroomError } from '../common/errors.ts';
 import { contextCellsFor, isWindowLayer, kvShapeFromMetadata } from '../common/modelShape.ts';
@@ -17,7 +15,6 @@ import { scoreByAttention } from '../engine/profiler/attentionScores.ts';
 import { scoringPrompts } from '../engine/profiler/promptSets.ts';
 import { computeDevice, deviceName, runtime } from '../engine/runtime.ts';
 import { groupedBarsSvg } from './charts.ts';
-import { runCli } from './cliArgs.ts';
 import { writeRun } from './results.ts';
 
 export const ProfileTimeRun = z.object({
@@ -54,7 +51,7 @@ function sampleHeads(streamable: HeadRef[], count: number): HeadRef[] {
     return Array.from({ length: count }, (_, i) => streamable[Math.floor(((i + 0.5) * streamable.length) / count)]).filter((h): h is HeadRef => h != null);
 }
 
-async function timeModel(modelPath: string, options: { prompts: number; tokens: number; ablationHeads: number | 'all'; threads?: number; log: (line: string) => void }): Promise<ProfileTimeRun> {
+export async function timeModel(modelPath: string, options: { prompts: number; tokens: number; ablationHeads: number | 'all'; threads?: number; log: (line: string) => void }): Promise<ProfileTimeRun> {
     const { log } = options;
     const threads = options.threads != null ? { threads: options.threads } : {};
     const loadStarted = performance.now();
@@ -106,54 +103,31 @@ async function timeModel(modelPath: string, options: { prompts: number; tokens: 
     }
 }
 
-function profileTimeSvg(result: ProfileTimeResult): string {
+export function profileTimeSvg(result: ProfileTimeResult): string {
     return groupedBarsSvg({
-        title: `Scoring every KV head: attention (one pass a prompt) vs leave-one-out ablation, ${result.device.split(',')[0]}`,
+        title: `Scoring KV heads: attention vs leave-one-out ablation (${result.device.split(',')[0] ?? result.device})`,
         groups: ['scoring'],
         groupLabel: '',
         series: ['attention', 'ablation (every head; * extrapolated)'],
         panels: result.runs.map((run) => ({
-            title: `${run.model}: ${run.layers * run.kvHeads} heads, ${run.speedup.toFixed(0)}× faster${run.ablation.extrapolated ? ' *' : ''}`,
+            title: `${run.model}, ${run.layers * run.kvHeads} heads: ${run.speedup.toFixed(0)}×${run.ablation.extrapolated ? ' *' : ''}`,
             yLabel: 'seconds',
             values: [[run.attention.seconds], [run.ablation.allHeadsSeconds]],
         })),
     });
 }
 
-runCli(async () => {
-    const { values } = parseArgs({
-        options: {
-            model: { type: 'string', multiple: true },
-            out: { type: 'string' },
-            prompts: { type: 'string', default: '2' },
-            tokens: { type: 'string', default: '1024' },
-            'ablation-heads': { type: 'string', default: 'all' },
-            threads: { type: 'string' },
-        },
-    });
-    const models = values.model ?? [];
-    if (models.length === 0 || values.out == null) throw new HeadroomError('BAD_REQUEST', 'usage: node bench/profileTime.ts --model <gguf> [--model <gguf>] --out <dir> [--prompts 2] [--tokens 1024] [--ablation-heads all,4] [--threads n]');
-    const prompts = Number(values.prompts);
-    const tokens = Number(values.tokens);
-    const samples = values['ablation-heads'].split(',').map((n) => (n.trim() === 'all' ? 'all' as const : Number(n)));
-    const threads = values.threads == null ? undefined : Number(values.threads);
-    if (![prompts, tokens].every((n) => Number.isInteger(n) && n >= 1) || samples.some((n) => n !== 'all' && !(Number.isInteger(n) && n >= 1))
-        || (samples.length !== 1 && samples.length !== models.length) || (threads != null && !(Number.isInteger(threads) && threads >= 1))) {
-        throw new HeadroomError('BAD_REQUEST', '--prompts, --tokens and --threads must be whole numbers ≥ 1; --ablation-heads one count (or all) for every model, or one per model.');
-    }
-    const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Every model in turn, then the result as profile-time.json and its chart. */
+export async function runProfileTime(models: string[], options: { prompts: number; tokens: number; samples: (number | 'all')[]; threads?: number; log: (line: string) => void; out: string }) {
     const runs: ProfileTimeRun[] = [];
     for (const [i, model] of models.entries()) {
-        const ablationHeads = samples[samples.length === 1 ? 0 : i] ?? 'all';
-        runs.push(await timeModel(model, { prompts, tokens, ablationHeads, ...(threads != null ? { threads } : {}), log }));
+        const ablationHeads = options.samples[options.samples.length === 1 ? 0 : i] ?? 'all';
+        runs.push(await timeModel(model, { ...options, ablationHeads }));
     }
     const { llama } = await runtime.get();
     const compute = computeDevice(llama);
     const gpuName = compute === 'gpu' ? (await llama.getGpuDeviceNames())[0] ?? null : null;
-    const result = ProfileTimeResult.parse({ device: deviceName(compute, gpuName, threads ?? os.availableParallelism()), runs, createdAt: new Date().toISOString() });
-    const { json, png } = await writeRun(values.out, 'profile-time', result, profileTimeSvg(result));
-    for (const run of runs) {
-        process.stdout.write(`${run.model}: attention ${run.attention.seconds.toFixed(1)} s, ablation ${run.ablation.allHeadsSeconds.toFixed(0)} s${run.ablation.extrapolated ? ` (${run.ablation.measuredHeads} heads measured, extrapolated)` : ''}: ${run.speedup.toFixed(1)}×\n`);
-    }
-    process.stdout.write(`${json}\n${png}\n`);
-});
+    const result = ProfileTimeResult.parse({ device: deviceName(compute, gpuName, options.threads ?? os.availableParallelism()), runs, createdAt: new Date().toISOString() });
+    return { result, ...(await writeRun(options.out, 'profile-time', result, profileTimeSvg(result))) };
+}
