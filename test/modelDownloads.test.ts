@@ -140,7 +140,7 @@ describe('model downloads', () => {
         const { dir, events, manager, listed } = await session();
         const state = await manager.finished(manager.start({ source: server.url('/models/missing.gguf') }).id);
         assert.equal(state.status, 'failed');
-        assert.equal(state.error, `Could not download ${server.url('/models/missing.gguf')}: there is no file at ${server.url('/models/missing.gguf')} (404 Not Found).`);
+        assert.equal(state.error, `Could not download ${server.url('/models/missing.gguf')}: the server has no file there (404 Not Found).`);
         assert.deepEqual(statuses(events), ['failed']);
         assert.deepEqual(await readdir(dir), []);
         assert.deepEqual(await listed(), []);
@@ -265,6 +265,6 @@ describe('model downloads', () => {
             (error: { code: number; stderr: string }) => error,
         );
         assert.equal(failed.code, 1);
-        assert.match(failed.stderr, /headroom plan: Could not download .*nothing\.gguf: there is no file at .* \(404 Not Found\)\./);
+        assert.match(failed.stderr, /headroom plan: Could not download http:\/\/127\.0\.0\.1:\d+\/models\/nothing\.gguf: the server has no file there \(404 Not Found\)\./);
     });
 });

@@ -88,7 +88,7 @@ function networkProblem(error: unknown, url: string): string {
 
 /** What a status code means for a download, in words. */
 function httpProblem(status: number, statusText: string, url: string): string {
-    if (status === 404) return `there is no file at ${url} (404 Not Found)`;
+    if (status === 404) return 'the server has no file there (404 Not Found)';
     if (status === 401 || status === 403) return `${hostOf(url)} refused access to the file (${status} ${statusText}); it may need a login or an access token`;
     return `${hostOf(url)} answered ${status} ${statusText}`;
 }
