@@ -40,20 +40,14 @@ function upsert(downloads: DownloadState[], state: DownloadState): DownloadState
 }
 
 export const useModelsStore = create<ModelsStore>((set, get) => {
-    const loadLocal = async () => {
-        set((s) => ({ local: { ...s.local, loading: true } }));
+    /** Asks the backend again for a list, keeping the one shown meanwhile. */
+    const load = async <K extends 'local' | 'catalog'>(key: K, request: () => Promise<NonNullable<ModelsStore[K]['data']>>) => {
+        set((s) => ({ [key]: { ...s[key], loading: true } }));
         try {
-            set({ local: { data: await rpc.request('models.list', {}), loading: false, error: null } });
+            const data = await request();
+            set({ [key]: { data, loading: false, error: null } } as Pick<ModelsStore, K>);
         } catch (error) {
-            set((s) => ({ local: { ...s.local, loading: false, error: errorMessage(error) } }));
-        }
-    };
-    const loadCatalog = async () => {
-        set((s) => ({ catalog: { ...s.catalog, loading: true } }));
-        try {
-            set({ catalog: { data: await rpc.request('models.catalog', {}), loading: false, error: null } });
-        } catch (error) {
-            set((s) => ({ catalog: { ...s.catalog, loading: false, error: errorMessage(error) } }));
+            set((s) => ({ [key]: { ...s[key], loading: false, error: errorMessage(error) } }));
         }
     };
     return {
@@ -69,7 +63,7 @@ export const useModelsStore = create<ModelsStore>((set, get) => {
         },
 
         async refresh() {
-            await Promise.all([loadLocal(), loadCatalog()]);
+            await Promise.all([load('local', () => rpc.request('models.list', {})), load('catalog', () => rpc.request('models.catalog', {}))]);
         },
 
         async download(source, options = {}) {
