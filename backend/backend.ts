@@ -10,6 +10,7 @@ import { HeadroomDatabase } from './database.ts';
 import type { SpawnHost } from './host/hostProcess.ts';
 import { HeadProfiling } from './host/profiling.ts';
 import { EngineSupervisor } from './host/supervisor.ts';
+import { ModelsService, type ModelsServiceOptions } from './models/service.ts';
 import { SettingsService } from './settings.ts';
 
 export interface BackendOptions {
@@ -18,6 +19,8 @@ export interface BackendOptions {
     dataDir: string;
     /** The platform's file picker; absent where there is none (web mode). */
     pickModelFile?: () => Promise<string | null>;
+    /** Where other apps' models are looked for, and download settings (tests: a temporary home). */
+    models?: Pick<ModelsServiceOptions, 'places' | 'downloads'>;
 }
 
 export interface Backend {
@@ -27,14 +30,16 @@ export interface Backend {
     readonly supervisor: EngineSupervisor;
     readonly settings: SettingsService;
     readonly chats: ChatService;
+    readonly models: ModelsService;
     readonly db: HeadroomDatabase;
     subscribe: (listener: (event: EventEnvelope) => void) => () => void;
+    /** Stops the engine host and any download (a download resumes next time). */
     dispose: () => void;
 }
 
 export const DATABASE_FILE = 'headroom.sqlite';
 
-export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOptions): Backend {
+export function createBackend({ spawnHost, pickModelFile, dataDir, models: modelOptions }: BackendOptions): Backend {
     const listeners = new Set<(event: EventEnvelope) => void>();
     const emit = (event: EventEnvelope) => {
         for (const listener of listeners) listener(event);
@@ -60,9 +65,11 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
     const profiling = new HeadProfiling(spawnHost, emit);
+    const models = new ModelsService({ ...modelOptions, settings, supervisor, journal: db.settings, emit });
     const handlers: Handlers = {
         ...supervisor.handlers(),
         ...chats.handlers(),
+        ...models.handlers(),
         'kv.profile': (params) => profiling.run(params),
         'model.pickFile': async () => {
             if (pickModelFile == null) {
@@ -72,10 +79,12 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
         },
         'settings.get': async () => settings.state,
         'settings.update': async (patch) => {
+            const folder = models.folder();
             const state = settings.update(patch);
             // another llama.cpp needs another engine host: it starts and loads the model again
             void supervisor.useEngine(state.settings.engine).catch(() => {}); // failures surface as engine state
             emit(eventEnvelope('settings.changed', state));
+            if (models.folder() !== folder) emit(eventEnvelope('models.changed', {}));
             return state;
         },
         // Generation is the backend's own business with the engine host, never the UI's.
@@ -84,6 +93,10 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
         },
         'generate.stop': async () => {
             throw new HeadroomError('NOT_AVAILABLE', 'Use chat.stop.');
+        },
+        // The catalog's verdicts come with models.catalog.
+        'memory.fitPublished': async () => {
+            throw new HeadroomError('NOT_AVAILABLE', 'Ask for models.catalog.');
         },
         'model.countTokens': async ({ texts }) => {
             const tokens = await supervisor.countTokens(texts);
@@ -102,6 +115,7 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
         supervisor,
         settings,
         chats,
+        models,
         db,
         subscribe(listener) {
             listeners.add(listener);
@@ -111,6 +125,8 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
             if (disposed) return;
             disposed = true;
             supervisor.dispose();
+            // Downloads note in the database that they were interrupted, then close their files.
+            void models.dispose();
             db.close();
         },
     };
