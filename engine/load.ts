@@ -134,8 +134,10 @@ export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
                 throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${errorMessage(error)}`);
             }
             const { context, kvLog } = created;
-            const shape = kvShapeFromMetadata(metadata, context.contextSize, context.batchSize, kvCacheType)
-                ?? { layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: context.contextSize, ubatch: context.batchSize };
+            // llama.cpp allocates whole 256-cell blocks; node-llama-cpp reports the padded size only sometimes
+            const cells = contextCellsFor(context.contextSize);
+            const shape = kvShapeFromMetadata(metadata, cells, context.batchSize, kvCacheType)
+                ?? { layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: cells, ubatch: context.batchSize };
             return {
                 path: modelPath, fileBytes: file.size, architecture, model, context, shape,
                 kv: kvOutcome(compression, resolved, kvLog, profile),
