@@ -11,6 +11,7 @@ import type { FitGoal, FitResult, MemoryPlan, PlanInput, Prediction } from '../c
 import type { KvStats } from '../common/kv/usage.ts';
 import { contextOverflow, generateChat, type GenerationRun } from './chat.ts';
 import { generateCompletion } from './completion.ts';
+import { checkGgufFile } from './ggufHeader.ts';
 import { formatPolicyFile } from './kv/native.ts';
 import { loadModel, type LoadedModel } from './load.ts';
 import { fit, plan, planMemory } from './planner.ts';
@@ -28,6 +29,8 @@ export interface EngineEvents {
 /** A loaded model and how it is talked to: a chat session, or plain completion without a chat template. */
 type Loaded = {
     loaded: LoadedModel;
+    /** The request and file it was loaded from: the same request for the same file is already answered. */
+    loadedFrom: string;
     sequence: LlamaContextSequence;
     info: ModelInfo;
     predicted: Prediction | null;
@@ -72,6 +75,10 @@ export class Engine {
     }
 
     async #load(params: Params<'model.load'>): Promise<ModelInfo> {
+        // A file that cannot be a model is refused while the model that works stays loaded.
+        const header = await checkGgufFile(params.path);
+        const loadedFrom = JSON.stringify([params, header.fileBytes, header.modifiedMs]);
+        if (this.#loaded?.loadedFrom === loadedFrom) return this.#loaded.info;
         await this.unload();
         const { lib, llama } = await runtime.get();
         const loaded = await loadModel({ ...params, onProgress: (progress) => this.#events.loadProgress(params.path, progress) });
@@ -105,7 +112,7 @@ export class Engine {
             path: params.path, contextSize: context.contextSize, gpuLayers: model.gpuLayers,
             kv: params.kv, kvCacheType: params.kvCacheType ?? 'f16', flashAttention: params.flashAttention ?? 'auto',
         }, kv.profile?.profile ?? null).then((memoryPlan) => memoryPlan.predicted, () => null);
-        this.#loaded = { loaded, sequence, info, predicted, ...session };
+        this.#loaded = { loaded, loadedFrom, sequence, info, predicted, ...session };
         this.#speed.start();
         void this.#pushStats(false);
         return info;

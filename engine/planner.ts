@@ -6,12 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { GgufInsights, Llama } from 'node-llama-cpp';
 import type { Device } from '../common/devices.ts';
-import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
+import { HeadroomError } from '../common/errors.ts';
 import { flashAttentionOption } from '../common/loadOptions.ts';
 import { attentionOf, contextCellsFor, KV_CACHE_TYPES, KvCacheType, kvShapeOf, supportsKvCacheType, type AttentionMetadata } from '../common/modelShape.ts';
 import { AUTO_BUDGET_WITHOUT_PROFILE, budgetFor, COMPRESSED_UBATCH, fallbackScores, planForBudget, type HeadPlan, type HeadProfile } from '../common/kv/policy.ts';
 import { kvUsageFromFormula } from '../common/kv/usage.ts';
 import { machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
+import { checkGgufFile } from './ggufHeader.ts';
 import { findProfile } from './kv/profiles.ts';
 import { runtime } from './runtime.ts';
 
@@ -187,13 +188,13 @@ async function profileFor(llama: Llama, request: PlanInput): Promise<HeadProfile
 /** Runs a plan or fit for a model file on this process's runtime, one at a time with loads. */
 async function planned<T>(input: PlanInput, work: (llama: Llama, profile: HeadProfile | null) => Promise<T>): Promise<T> {
     const { llama } = await runtime.get();
-    const file = await stat(input.path).catch(() => null);
-    if (file == null || !file.isFile()) throw noModelFile(input.path);
+    await checkGgufFile(input.path); // node-llama-cpp's reader trusts the header's counts
     try {
         return await runtime.exclusive(async () => work(llama, await profileFor(llama, input)));
     } catch (error) {
         if (error instanceof HeadroomError) throw error;
-        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not read ${path.basename(input.path)}: ${errorMessage(error)} Is it a valid GGUF model file?`);
+        console.error(`Headroom: planning ${input.path} failed:`, error);
+        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not plan memory for ${path.basename(input.path)}: llama.cpp could not make sense of the model (the details were logged).`);
     }
 }
 

@@ -3,6 +3,7 @@
 // budget, and store the profile where model loads look it up (by the file's sha256).
 import { HeadroomError } from '../../common/errors.ts';
 import type { HeadProfile } from '../../common/kv/policy.ts';
+import { checkGgufFile } from '../ggufHeader.ts';
 import { buildSupportsHeadwise } from '../kv/native.ts';
 import { modelSha256, profilePathFor, readProfile, writeProfile } from '../kv/profiles.ts';
 import { runtime } from '../runtime.ts';
@@ -40,6 +41,7 @@ export async function profileModel(options: ProfileModelOptions): Promise<Profil
         throw new HeadroomError('BAD_REQUEST', 'prompts, tokens (≥ 128), seed, sinks and window must be whole numbers.');
     }
     if (budgets.some((b) => !(b > 0 && b <= 1))) throw new HeadroomError('BAD_REQUEST', 'Budgets must be fractions in (0, 1].');
+    await checkGgufFile(options.modelPath);
     log(`hashing ${options.modelPath}…`);
     const sha256 = await modelSha256(options.modelPath);
     const path = options.out ?? profilePathFor(sha256);
