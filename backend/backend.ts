@@ -1,15 +1,18 @@
 // What the UI talks to, whichever window it lives in: the Electron main process and the
 // web-mode server both serve these handlers and fan these events out. It owns the chats
 // (SQLite in the data folder) and drives the engine host through the supervisor.
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { EngineStatus, EventEnvelope, Method, Params, Result } from '../common/contract.ts';
 import { fromRpcError, HeadroomError, noModelLoaded } from '../common/errors.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { ChatService } from './chats.ts';
 import { HeadroomDatabase } from './database.ts';
+import { spawnWorkerThreadExtractor, type SpawnExtractor } from './documents/extractInWorker.ts';
 import type { SpawnHost } from './host/hostProcess.ts';
 import { HeadProfiling } from './host/profiling.ts';
-import { EngineSupervisor } from './host/supervisor.ts';
+import { EngineSupervisor, type EngineTimeouts } from './host/supervisor.ts';
+import { lockDataDir } from './instanceLock.ts';
 import { SettingsService } from './settings.ts';
 
 export interface BackendOptions {
@@ -18,6 +21,11 @@ export interface BackendOptions {
     dataDir: string;
     /** The platform's file picker; absent where there is none (web mode). */
     pickModelFile?: () => Promise<string | null>;
+    /** Where documents are read: a worker thread by default, a utilityProcess in Electron. */
+    spawnExtractor?: SpawnExtractor;
+    /** When a stuck engine host is killed and started again; the defaults suit real models. */
+    engineTimeouts?: Partial<EngineTimeouts>;
+    profileIdleMs?: number;
 }
 
 export interface Backend {
@@ -34,19 +42,32 @@ export interface Backend {
 
 export const DATABASE_FILE = 'headroom.sqlite';
 
-export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOptions): Backend {
+/** Throws (with a sentence) when another Headroom holds the data folder or the database cannot be opened. */
+export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtractor = () => spawnWorkerThreadExtractor(), engineTimeouts, profileIdleMs }: BackendOptions): Backend {
     const listeners = new Set<(event: EventEnvelope) => void>();
     const emit = (event: EventEnvelope) => {
         for (const listener of listeners) listener(event);
     };
-    const db = new HeadroomDatabase(path.join(dataDir, DATABASE_FILE));
+    mkdirSync(dataDir, { recursive: true });
+    // Before the database: opening it marks the replies that were streaming as interrupted.
+    const lock = lockDataDir(dataDir);
+    let db: HeadroomDatabase;
+    try {
+        db = new HeadroomDatabase(path.join(dataDir, DATABASE_FILE));
+    } catch (error) {
+        lock.release();
+        throw error;
+    }
     const settings = new SettingsService(db.settings);
     let chats: ChatService | null = null;
     let lastStatus: EngineStatus | null = null;
     const supervisor = new EngineSupervisor(spawnHost, (event) => {
-        chats?.onEngineEvent(event);
+        if (event.name !== 'engine.state') {
+            chats?.onEngineEvent(event);
+            emit(event);
+            return;
+        }
         emit(event);
-        if (event.name !== 'engine.state') return;
         // A model just loaded with the current settings, or none is loaded: nothing awaits a reload.
         const { status, model } = event.payload;
         const justLoaded = status === 'ready' && lastStatus === 'loading';
@@ -55,11 +76,11 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
             settings.markLoaded(model != null);
             emit(eventEnvelope('settings.changed', settings.state));
         }
-    });
-    chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit);
+    }, engineTimeouts);
+    chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit, spawnExtractor);
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
-    const profiling = new HeadProfiling(spawnHost, emit);
+    const profiling = new HeadProfiling(spawnHost, emit, profileIdleMs);
     const handlers: Handlers = {
         ...supervisor.handlers(),
         ...chats.handlers(),
@@ -110,6 +131,7 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
             disposed = true;
             supervisor.dispose();
             db.close();
+            lock.release();
         },
     };
 }
