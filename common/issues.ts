@@ -24,7 +24,8 @@ export function plainIssue(issue: z.core.$ZodRawIssue): string | undefined {
     return `${field === '' ? 'the value' : field} ${problem}`;
 }
 
-function plainProblem(issue: z.core.$ZodRawIssue): string | undefined {
+/** The issue alone, for a caller that names the field itself ("must be a number"). */
+export function plainProblem(issue: z.core.$ZodRawIssue): string | undefined {
     switch (issue.code) {
         case 'invalid_type':
             if (issue.input === undefined) return 'is missing';

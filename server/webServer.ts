@@ -141,7 +141,8 @@ export async function startWebServer({ backend, staticDir, port, host = '127.0.0
     // A request line or header Node cannot parse: answer 400 (unless the socket is gone) and log it.
     server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
         log(`refused a malformed request (${error.code ?? error.message})`);
-        if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+        if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         else socket.destroy();
     });
 
