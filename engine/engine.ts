@@ -185,6 +185,10 @@ export class Engine {
         } catch (error) {
             if (error instanceof HeadroomError) throw error;
             if (generation.overflowed) throw contextOverflow(contextSize);
+            // Stop pressed while the prompt was still being read: a stopped reply, not a failure.
+            if (generation.abort.signal.aborted) {
+                return { text: '', stopReason: 'aborted', prefill: { tokens: 0, reusedTokens: 0, ms: 0, snapshot: 'none', originalPrefillMs: null } };
+            }
             throw new HeadroomError('GENERATION_FAILED', `Generation failed: ${errorMessage(error)}`);
         } finally {
             clearInterval(ticker);
