@@ -27,9 +27,16 @@ function readOwner(file: string): LockOwner | null {
 function isRunning(pid: number): boolean {
     try {
         process.kill(pid, 0);
-        return true;
     } catch (error) {
         return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+    }
+    // A killed process nobody has reaped yet (a zombie) still answers signal 0; Linux tells it apart.
+    if (process.platform !== 'linux') return true;
+    try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+    } catch {
+        return false; // gone between the two looks
     }
 }
 

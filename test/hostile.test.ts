@@ -4,10 +4,11 @@
 // answering, the model loaded, the chats intact, PRAGMA integrity_check ok. The suite counts
 // what it tried and what was handled, and prints both.
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, open, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { EventEnvelope } from '../common/contract.ts';
@@ -16,6 +17,8 @@ import { RpcClient } from '../common/rpc.ts';
 import { DATABASE_FILE } from '../backend/backend.ts';
 import { extractInWorker, spawnWorkerThreadExtractor } from '../backend/documents/extractInWorker.ts';
 import { openBackend } from './support/backend.ts';
+import { launchChromium } from './support/browser.ts';
+import { startHarness } from './support/componentHarness.ts';
 import { makePdf } from './support/documents.ts';
 import { chatModelForTests, STORIES } from './support/models.ts';
 import { serve, stop, type Served } from './support/serve.ts';
@@ -33,6 +36,9 @@ function assertPlain(message: string, what: string): void {
     assert.match(message, /[.!?]$/, `${what}: "${message}" does not end a sentence`);
     assert.doesNotMatch(message, RAW_TEXT, `${what}: "${message}" shows internals`);
 }
+
+const results = fileURLToPath(new URL('../test-results/', import.meta.url));
+await mkdir(results, { recursive: true });
 
 const tally = { tried: 0, handled: 0 };
 
@@ -204,6 +210,43 @@ describe('hostile inputs against npm run serve', () => {
         await unchanged('after the malformed frames');
     });
 
+    test('in the window: the token leaves the address bar, a reload gets in by the cookie, a 65 MB file is refused before upload', async () => {
+        const browser = await launchChromium();
+        try {
+            const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+            await page.goto(served.url);
+            await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
+            await each(['the token in the address', 'a reload without the token'], (what) => what, async (what) => {
+                if (what === 'a reload without the token') {
+                    await page.reload();
+                    await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
+                }
+                assert.doesNotMatch(page.url(), /token/, `${what}: the address bar holds no token`);
+                assert.equal(await page.getByText('Lost the connection').count(), 0);
+            });
+            const closedBefore = (served.stderrText().match(/closed a WebSocket/g) ?? []).length;
+            await each(['a 65 MB file dropped on the window'], (what) => what, async () => {
+                await page.evaluate(() => {
+                    const transfer = new DataTransfer();
+                    transfer.items.add(new File([new Uint8Array(65 * 1024 * 1024)], 'scan.pdf', { type: 'application/pdf' }));
+                    const target = document.querySelector('.app');
+                    if (target == null) throw new Error('the app is not on the page');
+                    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+                    target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+                });
+                const error = page.getByTestId('chat-error');
+                await error.filter({ hasText: 'scan.pdf (65 MB) is larger than the 64 MB Headroom reads' }).waitFor();
+                assertPlain(await error.locator('span').textContent() ?? '', 'the size refusal');
+                assert.equal(await page.getByTestId('upload').count(), 0, 'nothing was uploaded');
+                assert.equal((served.stderrText().match(/closed a WebSocket/g) ?? []).length, closedBefore, 'the socket was never overloaded');
+                await page.screenshot({ path: path.join(results, 'hostile-too-large.png') });
+            });
+        } finally {
+            await browser.close();
+        }
+        await unchanged('after the window');
+    });
+
     test('bad model files are refused before the loaded model is touched, and quickly', async () => {
         const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-models-'));
         const files: Array<{ name: string; file: string }> = [
@@ -345,6 +388,45 @@ describe('hostile inputs against npm run serve', () => {
         await rpc.client.request('chat.stop', { chatId: chat });
         await until(async () => (await rpc.client.request('engine.getState', {})).status === 'ready', 'the reply to stop');
         await unchanged('after a second instance');
+    });
+});
+
+describe('hostile Markdown in a reply (the real component in Chromium)', () => {
+    test('links only to http(s) and mailto, images only from data: URLs, nothing fetched', async () => {
+        const harness = await startHarness();
+        try {
+            const cases = [
+                ['a protocol-relative image', '![x](//evil.example/a.png)'],
+                ['a remote image', '![pixel](https://tracker.example/p.png)'],
+                ['a file: image', '![x](file://evil.example/share/a.png)'],
+                ['a javascript: link', '[click](javascript:alert(1))'],
+                ['a file: link', '[passwords](file:///etc/passwd)'],
+                ['a protocol-relative link', '[x](//evil.example/)'],
+                ['a reference-style image', '![y][r]\n\n[r]: //evil.example/b.png'],
+                ['raw HTML', '<img src="//evil.example/c.png" onerror="alert(1)"><a href="javascript:alert(1)">x</a>'],
+                ['an autolink to a file', '<file:///etc/passwd>'],
+            ] as const;
+            await each(cases, ([what]) => what, async ([what, text]) => {
+                const page = await harness.open({ component: 'markdown', text: `Before. ${text} After.` }, { width: 600, height: 300 });
+                await page.waitForTimeout(200);
+                // Everything the page fetched since it opened, images included.
+                const requests = await page.evaluate(() => performance.getEntriesByType('resource').map((entry) => entry.name));
+                const images = await page.locator('.message-text img').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('src') ?? ''));
+                const links = await page.locator('.message-text a').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('href') ?? ''));
+                assert.deepEqual(images.filter((src) => !src.startsWith('data:image/')), [], `${what}: images`);
+                assert.deepEqual(links.filter((href) => !/^(https?|mailto):/.test(href)), [], `${what}: links`);
+                assert.deepEqual(requests.filter((url) => !url.startsWith('http://127.0.0.1:')), [], `${what}: nothing fetched`);
+                assert.match(await page.locator('.message-text').textContent() ?? '', /Before\..*After\./s, `${what}: the text around it stays`);
+                await page.close();
+            });
+            const kept = await harness.open({ component: 'markdown', text: 'See [the docs](https://example.com/docs) and ![dot](data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==) and ![gone](//evil.example/x.png).' }, { width: 600, height: 200 });
+            assert.equal(await kept.locator('a[href="https://example.com/docs"]').count(), 1, 'an http(s) link stays a link');
+            assert.equal(await kept.locator('img[src^="data:image/png"]').count(), 1, 'a data: image is shown');
+            assert.equal(await kept.locator('.dropped-image').textContent(), '[image: gone]', 'a dropped image is named, not shown');
+            await kept.screenshot({ path: path.join(results, 'hostile-markdown.png') });
+        } finally {
+            await harness.close();
+        }
     });
 });
 

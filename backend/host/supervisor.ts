@@ -200,7 +200,7 @@ export class EngineSupervisor {
             }
             this.#setState({ status: 'ready', model: restored });
             const { code, message } = toRpcError(error);
-            throw new HeadroomError(code, `${message} ${restored.name} is still loaded.`);
+            throw new HeadroomError(code, `${message} ${baseName(restored.path)} is still loaded.`);
         }
     }
 

@@ -154,7 +154,7 @@ export function wsFrame(opcode: number, payload: Buffer, claimedLength?: bigint)
 
 /**
  * Opens the RPC socket by hand, sends `frame` and resolves with how the server answered: the
- * close code it sent, or the text frames it sent before closing (or before `waitMs`).
+ * close code it sent, or the text frames it sent up to its response (or until `waitMs`).
  */
 export function rawSocket(port: number, token: string, frame: Buffer, waitMs = 3000): Promise<{ closeCode: number | null; texts: string[] }> {
     return new Promise((resolve) => {
@@ -197,6 +197,7 @@ export function rawSocket(port: number, token: string, frame: Buffer, waitMs = 3
                 const payload = buffer.subarray(offset, offset + length);
                 buffer = buffer.subarray(offset + length);
                 if (opcode === 1) texts.push(payload.toString('utf8'));
+                if (opcode === 1 && payload.includes('"type":"response"')) return finish(); // answered
                 if (opcode === 8) {
                     closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
                     return finish();
