@@ -53,24 +53,24 @@ function createWindow(): BrowserWindow {
 }
 
 function serveRenderer(current: Backend): void {
-    // Per page: reading a document it sent stops when it reloads or closes.
+    // Per page: reading a document it sent stops when it reloads, navigates or closes.
     const pages = new Map<WebContents, AbortController>();
     const pageSignal = (contents: WebContents) => {
-        let controller = pages.get(contents);
-        if (controller == null) {
-            const created = new AbortController();
-            controller = created;
-            pages.set(contents, created);
-            const gone = () => {
-                created.abort();
-                if (pages.get(contents) === created) pages.delete(contents);
-            };
-            contents.once('destroyed', gone);
-            contents.once('render-process-gone', gone);
-            contents.on('did-start-navigation', (details) => {
-                if (details.isMainFrame && !details.isSameDocument) gone(); // a reload or another page
-            });
-        }
+        const current = pages.get(contents);
+        if (current != null) return current.signal;
+        const controller = new AbortController();
+        pages.set(contents, controller);
+        const gone = () => {
+            controller.abort();
+            pages.delete(contents);
+            contents.off('did-start-navigation', navigated);
+            contents.off('destroyed', gone);
+        };
+        const navigated = (details: { isMainFrame: boolean; isSameDocument: boolean }) => {
+            if (details.isMainFrame && !details.isSameDocument) gone();
+        };
+        contents.on('did-start-navigation', navigated);
+        contents.on('destroyed', gone);
         return controller.signal;
     };
     ipcMain.on(RPC_CHANNEL, (event, message: unknown) => {
