@@ -76,7 +76,7 @@ export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtracto
             settings.markLoaded(model != null);
             emit(eventEnvelope('settings.changed', settings.state));
         }
-    }, engineTimeouts);
+    }, settings.settings.engine, engineTimeouts);
     chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit, spawnExtractor);
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
@@ -94,6 +94,8 @@ export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtracto
         'settings.get': async () => settings.state,
         'settings.update': async (patch) => {
             const state = settings.update(patch);
+            // another llama.cpp needs another engine host: it starts and loads the model again
+            void supervisor.useEngine(state.settings.engine).catch(() => {}); // failures surface as engine state
             emit(eventEnvelope('settings.changed', state));
             return state;
         },

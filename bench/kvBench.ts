@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import { HeadroomError } from '../common/errors.ts';
 import { budgetFor, KV_OFF, KvOptions, type FoundProfile } from '../common/kv/policy.ts';
+import type { KvCacheType } from '../common/modelShape.ts';
 import { loadModel, requireCompression, type LoadedModel } from '../engine/load.ts';
 import { loadFiller } from '../engine/profiler/haystack.ts';
 import { computeDevice, runtime } from '../engine/runtime.ts';
@@ -16,10 +17,14 @@ export interface KvBenchOptions {
     modelPath: string;
     lengths: number[];
     modes: KvOptions[];
+    /** Cache types to measure every mode at (default f16). */
+    kvTypes?: KvCacheType[];
     /** The profile whose heads compressed modes keep full; without one, the engine's fallback order. */
     profile?: FoundProfile | null;
     decodeTokens?: number;
     repeats?: number;
+    /** CPU threads (default: the engine's choice for the model). */
+    threads?: number;
     log?: (line: string) => void;
 }
 
@@ -34,9 +39,10 @@ function median(values: number[]): number {
 }
 
 /** A model loaded with a KV mode, or why this build cannot run that mode. */
-async function loadForMode(modelPath: string, contextSize: number, kv: KvOptions, profile: FoundProfile | null): Promise<LoadedModel> {
+async function loadForMode(modelPath: string, contextSize: number, kv: KvOptions, kvCacheType: KvCacheType, profile: FoundProfile | null, threads?: number): Promise<LoadedModel> {
     // Which heads stay full does not change bytes or speed: without a profile, the engine's fallback order.
-    const loaded = await loadModel({ path: modelPath, contextSize, kv, profile });
+    // A quantized V cache needs flash attention; f16 runs as the app runs it (automatic).
+    const loaded = await loadModel({ path: modelPath, contextSize, kv, kvCacheType, flashAttention: kvCacheType === 'f16' ? 'auto' : 'on', profile, ...(threads != null ? { threads } : {}) });
     return kv.mode === 'off' ? loaded : requireCompression(loaded);
 }
 
@@ -69,15 +75,15 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
     const { llama } = await runtime.get();
     const compute = computeDevice(llama);
     for (const length of options.lengths) {
-        for (const kv of options.modes) {
+        for (const kvType of options.kvTypes ?? ['f16' as const]) for (const kv of options.modes) {
             const budget = budgetFor(kv, profile?.profile ?? null) ?? 1;
             let loaded: LoadedModel;
             try {
-                loaded = await loadForMode(options.modelPath, length + decodeTokens, kv, profile);
+                loaded = await loadForMode(options.modelPath, length + decodeTokens, kv, kvType, profile, options.threads);
             } catch (error) {
-                if (!(error instanceof HeadroomError) || (error.code !== 'NOT_AVAILABLE' && error.code !== 'NOT_FOUND')) throw error;
-                skipped.push({ mode: kvLabel(kv), budget, contextTokens: length, reason: error.message });
-                log(`${length} tokens, kv ${kvLabel(kv)}: skipped (${error.message})`);
+                if (!(error instanceof HeadroomError) || !['NOT_AVAILABLE', 'NOT_FOUND', 'BAD_REQUEST'].includes(error.code)) throw error;
+                skipped.push({ mode: kvLabel(kv), kvType, budget, contextTokens: length, reason: error.message });
+                log(`${length} tokens, kv ${kvLabel(kv)} ${kvType}: skipped (${error.message})`);
                 continue;
             }
             try {
@@ -101,7 +107,7 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
                 device = deviceName(compute, gpuName, context.currentThreads);
                 const { resolved } = loaded.kv;
                 const run: KvBenchRun = {
-                    mode: kvLabel(kv), budget, contextTokens: length,
+                    mode: kvLabel(kv), kvType, budget, contextTokens: length,
                     kvBytes: { gpu: allocated.gpu, cpu: allocated.cpu },
                     kvBytesFormula: { gpu: planned.gpu, cpu: planned.cpu },
                     // llama.cpp's stock size lines name no cell count
@@ -113,7 +119,7 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
                 };
                 runs.push(run);
                 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
-                log(`${length} tokens, kv ${run.mode}: ${run.fullHeads}/${run.totalHeads} heads full, KV ${mib(allocated.gpu)} MiB GPU + ${mib(allocated.cpu)} MiB CPU (formula ${mib(planned.gpu + planned.cpu)} MiB), prefill ${run.prefillTokPerSec.toFixed(0)} tok/s, decode ${run.decodeTokPerSec.toFixed(0)} tok/s`);
+                log(`${length} tokens, kv ${run.mode} ${kvType}: ${run.fullHeads}/${run.totalHeads} heads full, KV ${mib(allocated.gpu)} MiB GPU + ${mib(allocated.cpu)} MiB CPU (formula ${mib(planned.gpu + planned.cpu)} MiB), prefill ${run.prefillTokPerSec.toFixed(0)} tok/s, decode ${run.decodeTokPerSec.toFixed(0)} tok/s`);
                 await sequence.dispose();
             } finally {
                 await loaded.dispose();

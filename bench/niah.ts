@@ -3,6 +3,7 @@
 // holds the five digits.
 import path from 'node:path';
 import type { FoundProfile, KvOptions } from '../common/kv/policy.ts';
+import type { KvCacheType } from '../common/modelShape.ts';
 import { loadModel, requireCompression } from '../engine/load.ts';
 import { buildHaystack, DEFAULT_FILLER_PATH, loadFiller, makeNeedle, seededRandom } from '../engine/profiler/haystack.ts';
 import { askAboutDocument, chatPromptTokens } from '../engine/profiler/prompting.ts';
@@ -18,6 +19,8 @@ export interface NiahOptions {
     trials: number;
     seed: number;
     kv: KvOptions;
+    /** The K and V cache type (default f16). */
+    kvCacheType?: KvCacheType;
     /** The profile whose heads a compressed run keeps full. */
     profile?: FoundProfile | null;
     /** lowest: the budget goes to the profile's lowest-scoring heads instead (a control). */
@@ -37,7 +40,8 @@ export async function runNiah(options: NiahOptions): Promise<NiahResult> {
     const profile = heads === 'lowest' && given != null
         ? { ...given, profile: { ...given.profile, scores: given.profile.scores.map((row) => row.map((score) => -score)) } }
         : given;
-    const load = loadModel({ path: options.modelPath, contextSize, kv: options.kv, profile });
+    const kvCacheType = options.kvCacheType ?? 'f16';
+    const load = loadModel({ path: options.modelPath, contextSize, kv: options.kv, kvCacheType, ...(kvCacheType !== 'f16' ? { flashAttention: 'on' as const } : {}), profile });
     const loaded = options.kv.mode === 'off' ? await load : await requireCompression(await load);
     try {
         const { model, context, shape } = loaded;
@@ -70,6 +74,7 @@ export async function runNiah(options: NiahOptions): Promise<NiahResult> {
         return NiahResult.parse({
             model: path.basename(options.modelPath),
             kv: options.kv,
+            kvType: kvCacheType,
             heads,
             ...(plan == null ? {} : { fullHeads: plan.policy.flat().filter((p) => p === 'full').length, totalHeads: shape.layers * shape.kvHeads }),
             accuracy: trials.filter((t) => t.correct).length / trials.length,

@@ -2,7 +2,7 @@
 //   [--trials n] [--seed s] [--kv off|auto|0.25|budget:0.25] [--profile <json>] [--heads top|lowest] --out <dir>
 import { parseArgs } from 'node:util';
 import { HeadroomError } from '../common/errors.ts';
-import { KV_FLAG_USAGE, parseKvFlag } from '../common/kv/flag.ts';
+import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { requireProfile } from '../engine/kv/profiles.ts';
 import { parseNumberList, runCli } from './cliArgs.ts';
 import { runNiah, writeNiahOutputs } from './niah.ts';
@@ -16,12 +16,13 @@ runCli(async () => {
             trials: { type: 'string', default: '1' },
             seed: { type: 'string', default: '1' },
             kv: { type: 'string', default: 'off' },
+            'kv-type': { type: 'string', default: 'f16' },
             profile: { type: 'string' },
             heads: { type: 'string', default: 'top' },
             out: { type: 'string' },
         },
     });
-    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', `usage: npm run niah -- --model <gguf> --out <dir> [--lengths 512,1024] [--depths 0,0.5,1] [--trials n] [--seed s] [${KV_FLAG_USAGE}] [--heads top|lowest]`);
+    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', `usage: npm run niah -- --model <gguf> --out <dir> [--lengths 512,1024] [--depths 0,0.5,1] [--trials n] [--seed s] [${KV_FLAG_USAGE}] [${KV_TYPE_FLAG_USAGE}] [--heads top|lowest]`);
     const lengths = parseNumberList(values.lengths, 'lengths');
     const depths = parseNumberList(values.depths, 'depths');
     if (lengths.some((n) => !Number.isInteger(n) || n < 64)) throw new HeadroomError('BAD_REQUEST', '--lengths must be whole token counts of at least 64.');
@@ -30,11 +31,12 @@ runCli(async () => {
     const seed = Number(values.seed);
     if (!Number.isInteger(trials) || trials < 1 || !Number.isInteger(seed)) throw new HeadroomError('BAD_REQUEST', '--trials and --seed must be whole numbers (trials ≥ 1).');
     const kv = parseKvFlag(values.kv);
+    const kvCacheType = parseKvTypeFlag(values['kv-type']);
     const heads = values.heads;
     if (heads !== 'top' && heads !== 'lowest') throw new HeadroomError('BAD_REQUEST', '--heads is top (the profile\'s best heads keep every token) or lowest (its worst: a control).');
     const profile = kv.mode === 'off' ? null : await requireProfile(values.model, values.profile);
     const result = await runNiah({
-        modelPath: values.model, lengths, depths, trials, seed, kv, profile, heads,
+        modelPath: values.model, lengths, depths, trials, seed, kv, kvCacheType, profile, heads,
         onTrial(trial, done, total) {
             process.stderr.write(`[${done}/${total}] ${trial.contextTokens} tokens, depth ${trial.depth}: ${trial.correct ? 'right' : 'wrong'} (${JSON.stringify(trial.answer.slice(0, 60))})\n`);
         },

@@ -3,6 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { KvCacheType } from '../common/modelShape.ts';
 import { DeviceBytes } from '../common/devices.ts';
 import { KvOptions } from '../common/kv/policy.ts';
 import { KvBuffer } from '../common/kv/usage.ts';
@@ -25,6 +26,8 @@ export type NiahTrial = z.infer<typeof NiahTrial>;
 export const NiahResult = z.object({
     model: z.string(),
     kv: KvOptions,
+    /** The K and V cache type (older results: f16). */
+    kvType: KvCacheType.default('f16'),
     /** Which heads a compressed plan keeps full: the profile's top heads, or its lowest (a control). */
     heads: z.enum(['top', 'lowest']).default('top'),
     /** Full heads of all KV heads in the plan that ran. */
@@ -41,6 +44,8 @@ export type NiahResult = z.infer<typeof NiahResult>;
 
 export const KvBenchRun = z.object({
     mode: z.string(),
+    /** The K and V cache type (older results, from before quantized runs: f16). */
+    kvType: KvCacheType.default('f16'),
     /** Fraction of the stock cache's bytes; 1 for the stock cache. */
     budget: z.number().gt(0).max(1),
     contextTokens: z.number().int().positive(),
@@ -65,7 +70,7 @@ export const KvBenchResult = z.object({
     device: z.string(),
     runs: z.array(KvBenchRun),
     /** Modes asked for that this build cannot run, and why. */
-    skipped: z.array(z.object({ mode: z.string(), budget: z.number(), contextTokens: z.number().int(), reason: z.string() })),
+    skipped: z.array(z.object({ mode: z.string(), kvType: KvCacheType.default('f16'), budget: z.number(), contextTokens: z.number().int(), reason: z.string() })),
     createdAt: z.string(),
 });
 export type KvBenchResult = z.infer<typeof KvBenchResult>;

@@ -9,13 +9,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LoadModelParams } from '../common/contract.ts';
 import { errorMessage, HeadroomError } from '../common/errors.ts';
-import { KV_FLAG_USAGE, parseKvFlag } from '../common/kv/flag.ts';
+import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { createBackend } from '../backend/backend.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
 import { checked, contextOption, threadsOption } from './args.ts';
 
 const TOOL = 'headroom ask';
-const USAGE = `Usage: npm run ask -- --model <path.gguf> --doc <file> [--doc <file> …] --question "<text>" [${KV_FLAG_USAGE}] [--context <tokens>] [--threads <n>]\n`;
+const USAGE = `Usage: npm run ask -- --model <path.gguf> --doc <file> [--doc <file> …] --question "<text>" [${KV_FLAG_USAGE}] [${KV_TYPE_FLAG_USAGE}] [--context <tokens>] [--threads <n>]\n`;
 
 const values = checked(TOOL, () => parseArgs({
     options: {
@@ -23,6 +23,7 @@ const values = checked(TOOL, () => parseArgs({
         doc: { type: 'string', multiple: true, default: [] },
         question: { type: 'string' },
         kv: { type: 'string', default: 'off' },
+        'kv-type': { type: 'string', default: 'f16' },
         context: { type: 'string' },
         threads: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -43,6 +44,7 @@ const { question, loadParams } = checked(TOOL, () => {
     const kv = parseKvFlag(values.kv);
     const params = LoadModelParams.safeParse({
         path: modelPath, contextSize: contextOption(values.context), threads: threadsOption(values.threads), ...(kv.mode === 'off' ? {} : { kv }),
+        kvCacheType: parseKvTypeFlag(values['kv-type']),
     });
     if (!params.success) throw new Error(`invalid options: ${params.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     return { question: asked, loadParams: params.data };

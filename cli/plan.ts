@@ -6,13 +6,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '../common/errors.ts';
 import { GpuLayers } from '../common/loadOptions.ts';
-import { KvCacheType } from '../common/modelShape.ts';
-import { KV_FLAG_USAGE, parseKvFlag } from '../common/kv/flag.ts';
+import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { Engine } from '../engine/engine.ts';
 import { checked, contextOption, refuse } from './args.ts';
 
 const TOOL = 'headroom plan';
-const USAGE = `Usage: npm run plan -- --model <gguf> --context <n> [${KV_FLAG_USAGE}] [--offload gpu|cpu|auto] [--gpu-layers auto|<n>] [--kv-type ${KvCacheType.options.join('|')}] [--load]\n`;
+const USAGE = `Usage: npm run plan -- --model <gguf> --context <n> [${KV_FLAG_USAGE}] [--offload gpu|cpu|auto] [--gpu-layers auto|<n>] [${KV_TYPE_FLAG_USAGE}] [--load]\n`;
 
 const values = checked(TOOL, () => parseArgs({
     options: {
@@ -40,9 +39,7 @@ const request = checked(TOOL, () => {
     if (contextSize == null) throw new Error('--context <tokens> is required.');
     const gpuLayers = GpuLayers.safeParse(values['gpu-layers'] === 'auto' ? 'auto' : Number(values['gpu-layers']));
     if (!gpuLayers.success) throw new Error(`--gpu-layers must be auto or a whole number, not "${values['gpu-layers']}".`);
-    const kvCacheType = KvCacheType.safeParse(values['kv-type']);
-    if (!kvCacheType.success) throw new Error(`--kv-type must be ${KvCacheType.options.join(' or ')}, not "${values['kv-type']}".`);
-    return { path: modelPath, contextSize, kv: parseKvFlag(values.kv, values.offload), gpuLayers: gpuLayers.data, kvCacheType: kvCacheType.data };
+    return { path: modelPath, contextSize, kv: parseKvFlag(values.kv, values.offload), gpuLayers: gpuLayers.data, kvCacheType: parseKvTypeFlag(values['kv-type']) };
 });
 
 // The engine the app runs, in this process: the same planner, the same load path, and

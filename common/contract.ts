@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { DeviceBytes } from './devices.ts';
 import { RpcError } from './errors.ts';
-import { FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
+import { EngineChoice, FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
 import { KvCacheType } from './modelShape.ts';
 import { KvOptions } from './kv/policy.ts';
 import { KvCompression, KvStats, KvUsage } from './kv/usage.ts';
@@ -21,6 +21,24 @@ export const ChatMessage = z.object({
 });
 export type ChatMessage = z.infer<typeof ChatMessage>;
 
+export const GpuBackend = z.enum(['cuda', 'vulkan', 'metal']);
+export type GpuBackend = z.infer<typeof GpuBackend>;
+
+/** The llama.cpp build the engine host runs, and what it computes on. */
+export const EngineBuild = z.object({
+    /** headwise: Headroom's patched llama.cpp (head-level KV compression); stock: node-llama-cpp's prebuilt binary. */
+    kind: z.enum(['headwise', 'stock']),
+    /** What the Engine setting asked for: the stock build runs also when it was asked for. */
+    requested: EngineChoice,
+    /** The backend llama.cpp computes on: a GPU backend that found a device, or the CPU. */
+    backend: z.union([GpuBackend, z.literal('cpu')]),
+    /** The GPU runtimes this machine's drivers offer (node-llama-cpp's detection), best first. */
+    gpuRuntimes: z.array(GpuBackend),
+    /** When the engine runs slower than this machine allows, or without compression: why, and what to do. */
+    note: z.string().nullable(),
+});
+export type EngineBuild = z.infer<typeof EngineBuild>;
+
 export const ModelInfo = z.object({
     path: z.string(),
     name: z.string(),
@@ -35,6 +53,7 @@ export const ModelInfo = z.object({
     gpu: z.string(), // 'cpu' | 'cuda' | 'vulkan' | 'metal'
     threads: z.number().int().positive(),
     kv: KvCompression,
+    engine: EngineBuild,
     /** What a saved KV state depends on besides the model: cache type, flash attention, head plan. */
     cacheLayout: z.string().max(200).optional(),
 });

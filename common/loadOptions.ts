@@ -11,6 +11,21 @@ export type FlashAttention = z.infer<typeof FlashAttention>;
 
 export const Threads = z.number().int().min(1).max(256);
 
+/**
+ * Which llama.cpp the engine host loads: 'compressed' is Headroom's patched build (head-level KV
+ * compression, on the GPU it was built for); 'stock' is node-llama-cpp's prebuilt one (no compression).
+ */
+export const EngineChoice = z.enum(['compressed', 'stock']);
+export type EngineChoice = z.infer<typeof EngineChoice>;
+
+/** The engine host reads the choice from this variable when it starts (one llama.cpp per process). */
+export const ENGINE_CHOICE_ENV = 'HEADROOM_LLAMA_BUILD';
+
+/** The engine host's environment for a choice. */
+export function engineEnv(choice: EngineChoice): Record<string, string> {
+    return { [ENGINE_CHOICE_ENV]: choice === 'stock' ? 'stock' : 'headwise' };
+}
+
 /** node-llama-cpp's flashAttention option for a setting. */
 export function flashAttentionOption(setting: FlashAttention): 'auto' | boolean {
     return setting === 'auto' ? 'auto' : setting === 'on';

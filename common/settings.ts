@@ -1,11 +1,12 @@
 // Every user setting: its zod rule, its default, one line saying what it does, and whether
 // changing it needs the model reloaded. Pure zod, shared by the backend and the UI.
 import { z } from 'zod';
-import { FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
+import { EngineChoice, FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
 import { isQuantized, KvCacheType } from './modelShape.ts';
 import { DEFAULT_SINKS, DEFAULT_WINDOW, KvMode, KvOffload } from './kv/policy.ts';
 
 export const Settings = z.object({
+    engine: EngineChoice,
     gpuLayers: GpuLayers,
     /** null: automatic (what the model was trained for, at most 8,192 tokens). */
     contextSize: z.number().int().min(256).max(1 << 20).nullable(),
@@ -25,6 +26,7 @@ export type Settings = z.infer<typeof Settings>;
 export type SettingKey = keyof Settings;
 
 export const DEFAULT_SETTINGS: Settings = {
+    engine: 'compressed',
     gpuLayers: 'auto',
     contextSize: null,
     kvMode: 'off',
@@ -46,14 +48,15 @@ export function isSettingKey(key: string | undefined): key is SettingKey {
 
 /** One line per setting, shown under it. */
 export const SETTING_HELP: Record<SettingKey, string> = {
+    engine: 'Headroom\'s llama.cpp compresses the cache; the stock one cannot, but uses your GPU where Headroom\'s was built for the CPU only.',
     gpuLayers: 'How many of the model\'s layers run on the GPU; "auto" offloads as many as fit.',
     contextSize: 'How many tokens the model can see at once: the document, the chat and the reply.',
     kvMode: 'Compress the attention cache head by head so that long documents fit in less memory.',
     kvBudget: 'How much of the full cache compression keeps; less memory, but retrieval may suffer.',
     sinks: 'First tokens every compressed head always keeps (attention sinks).',
     window: 'Most recent tokens every compressed head keeps.',
-    kvOffload: 'Where the full heads\' cache lives: GPU memory (fast) or CPU RAM (roomy).',
-    kvCacheType: 'Number format of the cache: q8_0 takes about half of f16\'s memory, at a small cost in quality.',
+    kvOffload: 'Where the full heads\' cache lives and is attended: GPU memory (fast), or CPU RAM (roomy: the CPU attends it there, so only queries and results cross to the GPU).',
+    kvCacheType: 'Number format of the cache: q8_0 takes about half of f16\'s memory and q4_0 about a quarter, at a small cost in quality.',
     flashAttention: 'A faster, leaner attention kernel; "auto" uses it where the model and hardware support it.',
     threads: 'CPU threads for generation; automatic picks what suits the model.',
     appearance: 'Light, dark, or follow the system.',
@@ -61,7 +64,7 @@ export const SETTING_HELP: Record<SettingKey, string> = {
 
 /** What each setting is called in the UI and in refusals. */
 export const SETTING_LABELS: Record<SettingKey, string> = {
-    gpuLayers: 'GPU layers', contextSize: 'Context size', kvMode: 'KV compression', kvBudget: 'Compression budget',
+    engine: 'Engine', gpuLayers: 'GPU layers', contextSize: 'Context size', kvMode: 'KV compression', kvBudget: 'Compression budget',
     sinks: 'Sinks', window: 'Window', kvOffload: 'KV offload', kvCacheType: 'KV cache type',
     flashAttention: 'Flash attention', threads: 'Threads', appearance: 'Appearance',
 };

@@ -4,10 +4,11 @@ import path from 'node:path';
 import { utilityProcess } from 'electron';
 import { stderrTail, type HostExit, type HostProcess } from '../backend/host/hostProcess.ts';
 
-export function spawnElectronHost(): HostProcess {
+export function spawnElectronHost(env: Record<string, string> = {}): HostProcess {
     const child = utilityProcess.fork(path.join(__dirname, 'engineHost.js'), [], {
         stdio: 'pipe',
         serviceName: 'Headroom Engine',
+        env: { ...process.env, ...env },
     });
     const tail = stderrTail();
     child.stdout?.on('data', (chunk: Buffer) => process.stderr.write(chunk));

@@ -54,7 +54,8 @@ export function stopReasonOf(reason: string): StopReason {
     return 'eos';
 }
 
-export async function generateChat(chat: LlamaChatSession, request: GenerateRequest, run: GenerationRun): Promise<GenerateResult> {
+/** `compressed`: the sequence's cache is the head-level one (see prefill's keepsPromptWindow). */
+export async function generateChat(chat: LlamaChatSession, request: GenerateRequest, run: GenerationRun, compressed = false): Promise<GenerateResult> {
     const { documents, history, prompt, maxTokens, snapshot } = request;
     const model = chat.sequence.model;
     const system = documentsSystemText(documents);
@@ -65,7 +66,7 @@ export async function generateChat(chat: LlamaChatSession, request: GenerateRequ
     const contextSize = chat.sequence.context.contextSize;
     if (promptTokens.length + MIN_REPLY_TOKENS > contextSize) throw promptTooLong(promptTokens.length, contextSize);
     const documentTokens = system == null ? 0 : sharedPrefix(render(chatHistory.slice(0, 1)), promptTokens);
-    const read = await prefill(chat.sequence, promptTokens, documentTokens, snapshot, run);
+    const read = await prefill(chat.sequence, promptTokens, documentTokens, snapshot, { ...run, keepsPromptWindow: compressed });
     if (run.signal.aborted) return { text: '', stopReason: 'aborted', prefill: read };
     chat.setChatHistory(chatHistory);
     const reply = await chat.promptWithMeta(prompt, {

@@ -15,7 +15,7 @@ import { checkGgufFile } from './ggufHeader.ts';
 import { formatPolicyFile } from './kv/native.ts';
 import { loadModel, type LoadedModel } from './load.ts';
 import { fit, plan, planMemory } from './planner.ts';
-import { runtime } from './runtime.ts';
+import { backendOf, runtime } from './runtime.ts';
 import { SpeedMeter } from './speedMeter.ts';
 import { kvStatsOf, LIVE_STATS_INTERVAL_MS, memoryStatsOf } from './stats.ts';
 
@@ -80,7 +80,7 @@ export class Engine {
         const loadedFrom = JSON.stringify([params, header.fileBytes, header.modifiedMs]);
         if (this.#loaded?.loadedFrom === loadedFrom) return this.#loaded.info;
         await this.unload();
-        const { lib, llama } = await runtime.get();
+        const { lib, llama, build } = await runtime.get();
         const loaded = await loadModel({ ...params, onProgress: (progress) => this.#events.loadProgress(params.path, progress) });
         const { model, context, kv } = loaded;
         const sequence = context.getSequence();
@@ -101,9 +101,10 @@ export class Engine {
             trainContextSize: model.trainContextSize,
             chatMode: session.chatMode,
             chatWrapper: session.chatMode === 'chat' ? session.chat.chatWrapper.wrapperName : 'none',
-            gpu: llama.gpu === false ? 'cpu' : llama.gpu,
+            gpu: backendOf(llama),
             threads: context.currentThreads,
             kv: kv.compression,
+            engine: build,
             cacheLayout: cacheLayoutOf(loaded, params),
         };
         const wantKv = params.kv != null && params.kv.mode !== 'off';
@@ -178,7 +179,7 @@ export class Engine {
         const contextSize = current.loaded.context.contextSize;
         try {
             const reply = current.chatMode === 'chat'
-                ? await generateChat(current.chat, params, run)
+                ? await generateChat(current.chat, params, run, current.loaded.kv.compression.active)
                 : await generateCompletion(current.completion, current.sequence, params, run);
             if (generation.overflowed) throw contextOverflow(contextSize);
             return reply;

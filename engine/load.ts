@@ -4,10 +4,10 @@
 // plans build on what this returns.
 import path from 'node:path';
 import type { LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
-import type { Params } from '../common/contract.ts';
+import type { EngineBuild, Params } from '../common/contract.ts';
 import { errorMessage, HeadroomError } from '../common/errors.ts';
 import { automaticContextSize, flashAttentionOption } from '../common/loadOptions.ts';
-import { contextCellsFor, HEADWISE_ARCHITECTURES, KV_CACHE_TYPES, kvShapeFromMetadata, type KvShape } from '../common/modelShape.ts';
+import { attentionFromMetadata, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, kvCacheTypeRefusal, kvShapeFromMetadata, type KvShape } from '../common/modelShape.ts';
 import type { Device } from '../common/devices.ts';
 import { COMPRESSED_UBATCH, kvBytes, planFromProfile, type FoundProfile, type HeadPlan, type KvMode, type ResolvedKv } from '../common/kv/policy.ts';
 import type { KvCompression } from '../common/kv/usage.ts';
@@ -53,13 +53,13 @@ export interface LoadedModel {
 
 const NO_HEADS: KvCompression = { available: false, active: false, reason: 'The model\'s GGUF metadata does not describe its attention heads; the full cache is used.' };
 const STOCK_BUILD = 'This llama.cpp build has no head-level KV cache (the stock binary is loaded); run `npm run build:native` to build it.';
+const STOCK_CHOSEN = 'The stock llama.cpp runs, as chosen in Settings (Engine): no head-level compression.';
 
 /** Whether this build and this architecture can run the head-level cache at all. */
-function kvAvailability(systemInfo: string, architecture: string, wanted: boolean): KvCompression {
-    if (!buildSupportsHeadwise(systemInfo)) return { available: false, active: false, reason: STOCK_BUILD };
-    if (!HEADWISE_ARCHITECTURES.has(architecture)) {
-        return { available: false, active: false, reason: `Head-level KV compression does not support the ${architecture} architecture yet; the full cache is used.` };
-    }
+function kvAvailability(systemInfo: string, build: EngineBuild, architecture: string, wanted: boolean): KvCompression {
+    if (!buildSupportsHeadwise(systemInfo)) return { available: false, active: false, reason: build.requested === 'stock' ? STOCK_CHOSEN : STOCK_BUILD };
+    const support = headwiseSupport(architecture);
+    if (!support.supported) return { available: false, active: false, reason: support.reason };
     return { available: true, active: false, reason: wanted ? null : 'Compression is off.' };
 }
 
@@ -68,7 +68,7 @@ function kvOutcome(compression: KvCompression, resolved: ResolvedKv | null, log:
     if (resolved == null) return { compression, resolved: null, profile, log };
     if (log.unavailableFor != null || log.buffers.length === 0) {
         const reason = log.unavailableFor != null
-            ? `llama.cpp has no head-level cache for the ${log.unavailableFor} architecture; the full cache is used.`
+            ? `llama.cpp has no head-level cache for the ${log.unavailableFor} architecture${log.unavailableBecause != null ? ` (${log.unavailableBecause})` : ''}; the full cache is used.`
             : 'llama.cpp did not report a head-level cache for this context; the full cache is used.';
         return { compression: { available: false, active: false, reason }, resolved: null, profile, log };
     }
@@ -78,7 +78,7 @@ function kvOutcome(compression: KvCompression, resolved: ResolvedKv | null, log:
 export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
     const { path: modelPath, contextSize, threads, kv, gpuLayers, flashAttention, kvCacheType, onProgress } = options;
     const file = await checkGgufFile(modelPath);
-    const { llama } = await runtime.get();
+    const { llama, build } = await runtime.get();
     const buffers = new BufferLog();
     const stopMeasuring = runtime.listen((line) => buffers.observe(line));
     try {
@@ -101,11 +101,14 @@ export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
         try {
             const metadata = model.fileInfo.metadata as unknown as Record<string, unknown>;
             const architecture = String(model.fileInfo.metadata.general?.architecture ?? 'unknown');
+            // a quantized cache stores a head's rows in whole blocks: llama.cpp would fail the context, say why instead
+            const refusal = kvCacheTypeRefusal(attentionFromMetadata(metadata), kvCacheType ?? 'f16', path.basename(modelPath));
+            if (refusal != null) throw new HeadroomError('BAD_REQUEST', refusal, 'kvCacheType');
             const wantKv = options.plan != null || (kv != null && kv.mode !== 'off');
             // With compression the context size is fixed up front: the plan's budget is a share of it.
             const contextTokens = contextSize ?? automaticContextSize(model.trainContextSize);
             const planShape = kvShapeFromMetadata(metadata, contextCellsFor(contextTokens), COMPRESSED_UBATCH, kvCacheType);
-            const compression = planShape == null && wantKv ? NO_HEADS : kvAvailability(llama.systemInfo, architecture, wantKv);
+            const compression = planShape == null && wantKv ? NO_HEADS : kvAvailability(llama.systemInfo, build, architecture, wantKv);
             let profile: FoundProfile | null = null;
             let resolved: ResolvedKv | null = null;
             if (wantKv && planShape != null) {

@@ -8,26 +8,29 @@ import type { GgufInsights, Llama } from 'node-llama-cpp';
 import type { Device } from '../common/devices.ts';
 import { HeadroomError } from '../common/errors.ts';
 import { flashAttentionOption } from '../common/loadOptions.ts';
-import { attentionOf, contextCellsFor, KV_CACHE_TYPES, KvCacheType, kvShapeOf, supportsKvCacheType, type AttentionMetadata } from '../common/modelShape.ts';
+import { attentionOf, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, KvCacheType, kvCacheTypeRefusal, kvShapeOf, supportsKvCacheType, type ModelAttention } from '../common/modelShape.ts';
 import { AUTO_BUDGET_WITHOUT_PROFILE, budgetFor, COMPRESSED_UBATCH, fallbackScores, planForBudget, type HeadPlan, type HeadProfile } from '../common/kv/policy.ts';
 import { kvUsageFromFormula } from '../common/kv/usage.ts';
 import { machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
 import { checkGgufFile } from './ggufHeader.ts';
 import { findProfile } from './kv/profiles.ts';
-import { runtime } from './runtime.ts';
+import { buildSupportsHeadwise } from './kv/native.ts';
+import { backendOf, runtime } from './runtime.ts';
 
 /** Tokens llama.cpp evaluates at once by default; a streaming head keeps room for one batch. */
 export const DEFAULT_UBATCH = 512;
 
 export async function machineOf(llama: Llama): Promise<Machine> {
-    const vram = llama.gpu === false ? { total: 0, free: 0 } : await llama.getVramState();
-    return { gpu: llama.gpu, vramTotal: vram.total, vramFree: vram.free, ramTotal: os.totalmem(), ramFree: os.freemem() };
+    const backend = backendOf(llama);
+    const vram = backend === 'cpu' ? { total: 0, free: 0 } : await llama.getVramState();
+    return { gpu: backend === 'cpu' ? false : backend, vramTotal: vram.total, vramFree: vram.free, ramTotal: os.totalmem(), ramFree: os.freemem() };
 }
 
 interface ModelFacts {
     insights: GgufInsights;
     name: string;
-    metadata: AttentionMetadata;
+    architecture: string;
+    attention: ModelAttention;
 }
 
 const factsCache = new Map<string, Promise<ModelFacts>>();
@@ -42,7 +45,11 @@ async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> 
             const { readGgufFileInfo, GgufInsights } = await import('node-llama-cpp');
             const info = await readGgufFileInfo(modelPath);
             const insights = await GgufInsights.from(info, llama);
-            return { insights, name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'), metadata: info.architectureMetadata };
+            const architecture = String(info.metadata.general?.architecture ?? '');
+            return {
+                insights, name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'), architecture,
+                attention: attentionOf(info.architectureMetadata, architecture),
+            };
         })();
         factsCache.set(key, facts);
         facts.catch(() => factsCache.delete(key));
@@ -53,32 +60,36 @@ async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> 
 /** The plan for a request; `profile` (the head scores to plan with) must be for this model's shape. */
 export async function planMemory(llama: Llama, input: PlanInput, profile: HeadProfile | null = null): Promise<MemoryPlan> {
     const request = PlanRequest.parse(input);
-    const { insights, name, metadata } = await modelFacts(llama, request.path);
+    const { insights, name, architecture, attention } = await modelFacts(llama, request.path);
     const machine = await machineOf(llama);
     const notes: string[] = [];
-    const attention = attentionOf(metadata);
     const layers = insights.totalLayers;
+    const hasGpu = backendOf(llama) !== 'cpu';
     let gpuLayers = 0;
-    if (llama.gpu !== false && request.gpuLayers === 'auto') {
+    if (hasGpu && request.gpuLayers === 'auto') {
         const resolved = await insights.configurationResolver.resolveModelGpuLayersV2('auto', { defaultContextFlashAttention: flashAttentionOption(request.flashAttention) });
         gpuLayers = typeof resolved === 'number' ? resolved : resolved.gpuLayers;
-    } else if (llama.gpu !== false && request.gpuLayers !== 'auto') {
+    } else if (hasGpu && request.gpuLayers !== 'auto') {
         gpuLayers = Math.min(request.gpuLayers, layers);
     }
-    if (llama.gpu === false && request.gpuLayers !== 'auto' && request.gpuLayers > 0) notes.push('No GPU on this machine: every layer runs on the CPU.');
+    if (!hasGpu && request.gpuLayers !== 'auto' && request.gpuLayers > 0) notes.push('No GPU on this machine: every layer runs on the CPU.');
     const kvCacheTypes = KvCacheType.options.filter((type) => supportsKvCacheType(attention, type));
     let cacheType = request.kvCacheType;
-    if (!kvCacheTypes.includes(cacheType)) {
-        notes.push(`This model's heads (${attention.keyDim} values) cannot use a ${cacheType} cache; planned with f16.`);
+    const refusal = kvCacheTypeRefusal(attention, cacheType, name);
+    if (refusal != null) {
+        notes.push(`${refusal} Planned with f16.`);
         cacheType = 'f16';
     }
 
-    const budget = budgetFor(request.kv, profile);
-    if (request.kv.mode === 'auto' && profile == null) notes.push(`No head profile for this model yet: "auto" compression is planned at ${AUTO_BUDGET_WITHOUT_PROFILE * 100}% of the cache.`);
+    // what a load would run: the stock cache where this build or this architecture cannot compress
+    const compressible = buildSupportsHeadwise(llama.systemInfo) ? headwiseSupport(architecture) : { supported: false, reason: 'This llama.cpp build has no head-level KV cache: planned with the full cache.' };
+    if (request.kv.mode !== 'off' && !compressible.supported && compressible.reason != null) notes.push(compressible.reason);
+    const budget = compressible.supported ? budgetFor(request.kv, profile) : null;
+    if (budget != null && request.kv.mode === 'auto' && profile == null) notes.push(`No head profile for this model yet: "auto" compression is planned at ${AUTO_BUDGET_WITHOUT_PROFILE * 100}% of the cache.`);
     const contextCells = contextCellsFor(request.contextSize);
     // The engine runs compressed contexts with smaller batches: a streaming head holds one beyond its window.
-    const ubatch = Math.min(budget == null ? DEFAULT_UBATCH : COMPRESSED_UBATCH, contextCells);
-    const shape = kvShapeOf(attention, { contextCells, ubatch, cacheType });
+    const batchSize = Math.min(budget == null ? DEFAULT_UBATCH : COMPRESSED_UBATCH, contextCells);
+    const shape = kvShapeOf(attention, { contextCells, batchSize, cacheType });
     const attentionLayersOnGpu = Math.min(gpuLayers, attention.layers);
     const stock = kvUsageFromFormula(shape, null, { gpuLayers: attentionLayersOnGpu, profile });
 
@@ -86,7 +97,7 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
     const { GgmlType } = await import('node-llama-cpp');
     const ggmlCacheType = GgmlType[KV_CACHE_TYPES[cacheType].ggml];
     const withContext = await insights.estimateContextResourceRequirementsV2({
-        contextSize: contextCells, modelGpuLayers: gpuLayers, batchSize: ubatch, sequences: 1,
+        contextSize: contextCells, modelGpuLayers: gpuLayers, batchSize, sequences: 1,
         flashAttention: flashAttentionOption(request.flashAttention), kvCacheKeyType: ggmlCacheType, kvCacheValueType: ggmlCacheType,
     });
     // node-llama-cpp's estimate holds the stock cache plus the compute buffers: keep the latter.
@@ -96,7 +107,7 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
         ? null
         : planForBudget(shape, profile?.scores ?? fallbackScores(shape), budget, { sinks: request.kv.sinks, window: request.kv.window, fullPlacement });
 
-    const gpuAvailable = llama.gpu !== false && gpuLayers > 0;
+    const gpuAvailable = hasGpu && gpuLayers > 0;
     const place = (placement: Device) => {
         const kv = budget == null ? stock : kvUsageFromFormula(shape, planFor(placement), { gpuLayers: attentionLayersOnGpu, profile });
         const needs = { gpuBytes: weights.gpuVram + kv.gpu + computeBytes.gpu, cpuBytes: weights.cpuRam + kv.cpu + computeBytes.cpu };
@@ -110,6 +121,11 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
         result = place(placement);
     }
     notes.push(...result.notes);
+    if (budget != null && gpuAvailable) {
+        notes.push(placement === 'cpu'
+            ? 'Full heads live in CPU RAM and the CPU attends them there; streaming heads are attended on the GPU. Only queries and results cross, never the cache, and flash attention stays on.'
+            : 'Full and streaming heads are attended on the GPU.');
+    }
     if (request.contextSize > (insights.trainContextSize ?? Infinity)) notes.push(`The model was trained for ${insights.trainContextSize} tokens; answers may degrade beyond that.`);
 
     return {
@@ -181,8 +197,8 @@ export async function fitToMachine(llama: Llama, input: PlanInput, goal: FitGoal
 
 /** The head profile a plan uses: the request's explicit file, else the one stored for the model (as a load finds it). */
 async function profileFor(llama: Llama, request: PlanInput): Promise<HeadProfile | null> {
-    const { metadata } = await modelFacts(llama, request.path);
-    return (await findProfile(request.path, { explicit: request.kv?.profile, shape: attentionOf(metadata) }))?.profile ?? null;
+    const { attention } = await modelFacts(llama, request.path);
+    return (await findProfile(request.path, { explicit: request.kv?.profile, shape: attention }))?.profile ?? null;
 }
 
 /** Runs a plan or fit for a model file on this process's runtime, one at a time with loads. */

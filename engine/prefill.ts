@@ -10,16 +10,31 @@ import type { Params, PrefillInfo } from '../common/contract.ts';
 // enough that the per-call overhead stays negligible next to the evaluation itself.
 const PREFILL_CHUNK_TOKENS = 256;
 
-/** Evaluates all but the last of `tokens` (the chat session evaluates that one as it starts to generate). */
+/**
+ * Where each sequence's last prefill ended. The head-level cache keeps its streaming heads' window
+ * before the end of every prompt (a batch of more than one token), so a sequence can go back there
+ * in place; further back, or to a point inside the reply, those heads no longer hold what the next
+ * token needs, and llama.cpp refuses (node-llama-cpp then reads everything again).
+ */
+const promptEnds = new WeakMap<LlamaContextSequence, number>();
+
+/**
+ * Evaluates all but the last of `tokens` (the chat session evaluates that one as it starts to generate).
+ * `keepsPromptWindow`: the sequence's cache is the head-level one, which can go back to the last prompt's end only.
+ */
 export async function prefill(
     sequence: LlamaContextSequence, tokens: Token[], documentTokens: number, snapshot: Params<'generate.run'>['snapshot'],
-    run: { signal: AbortSignal; onPrefill: (done: number, total: number) => void },
+    run: { signal: AbortSignal; onPrefill: (done: number, total: number) => void; keepsPromptWindow?: boolean },
 ): Promise<PrefillInfo> {
     const started = performance.now();
     const readBefore = sequence.tokenMeter.usedInputTokens;
     const target = tokens.slice(0, -1);
     let state: PrefillInfo['snapshot'] = 'none';
     let shared = sequence.compareContextTokens(target).firstDifferentIndex;
+    // The last reply renders differently from how it was generated (its text is tokenized again,
+    // reasoning is dropped): with the head-level cache, go back to where its prompt ended instead.
+    const promptEnd = promptEnds.get(sequence);
+    if (run.keepsPromptWindow === true && promptEnd != null && shared > promptEnd && shared < sequence.nextTokenIndex) shared = promptEnd;
     if (snapshot?.restore && documentTokens > 0 && shared < documentTokens) {
         try {
             await sequence.loadStateFromFile(snapshot.file, { acceptRisk: true });
@@ -42,7 +57,10 @@ export async function prefill(
     for (let at = shared; at < target.length && !run.signal.aborted;) {
         let end = Math.min(target.length, at + PREFILL_CHUNK_TOKENS);
         if (saveTo != null && at < documentTokens && end > documentTokens) end = documentTokens;
+        // never a last step of one token: the prompt's end is where a multi-token batch ends
+        if (target.length - end === 1) end = target.length;
         await sequence.evaluateWithoutGeneratingNewTokens(target.slice(at, end));
+        if (end - at > 1) promptEnds.set(sequence, end);
         at = end;
         run.onPrefill(at, target.length);
         if (saveTo != null && at === documentTokens) await save(saveTo);

@@ -1,16 +1,23 @@
 // node-llama-cpp with our llama.cpp build, once per process: the engine, the profiler and the
 // benchmarks all load through it. It owns llama.cpp's log, which is how a load learns what it
 // allocated and whether the head-level cache is on, and it runs log-reading work one at a time.
-import type { Llama } from 'node-llama-cpp';
+import { existsSync, readdirSync } from 'node:fs';
+import type { Llama, LlamaLogLevel } from 'node-llama-cpp';
+import type { EngineBuild, GpuBackend } from '../common/contract.ts';
 import type { Device } from '../common/devices.ts';
-import { buildChoice, cmakeOptionsFor } from './kv/native.ts';
+import type { EngineChoice } from '../common/loadOptions.ts';
+import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor } from './kv/native.ts';
 
 export type NodeLlamaCpp = typeof import('node-llama-cpp');
 
 export interface Runtime {
     lib: NodeLlamaCpp;
     llama: Llama;
+    build: EngineBuild;
 }
+
+/** The llama.cpp backend a Llama computes on: its GPU backend when that found a device, else the CPU. */
+const backends = new WeakMap<Llama, GpuBackend | 'cpu'>();
 
 type LogListener = (line: string) => void;
 
@@ -43,24 +50,37 @@ class LlamaRuntime {
         // Imported lazily so a host answers its parent before the native addon loads.
         const lib = await import('node-llama-cpp');
         const { LlamaLogLevel } = lib;
-        // Our patched build when it is installed (npm run build:native), else the stock prebuilt
-        // binary: both are looked up by their CMake options, never built here.
-        const llama = await lib.getLlama({
-            gpu: process.env.HEADROOM_GPU === 'false' ? false : 'auto',
-            build: 'never',
-            cmakeOptions: cmakeOptionsFor(buildChoice()),
+        const options = {
+            gpu: process.env.HEADROOM_GPU === 'false' ? false as const : 'auto' as const,
+            // never built here: `npm run build:native` builds ours, node-llama-cpp ships the stock one
+            build: 'never' as const,
             // Info level: llama.cpp reports its buffers (KV, weights, compute) there; only errors
             // go to stderr, where the supervisor looks for out-of-memory messages.
             logLevel: LlamaLogLevel.info,
-            logger: (level, message) => {
+            logger: (level: LlamaLogLevel, message: string) => {
                 for (const line of message.split('\n')) for (const listener of this.#listeners) listener(line);
                 if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
                     process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
                 }
             },
-        });
+        };
+        // Our patched build, for the best GPU backend it was built for (else its CPU build); never a
+        // stock prebuilt in its place. The stock binary only when ours is missing or not wanted.
+        let llama: Llama | null = null;
+        if (buildChoice() === 'headwise') {
+            llama = await lib.getLlama({ ...options, cmakeOptions: cmakeOptionsFor('headwise'), usePrebuiltBinaries: false })
+                .catch((error: unknown) => {
+                    if (error instanceof lib.NoBinaryFoundError) return null;
+                    throw error;
+                });
+        }
+        llama ??= await lib.getLlama(options);
+        const backend = llama.gpu !== false && (await llama.getGpuDeviceNames()).length > 0 ? llama.gpu : 'cpu';
+        backends.set(llama, backend);
+        const gpuRuntimes = options.gpu === false ? [] : (await lib.getLlamaGpuTypes('supported')).filter((gpu): gpu is GpuBackend => gpu !== false);
         this.#llama = llama;
-        return { lib, llama };
+        const requested = buildChoice() === 'stock' ? 'stock' : 'compressed';
+        return { lib, llama, build: engineBuildOf({ headwise: buildSupportsHeadwise(llama.systemInfo), requested, backend, gpuRuntimes }) };
     }
 
     /** Hands every llama.cpp log line to `listener` until the returned function is called. */
@@ -83,7 +103,40 @@ class LlamaRuntime {
 
 export const runtime = new LlamaRuntime();
 
-/** Where llama.cpp computes: the GPU backend it loaded, or the CPU. */
+/** The backend llama.cpp computes on: a GPU backend with a device, or the CPU (also a GPU build that found no device). */
+export function backendOf(llama: Llama): GpuBackend | 'cpu' {
+    return backends.get(llama) ?? (llama.gpu === false ? 'cpu' : llama.gpu);
+}
+
+/** Where llama.cpp computes: on a GPU, or on the CPU. */
 export function computeDevice(llama: Llama): Device {
-    return llama.gpu === false ? 'cpu' : 'gpu';
+    return backendOf(llama) === 'cpu' ? 'cpu' : 'gpu';
+}
+
+/** Whether this machine has a GPU device a GPU build could use (not a software renderer such as Mesa's llvmpipe). */
+function machineHasGpu(gpuRuntimes: readonly GpuBackend[]): boolean {
+    if (gpuRuntimes.length === 0) return false;
+    if (process.platform !== 'linux') return true;
+    const renderNodes = existsSync('/dev/dri') && readdirSync('/dev/dri').some((name) => name.startsWith('renderD'));
+    return existsSync('/dev/nvidiactl') || renderNodes;
+}
+
+/**
+ * Which build the engine runs and, when it is not the best this machine allows, what to do about it.
+ * `hasGpuDevice`: whether the machine has a GPU a GPU build could use (by default, looked up).
+ */
+export function engineBuildOf(build: {
+    headwise: boolean; requested: EngineChoice; backend: GpuBackend | 'cpu'; gpuRuntimes: readonly GpuBackend[]; hasGpuDevice?: boolean;
+}): EngineBuild {
+    const { headwise, requested, backend, gpuRuntimes } = build;
+    const gpuName = (gpu: GpuBackend) => ({ cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal' })[gpu];
+    let note: string | null = null;
+    const gpu = gpuRuntimes[0];
+    if (headwise && backend === 'cpu' && gpu != null && (build.hasGpuDevice ?? machineHasGpu(gpuRuntimes))) {
+        note = `Compression runs on the CPU: Headroom's engine was built for the CPU only, and this machine has a ${gpuName(gpu)} GPU. `
+            + 'Run `npm run build:native` to build it for the GPU, or use the GPU without compression (Settings → Engine: stock).';
+    } else if (!headwise && requested === 'compressed') {
+        note = 'Head-level KV compression is unavailable: Headroom\'s engine is not built here (the stock llama.cpp runs). Run `npm run build:native` to build it.';
+    }
+    return { kind: headwise ? 'headwise' : 'stock', requested, backend, gpuRuntimes: [...gpuRuntimes], note };
 }

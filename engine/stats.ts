@@ -3,11 +3,11 @@
 import type { Llama } from 'node-llama-cpp';
 import type { MemoryStats } from '../common/contract.ts';
 import { sumByDevice } from '../common/devices.ts';
-import { kvBytes, streamingCells } from '../common/kv/policy.ts';
+import { kvBytes, policyAt, streamingCells } from '../common/kv/policy.ts';
 import { kvUsageFromFormula, kvUsageFromStats, type KvBuffer, type KvStats, type KvUsage } from '../common/kv/usage.ts';
 import type { Prediction } from '../common/plan.ts';
 import type { LoadedModel } from './load.ts';
-import { computeDevice } from './runtime.ts';
+import { backendOf, computeDevice } from './runtime.ts';
 import type { SpeedMeter } from './speedMeter.ts';
 
 /**
@@ -39,7 +39,7 @@ export function kvStatsOf(loaded: LoadedModel, llama: Llama, tokensInContext: nu
             full: Math.min(tokensInContext, shape.contextCells),
             streaming: plan == null ? 0 : Math.min(tokensInContext, plan.sinks + plan.window),
         },
-        policy: plan?.policy ?? Array.from({ length: shape.layers }, () => Array.from({ length: shape.kvHeads }, () => 'full' as const)),
+        policy: Array.from({ length: shape.layers }, (_, layer) => Array.from({ length: shape.kvHeads }, (_, head) => policyAt(shape, plan, layer, head))),
         planned: kvBytes(shape, plan, compute),
         allocated: { ...sumByDevice(buffers), buffers },
     };
@@ -64,9 +64,12 @@ export async function memoryStatsOf({ llama, loaded, speed, generating }: Memory
     let gpu: MemoryStats['gpu'] = { available: false, reason: 'No GPU: the model runs on the CPU.' };
     if (llama == null) {
         gpu = { available: false, reason: 'Load a model to see GPU memory.' };
-    } else if (llama.gpu !== false) {
-        const vram = await llama.getVramState();
-        gpu = { available: true, kind: llama.gpu, totalBytes: vram.total, usedBytes: vram.used };
+    } else {
+        const backend = backendOf(llama);
+        if (backend !== 'cpu') {
+            const vram = await llama.getVramState();
+            gpu = { available: true, kind: backend, totalBytes: vram.total, usedBytes: vram.used };
+        }
     }
     return {
         at: Date.now(),

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, HeadroomError } from '../common/errors.ts';
-import { KV_FLAG_USAGE, parseKvFlag } from '../common/kv/flag.ts';
+import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { kvSettingsOf, loadParamsOf } from '../common/settingsRequests.ts';
 import { createBackend, type Backend } from '../backend/backend.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
@@ -48,17 +48,18 @@ const values = checked(TOOL, () => parseArgs({
         threads: { type: 'string' },
         'data-dir': { type: 'string' },
         kv: { type: 'string' },
+        'kv-type': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
     },
     strict: true,
 }).values);
 
 if (values.help) {
-    process.stdout.write(`Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>] [${KV_FLAG_USAGE}]\n`);
+    process.stdout.write(`Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>] [${KV_FLAG_USAGE}] [${KV_TYPE_FLAG_USAGE}]\n`);
     process.exit(0);
 }
 
-const { port, contextSize, threads, kv, modelPath } = checked(TOOL, () => {
+const { port, contextSize, threads, kv, kvCacheType, modelPath } = checked(TOOL, () => {
     const portNumber = Number(values.port);
     if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) throw new Error(`--port must be a port number, not "${values.port}".`);
     const model = values.model == null ? null : path.resolve(values.model);
@@ -69,6 +70,7 @@ const { port, contextSize, threads, kv, modelPath } = checked(TOOL, () => {
         threads: threadsOption(values.threads),
         // --kv, --context and --threads are saved as settings; without them the saved ones apply.
         kv: values.kv == null ? null : parseKvFlag(values.kv),
+        kvCacheType: values['kv-type'] == null ? null : parseKvTypeFlag(values['kv-type']),
         modelPath: model,
     };
 });
@@ -97,6 +99,7 @@ try {
         ...(contextSize != null ? { contextSize } : {}),
         ...(threads != null ? { threads } : {}),
         ...(kv != null ? kvSettingsOf(kv) : {}),
+        ...(kvCacheType != null ? { kvCacheType } : {}),
     });
 } catch (error) {
     backend.dispose();

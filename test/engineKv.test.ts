@@ -11,9 +11,9 @@ import type { HeadroomError } from '../common/errors.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
 import { EngineSupervisor } from '../backend/host/supervisor.ts';
 import { BUILD_ENV } from '../engine/kv/native.ts';
-import { HeadProfile, kvBytes, rankHeads } from '../common/kv/policy.ts';
+import { HeadProfile, KV_OFF, kvBytes, KvOptions, rankHeads } from '../common/kv/policy.ts';
 import { PlanRequest } from '../common/plan.ts';
-import { ORGANISM } from './support/models.ts';
+import { chatModelForTests, ORGANISM } from './support/models.ts';
 import { requiresNative } from './support/native.ts';
 
 /** A supervisor whose engine host loads the given llama.cpp binary. */
@@ -45,7 +45,7 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', re
         assert.equal(stats.mode, 'budget');
         assert.equal(stats.profile, null, 'no profile: the fallback order');
         assert.equal(stats.contextCells, 2048);
-        assert.equal(stats.streamingCells, 416, 'PAD(4 + 2 x 128 + 128, 32)');
+        assert.equal(stats.streamingCells, 288, 'PAD(4 + max(128 + 128, 2 x 128 + 1), 32)');
         const stock = kvBytes({ layers: 4, kvHeads: 4, bytesPerHeadToken: 64, contextCells: 2048, ubatch: 128 }, null, 'cpu');
         assert.ok(stats.planned.cpu <= 0.25 * stock.cpu, `${stats.planned.cpu} <= 25% of ${stock.cpu}`);
         assert.ok(stats.allocated.cpu >= stats.planned.cpu && stats.allocated.cpu - stats.planned.cpu < 8192, `allocated ${stats.allocated.cpu}`);
@@ -108,5 +108,36 @@ describe('engine on the stock binary: compression unavailable, said so', () => {
         assert.ok(stats.allocated.cpu > 0, 'the stock buffer is reported');
         const reply = await supervisor.generate({ generationId: 's1', documents: [{ name: 'cup.txt', text: 'The passcode for the red cup is 11842.' }], history: [], prompt: 'What is the passcode for the red cup?' });
         assert.match(reply.text, /11842/);
+    });
+});
+
+describe('a follow-up question reuses the document with compression on (random Llama-3 chat model)', requiresNative(), () => {
+    const supervisor = newSupervisor('headwise');
+    after(() => supervisor.dispose());
+    const document = FILLER.repeat(28);
+    const question = 'What does the license allow?';
+
+    /** Two turns: a 400-token reply, then a follow-up; returns what each turn's prefill evaluated. */
+    async function twoTurns(kv: KvOptions) {
+        const info = await supervisor.load({ path: await chatModelForTests(), contextSize: 4096, kv });
+        const first = await supervisor.generate({ generationId: `${kv.mode}-1`, documents: [{ name: 'license.txt', text: document }], history: [], prompt: question, maxTokens: 400 });
+        const second = await supervisor.generate({
+            generationId: `${kv.mode}-2`, documents: [{ name: 'license.txt', text: document }],
+            history: [{ role: 'user', text: question }, { role: 'assistant', text: first.text }], prompt: 'And what does it forbid?', maxTokens: 8,
+        });
+        const evaluated = (read: { tokens: number; reusedTokens: number }) => read.tokens - 1 - read.reusedTokens;
+        return { info, first: evaluated(first.prefill), second: evaluated(second.prefill), secondTokens: second.prefill.tokens, replyTokens: first.text.length };
+    }
+
+    test('after a 400-token reply on an 1,800-token document, the next turn evaluates the new turn\'s tokens, not the document\'s', async () => {
+        const compressed = await twoTurns(KvOptions.parse({ mode: 'budget', budget: 0.5, offload: 'cpu' }));
+        assert.equal(compressed.info.kv.active, true);
+        assert.ok(compressed.first > 1700, `the first turn reads the document (${compressed.first} tokens)`);
+        // the reply (re-rendered: its text is tokenized again) and the new question; the document and the first question are reused
+        assert.ok(compressed.second < 520, `the follow-up evaluated ${compressed.second} of ${compressed.secondTokens} tokens`);
+        assert.ok(compressed.secondTokens - compressed.second > 1700, 'the document was reused');
+
+        const stock = await twoTurns(KV_OFF);
+        assert.ok(stock.second < 520, `the stock cache evaluates ${stock.second} tokens`);
     });
 });

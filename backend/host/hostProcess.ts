@@ -18,7 +18,8 @@ export interface HostProcess {
     kill: () => void;
 }
 
-export type SpawnHost = () => HostProcess;
+/** Starts a host; `env` adds to the parent's environment (which llama.cpp build it loads). */
+export type SpawnHost = (env?: Record<string, string>) => HostProcess;
 
 const STDERR_TAIL_BYTES = 8192;
 
@@ -62,8 +63,8 @@ export interface StartedHost {
 }
 
 /** Spawns a host and an RPC client on it; the client sees every validated message the host sends. */
-export function startHost(spawnHost: SpawnHost, onEvent: (event: HostEventEnvelope) => void, what = 'The engine'): StartedHost {
-    const host = spawnHost();
+export function startHost(spawnHost: SpawnHost, onEvent: (event: HostEventEnvelope) => void, what = 'The engine', env?: Record<string, string>): StartedHost {
+    const host = spawnHost(env);
     // Only the events a host sends: one that claims to be a stored message or the engine's state is dropped.
     const client = new RpcClient((envelope) => host.send(envelope), { events: hostEvents });
     host.onMessage((message) => client.receive(message));

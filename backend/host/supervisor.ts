@@ -4,6 +4,7 @@
 // A request that hangs (a load, plan or fit past its time) kills the host and starts a new
 // one with the same model, so one bad file never leaves the engine stuck.
 import type { EngineState, EngineStatus, EventEnvelope, HostEventEnvelope, Method, Params, Result } from '../../common/contract.ts';
+import { ENGINE_CHOICE_ENV, engineEnv, type EngineChoice } from '../../common/loadOptions.ts';
 import { engineBusy, fromRpcError, HeadroomError, noModelLoaded, toRpcError } from '../../common/errors.ts';
 import { eventEnvelope, type Handlers } from '../../common/rpc.ts';
 import { describeExit, startHost, type HostProcess, type SpawnHost, type StartedHost } from './hostProcess.ts';
@@ -60,11 +61,23 @@ export class EngineSupervisor {
     #loadWatchdog: Watchdog | null = null;
     #state: EngineState = { status: 'starting', model: null, error: null, pid: null, restarts: 0 };
     #disposed = false;
+    #engine: EngineChoice;
 
-    constructor(spawnHost: SpawnHost, emit: (event: SupervisorEvent) => void, timeouts: Partial<EngineTimeouts> = {}) {
+    constructor(spawnHost: SpawnHost, emit: (event: SupervisorEvent) => void, engine: EngineChoice = 'compressed', timeouts: Partial<EngineTimeouts> = {}) {
         this.#spawnHost = spawnHost;
         this.#emit = emit;
+        this.#engine = engine;
         this.#timeouts = { ...DEFAULT_ENGINE_TIMEOUTS, ...timeouts };
+    }
+
+    /**
+     * Which llama.cpp the host runs. A process loads one, so a change starts a new host, which
+     * loads the last model again.
+     */
+    async useEngine(engine: EngineChoice): Promise<void> {
+        if (engine === this.#engine) return;
+        this.#engine = engine;
+        if (this.#host != null && this.#state.status !== 'crashed') await this.restart();
     }
 
     get state(): EngineState {
@@ -81,6 +94,11 @@ export class EngineSupervisor {
         this.#emit(eventEnvelope('engine.state', this.#state));
     }
 
+    /** The host's llama.cpp; HEADROOM_LLAMA_BUILD set for the whole app (a developer, a test) overrides the setting. */
+    #hostEnv(): Record<string, string> {
+        return process.env[ENGINE_CHOICE_ENV] != null ? {} : engineEnv(this.#engine);
+    }
+
     /** Start the host if none is running; resolves once it is ready for requests. */
     start(): Promise<void> {
         if (this.#ready != null) return this.#ready;
@@ -88,7 +106,7 @@ export class EngineSupervisor {
         const { host, client, ready } = startHost(this.#spawnHost, (event) => {
             if (event.name === 'model.loadProgress') this.#loadWatchdog?.kick();
             if (event.name !== 'host.ready') this.#emit(event);
-        });
+        }, 'The engine', this.#hostEnv());
         this.#host = host;
         this.#client = client;
         this.#setState({ status: 'starting', pid: host.pid, model: null });

@@ -2,9 +2,18 @@
 // panel's words: off, auto, or a budget (the fraction of the full cache to keep) written as
 // 0.25 or budget:0.25.
 import { HeadroomError } from '../errors.ts';
+import { KvCacheType } from '../modelShape.ts';
 import { KvOffload, KvOptions } from './policy.ts';
 
 export const KV_FLAG_USAGE = '--kv off|auto|0.25|budget:0.25';
+export const KV_TYPE_FLAG_USAGE = `--kv-type ${KvCacheType.options.join('|')}`;
+
+/** The cache type a `--kv-type` value names (the settings panel's "Cache type"); refused with one sentence otherwise. */
+export function parseKvTypeFlag(value: string): KvCacheType {
+    const type = KvCacheType.safeParse(value);
+    if (!type.success) throw new HeadroomError('BAD_REQUEST', `--kv-type must be ${KvCacheType.options.join(', ')}, not "${value}".`, 'kvCacheType');
+    return type.data;
+}
 
 const BUDGET = /^(?:budget:)?(\d*\.?\d+)$/;
 

@@ -4,9 +4,10 @@
 import { z } from 'zod';
 import { Device } from '../devices.ts';
 import { HeadroomError } from '../errors.ts';
-import type { KvShape } from '../modelShape.ts';
+import { isWindowLayer, type KvShape } from '../modelShape.ts';
 
-export const HeadPolicy = z.enum(['full', 'streaming']);
+/** full: every token; streaming: sinks + a recent window; window: a layer the model itself attends through its window cache (Gemma). */
+export const HeadPolicy = z.enum(['full', 'streaming', 'window']);
 export type HeadPolicy = z.infer<typeof HeadPolicy>;
 
 /** off: the stock full cache; auto: the profile's recommended budget; budget: a given fraction. */
@@ -88,15 +89,20 @@ export function alignUp(value: number, to: number): number {
 }
 
 /**
- * Cells a streaming head holds: its sinks, its window, the window before the last prompt's end (so a
- * chat can drop a reply and go on from the prompt without reading the document again) and one batch.
+ * Cells a streaming head holds: its sinks and its window, plus room for a batch or, while a reply is
+ * generated, the window before the prompt's end (so a chat can drop the reply and go on from the
+ * prompt without reading the document again) and the new token. native/patches/0001 sizes it so.
  */
 export function streamingCells(shape: KvShape, sinks: number, window: number): number {
-    return Math.min(shape.contextCells, alignUp(sinks + 2 * window + shape.ubatch, STREAMING_CELL_PADDING));
+    const cells = sinks + Math.max(window + shape.ubatch, 2 * window + 1);
+    return Math.min(shape.contextCells, alignUp(cells, STREAMING_CELL_PADDING));
 }
 
-export function policyAt(plan: HeadPlan | null, layer: number, head: number): HeadPolicy {
-    return plan?.policy[layer]?.[head] ?? 'full';
+/** A head's policy: the model's window layers are 'window' whatever the plan; without a plan the rest are full. */
+export function policyAt(shape: Pick<KvShape, 'windowLayers'>, plan: HeadPlan | null, layer: number, head: number): HeadPolicy {
+    if (isWindowLayer(shape, layer)) return 'window';
+    const policy = plan?.policy[layer]?.[head] ?? 'full';
+    return policy === 'window' ? 'full' : policy;
 }
 
 export interface KvBytes {
@@ -104,19 +110,30 @@ export interface KvBytes {
     cpu: number;
     full: number;
     streaming: number;
+    /** The model's own window layers (Gemma): the same with or without a plan. */
+    window: number;
     /** perHead[layer][kvHead]. */
     perHead: number[][];
 }
 
+/** Cells one head of each policy holds under a plan (no plan: the stock cache). */
+function cellsOf(shape: KvShape, plan: HeadPlan | null): Record<HeadPolicy, number> {
+    return {
+        full: shape.contextCells,
+        streaming: plan == null ? 0 : streamingCells(shape, plan.sinks, plan.window),
+        window: shape.windowCells ?? shape.contextCells,
+    };
+}
+
 /** The KV bytes a plan allocates; with no plan, the stock cache (every head full, with the compute). */
 export function kvBytes(shape: KvShape, plan: HeadPlan | null, compute: Device): KvBytes {
-    const result: KvBytes = { gpu: 0, cpu: 0, full: 0, streaming: 0, perHead: [] };
-    const stream = plan == null ? 0 : streamingCells(shape, plan.sinks, plan.window);
+    const result: KvBytes = { gpu: 0, cpu: 0, full: 0, streaming: 0, window: 0, perHead: [] };
+    const cells = cellsOf(shape, plan);
     for (let layer = 0; layer < shape.layers; layer++) {
         const row: number[] = [];
         for (let head = 0; head < shape.kvHeads; head++) {
-            const policy = policyAt(plan, layer, head);
-            const bytes = (policy === 'full' ? shape.contextCells : stream) * shape.bytesPerHeadToken;
+            const policy = policyAt(shape, plan, layer, head);
+            const bytes = cells[policy] * shape.bytesPerHeadToken;
             const placement = policy === 'full' && plan != null ? plan.fullPlacement : compute;
             result[policy] += bytes;
             result[placement] += bytes;
@@ -135,19 +152,24 @@ export function rankHeads(scores: number[][]): { layer: number; head: number; sc
 
 /**
  * Keeps the highest-scoring heads full within a budget (a fraction of the stock cache's
- * bytes); every other head streams.
+ * bytes); every other head streams. The model's window layers keep their window cache and
+ * count against the budget as they are.
  */
 export function planForBudget(
     shape: KvShape, scores: number[][], budget: number,
     options: { sinks: number; window: number; fullPlacement: Device },
 ): HeadPlan {
-    const heads = shape.layers * shape.kvHeads;
-    const stream = streamingCells(shape, options.sinks, options.window);
-    const perFull = shape.contextCells - stream;
-    const allowed = budget * heads * shape.contextCells - heads * stream;
+    const windowHeads = Array.from({ length: shape.layers }, (_, layer) => layer).filter((layer) => isWindowLayer(shape, layer)).length * shape.kvHeads;
+    const heads = shape.layers * shape.kvHeads - windowHeads;
+    const cells = cellsOf(shape, { policy: [], fullPlacement: options.fullPlacement, sinks: options.sinks, window: options.window });
+    const stockCells = heads * cells.full + windowHeads * cells.window;
+    const perFull = cells.full - cells.streaming;
+    const allowed = budget * stockCells - heads * cells.streaming - windowHeads * cells.window;
     const fullCount = perFull <= 0 ? heads : Math.max(0, Math.min(heads, Math.floor(allowed / perFull)));
-    const policy: HeadPolicy[][] = Array.from({ length: shape.layers }, () => Array<HeadPolicy>(shape.kvHeads).fill('streaming'));
-    for (const { layer, head } of rankHeads(scores).slice(0, fullCount)) {
+    const policy: HeadPolicy[][] = Array.from({ length: shape.layers }, (_, layer) =>
+        Array<HeadPolicy>(shape.kvHeads).fill(isWindowLayer(shape, layer) ? 'window' : 'streaming'));
+    const ranked = rankHeads(scores).filter(({ layer }) => !isWindowLayer(shape, layer));
+    for (const { layer, head } of ranked.slice(0, fullCount)) {
         const row = policy[layer];
         if (row != null && head < row.length) row[head] = 'full';
     }

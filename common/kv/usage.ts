@@ -4,7 +4,7 @@
 // usage comes from policy.ts's formula with the model's real shape (source 'formula').
 import { z } from 'zod';
 import { Bytes, Device, sumByDevice } from '../devices.ts';
-import type { KvShape } from '../modelShape.ts';
+import { isWindowLayer, type KvShape } from '../modelShape.ts';
 import { HeadPolicy, KvMode, kvBytes, policyAt, type HeadPlan, type HeadProfile } from './policy.ts';
 
 /** Whether head-level KV compression can run for the loaded model, and whether it does. */
@@ -17,9 +17,9 @@ export const KvCompression = z.object({
 });
 export type KvCompression = z.infer<typeof KvCompression>;
 
-/** One KV buffer llama.cpp allocated: a full or streaming head-level cache, or the stock one. */
+/** One KV buffer llama.cpp allocated: the head-level cache's full, streaming or (the model's own) window heads, or the stock cache. */
 export const KvBuffer = z.object({
-    kind: z.enum(['full', 'streaming', 'stock']),
+    kind: z.enum(['full', 'streaming', 'window', 'stock']),
     /** ggml buffer type name: CPU, CUDA0, CUDA_Host, Vulkan0, Metal… */
     bufferType: z.string(),
     device: Device,
@@ -46,7 +46,7 @@ export const KvStats = z.object({
     /** policy[layer][kvHead]; every head 'full' for the stock cache. */
     policy: z.array(z.array(HeadPolicy)),
     /** kvBytes() of policy.ts for this plan. */
-    planned: z.object({ gpu: Bytes, cpu: Bytes, full: Bytes, streaming: Bytes, perHead: z.array(z.array(Bytes)) }),
+    planned: z.object({ gpu: Bytes, cpu: Bytes, full: Bytes, streaming: Bytes, window: Bytes, perHead: z.array(z.array(Bytes)) }),
     /** The buffers llama.cpp reported allocating (empty when the build does not report them). */
     allocated: z.object({ gpu: Bytes, cpu: Bytes, buffers: z.array(KvBuffer) }),
 });
@@ -68,6 +68,8 @@ export const KvUsage = z.object({
     cpu: Bytes,
     full: Bytes,
     streaming: Bytes,
+    /** The model's own window layers (Gemma 2/3). */
+    window: Bytes,
     layers: z.number().int().nonnegative(),
     kvHeads: z.number().int().nonnegative(),
     /** heads[layer][kvHead]. */
@@ -75,8 +77,8 @@ export const KvUsage = z.object({
 });
 export type KvUsage = z.infer<typeof KvUsage>;
 
-function totalsByPolicy(heads: HeadCell[][]): { full: number; streaming: number } {
-    const totals = { full: 0, streaming: 0 };
+function totalsByPolicy(heads: HeadCell[][]): Record<HeadPolicy, number> {
+    const totals = { full: 0, streaming: 0, window: 0 };
     for (const cell of heads.flat()) totals[cell.policy] += cell.bytes;
     return totals;
 }
@@ -108,9 +110,9 @@ export function kvUsageFromFormula(
     // One layer at a time so that a stock cache split across devices follows its layers.
     for (let layer = 0; layer < shape.layers; layer++) {
         const layerPlan = plan == null ? null : { ...plan, policy: [plan.policy[layer] ?? []] };
-        const row = kvBytes({ ...shape, layers: 1 }, layerPlan, computeOf(layer)).perHead[0] ?? [];
+        const row = kvBytes({ ...shape, layers: 1, windowLayers: [isWindowLayer(shape, layer)] }, layerPlan, computeOf(layer)).perHead[0] ?? [];
         heads.push(row.map((bytes, head) => {
-            const policy = policyAt(plan, layer, head);
+            const policy = policyAt(shape, plan, layer, head);
             const placement = policy === 'full' && plan != null ? plan.fullPlacement : computeOf(layer);
             return { policy, placement, score: options.profile?.scores[layer]?.[head] ?? null, bytes };
         }));

@@ -4,7 +4,8 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { HeadPlan } from '../../common/kv/policy.ts';
+import type { HeadPlan, HeadPolicy } from '../../common/kv/policy.ts';
+import { ENGINE_CHOICE_ENV } from '../../common/loadOptions.ts';
 import type { KvBuffer } from '../../common/kv/usage.ts';
 import { parseBufferLine, type BufferLine } from '../llamaLog.ts';
 
@@ -19,7 +20,7 @@ export const POLICY_ENV = 'LLAMA_KV_HEADWISE';
 export const BUILD_CMAKE_OPTION = 'HEADROOM_HEADWISE_KV';
 
 /** Which llama.cpp binary the engine host loads: HEADROOM_LLAMA_BUILD=stock|headwise (default headwise). */
-export const BUILD_ENV = 'HEADROOM_LLAMA_BUILD';
+export const BUILD_ENV = ENGINE_CHOICE_ENV;
 
 export type BuildChoice = 'stock' | 'headwise';
 
@@ -37,14 +38,16 @@ export function buildSupportsHeadwise(systemInfo: string): boolean {
     return /\bHEADWISE_KV = 1\b/.test(systemInfo);
 }
 
+const POLICY_LETTER: Record<HeadPolicy, string> = { full: 'F', streaming: 'S', window: 'W' };
+
 /** The policy file format the native side parses (see native/patches, LLAMA_KV_HEADWISE). */
 export function formatPolicyFile(plan: HeadPlan): string {
     const lines = [
-        '# Headroom head-level KV policy: F = full head, S = streaming head (sinks + window)',
+        '# Headroom head-level KV policy: F = full head, S = streaming head (sinks + window), W = the model\'s window layer',
         `sinks ${plan.sinks}`,
         `window ${plan.window}`,
         `full_placement ${plan.fullPlacement}`,
-        ...plan.policy.map((row, layer) => `layer ${layer} ${row.map((p) => (p === 'full' ? 'F' : 'S')).join(' ')}`),
+        ...plan.policy.map((row, layer) => `layer ${layer} ${row.map((p) => POLICY_LETTER[p]).join(' ')}`),
     ];
     return lines.join('\n') + '\n';
 }
@@ -57,15 +60,15 @@ export async function writePolicyFile(plan: HeadPlan, dir?: string): Promise<str
     return file;
 }
 
-const BUFFER_LINE = /llama_kv_cache_headwise: buffer kind=(full|streaming) buft=(\S+) host=([01]) bytes=(\d+) cells=(\d+)/;
-const UNAVAILABLE_LINE = /llama_kv_cache_headwise: unavailable for architecture (\S+)/;
+const BUFFER_LINE = /llama_kv_cache_headwise: buffer kind=(full|streaming|window) buft=(\S+) host=([01]) bytes=(\d+) cells=(\d+)/;
+const UNAVAILABLE_LINE = /llama_kv_cache_headwise: unavailable for architecture (\S+)(?: \(([^)]*)\))?/;
 
 export function parseKvBufferLine(line: string): KvBuffer | null {
     const match = BUFFER_LINE.exec(line);
     if (match == null) return null;
     const [, kind, bufferType = '', host, bytes, cells] = match;
     return {
-        kind: kind === 'full' ? 'full' : 'streaming',
+        kind: kind === 'full' || kind === 'window' ? kind : 'streaming',
         bufferType,
         // host memory is CPU RAM even when a GPU backend owns the (pinned) buffer
         device: host === '1' ? 'cpu' : 'gpu',
@@ -74,9 +77,19 @@ export function parseKvBufferLine(line: string): KvBuffer | null {
     };
 }
 
-/** The architecture named when the native cache refused a model (its graph has no per-head split). */
-export function parseUnavailableLine(line: string): string | null {
-    return UNAVAILABLE_LINE.exec(line)?.[1] ?? null;
+/** The architecture, and why, when the native cache refused a model (its graph has no standard attention). */
+export function parseUnavailableLine(line: string): { architecture: string; reason: string | null } | null {
+    const match = UNAVAILABLE_LINE.exec(line);
+    return match?.[1] == null ? null : { architecture: match[1], reason: match[2] ?? null };
+}
+
+const PROBE_LINE = /llama_kv_cache_headwise: probe layer=(\d+) queries=(\d+) mass=([-\d.e+,naif]+)/;
+
+/** One layer's attention-probe sums, logged when a probed context is freed (see native/patches: the attention probe). */
+export function parseProbeLine(line: string): { layer: number; queries: number; mass: number[] } | null {
+    const match = PROBE_LINE.exec(line);
+    if (match?.[3] == null) return null;
+    return { layer: Number(match[1]), queries: Number(match[2]), mass: match[3].split(',').map(Number) };
 }
 
 /** Collects what llama.cpp logs about KV buffers while a context is created. */
@@ -85,6 +98,10 @@ export class KvLogCollector {
     /** The stock cache's "KV buffer size" lines (MiB with 2 decimals: bytes to within 0.005 MiB). */
     stockBuffers: Omit<BufferLine, 'kind'>[] = [];
     unavailableFor: string | null = null;
+    /** Why the native cache refused the model's architecture, in its words (e.g. "learned attention sinks"). */
+    unavailableBecause: string | null = null;
+    /** The attention probe's sums per layer (query heads' attention on the probed positions), when one ran. */
+    probe: { layer: number; queries: number; mass: number[] }[] = [];
 
     /** Feed every log line; returns whether the line was about the KV cache. */
     take(line: string): boolean {
@@ -98,9 +115,15 @@ export class KvLogCollector {
             this.stockBuffers.push({ bufferType: stock.bufferType, device: stock.device, bytes: stock.bytes });
             return true;
         }
-        const arch = parseUnavailableLine(line);
-        if (arch != null) {
-            this.unavailableFor = arch;
+        const unavailable = parseUnavailableLine(line);
+        if (unavailable != null) {
+            this.unavailableFor = unavailable.architecture;
+            this.unavailableBecause = unavailable.reason;
+            return true;
+        }
+        const probe = parseProbeLine(line);
+        if (probe != null) {
+            this.probe.push(probe);
             return true;
         }
         return false;

@@ -71,10 +71,10 @@ export interface ProbeResult {
 const self = fileURLToPath(import.meta.url);
 
 /** Runs a probe in a fresh process. */
-export function runProbe(request: ProbeRequest): Promise<ProbeResult> {
+export function runProbe(request: ProbeRequest, env: Record<string, string> = {}): Promise<ProbeResult> {
     return new Promise((resolve, reject) => {
         const child = spawn(process.execPath, [self, JSON.stringify(request)], {
-            env: { ...process.env, [BUILD_ENV]: request.build },
+            env: { ...process.env, ...env, [BUILD_ENV]: request.build },
             stdio: ['ignore', 'pipe', 'pipe'],
         });
         let out = '';

@@ -1,6 +1,7 @@
-// An independent llama forward pass in TypeScript, straight from a GGUF's F32/F16 weights:
-// the reference the head-level KV cache is checked against. It knows nothing of llama.cpp's
-// cache cells; which earlier positions a head attends is a plain predicate.
+// An independent forward pass in TypeScript for the llama family (llama, qwen2 with its q/k/v
+// biases, qwen3 with its per-head q/k norms and NEOX rope), straight from a GGUF's F32/F16
+// weights: the reference the head-level KV cache is checked against. It knows nothing of
+// llama.cpp's cache cells; which earlier positions a head attends is a plain predicate.
 import { readFile } from 'node:fs/promises';
 
 type Scalar = number | bigint | string | boolean;
@@ -98,7 +99,7 @@ export type Visibility = (layer: number, kvHead: number, p: number, t: number) =
 export const attendAll: Visibility = () => true;
 
 /** The streaming rule: the first `sinks` positions and the last `window` ones (t itself included). */
-export function streamingVisibility(policy: ('full' | 'streaming')[][], sinks: number, window: number): Visibility {
+export function streamingVisibility(policy: readonly (readonly string[])[], sinks: number, window: number): Visibility {
     return (layer, kvHead, p, t) => policy[layer]?.[kvHead] !== 'streaming' || p < sinks || t - p < window;
 }
 
@@ -112,24 +113,27 @@ export class LlamaReference {
     #eps: number;
     #ropeBase: number;
     #nRot: number;
+    /** llama.cpp's rope for the architecture: llama rotates adjacent pairs, qwen2/3 (NEOX) the two halves. */
+    #neox: boolean;
     #t: Map<string, Tensor>;
 
     private constructor(meta: Map<string, Scalar>, tensors: Map<string, Tensor>) {
         const arch = String(meta.get('general.architecture'));
-        if (arch !== 'llama') throw new Error(`the reference implements llama, not ${arch}`);
+        if (!['llama', 'qwen2', 'qwen3'].includes(arch)) throw new Error(`the reference implements llama, qwen2 and qwen3, not ${arch}`);
         const num = (key: string, fallback?: number) => {
-            const value = meta.get(`llama.${key}`);
-            if (value == null && fallback == null) throw new Error(`missing llama.${key}`);
+            const value = meta.get(`${arch}.${key}`);
+            if (value == null && fallback == null) throw new Error(`missing ${arch}.${key}`);
             return Number(value ?? fallback);
         };
         this.nLayer = num('block_count');
         this.nEmbd = num('embedding_length');
         this.nHead = num('attention.head_count');
         this.nHeadKv = num('attention.head_count_kv', this.nHead);
-        this.headDim = this.nEmbd / this.nHead;
+        this.headDim = num('attention.key_length', this.nEmbd / this.nHead);
         this.#eps = num('attention.layer_norm_rms_epsilon');
         this.#ropeBase = num('rope.freq_base', 10000);
         this.#nRot = num('rope.dimension_count', this.headDim);
+        this.#neox = arch !== 'llama';
         this.#t = tensors;
         this.nVocab = this.#w('token_embd.weight').dims[1] ?? 0;
     }
@@ -167,18 +171,35 @@ export class LlamaReference {
         return x.map((v, i) => v * scale * (w[i] ?? 0));
     }
 
-    /** llama.cpp's "normal" RoPE: adjacent pairs rotate, frequency base^(-i/n_rot). */
+    /** The same norm over each head's own values (qwen3's q/k norms), when the model has that weight. */
+    #headNorm(x: Float64Array, heads: number, weight: string): Float64Array {
+        if (!this.#t.has(weight)) return x;
+        const out = new Float64Array(x.length);
+        for (let h = 0; h < heads; h++) out.set(this.#rmsNorm(x.subarray(h * this.headDim, (h + 1) * this.headDim), weight), h * this.headDim);
+        return out;
+    }
+
+    /** y += b, when the model has that bias (qwen2's q/k/v biases). */
+    #bias(y: Float64Array, name: string): Float64Array {
+        const bias = this.#t.get(name)?.data;
+        return bias == null ? y : y.map((v, i) => v + (bias[i] ?? 0));
+    }
+
+    /** llama.cpp's RoPE, frequency base^(-i/n_rot): "normal" rotates adjacent pairs, NEOX pairs i and i + n_rot/2. */
     #rope(x: Float64Array, heads: number, pos: number): void {
+        const half = this.#nRot / 2;
         for (let h = 0; h < heads; h++) {
             const base = h * this.headDim;
             for (let i = 0; i < this.#nRot; i += 2) {
                 const theta = pos * this.#ropeBase ** (-i / this.#nRot);
                 const c = Math.cos(theta);
                 const s = Math.sin(theta);
-                const x0 = x[base + i] ?? 0;
-                const x1 = x[base + i + 1] ?? 0;
-                x[base + i] = x0 * c - x1 * s;
-                x[base + i + 1] = x0 * s + x1 * c;
+                const a = this.#neox ? base + i / 2 : base + i;
+                const b = this.#neox ? base + i / 2 + half : base + i + 1;
+                const x0 = x[a] ?? 0;
+                const x1 = x[b] ?? 0;
+                x[a] = x0 * c - x1 * s;
+                x[b] = x0 * s + x1 * c;
             }
         }
     }
@@ -189,6 +210,7 @@ export class LlamaReference {
      */
     forward(tokens: readonly number[], visible: Visibility, logitsAt?: ReadonlySet<number>): Map<number, Float64Array> {
         const { nLayer, nHead, nHeadKv, headDim, nEmbd } = this;
+        if (nEmbd !== this.#w('token_embd.weight').dims[0]) throw new Error('unexpected embedding width');
         const group = nHead / nHeadKv;
         const keys: Float64Array[][] = Array.from({ length: nLayer }, () => []);
         const values: Float64Array[][] = Array.from({ length: nLayer }, () => []);
@@ -202,9 +224,9 @@ export class LlamaReference {
                 const layerKeys = keys[l] ?? [];
                 const layerValues = values[l] ?? [];
                 const h = this.#rmsNorm(x, `blk.${l}.attn_norm.weight`);
-                const q = this.#matvec(`blk.${l}.attn_q.weight`, h);
-                const k = this.#matvec(`blk.${l}.attn_k.weight`, h);
-                const v = this.#matvec(`blk.${l}.attn_v.weight`, h);
+                const q = this.#headNorm(this.#bias(this.#matvec(`blk.${l}.attn_q.weight`, h), `blk.${l}.attn_q.bias`), nHead, `blk.${l}.attn_q_norm.weight`);
+                const k = this.#headNorm(this.#bias(this.#matvec(`blk.${l}.attn_k.weight`, h), `blk.${l}.attn_k.bias`), nHeadKv, `blk.${l}.attn_k_norm.weight`);
+                const v = this.#bias(this.#matvec(`blk.${l}.attn_v.weight`, h), `blk.${l}.attn_v.bias`);
                 this.#rope(q, nHead, t);
                 this.#rope(k, nHeadKv, t);
                 layerKeys.push(k);

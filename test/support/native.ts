@@ -21,11 +21,11 @@ export function requiresNative(): { skip: string | false } {
 
 /**
  * describe() options for tests of our Vulkan build on a Vulkan device (Mesa's llvmpipe stands in for a GPU:
- * llama.cpp uses a CPU-type device only when GGML_VK_VISIBLE_DEVICES names it, so callers set that first).
+ * llama.cpp uses a CPU-type device only when GGML_VK_VISIBLE_DEVICES names it, so the tests set it).
  * Where HEADROOM_REQUIRE_VULKAN=1 (CI builds it) a missing build or device fails instead of skipping.
  */
 export async function requiresVulkan(): Promise<{ skip: string | false }> {
-    const reason = await runProbe({ build: 'headwise', gpu: 'vulkan', model: STORIES, contextSize: 64, prompt: 'Once', generate: 1 })
+    const reason = await runProbe({ build: 'headwise', gpu: 'vulkan', model: STORIES, contextSize: 64, prompt: 'Once', generate: 1 }, { GGML_VK_VISIBLE_DEVICES: '0' })
         .then((r) => (r.gpu !== 'vulkan' ? 'needs the head-level Vulkan build: run `npm run build:native -- --gpu vulkan`'
             : r.bufferTypes.some((t) => t.startsWith('Vulkan')) ? false : 'needs a Vulkan device (Mesa: apt-get install mesa-vulkan-drivers)'))
         .catch((error: Error) => `the head-level Vulkan build does not run here: ${error.message.split('\n')[0]}`);

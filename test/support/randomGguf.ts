@@ -89,7 +89,7 @@ const f32 = (key: string, value: number) => {
 const str = (key: string, value: string) => entry(key, T.STRING, encodeString(value));
 
 /** The architectures the writer knows, by their GGUF `general.architecture` name. */
-export const ARCHITECTURES = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'mistral3', 'phi3', 'gemma2', 'gemma3'] as const;
+export const ARCHITECTURES = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'mistral3', 'phi3', 'gemma2', 'gemma3', 'granite'] as const;
 export type Architecture = typeof ARCHITECTURES[number];
 
 /** The vocab-only GGUFs of llama.cpp's models/ folder that the writer uses. */
@@ -127,6 +127,8 @@ interface ArchitectureTraits {
     softcapping?: { attention: number; final: number };
     /** Reads attention.temperature_scale (Llama-4-style query scaling by position). */
     temperatureScale?: boolean;
+    /** Granite's logits are divided by this (logit_scale, a required key). */
+    logitScale?: number;
 }
 
 const TRAITS: Record<Architecture, ArchitectureTraits> = {
@@ -153,6 +155,8 @@ const TRAITS: Record<Architecture, ArchitectureTraits> = {
         vocab: 'gemma-4', ropeFreqBase: 1e6, rmsEps: 1e-6, qkNorm: true, postNorms: true, tiedEmbeddings: true,
         slidingWindow: { pattern: 6 },
     },
+    // IBM Granite 3 (ibm-granite/granite-3.1-8b-instruct config.json: logits_scaling 16): llama's tensors.
+    granite: { vocab: 'llama-bpe', ropeFreqBase: 10000, rmsEps: 1e-5, logitScale: 16 },
 };
 
 /** The default tokenizer of an architecture (see TRAITS). */
@@ -336,6 +340,7 @@ function hparamEntries(options: RandomGgufOptions): Buffer[] {
             u32(`${arch}.expert_feed_forward_length`, options.experts.feedForwardLength),
         );
     }
+    if (traits.logitScale != null) entries.push(f32(`${arch}.logit_scale`, traits.logitScale));
     if (options.slidingWindow != null) entries.push(u32(`${arch}.attention.sliding_window`, options.slidingWindow));
     if (options.slidingWindowPattern != null) entries.push(u32(`${arch}.attention.sliding_window_pattern`, options.slidingWindowPattern));
     if (traits.softcapping != null) {

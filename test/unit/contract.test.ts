@@ -71,7 +71,7 @@ const malformed: Record<Method, Array<{ params: unknown; mentions: string }>> = 
         { params: { path: '/m.gguf', contextSize: 0 }, mentions: 'contextSize' },
         { params: { path: '/m.gguf', contextSize: 1024, kv: { mode: 'budget', budget: 1.5 } }, mentions: 'kv.budget' },
         { params: { path: '/m.gguf', contextSize: 1024, kv: { mode: 'squeeze' } }, mentions: 'kv.mode' },
-        { params: { path: '/m.gguf', contextSize: 1024, kvCacheType: 'q4_0' }, mentions: 'kvCacheType' },
+        { params: { path: '/m.gguf', contextSize: 1024, kvCacheType: 'q5_1' }, mentions: 'kvCacheType' },
     ],
     'memory.fit': [
         { params: { goal: 'context' }, mentions: 'request' },

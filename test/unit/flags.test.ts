@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HeadroomError } from '../../common/errors.ts';
-import { formatKvFlag, parseKvFlag } from '../../common/kv/flag.ts';
+import { formatKvFlag, parseKvFlag, parseKvTypeFlag } from '../../common/kv/flag.ts';
 import { contextOption, threadsOption } from '../../cli/args.ts';
 
 describe('--kv', () => {
@@ -39,5 +39,12 @@ describe('--context and --threads', () => {
         assert.throws(() => contextOption('lots'), { message: '--context must be a whole number of tokens (64 or more), not "lots".' });
         assert.throws(() => threadsOption('2.5'), { message: '--threads must be a whole number, 1 or more, not "2.5".' });
         assert.throws(() => threadsOption('0'), { message: '--threads must be a whole number, 1 or more, not "0".' });
+    });
+});
+
+describe('the one --kv-type grammar', () => {
+    test('f16, q8_0 and q4_0, the settings panel\'s cache types; anything else refused in one sentence', () => {
+        assert.deepEqual(['f16', 'q8_0', 'q4_0'].map(parseKvTypeFlag), ['f16', 'q8_0', 'q4_0']);
+        assert.throws(() => parseKvTypeFlag('q5_1'), (error: HeadroomError) => error.code === 'BAD_REQUEST' && error.message === '--kv-type must be f16, q8_0, q4_0, not "q5_1".');
     });
 });

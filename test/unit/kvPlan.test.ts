@@ -103,3 +103,32 @@ describe('plan from profile', () => {
         assert.equal(profileFits({ ...profile, scores: profile.scores.slice(1) }, SHAPE), false, 'rows must match the layers it claims');
     });
 });
+
+describe('a model\'s own window layers (Gemma)', () => {
+    // 6 layers, 2 KV heads: layers 0, 1, 3, 4 attend through a 32-token window of their own
+    const GEMMA: KvShape = { layers: 6, kvHeads: 2, bytesPerHeadToken: 128, contextCells: 1024, ubatch: 129, windowLayers: [true, true, false, true, true, false], windowCells: 256 };
+
+    test('they keep their window cache with or without a plan; only the global layers are planned', () => {
+        const stock = kvBytes(GEMMA, null, 'gpu');
+        assert.equal(stock.window, 8 * 256 * 128);
+        assert.equal(stock.full, 4 * 1024 * 128);
+        const plan = planForBudget(GEMMA, fallbackScores(GEMMA), 0.75, { sinks: 4, window: 64, fullPlacement: 'cpu' });
+        assert.deepEqual(plan.policy.map((row) => row.join(',')), [
+            'window,window', 'window,window', 'streaming,streaming', 'window,window', 'window,window', 'full,full',
+        ]);
+        const planned = kvBytes(GEMMA, plan, 'gpu');
+        assert.equal(planned.window, stock.window, 'the window layers cost what they cost in the stock cache');
+        assert.equal(planned.full, 2 * 1024 * 128);
+        assert.equal(planned.cpu, planned.full, 'full heads in CPU RAM');
+        assert.ok(planned.gpu + planned.cpu <= 0.75 * (stock.gpu + stock.cpu), 'within the budget of the whole stock cache');
+    });
+
+    test('the budget pays for full heads beyond the window layers and the streaming cells', () => {
+        // stock: 4 × 1,024 + 8 × 256 = 6,144 cells; at 0.75: 4,608, less 8 × 256 window and 4 × 224 streaming cells,
+        // over (1,024 − 224) a full head: 2; at 0.5 none
+        const full = (budget: number) => planForBudget(GEMMA, fallbackScores(GEMMA), budget, { sinks: 4, window: 64, fullPlacement: 'gpu' })
+            .policy.flat().filter((p) => p === 'full').length;
+        assert.deepEqual([full(0.75), full(0.5)], [2, 0]);
+        assert.equal(streamingCells(GEMMA, 4, 64), 224, 'PAD(4 + max(64 + 129, 2 x 64 + 1), 32)');
+    });
+});

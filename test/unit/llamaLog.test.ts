@@ -29,18 +29,25 @@ describe('the head-level cache\'s log lines', () => {
         for (const line of [
             'llama_kv_cache_headwise: buffer kind=full buft=CUDA_Host host=1 bytes=262144 cells=2048',
             'llama_kv_cache:        CPU KV buffer size =     1.00 MiB',
-            'llama_kv_cache_headwise: unavailable for architecture gemma3',
+            'llama_kv_cache_headwise: buffer kind=window buft=Vulkan0 host=0 bytes=131072 cells=1280',
+            'llama_kv_cache_headwise: unavailable for architecture gpt-oss (learned attention sinks); using the standard KV cache',
             'llama_context: n_ctx = 2048',
+            'llama_kv_cache_headwise: probe layer=3 queries=7 mass=0.0899704,5.79049,1e-05',
         ]) log.take(line);
-        assert.deepEqual(log.buffers, [{ kind: 'full', bufferType: 'CUDA_Host', device: 'cpu', bytes: 262144, cells: 2048 }], 'pinned host memory is CPU RAM');
+        assert.deepEqual(log.buffers, [
+            { kind: 'full', bufferType: 'CUDA_Host', device: 'cpu', bytes: 262144, cells: 2048 },
+            { kind: 'window', bufferType: 'Vulkan0', device: 'gpu', bytes: 131072, cells: 1280 },
+        ], 'pinned host memory is CPU RAM; the model\'s window layers have buffers of their own');
         assert.deepEqual(log.stockBuffers, [{ bufferType: 'CPU', device: 'cpu', bytes: 1 << 20 }]);
-        assert.equal(log.unavailableFor, 'gemma3');
+        assert.equal(log.unavailableFor, 'gpt-oss');
+        assert.equal(log.unavailableBecause, 'learned attention sinks');
+        assert.deepEqual(log.probe, [{ layer: 3, queries: 7, mass: [0.0899704, 5.79049, 1e-5] }]);
     });
 
     test('our build says so in its system info; the policy file is what the native cache parses', () => {
         assert.equal(buildSupportsHeadwise('CPU : SSE3 = 1 | HEADWISE_KV = 1 | OPENMP = 1'), true);
         assert.equal(buildSupportsHeadwise('CPU : SSE3 = 1 | OPENMP = 1'), false);
-        assert.equal(formatPolicyFile({ policy: [['full', 'streaming'], ['streaming', 'streaming']], sinks: 4, window: 128, fullPlacement: 'cpu' }),
-            '# Headroom head-level KV policy: F = full head, S = streaming head (sinks + window)\nsinks 4\nwindow 128\nfull_placement cpu\nlayer 0 F S\nlayer 1 S S\n');
+        assert.equal(formatPolicyFile({ policy: [['full', 'streaming'], ['window', 'window']], sinks: 4, window: 128, fullPlacement: 'cpu' }),
+            '# Headroom head-level KV policy: F = full head, S = streaming head (sinks + window), W = the model\'s window layer\nsinks 4\nwindow 128\nfull_placement cpu\nlayer 0 F S\nlayer 1 W W\n');
     });
 });

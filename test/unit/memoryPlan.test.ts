@@ -2,7 +2,7 @@
 // a machine (the planner's verdict, here on machines of every size).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { contextCellsFor, kvShapeFromMetadata, supportsKvCacheType } from '../../common/modelShape.ts';
+import { contextCellsFor, kvCacheTypeRefusal, kvShapeFromMetadata, supportsKvCacheType } from '../../common/modelShape.ts';
 import { machineVerdict, type Machine } from '../../common/plan.ts';
 
 const GIB = 1 << 30;
@@ -14,13 +14,32 @@ describe('the model\'s KV shape', () => {
     test('from GGUF metadata, in bytes per head per token for each cache type', () => {
         assert.deepEqual(kvShapeFromMetadata(llama8b, 8192, 512), { layers: 32, kvHeads: 8, bytesPerHeadToken: (128 + 128) * 2, contextCells: 8192, ubatch: 512 });
         assert.equal(kvShapeFromMetadata(llama8b, 8192, 512, 'q8_0')?.bytesPerHeadToken, (256 / 32) * 34, 'q8_0: 34 bytes per 32 values');
+        assert.equal(kvShapeFromMetadata(llama8b, 8192, 512, 'q4_0')?.bytesPerHeadToken, (256 / 32) * 18, 'q4_0: 18 bytes per 32 values');
         assert.equal(kvShapeFromMetadata({ general: { architecture: 'rwkv' }, rwkv: { block_count: 24 } }, 8192, 512), null, 'no attention heads, no shape');
     });
 
+    test('Gemma 3: window layers by llama.cpp\'s pattern, a window cache padded to 256 cells, one more token a batch', () => {
+        const gemma3 = {
+            general: { architecture: 'gemma3' },
+            gemma3: { block_count: 12, embedding_length: 640, context_length: 32768, attention: { head_count: 4, head_count_kv: 1, key_length: 256, value_length: 256, sliding_window: 512 } },
+        };
+        const shape = kvShapeFromMetadata(gemma3, 8192, 128);
+        assert.deepEqual(shape?.windowLayers, [true, true, true, true, true, false, true, true, true, true, true, false], 'five window layers, then a global one');
+        assert.equal(shape?.ubatch, 129, 'node-llama-cpp evaluates one more token a batch for models with a sliding window');
+        assert.equal(shape?.windowCells, 768, 'PAD(512 + 129, 256)');
+        const listed = kvShapeFromMetadata({ ...gemma3, gemma3: { ...gemma3.gemma3, attention: { ...gemma3.gemma3.attention, sliding_window_pattern: [true, false, true, false, true, false, true, false, true, false, true, false] } } }, 8192, 128);
+        assert.deepEqual(listed?.windowLayers?.filter(Boolean).length, 6, 'a listed pattern wins');
+        const phi3 = { general: { architecture: 'phi3' }, phi3: { block_count: 4, embedding_length: 64, context_length: 4096, attention: { head_count: 4, head_count_kv: 4, sliding_window: 2047 } } };
+        assert.equal(kvShapeFromMetadata(phi3, 4096, 128)?.windowLayers, undefined, 'llama.cpp ignores phi3\'s window');
+        assert.equal(kvShapeFromMetadata(phi3, 4096, 128)?.ubatch, 129, 'node-llama-cpp still adds a token to its batches');
+    });
+
     test('quantized caches need whole blocks per head; contexts are padded to 256 cells', () => {
-        assert.equal(supportsKvCacheType({ layers: 4, kvHeads: 4, keyDim: 16, valueDim: 16 }, 'q8_0'), false);
-        assert.equal(supportsKvCacheType({ layers: 4, kvHeads: 4, keyDim: 16, valueDim: 16 }, 'f16'), true);
-        assert.equal(supportsKvCacheType({ layers: 32, kvHeads: 8, keyDim: 128, valueDim: 128 }, 'q8_0'), true);
+        assert.equal(supportsKvCacheType({ keyDim: 16, valueDim: 16 }, 'q8_0'), false);
+        assert.equal(supportsKvCacheType({ keyDim: 16, valueDim: 16 }, 'q4_0'), false);
+        assert.equal(supportsKvCacheType({ keyDim: 16, valueDim: 16 }, 'f16'), true);
+        assert.equal(supportsKvCacheType({ keyDim: 128, valueDim: 128 }, 'q8_0'), true);
+        assert.match(kvCacheTypeRefusal({ keyDim: 16, valueDim: 16 }, 'q8_0', 'organism') ?? '', /organism's attention heads are 16 values wide, and a q8_0 cache stores values in blocks of 32/);
         assert.deepEqual([contextCellsFor(1000), contextCellsFor(1024), contextCellsFor(1025)], [1024, 1024, 1280]);
     });
 });

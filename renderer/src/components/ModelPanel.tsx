@@ -3,6 +3,7 @@ import { bridge } from '../bridge.ts';
 import { formatBytes } from '../format.ts';
 import { useEngineStore } from '../stores/engineStore.ts';
 import { useMemoryStore } from '../stores/memoryStore.ts';
+import { useSettingsStore } from '../stores/settingsStore.ts';
 
 function chatFormatLabel(mode: 'chat' | 'completion', wrapper: string): string {
     if (mode === 'completion') return 'none (plain text)';
@@ -16,6 +17,8 @@ export function ModelPanel() {
     const pickModelFile = useEngineStore((s) => s.pickModelFile);
     const [path, setPath] = useState('');
     const setCandidatePath = useMemoryStore((s) => s.setCandidatePath);
+    const updateSettings = useSettingsStore((s) => s.update);
+    const engineChoice = useSettingsStore((s) => s.state?.settings.engine ?? 'compressed');
     const model = engine?.model ?? null;
     const busy = engine?.status === 'loading' || engine?.status === 'generating' || engine?.status === 'starting';
 
@@ -44,13 +47,33 @@ export function ModelPanel() {
                         <dt>Trained for</dt><dd>{model.trainContextSize.toLocaleString()} tokens</dd>
                         <dt>Layers</dt><dd>{model.layers}</dd>
                         <dt>File</dt><dd>{formatBytes(model.sizeBytes)}</dd>
-                        <dt>Runs on</dt><dd>{model.gpu === 'cpu' ? 'CPU' : model.gpu.toUpperCase()}</dd>
+                        <dt>Runs on</dt><dd data-testid="runs-on">{model.gpu === 'cpu' ? 'CPU' : model.gpu === 'cuda' ? 'CUDA' : model.gpu === 'metal' ? 'Metal' : 'Vulkan'}</dd>
+                        <dt>Architecture</dt><dd>{model.architecture}</dd>
                         <dt>Chat format</dt><dd>{chatFormatLabel(model.chatMode, model.chatWrapper)}</dd>
                         <dt>KV compression</dt>
                         <dd data-testid="kv-compression" title={model.kv.reason ?? undefined}>
                             {model.kv.active ? 'On (head-level)' : model.kv.available ? 'Off' : 'Unavailable'}
                         </dd>
                     </div>
+                    {model.engine.requested === 'stock' ? (
+                        <div className="note note-action" data-testid="engine-stock">
+                            <p>{model.kv.reason}</p>
+                            <button type="button" className="button" disabled={busy || engineChoice !== 'stock'} onClick={() => void updateSettings({ engine: 'compressed' })}>
+                                Compress again
+                            </button>
+                        </div>
+                    ) : model.engine.note != null ? (
+                        <div className="note note-action" data-testid="engine-note">
+                            <p>{model.engine.note}</p>
+                            {model.engine.kind === 'headwise' && model.engine.backend === 'cpu' && (
+                                <button type="button" className="button" disabled={busy} onClick={() => void updateSettings({ engine: 'stock' })}>
+                                    Use the GPU without compression
+                                </button>
+                            )}
+                        </div>
+                    ) : !model.kv.available && model.kv.reason != null && (
+                        <p className="note" data-testid="kv-unavailable">{model.kv.reason}</p>
+                    )}
                     {model.chatMode === 'completion' && (
                         <p className="note" data-testid="completion-note">
                             This model has no chat template, so Headroom continues your text as plain completion.

@@ -87,6 +87,7 @@ export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, onChan
             )}
             <fieldset>
                 <legend>Model</legend>
+                {field('engine', 'Engine', <Choice id="engine" value={s.engine} onChange={set('engine')} options={[['compressed', 'Headroom (compressed)'], ['stock', 'Stock llama.cpp (no compression)']]} />)}
                 {field('gpuLayers', 'GPU layers', <NumberBox id="gpuLayers" value={String(s.gpuLayers)} placeholder="auto" error={errors.gpuLayers} onCommit={(t) => set('gpuLayers')(parseNumber(t, 'auto'))} />)}
                 {field('contextSize', 'Context size (tokens)', <NumberBox id="contextSize" value={s.contextSize == null ? '' : String(s.contextSize)} placeholder="automatic" error={errors.contextSize} onCommit={(t) => set('contextSize')(parseNumber(t, null))} />)}
                 {field('threads', 'Threads', <NumberBox id="threads" value={s.threads == null ? '' : String(s.threads)} placeholder="automatic" error={errors.threads} onCommit={(t) => set('threads')(parseNumber(t, null))} />)}

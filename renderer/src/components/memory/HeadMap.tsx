@@ -32,7 +32,7 @@ export const HeadMap = memo(function HeadMap({ kv }: { kv: KvUsage }) {
     // Label every layer when they are tall enough, otherwise every 5th or 10th.
     const labelEvery = cellHeight >= 12 ? 1 : layers <= 40 ? 5 : 10;
     const hasScores = kv.heads.some((row) => row.some((cell) => cell.score != null));
-    const counts = { full: 0, streaming: 0, gpu: 0, cpu: 0 };
+    const counts = { full: 0, streaming: 0, window: 0, gpu: 0, cpu: 0 };
     for (const cell of kv.heads.flat()) {
         counts[cell.policy]++;
         counts[cell.placement]++;
@@ -44,11 +44,11 @@ export const HeadMap = memo(function HeadMap({ kv }: { kv: KvUsage }) {
             <div className="head-map-plot">
                 <svg
                     width={width} height={height + 16} viewBox={`0 0 ${width} ${height + 16}`}
-                    role="img" aria-label={`Head map: ${layers} layers × ${kvHeads} KV heads; ${counts.full} full, ${counts.streaming} streaming`}
+                    role="img" aria-label={`Head map: ${layers} layers × ${kvHeads} KV heads; ${counts.full} full, ${counts.streaming} streaming${counts.window > 0 ? `, ${counts.window} in the model's window layers` : ''}`}
                     onMouseLeave={() => setHover(null)}
                 >
                     <defs>
-                        {(['full', 'streaming'] as const).map((policy) => (
+                        {(['full', 'streaming', 'window'] as const).map((policy) => (
                             <pattern key={policy} id={`${patternId}-${policy}`} width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
                                 <rect width="4" height="4" className={`hatch-bg head-${policy}`} />
                                 <line x1="0" y1="0" x2="0" y2="4" className="hatch-line" />
@@ -82,8 +82,8 @@ export const HeadMap = memo(function HeadMap({ kv }: { kv: KvUsage }) {
                 {hover != null && (
                     <div className="head-tooltip" role="tooltip" data-testid="head-tooltip" style={{ left: Math.min(hover.x + 12, 150), top: hover.y + 12 }}>
                         <strong>Layer {hover.layer}, KV head {hover.head}</strong>
-                        <div>{hover.cell.policy === 'full' ? 'Full: keeps every token' : 'Streaming: sinks + recent window'}</div>
-                        <div>{hover.cell.placement === 'gpu' ? 'On the GPU' : 'In CPU RAM'} · {formatBytes(hover.cell.bytes)}</div>
+                        <div>{POLICY_TEXT[hover.cell.policy]}</div>
+                        <div>{hover.cell.placement === 'gpu' ? 'On the GPU, attended there' : 'In CPU RAM, attended by the CPU'} · {formatBytes(hover.cell.bytes)}</div>
                         <div>Profile score: {hover.cell.score == null ? 'not profiled' : hover.cell.score.toFixed(3)}</div>
                     </div>
                 )}
@@ -91,6 +91,7 @@ export const HeadMap = memo(function HeadMap({ kv }: { kv: KvUsage }) {
             <ul className="head-legend" aria-label="Legend">
                 <li><span className="swatch head-full head-gpu" /> full ({counts.full})</li>
                 <li><span className="swatch head-streaming head-gpu" /> streaming ({counts.streaming})</li>
+                {counts.window > 0 && <li><span className="swatch head-window head-gpu" /> window layer ({counts.window})</li>}
                 <li><span className="swatch swatch-solid" /> on GPU ({counts.gpu})</li>
                 <li><span className="swatch swatch-hatch" /> in CPU RAM ({counts.cpu})</li>
                 <li className="muted">{hasScores ? 'Stronger colour = higher profile score' : 'No head profile yet: scores unknown'}</li>
@@ -98,6 +99,12 @@ export const HeadMap = memo(function HeadMap({ kv }: { kv: KvUsage }) {
         </div>
     );
 });
+
+const POLICY_TEXT: Record<HeadCell['policy'], string> = {
+    full: 'Full: keeps every token',
+    streaming: 'Streaming: sinks + recent window',
+    window: 'Window layer: the model attends it through its own sliding window',
+};
 
 function clamp01(value: number): number {
     return Math.max(0, Math.min(1, value));
