@@ -13,6 +13,7 @@ import type { SpawnHost } from './host/hostProcess.ts';
 import { HeadProfiling } from './host/profiling.ts';
 import { EngineSupervisor, type EngineTimeouts } from './host/supervisor.ts';
 import { lockDataDir } from './instanceLock.ts';
+import { ModelsService, type ModelsServiceOptions } from './models/service.ts';
 import { SettingsService } from './settings.ts';
 
 export interface BackendOptions {
@@ -26,6 +27,8 @@ export interface BackendOptions {
     /** When a stuck engine host is killed and started again; the defaults suit real models. */
     engineTimeouts?: Partial<EngineTimeouts>;
     profileIdleMs?: number;
+    /** Where other apps' models are looked for, and download settings (tests: a temporary home). */
+    models?: Pick<ModelsServiceOptions, 'places' | 'downloads'>;
 }
 
 export interface Backend {
@@ -35,15 +38,17 @@ export interface Backend {
     readonly supervisor: EngineSupervisor;
     readonly settings: SettingsService;
     readonly chats: ChatService;
+    readonly models: ModelsService;
     readonly db: HeadroomDatabase;
     subscribe: (listener: (event: EventEnvelope) => void) => () => void;
+    /** Stops the engine host and any download (a download resumes next time). */
     dispose: () => void;
 }
 
 export const DATABASE_FILE = 'headroom.sqlite';
 
 /** Throws (with a sentence) when another Headroom holds the data folder or the database cannot be opened. */
-export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtractor = () => spawnWorkerThreadExtractor(), engineTimeouts, profileIdleMs }: BackendOptions): Backend {
+export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtractor = () => spawnWorkerThreadExtractor(), engineTimeouts, profileIdleMs, models: modelOptions }: BackendOptions): Backend {
     const listeners = new Set<(event: EventEnvelope) => void>();
     const emit = (event: EventEnvelope) => {
         for (const listener of listeners) listener(event);
@@ -81,9 +86,11 @@ export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtracto
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
     const profiling = new HeadProfiling(spawnHost, emit, profileIdleMs);
+    const models = new ModelsService({ ...modelOptions, settings, supervisor, journal: db.settings, emit });
     const handlers: Handlers = {
         ...supervisor.handlers(),
         ...chats.handlers(),
+        ...models.handlers(),
         'kv.profile': (params) => profiling.run(params),
         'model.pickFile': async () => {
             if (pickModelFile == null) {
@@ -93,10 +100,12 @@ export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtracto
         },
         'settings.get': async () => settings.state,
         'settings.update': async (patch) => {
+            const folder = models.folder();
             const state = settings.update(patch);
             // another llama.cpp needs another engine host: it starts and loads the model again
             void supervisor.useEngine(state.settings.engine).catch(() => {}); // failures surface as engine state
             emit(eventEnvelope('settings.changed', state));
+            if (models.folder() !== folder) emit(eventEnvelope('models.changed', {}));
             return state;
         },
         // Generation is the backend's own business with the engine host, never the UI's.
@@ -105,6 +114,10 @@ export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtracto
         },
         'generate.stop': async () => {
             throw new HeadroomError('NOT_AVAILABLE', 'Use chat.stop.');
+        },
+        // The catalog's verdicts come with models.catalog.
+        'memory.fitPublished': async () => {
+            throw new HeadroomError('NOT_AVAILABLE', 'Ask for models.catalog.');
         },
         'model.countTokens': async ({ texts }) => {
             const tokens = await supervisor.countTokens(texts);
@@ -123,6 +136,7 @@ export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtracto
         supervisor,
         settings,
         chats,
+        models,
         db,
         subscribe(listener) {
             listeners.add(listener);
@@ -132,6 +146,8 @@ export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtracto
             if (disposed) return;
             disposed = true;
             supervisor.dispose();
+            // Downloads note in the database that they were interrupted, then close their files.
+            void models.dispose();
             db.close();
             lock.release();
         },

@@ -7,6 +7,7 @@ import { EngineChoice, FlashAttention, GpuLayers, Threads } from './loadOptions.
 import { KvCacheType } from './modelShape.ts';
 import { KvOptions } from './kv/policy.ts';
 import { KvCompression, KvStats, KvUsage } from './kv/usage.ts';
+import { CatalogView, DownloadRequest, DownloadState, FitVerdict, LocalModels, PublishedShape } from './models.ts';
 import { FitRequest, FitResult, MemoryPlan, PlanRequest, Prediction } from './plan.ts';
 import { SettingsState } from './settings.ts';
 
@@ -251,9 +252,17 @@ export const requests = {
     'memory.stats': { params: Empty, result: MemoryStats },
     'memory.plan': { params: PlanRequest, result: MemoryPlan },
     'memory.fit': { params: FitRequest, result: FitResult },
+    // The catalog's verdicts, planned from published shapes (backend → engine host)
+    'memory.fitPublished': { params: z.object({ models: z.array(PublishedShape).max(64), kv: KvOptions }).strict(), result: z.array(FitVerdict) },
     'settings.get': { params: Empty, result: SettingsState },
     // Checked field by field by the settings service, which words its refusals for people.
     'settings.update': { params: z.record(z.string(), z.unknown()), result: SettingsState },
+    // Models on disk, the catalog and downloads (UI → backend)
+    'models.list': { params: Empty, result: LocalModels },
+    'models.catalog': { params: Empty, result: CatalogView },
+    'models.download': { params: DownloadRequest, result: DownloadState },
+    'models.cancelDownload': { params: z.object({ id: Id }).strict(), result: z.object({ cancelled: z.boolean() }) },
+    'models.downloads': { params: Empty, result: z.array(DownloadState) },
     // Head profiling (UI → backend → a profiling host of its own)
     'kv.profile': { params: ProfileParams, result: ProfileResult },
 } as const;
@@ -272,6 +281,10 @@ export const events = {
     'chat.message': StoredMessage,
     'chats.changed': z.object({ chatId: Id.nullable() }),
     'document.progress': z.object({ uploadId: Id, stage: z.enum(['reading', 'extracting', 'counting']), done: z.number(), total: z.number() }),
+    // A download's progress, and its end (done, failed or cancelled).
+    'models.download': DownloadState,
+    // The models on disk may have changed (a download finished, the models folder moved).
+    'models.changed': Empty,
     // KV heads scored so far while a model is profiled.
     'kv.profileProgress': z.object({ path: z.string(), done: z.number().int().nonnegative(), total: z.number().int().positive() }),
 } as const;

@@ -5,6 +5,7 @@ import type { EventEnvelope } from '../common/contract.ts';
 import { rankHeads } from '../common/kv/policy.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { Engine } from './engine.ts';
+import { fitPublished } from './planner.ts';
 import { profileModel } from './profiler/profileModel.ts';
 
 interface ParentChannel {
@@ -51,6 +52,7 @@ const handlers: Partial<Handlers> = {
     'memory.stats': () => engine.memoryStats(),
     'memory.plan': (params) => engine.plan(params),
     'memory.fit': ({ request, goal }) => engine.fit(request, goal),
+    'memory.fitPublished': ({ models, kv }) => fitPublished(models, kv),
     // Only in a host started for profiling (HeadProfiling): its engine never loads a model.
     'kv.profile': async ({ path, force, prompts, tokens }) => {
         const run = await profileModel({

@@ -248,6 +248,11 @@ export class EngineSupervisor {
         return client.request('engine.kvStats', {});
     }
 
+    /** The catalog's verdicts on this machine (the engine host plans them from published shapes). */
+    async fitPublished(params: Params<'memory.fitPublished'>): Promise<Result<'memory.fitPublished'>> {
+        return (await this.#connected()).request('memory.fitPublished', params);
+    }
+
     async stopGeneration(params: Params<'generate.stop'>): Promise<Result<'generate.stop'>> {
         if (this.#client == null) return { stopped: false };
         return this.#client.request('generate.stop', params);

@@ -77,6 +77,20 @@ const malformed: Record<Method, Array<{ params: unknown; mentions: string }>> = 
         { params: { goal: 'context' }, mentions: 'request' },
         { params: { request: { path: '/m.gguf', contextSize: 1024 }, goal: 'speed' }, mentions: 'goal' },
     ],
+    'memory.fitPublished': [
+        { params: { models: [], kv: { mode: 'squeeze' } }, mentions: 'kv.mode' },
+        { params: { models: [{ id: 'x', architecture: 'llama', sizeBytes: 1, layers: 0 }], kv: { mode: 'off' } }, mentions: 'models.0.layers' },
+    ],
+    'models.list': [{ params: { folder: '/tmp' }, mentions: 'folder' }],
+    'models.catalog': [{ params: { refresh: true }, mentions: 'refresh' }],
+    'models.download': [
+        { params: {}, mentions: 'source' },
+        { params: { source: '   ' }, mentions: 'source' },
+        { params: { source: 'hf:a/b:Q4_K_M', sha256: 'abc' }, mentions: 'sha256' },
+        { params: { source: 'hf:a/b:Q4_K_M', into: '/etc' }, mentions: 'into' },
+    ],
+    'models.cancelDownload': [{ params: {}, mentions: 'id' }, { params: { id: '../x' }, mentions: 'id' }],
+    'models.downloads': [{ params: { all: true }, mentions: 'all' }],
     'kv.profile': [
         { params: {}, mentions: 'path' },
         { params: { path: '/m.gguf', prompts: 0 }, mentions: 'prompts' },
