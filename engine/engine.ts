@@ -2,6 +2,7 @@
 // The conversation is owned by the backend (SQLite) and sent with every turn: documents,
 // history and prompt. What the sequence already holds is reused, so a follow-up question
 // reads only the new tokens; a restarted engine simply reads everything again.
+import * as fs from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { ChatHistoryItem, LlamaChatSession, LlamaCompletion, LlamaContextSequence } from 'node-llama-cpp';
@@ -11,13 +12,13 @@ import type { FitGoal, FitResult, MemoryPlan, PlanInput, Prediction } from '../c
 import type { KvStats } from '../common/kv/usage.ts';
 import { contextOverflow, generateChat, type GenerationRun } from './chat.ts';
 import { generateCompletion } from './completion.ts';
-import { checkGgufFile } from './ggufHeader.ts';
 import { formatPolicyFile } from './kv/native.ts';
 import { loadModel, type LoadedModel } from './load.ts';
 import { fit, plan, planMemory } from './planner.ts';
 import { backendOf, runtime } from './runtime.ts';
 import { SpeedMeter } from './speedMeter.ts';
 import { kvStatsOf, LIVE_STATS_INTERVAL_MS, memoryStatsOf } from './stats.ts';
+import { checkGgufFile } from '../common/ggufHeader.ts';
 
 export interface EngineEvents {
     loadProgress: (path: string, progress: number) => void;
@@ -76,7 +77,7 @@ export class Engine {
 
     async #load(params: Params<'model.load'>): Promise<ModelInfo> {
         // A file that cannot be a model is refused while the model that works stays loaded.
-        const header = await checkGgufFile(params.path);
+        const header = await checkGgufFile(fs, params.path);
         const loadedFrom = JSON.stringify([params, header.fileBytes, header.modifiedMs]);
         if (this.#loaded?.loadedFrom === loadedFrom) return this.#loaded.info;
         await this.unload();

@@ -2,6 +2,7 @@
 // runtime's llama.cpp build, the KV plan from the model's shape and head profile, the context
 // created with it, and what llama.cpp then logged allocating. Generation, stats and memory
 // plans build on what this returns.
+import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import type { LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
 import type { EngineBuild, Params } from '../common/contract.ts';
@@ -11,12 +12,12 @@ import { attentionFromMetadata, contextCellsFor, headwiseSupport, KV_CACHE_TYPES
 import type { Device } from '../common/devices.ts';
 import { COMPRESSED_UBATCH, kvBytes, planFromProfile, type FoundProfile, type HeadPlan, type KvMode, type ResolvedKv } from '../common/kv/policy.ts';
 import type { KvCompression } from '../common/kv/usage.ts';
-import { checkGgufFile } from './ggufHeader.ts';
 import { createKvContext, defaultThreads } from './kv/context.ts';
 import { buildSupportsHeadwise, type KvLogCollector } from './kv/native.ts';
 import { checkProfileShape, findProfile } from './kv/profiles.ts';
 import { BufferLog, type MeasuredBuffers } from './llamaLog.ts';
 import { computeDevice, runtime } from './runtime.ts';
+import { checkGgufFile } from '../common/ggufHeader.ts';
 
 export interface LoadOptions extends Params<'model.load'> {
     /** The head profile to plan with (null: none, the fallback order); by default kv.profile's, else the stored one. */
@@ -77,7 +78,7 @@ function kvOutcome(compression: KvCompression, resolved: ResolvedKv | null, log:
 
 export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
     const { path: modelPath, contextSize, threads, kv, gpuLayers, flashAttention, kvCacheType, onProgress } = options;
-    const file = await checkGgufFile(modelPath);
+    const file = await checkGgufFile(fs, modelPath);
     const { llama, build } = await runtime.get();
     const buffers = new BufferLog();
     const stopMeasuring = runtime.listen((line) => buffers.observe(line));

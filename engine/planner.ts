@@ -1,7 +1,7 @@
 // Predicts a model's memory before it is loaded: weights and compute buffers from
 // node-llama-cpp's resource estimation (it simulates llama.cpp's allocations), the KV cache
 // from policy.ts with the model's real shape. Runs where node-llama-cpp lives (engine host, CLI).
-import { stat } from 'node:fs/promises';
+import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { GgufFileInfo, GgufInsights, GgufMetadata, Llama } from 'node-llama-cpp';
@@ -13,10 +13,10 @@ import { AUTO_BUDGET_WITHOUT_PROFILE, budgetFor, COMPRESSED_UBATCH, fallbackScor
 import { kvUsageFromFormula } from '../common/kv/usage.ts';
 import { supportsHeadwise, type FitVerdict, type PublishedShape } from '../common/models.ts';
 import { HEADROOM_FRACTION, machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
-import { checkGgufFile } from './ggufHeader.ts';
 import { findProfile } from './kv/profiles.ts';
 import { buildSupportsHeadwise } from './kv/native.ts';
 import { backendOf, runtime } from './runtime.ts';
+import { checkGgufFile } from '../common/ggufHeader.ts';
 
 /** Tokens llama.cpp evaluates at once by default; a streaming head keeps room for one batch. */
 export const DEFAULT_UBATCH = 512;
@@ -45,7 +45,7 @@ const factsCache = new Map<string, Promise<ModelFacts>>();
 
 async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> {
     // Keyed by size and time too: a file replaced at the same path is read again.
-    const file = await stat(modelPath);
+    const file = await fs.stat(modelPath);
     const key = `${modelPath}:${file.size}:${file.mtimeMs}`;
     let facts = factsCache.get(key);
     if (facts == null) {
@@ -268,7 +268,7 @@ async function profileFor(llama: Llama, request: PlanInput): Promise<HeadProfile
 /** Runs a plan or fit for a model file on this process's runtime, one at a time with loads. */
 async function planned<T>(input: PlanInput, work: (llama: Llama, profile: HeadProfile | null) => Promise<T>): Promise<T> {
     const { llama } = await runtime.get();
-    await checkGgufFile(input.path); // node-llama-cpp's reader trusts the header's counts
+    await checkGgufFile(fs, input.path); // node-llama-cpp's reader trusts the header's counts
     try {
         return await runtime.exclusive(async () => work(llama, await profileFor(llama, input)));
     } catch (error) {

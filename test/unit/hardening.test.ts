@@ -4,18 +4,18 @@
 // folder's lock, and crafted GGUF headers. test/hostile.test.ts replays the rest for real.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { hostEvents } from '../../common/contract.ts';
+import { checkGgufFile } from '../../common/ggufHeader.ts';
 import { HeadroomError } from '../../common/errors.ts';
 import { describeIssues, plainIssue } from '../../common/issues.ts';
 import { RpcClient } from '../../common/rpc.ts';
 import { lockDataDir } from '../../backend/instanceLock.ts';
-import { checkGgufFile } from '../../engine/ggufHeader.ts';
 import { externalUrl, isOwnPage, permissionCheck, permissionRequest, windowPreferences } from '../../electron/security.ts';
 import { markdownUrl, safeImageUrl, safeLinkUrl } from '../../renderer/src/markdownUrls.ts';
 import { craftedGgufs } from '../support/hostileInputs.ts';
@@ -101,12 +101,12 @@ describe('plain words at the boundaries', () => {
 
 describe('the data folder lock', () => {
     test('a second holder is refused with a sentence; a lock left by a dead process is taken over', async () => {
-        const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-lock-'));
+        const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'headroom-lock-'));
         const lock = lockDataDir(dir);
         // Another live process holds it: pretend with the parent's pid.
-        await writeFile(lock.file, JSON.stringify({ pid: process.ppid, host: os.hostname(), startedAt: 0 }));
+        await fs.writeFile(lock.file, JSON.stringify({ pid: process.ppid, host: os.hostname(), startedAt: 0 }));
         assert.throws(() => lockDataDir(dir), (error: HeadroomError) => error.code === 'BUSY' && /^Headroom is already running with the data folder .*\(process \d+\)\./.test(error.message));
-        await writeFile(lock.file, JSON.stringify({ pid: 2 ** 22 + 17, host: os.hostname(), startedAt: 0 }));
+        await fs.writeFile(lock.file, JSON.stringify({ pid: 2 ** 22 + 17, host: os.hostname(), startedAt: 0 }));
         const taken = lockDataDir(dir);
         taken.release();
         lock.release();
@@ -115,13 +115,13 @@ describe('the data folder lock', () => {
 
 describe('GGUF headers', () => {
     test('a real model passes; every crafted header is refused at once with a sentence', async () => {
-        assert.equal((await checkGgufFile(STORIES)).architecture, 'llama');
-        const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-gguf-'));
+        assert.equal((await checkGgufFile(fs, STORIES)).architecture, 'llama');
+        const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'headroom-gguf-'));
         for (const { name, bytes } of craftedGgufs()) {
             const file = path.join(dir, name);
-            await writeFile(file, bytes);
+            await fs.writeFile(file, bytes);
             const started = performance.now();
-            await assert.rejects(checkGgufFile(file), (error: HeadroomError) =>
+            await assert.rejects(checkGgufFile(fs, file), (error: HeadroomError) =>
                 error.code === 'MODEL_LOAD_FAILED' && error.message.startsWith(`Could not load ${name}: `) && error.message.endsWith('.'), name);
             assert.ok(performance.now() - started < 1000, `${name} refused in ${Math.round(performance.now() - started)} ms`);
         }

@@ -4,9 +4,20 @@
 // length is checked against the bytes that are left, the walk has a size and a time budget,
 // and the tensors must fit in the file (a truncated download is refused before the model that
 // works is unloaded). Layout: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
-import { open, stat, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
-import { HeadroomError, noModelFile } from '../common/errors.ts';
+// Pure: the caller hands in the file system (Node's fs/promises), so the engine host and the
+// backend's Models view check files the same way.
+import { HeadroomError, noModelFile } from './errors.ts';
+
+/** The part of Node's fs/promises the check uses. */
+export interface GgufFileSystem {
+    stat: (path: string) => Promise<{ size: number; mtimeMs: number; isFile: () => boolean; isDirectory: () => boolean }>;
+    open: (path: string, flags: 'r') => Promise<GgufFileHandle>;
+}
+
+export interface GgufFileHandle {
+    read: (buffer: Uint8Array, offset: number, length: number, position: number) => Promise<{ bytesRead: number }>;
+    close: () => Promise<void>;
+}
 
 export interface GgufHeader {
     version: number;
@@ -50,19 +61,21 @@ const TENSOR_TYPES: Record<number, [bytes: number, elements: number]> = {
 };
 const MAX_TENSOR_TYPE = 63;
 
-class Problem extends Error {}
+/** Why a file is not a GGUF model Headroom reads, worded as the end of a sentence ("it is not a GGUF model file"). */
+export class GgufProblem extends Error {}
 
 /** Sequential little-endian reads through a window of the file, never past its end or the budget. */
 class HeaderReader {
-    #file: FileHandle;
+    #file: GgufFileHandle;
     #size: number;
     #budget: GgufCheckBudget;
-    #started = performance.now();
-    #buffer = Buffer.alloc(0);
+    #started = Date.now();
+    #buffer = new Uint8Array(0);
+    #view = new DataView(this.#buffer.buffer);
     #bufferStart = 0;
     offset = 0;
 
-    constructor(file: FileHandle, size: number, budget: GgufCheckBudget) {
+    constructor(file: GgufFileHandle, size: number, budget: GgufCheckBudget) {
         this.#file = file;
         this.#size = size;
         this.#budget = budget;
@@ -72,53 +85,60 @@ class HeaderReader {
         return this.#size - this.offset;
     }
 
-    async #bytes(count: number, what: string): Promise<Buffer> {
-        if (count > this.remaining) throw new Problem(`${what} runs past the end of the file`);
+    /** Where `count` bytes at the current offset start in the buffer, read in first when needed. */
+    async #at(count: number, what: string): Promise<number> {
+        if (count > this.remaining) throw new GgufProblem(`${what} runs past the end of the file`);
         if (this.offset + count > this.#budget.maxHeaderBytes) {
-            throw new Problem(`its header is larger than the ${Math.round(this.#budget.maxHeaderBytes / 1024 / 1024)} MB Headroom reads`);
+            throw new GgufProblem(`its header is larger than the ${Math.round(this.#budget.maxHeaderBytes / 1024 / 1024)} MB Headroom reads`);
         }
         const start = this.offset - this.#bufferStart;
         if (start < 0 || start + count > this.#buffer.length) {
-            if (performance.now() - this.#started > this.#budget.maxMs) throw new Problem('its header took too long to read');
+            this.checkTime();
             const length = Math.min(Math.max(count, 1 << 20), this.remaining);
-            const buffer = Buffer.alloc(length);
+            const buffer = new Uint8Array(length);
             const { bytesRead } = await this.#file.read(buffer, 0, length, this.offset);
-            if (bytesRead < count) throw new Problem(`${what} runs past the end of the file`);
+            if (bytesRead < count) throw new GgufProblem(`${what} runs past the end of the file`);
             this.#buffer = buffer.subarray(0, bytesRead);
+            this.#view = new DataView(buffer.buffer, 0, bytesRead);
             this.#bufferStart = this.offset;
         }
         const from = this.offset - this.#bufferStart;
         this.offset += count;
-        return this.#buffer.subarray(from, from + count);
+        return from;
     }
 
+    // The offset first: #at may replace the buffer and its view.
     async u32(what: string): Promise<number> {
-        return (await this.#bytes(4, what)).readUInt32LE(0);
+        const at = await this.#at(4, what);
+        return this.#view.getUint32(at, true);
     }
 
     async u64(what: string): Promise<bigint> {
-        return (await this.#bytes(8, what)).readBigUInt64LE(0);
+        const at = await this.#at(8, what);
+        return this.#view.getBigUint64(at, true);
     }
 
     async skip(count: bigint, what: string): Promise<void> {
-        if (count > BigInt(this.remaining)) throw new Problem(`${what} runs past the end of the file`);
+        if (count > BigInt(this.remaining)) throw new GgufProblem(`${what} runs past the end of the file`);
         if (count <= 1n << 16n) {
-            await this.#bytes(Number(count), what);
+            await this.#at(Number(count), what);
             return;
         }
         this.offset += Number(count); // large values are skipped, not read; the bound above still holds
-        if (this.offset > this.#budget.maxHeaderBytes) throw new Problem(`its header is larger than the ${Math.round(this.#budget.maxHeaderBytes / 1024 / 1024)} MB Headroom reads`);
+        if (this.offset > this.#budget.maxHeaderBytes) throw new GgufProblem(`its header is larger than the ${Math.round(this.#budget.maxHeaderBytes / 1024 / 1024)} MB Headroom reads`);
     }
 
     async string(what: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<string> {
         const length = await this.u64(what);
-        if (length > BigInt(Math.min(maxBytes, this.remaining))) throw new Problem(`${what} claims ${length} bytes, more than ${length > BigInt(this.remaining) ? 'the file has left' : 'such a name may have'}`);
-        return (await this.#bytes(Number(length), what)).toString('utf8');
+        if (length > BigInt(Math.min(maxBytes, this.remaining))) throw new GgufProblem(`${what} claims ${length} bytes, more than ${length > BigInt(this.remaining) ? 'the file has left' : 'such a name may have'}`);
+        const from = await this.#at(Number(length), what);
+        // Keys, architectures and tensor names are ASCII; anything else only ends up in a message.
+        return String.fromCharCode(...this.#buffer.subarray(from, from + Math.min(Number(length), 256)));
     }
 
     /** Keeps the walk within its time budget even when every item is tiny. */
     checkTime(): void {
-        if (performance.now() - this.#started > this.#budget.maxMs) throw new Problem('its header took too long to read');
+        if (Date.now() - this.#started > this.#budget.maxMs) throw new GgufProblem('its header took too long to read');
     }
 }
 
@@ -130,13 +150,13 @@ async function skipValue(reader: HeaderReader, type: number, key: string, inside
         await reader.skip(await reader.u64(`the length of ${key}`), `the text of ${key}`);
         return;
     }
-    if (type !== ARRAY || insideArray) throw new Problem(`${key} has a value of unknown type ${type}`);
+    if (type !== ARRAY || insideArray) throw new GgufProblem(`${key} has a value of unknown type ${type}`);
     const elementType = await reader.u32(`the element type of ${key}`);
     const count = await reader.u64(`the length of ${key}`);
     const elementSize = FIXED_SIZES[elementType] ?? (elementType === STRING ? 8 : null);
-    if (elementSize == null) throw new Problem(`${key} is an array of unknown type ${elementType}`);
+    if (elementSize == null) throw new GgufProblem(`${key} is an array of unknown type ${elementType}`);
     if (count * BigInt(elementSize) > BigInt(reader.remaining)) {
-        throw new Problem(`${key} claims ${count} elements, more than the file has room for`);
+        throw new GgufProblem(`${key} claims ${count} elements, more than the file has room for`);
     }
     if (elementType !== STRING) return reader.skip(count * BigInt(elementSize), `the elements of ${key}`);
     for (let i = 0n; i < count; i++) {
@@ -163,15 +183,15 @@ function tensorBytes(type: number, elements: bigint): bigint {
 }
 
 async function walk(reader: HeaderReader, fileBytes: number): Promise<Omit<GgufHeader, 'modifiedMs'>> {
-    if (fileBytes < FIXED_HEADER_BYTES) throw new Problem(`it is too short to be a model (${fileBytes} bytes)`);
-    if ((await reader.u32('the magic number')) !== MAGIC) throw new Problem('it is not a GGUF model file');
+    if (fileBytes < FIXED_HEADER_BYTES) throw new GgufProblem(`it is too short to be a model (${fileBytes} bytes)`);
+    if ((await reader.u32('the magic number')) !== MAGIC) throw new GgufProblem('it is not a GGUF model file');
     const version = await reader.u32('the version');
-    if (version !== 2 && version !== 3) throw new Problem(`it is a GGUF version ${version} file; llama.cpp reads versions 2 and 3`);
+    if (version !== 2 && version !== 3) throw new GgufProblem(`it is a GGUF version ${version} file; llama.cpp reads versions 2 and 3`);
     const tensorCount = await reader.u64('the tensor count');
     const metadataCount = await reader.u64('the metadata count');
     const room = BigInt(reader.remaining);
     if (tensorCount * BigInt(MIN_TENSOR_BYTES) + metadataCount * BigInt(MIN_METADATA_BYTES) > room) {
-        throw new Problem(`its header claims ${tensorCount} tensors and ${metadataCount} metadata entries, more than a file of ${fileBytes} bytes can hold; the file is damaged`);
+        throw new GgufProblem(`its header claims ${tensorCount} tensors and ${metadataCount} metadata entries, more than a file of ${fileBytes} bytes can hold; the file is damaged`);
     }
 
     let architecture: string | null = null;
@@ -183,22 +203,22 @@ async function walk(reader: HeaderReader, fileBytes: number): Promise<Omit<GgufH
         if (key === 'general.alignment' && typeof value === 'number') alignment = value;
         reader.checkTime();
     }
-    if (architecture == null || architecture === '') throw new Problem('its metadata names no architecture (general.architecture)');
-    if (tensorCount === 0n) throw new Problem('it holds no weights (a vocabulary-only file)');
-    if (alignment === 0 || (alignment & (alignment - 1)) !== 0) throw new Problem(`its alignment (${alignment}) is not a power of two`);
+    if (architecture == null || architecture === '') throw new GgufProblem('its metadata names no architecture (general.architecture)');
+    if (tensorCount === 0n) throw new GgufProblem('it holds no weights (a vocabulary-only file)');
+    if (alignment === 0 || (alignment & (alignment - 1)) !== 0) throw new GgufProblem(`its alignment (${alignment}) is not a power of two`);
 
     let dataEnd = 0n; // relative to the start of the tensor data
     for (let i = 0n; i < tensorCount; i++) {
         const name = await reader.string('a tensor name', MAX_TENSOR_NAME_BYTES);
         const dims = await reader.u32(`the dimensions of ${name}`);
-        if (dims > MAX_DIMS) throw new Problem(`tensor ${name} has ${dims} dimensions; llama.cpp allows ${MAX_DIMS}`);
+        if (dims > MAX_DIMS) throw new GgufProblem(`tensor ${name} has ${dims} dimensions; llama.cpp allows ${MAX_DIMS}`);
         let elements = 1n;
         for (let d = 0; d < dims; d++) {
             elements *= await reader.u64(`a dimension of ${name}`);
-            if (elements > 1n << 62n) throw new Problem(`tensor ${name} claims more elements than any model has`);
+            if (elements > 1n << 62n) throw new GgufProblem(`tensor ${name} claims more elements than any model has`);
         }
         const type = await reader.u32(`the type of ${name}`);
-        if (type > MAX_TENSOR_TYPE) throw new Problem(`tensor ${name} has an unknown type (${type})`);
+        if (type > MAX_TENSOR_TYPE) throw new GgufProblem(`tensor ${name} has an unknown type (${type})`);
         const offset = await reader.u64(`the offset of ${name}`);
         const end = offset + tensorBytes(type, elements);
         if (end > dataEnd) dataEnd = end;
@@ -206,32 +226,38 @@ async function walk(reader: HeaderReader, fileBytes: number): Promise<Omit<GgufH
     }
     const dataStart = BigInt(Math.ceil(reader.offset / alignment) * alignment);
     if (dataStart + dataEnd > BigInt(fileBytes)) {
-        throw new Problem(`it is cut short: its tensors need at least ${dataStart + dataEnd} bytes, but the file has ${fileBytes}. Download it again`);
+        throw new GgufProblem(`it is cut short: its tensors need at least ${dataStart + dataEnd} bytes, but the file has ${fileBytes}. Download it again`);
     }
     return { version, tensorCount: Number(tensorCount), metadataCount: Number(metadataCount), architecture, fileBytes };
 }
 
 /**
  * The header of a model file, once it is known to be a regular file whose GGUF header holds
- * together. Refuses anything else with one sentence: NOT_FOUND, or MODEL_LOAD_FAILED.
+ * together. Throws GgufProblem saying why not, or NOT_FOUND when there is no such file.
  */
-export async function checkGgufFile(modelPath: string, budget: GgufCheckBudget = DEFAULT_BUDGET): Promise<GgufHeader> {
-    const info = await stat(modelPath).catch(() => null);
+export async function readGgufHeader(fs: GgufFileSystem, modelPath: string, budget: GgufCheckBudget = DEFAULT_BUDGET): Promise<GgufHeader> {
+    const info = await fs.stat(modelPath).catch(() => null);
     if (info == null) throw noModelFile(modelPath);
-    const name = path.basename(modelPath);
-    if (!info.isFile()) throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${name}: it is ${info.isDirectory() ? 'a folder' : 'a device or a special file'}, not a model file.`);
-    let file: FileHandle;
+    if (!info.isFile()) throw new GgufProblem(`it is ${info.isDirectory() ? 'a folder' : 'a device or a special file'}, not a model file`);
+    let file: GgufFileHandle;
     try {
-        file = await open(modelPath, 'r');
+        file = await fs.open(modelPath, 'r');
     } catch {
-        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${name}: Headroom may not read it (check the file's permissions).`);
+        throw new GgufProblem('Headroom may not read it (check the file\'s permissions)');
     }
     try {
         return { ...await walk(new HeaderReader(file, info.size, budget), info.size), modifiedMs: info.mtimeMs };
-    } catch (error) {
-        if (error instanceof Problem) throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${name}: ${error.message}.`);
-        throw error;
     } finally {
         await file.close();
+    }
+}
+
+/** readGgufHeader for a file someone asked to load: refused with one sentence, NOT_FOUND or MODEL_LOAD_FAILED. */
+export async function checkGgufFile(fs: GgufFileSystem, modelPath: string, budget: GgufCheckBudget = DEFAULT_BUDGET): Promise<GgufHeader> {
+    try {
+        return await readGgufHeader(fs, modelPath, budget);
+    } catch (error) {
+        if (!(error instanceof GgufProblem)) throw error;
+        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${modelPath.split(/[\\/]/).at(-1) ?? modelPath}: ${error.message}.`);
     }
 }
