@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { LocalModels, type LocalModel } from '../common/models.ts';
+import { LocalModels, supportsHeadwise, type LocalModel } from '../common/models.ts';
 import { scanModels } from '../backend/models/discovery.ts';
 import { buildModelStores, type ModelStores } from './support/modelStores.ts';
 
@@ -35,7 +35,8 @@ describe('models on disk', () => {
     });
 
     test('head-level compression is marked for the architectures our build splits by head', () => {
-        for (const model of found.models) assert.equal(model.headwise, model.architecture === 'llama', model.name);
+        for (const model of found.models) assert.equal(model.headwise, supportsHeadwise(model.architecture), model.name);
+        assert.ok(found.models.some((m) => m.headwise) && found.models.some((m) => !m.headwise), 'both kinds are in the stores');
     });
 
     test('sizes count every part of a split model', async () => {

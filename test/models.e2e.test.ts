@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { MODEL_ORIGIN_LABELS } from '../common/models.ts';
+import { MODEL_ORIGIN_LABELS, supportsHeadwise } from '../common/models.ts';
 import { CATALOG } from '../backend/models/service.ts';
 import { launchChromium } from './support/browser.ts';
 import { startModelServer, type ModelServer } from './support/modelServer.ts';
@@ -63,7 +63,7 @@ describe('the Models view in web mode (Chromium)', () => {
             assert.equal(cells[1], model.architecture);
             assert.equal(cells[2], model.quantization);
             assert.equal(cells[4], `${model.trainContextSize.toLocaleString('en-US')} tokens`);
-            assert.equal(cells[5], model.architecture === 'llama' ? 'Head-level' : 'Full cache only');
+            assert.equal(cells[5], supportsHeadwise(model.architecture) ? 'Head-level' : 'Full cache only');
         }
         await page.getByText(/^Looked in \d+ folders; skipped 3 files$/).click();
         assert.equal(await page.getByTestId('scan-note').count(), stores.broken.length);
@@ -78,7 +78,7 @@ describe('the Models view in web mode (Chromium)', () => {
             const entry = entries.filter({ hasText: model.uri });
             const verdict = await entry.getByTestId('verdict').getAttribute('aria-label') ?? '';
             assert.match(verdict, /^Full cache: (does not fit|[\d,]+ tokens); /, model.id);
-            if (model.architecture === 'llama') {
+            if (supportsHeadwise(model.architecture)) {
                 assert.match(verdict, /; Compressed 50%: [\d,]+ tokens$/, model.id);
                 const [full, compressed] = [...verdict.matchAll(/([\d,]+) tokens/g)].map((m) => Number(m[1]?.replace(/,/g, '')));
                 assert.ok((compressed ?? 0) >= (full ?? 0), `${model.id}: compression fits at least as much (${full} → ${compressed})`);

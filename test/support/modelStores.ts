@@ -61,6 +61,8 @@ export async function buildModelStores(): Promise<ModelStores> {
     const qwen3 = await tinyModel('qwen3', 40960);
     const gemma3 = await tinyModel('gemma3', 131072);
     const phi3 = await tinyModel('phi3', 131072);
+    // an architecture the head-level cache has no tests for: listed as full cache only
+    const granite = await tinyModel('granite', 131072);
     const qwen2 = await tinyModel('qwen2', 32768);
 
     // Headroom's own folder, with a model split in two parts.
@@ -99,6 +101,7 @@ export async function buildModelStores(): Promise<ModelStores> {
     };
     await ollamaModel(gemma3, ['registry.ollama.ai', 'library', 'gemma3', 'tiny'], 'gemma3:tiny', 'gemma3', 131072);
     await ollamaModel(phi3, ['hf.co', 'someone', 'Phi-Tiny-GGUF', 'F16'], 'hf.co/someone/Phi-Tiny-GGUF:F16', 'phi3', 131072);
+    await ollamaModel(granite, ['hf.co', 'someone', 'Granite-Tiny-GGUF', 'F16'], 'hf.co/someone/Granite-Tiny-GGUF:F16', 'granite', 131072);
     const badManifest = path.join(ollama, 'manifests', 'registry.ollama.ai', 'library', 'broken', 'latest');
     await mkdir(path.dirname(badManifest), { recursive: true });
     await writeFile(badManifest, '{"schemaVersion": 2, "layers": [');
