@@ -184,7 +184,7 @@ function tensorBytes(type: number, elements: bigint): bigint {
 
 async function walk(reader: HeaderReader, fileBytes: number): Promise<Omit<GgufHeader, 'modifiedMs'>> {
     if (fileBytes < FIXED_HEADER_BYTES) throw new GgufProblem(`it is too short to be a model (${fileBytes} bytes)`);
-    if ((await reader.u32('the magic number')) !== MAGIC) throw new GgufProblem('it is not a GGUF model file');
+    if ((await reader.u32('the magic number')) !== MAGIC) throw new GgufProblem('it does not start with "GGUF", the mark of a model file');
     const version = await reader.u32('the version');
     if (version !== 2 && version !== 3) throw new GgufProblem(`it is a GGUF version ${version} file; llama.cpp reads versions 2 and 3`);
     const tensorCount = await reader.u64('the tensor count');

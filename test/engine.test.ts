@@ -96,7 +96,7 @@ describe('engine host on a real model (stories260K, no chat template)', () => {
         await writeFile(bogus, 'these are my notes, not a model\n'.repeat(100));
         const pid = engine.supervisor.state.pid;
         await assert.rejects(engine.supervisor.load({ path: bogus }), (error: HeadroomError) =>
-            error.code === 'MODEL_LOAD_FAILED' && error.message === 'Could not load notes.gguf: it is not a GGUF model file. stories260K.gguf is still loaded.');
+            error.code === 'MODEL_LOAD_FAILED' && error.message === 'Could not load notes.gguf: it does not start with "GGUF", the mark of a model file. stories260K.gguf is still loaded.');
         await assert.rejects(engine.supervisor.load({ path: path.join(dir, 'missing.gguf') }), (error: HeadroomError) =>
             error.code === 'NOT_FOUND' && error.message.includes('No model file at'));
         assert.equal(engine.supervisor.state.status, 'ready');
