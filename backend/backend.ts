@@ -1,15 +1,18 @@
 // What the UI talks to, whichever window it lives in: the Electron main process and the
 // web-mode server both serve these handlers and fan these events out. It owns the chats
 // (SQLite in the data folder) and drives the engine host through the supervisor.
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { EngineStatus, EventEnvelope, Method, Params, Result } from '../common/contract.ts';
 import { fromRpcError, HeadroomError, noModelLoaded } from '../common/errors.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { ChatService } from './chats.ts';
 import { HeadroomDatabase } from './database.ts';
+import { spawnWorkerThreadExtractor, type SpawnExtractor } from './documents/extractInWorker.ts';
 import type { SpawnHost } from './host/hostProcess.ts';
 import { HeadProfiling } from './host/profiling.ts';
-import { EngineSupervisor } from './host/supervisor.ts';
+import { EngineSupervisor, type EngineTimeouts } from './host/supervisor.ts';
+import { lockDataDir } from './instanceLock.ts';
 import { ModelsService, type ModelsServiceOptions } from './models/service.ts';
 import { SettingsService } from './settings.ts';
 
@@ -19,6 +22,11 @@ export interface BackendOptions {
     dataDir: string;
     /** The platform's file picker; absent where there is none (web mode). */
     pickModelFile?: () => Promise<string | null>;
+    /** Where documents are read: a worker thread by default, a utilityProcess in Electron. */
+    spawnExtractor?: SpawnExtractor;
+    /** When a stuck engine host is killed and started again; the defaults suit real models. */
+    engineTimeouts?: Partial<EngineTimeouts>;
+    profileIdleMs?: number;
     /** Where other apps' models are looked for, and download settings (tests: a temporary home). */
     models?: Pick<ModelsServiceOptions, 'places' | 'downloads'>;
 }
@@ -39,19 +47,32 @@ export interface Backend {
 
 export const DATABASE_FILE = 'headroom.sqlite';
 
-export function createBackend({ spawnHost, pickModelFile, dataDir, models: modelOptions }: BackendOptions): Backend {
+/** Throws (with a sentence) when another Headroom holds the data folder or the database cannot be opened. */
+export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtractor = () => spawnWorkerThreadExtractor(), engineTimeouts, profileIdleMs, models: modelOptions }: BackendOptions): Backend {
     const listeners = new Set<(event: EventEnvelope) => void>();
     const emit = (event: EventEnvelope) => {
         for (const listener of listeners) listener(event);
     };
-    const db = new HeadroomDatabase(path.join(dataDir, DATABASE_FILE));
+    mkdirSync(dataDir, { recursive: true });
+    // Before the database: opening it marks the replies that were streaming as interrupted.
+    const lock = lockDataDir(dataDir);
+    let db: HeadroomDatabase;
+    try {
+        db = new HeadroomDatabase(path.join(dataDir, DATABASE_FILE));
+    } catch (error) {
+        lock.release();
+        throw error;
+    }
     const settings = new SettingsService(db.settings);
     let chats: ChatService | null = null;
     let lastStatus: EngineStatus | null = null;
     const supervisor = new EngineSupervisor(spawnHost, (event) => {
-        chats?.onEngineEvent(event);
+        if (event.name !== 'engine.state') {
+            chats?.onEngineEvent(event);
+            emit(event);
+            return;
+        }
         emit(event);
-        if (event.name !== 'engine.state') return;
         // A model just loaded with the current settings, or none is loaded: nothing awaits a reload.
         const { status, model } = event.payload;
         const justLoaded = status === 'ready' && lastStatus === 'loading';
@@ -60,11 +81,11 @@ export function createBackend({ spawnHost, pickModelFile, dataDir, models: model
             settings.markLoaded(model != null);
             emit(eventEnvelope('settings.changed', settings.state));
         }
-    }, settings.settings.engine);
-    chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit);
+    }, settings.settings.engine, engineTimeouts);
+    chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit, spawnExtractor);
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
-    const profiling = new HeadProfiling(spawnHost, emit);
+    const profiling = new HeadProfiling(spawnHost, emit, profileIdleMs);
     const models = new ModelsService({ ...modelOptions, settings, supervisor, journal: db.settings, emit });
     const handlers: Handlers = {
         ...supervisor.handlers(),
@@ -128,6 +149,7 @@ export function createBackend({ spawnHost, pickModelFile, dataDir, models: model
             // Downloads note in the database that they were interrupted, then close their files.
             void models.dispose();
             db.close();
+            lock.release();
         },
     };
 }

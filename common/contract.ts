@@ -154,7 +154,9 @@ export const ChatView = z.object({
 });
 export type ChatView = z.infer<typeof ChatView>;
 
-const MAX_DOCUMENT_BASE64 = Math.ceil((64 * 1024 * 1024 + 1) / 3) * 4 + 4;
+/** The largest document Headroom reads; the window checks it before uploading anything. */
+export const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+const MAX_DOCUMENT_BASE64 = Math.ceil((MAX_DOCUMENT_BYTES + 1) / 3) * 4 + 4;
 
 /** What the engine host is asked to generate: documents, history and the new prompt. */
 export const GenerateParams = z.object({
@@ -233,7 +235,7 @@ export const requests = {
             chatId: Id,
             uploadId: Id,
             name: z.string().min(1).max(1024),
-            dataBase64: z.string().max(MAX_DOCUMENT_BASE64),
+            dataBase64: z.string().max(MAX_DOCUMENT_BASE64, { error: `dataBase64 holds more than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB: Headroom reads documents up to ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB` }),
         }).strict(),
         result: DocumentInfo,
     },
@@ -272,10 +274,10 @@ export const events = {
     'host.ready': z.object({ pid: z.number().int() }),
     'model.loadProgress': z.object({ path: z.string(), progress: z.number().min(0).max(1) }),
     // Streamed reply text; the generation id is the assistant message's id.
-    'chat.chunk': z.object({ generationId: GenerationId, text: z.string() }),
+    'chat.chunk': z.object({ generationId: GenerationId, text: z.string().max(1 << 20) }),
     'memory.stats': MemoryStats,
     'settings.changed': SettingsState,
-    'chat.prefill': z.object({ generationId: GenerationId, done: z.number().int(), total: z.number().int() }),
+    'chat.prefill': z.object({ generationId: GenerationId, done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
     'chat.message': StoredMessage,
     'chats.changed': z.object({ chatId: Id.nullable() }),
     'document.progress': z.object({ uploadId: Id, stage: z.enum(['reading', 'extracting', 'counting']), done: z.number(), total: z.number() }),
@@ -286,6 +288,9 @@ export const events = {
     // KV heads scored so far while a model is profiled.
     'kv.profileProgress': z.object({ path: z.string(), done: z.number().int().nonnegative(), total: z.number().int().positive() }),
 } as const;
+
+/** The events an engine host may send; the backend drops any other name it claims (chat.message, engine.state…). */
+export const hostEvents = ['host.ready', 'model.loadProgress', 'chat.chunk', 'chat.prefill', 'memory.stats', 'kv.profileProgress'] as const satisfies readonly (keyof typeof events)[];
 
 export type Method = keyof typeof requests;
 export type Params<M extends Method> = z.infer<(typeof requests)[M]['params']>;
@@ -312,6 +317,9 @@ export type ResponseEnvelope = z.infer<typeof ResponseEnvelope>;
 export type EventEnvelope<E extends EventName = EventName> = { [K in E]: { type: 'event'; name: K; payload: EventPayload<K> } }[E];
 
 const eventEnvelopes = (Object.keys(events) as EventName[]).map((name) => z.object({ type: z.literal('event'), name: z.literal(name), payload: events[name] }));
+/** An event an engine host sent, as the backend receives it once validated. */
+export type HostEventEnvelope = EventEnvelope<(typeof hostEvents)[number]>;
+
 export const EventEnvelope = z.discriminatedUnion('name', eventEnvelopes as [typeof eventEnvelopes[number], ...typeof eventEnvelopes]) as unknown as z.ZodType<EventEnvelope>;
 
 export const InboundToClient = z.union([ResponseEnvelope, EventEnvelope]);

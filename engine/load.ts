@@ -2,11 +2,11 @@
 // runtime's llama.cpp build, the KV plan from the model's shape and head profile, the context
 // created with it, and what llama.cpp then logged allocating. Generation, stats and memory
 // plans build on what this returns.
-import { stat } from 'node:fs/promises';
+import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import type { LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
 import type { EngineBuild, Params } from '../common/contract.ts';
-import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
+import { errorMessage, HeadroomError } from '../common/errors.ts';
 import { automaticContextSize, flashAttentionOption } from '../common/loadOptions.ts';
 import { attentionFromMetadata, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, kvCacheTypeRefusal, kvShapeFromMetadata, type KvShape } from '../common/modelShape.ts';
 import type { Device } from '../common/devices.ts';
@@ -17,6 +17,7 @@ import { buildSupportsHeadwise, type KvLogCollector } from './kv/native.ts';
 import { checkProfileShape, findProfile } from './kv/profiles.ts';
 import { BufferLog, type MeasuredBuffers } from './llamaLog.ts';
 import { computeDevice, runtime } from './runtime.ts';
+import { checkGgufFile } from '../common/ggufHeader.ts';
 
 export interface LoadOptions extends Params<'model.load'> {
     /** The head profile to plan with (null: none, the fallback order); by default kv.profile's, else the stored one. */
@@ -77,8 +78,7 @@ function kvOutcome(compression: KvCompression, resolved: ResolvedKv | null, log:
 
 export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
     const { path: modelPath, contextSize, threads, kv, gpuLayers, flashAttention, kvCacheType, onProgress } = options;
-    const file = await stat(modelPath).catch(() => null);
-    if (file == null || !file.isFile()) throw noModelFile(modelPath);
+    const file = await checkGgufFile(fs, modelPath);
     const { llama, build } = await runtime.get();
     const buffers = new BufferLog();
     const stopMeasuring = runtime.listen((line) => buffers.observe(line));
@@ -124,7 +124,7 @@ export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
             const contextOptions: LlamaContextOptions = {
                 ...(flashAttention != null ? { flashAttention: flashAttentionOption(flashAttention) } : {}),
                 ...(kvCacheType != null ? { experimentalKvCacheKeyType: KV_CACHE_TYPES[kvCacheType].ggml, experimentalKvCacheValueType: KV_CACHE_TYPES[kvCacheType].ggml } : {}),
-                threads: threads ?? defaultThreads(llama, file.size),
+                threads: threads ?? defaultThreads(llama, file.fileBytes),
                 contextSize: resolved != null ? contextTokens : (contextSize ?? { max: contextTokens }),
             };
             let created: Awaited<ReturnType<typeof createKvContext>>;
@@ -139,7 +139,7 @@ export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
             const shape = kvShapeFromMetadata(metadata, cells, context.batchSize, kvCacheType)
                 ?? { layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: cells, ubatch: context.batchSize };
             return {
-                path: modelPath, fileBytes: file.size, architecture, model, context, shape,
+                path: modelPath, fileBytes: file.fileBytes, architecture, model, context, shape,
                 kv: kvOutcome(compression, resolved, kvLog, profile),
                 measured: buffers.measured,
                 async dispose() {

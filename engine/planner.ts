@@ -1,12 +1,12 @@
 // Predicts a model's memory before it is loaded: weights and compute buffers from
 // node-llama-cpp's resource estimation (it simulates llama.cpp's allocations), the KV cache
 // from policy.ts with the model's real shape. Runs where node-llama-cpp lives (engine host, CLI).
-import { stat } from 'node:fs/promises';
+import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { GgufFileInfo, GgufInsights, GgufMetadata, Llama } from 'node-llama-cpp';
 import type { Device } from '../common/devices.ts';
-import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
+import { HeadroomError } from '../common/errors.ts';
 import { flashAttentionOption, type FlashAttention } from '../common/loadOptions.ts';
 import { attentionOf, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, KvCacheType, kvCacheTypeRefusal, kvShapeOf, supportsKvCacheType, type ModelAttention } from '../common/modelShape.ts';
 import { AUTO_BUDGET_WITHOUT_PROFILE, budgetFor, COMPRESSED_UBATCH, fallbackScores, KV_OFF, planForBudget, type HeadPlan, type HeadProfile, type KvOptions } from '../common/kv/policy.ts';
@@ -16,6 +16,7 @@ import { HEADROOM_FRACTION, machineVerdict, PlanRequest, type FitGoal, type FitR
 import { findProfile } from './kv/profiles.ts';
 import { buildSupportsHeadwise } from './kv/native.ts';
 import { backendOf, runtime } from './runtime.ts';
+import { checkGgufFile } from '../common/ggufHeader.ts';
 
 /** Tokens llama.cpp evaluates at once by default; a streaming head keeps room for one batch. */
 export const DEFAULT_UBATCH = 512;
@@ -44,7 +45,7 @@ const factsCache = new Map<string, Promise<ModelFacts>>();
 
 async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> {
     // Keyed by size and time too: a file replaced at the same path is read again.
-    const file = await stat(modelPath);
+    const file = await fs.stat(modelPath);
     const key = `${modelPath}:${file.size}:${file.mtimeMs}`;
     let facts = factsCache.get(key);
     if (facts == null) {
@@ -267,13 +268,13 @@ async function profileFor(llama: Llama, request: PlanInput): Promise<HeadProfile
 /** Runs a plan or fit for a model file on this process's runtime, one at a time with loads. */
 async function planned<T>(input: PlanInput, work: (llama: Llama, profile: HeadProfile | null) => Promise<T>): Promise<T> {
     const { llama } = await runtime.get();
-    const file = await stat(input.path).catch(() => null);
-    if (file == null || !file.isFile()) throw noModelFile(input.path);
+    await checkGgufFile(fs, input.path); // node-llama-cpp's reader trusts the header's counts
     try {
         return await runtime.exclusive(async () => work(llama, await profileFor(llama, input)));
     } catch (error) {
         if (error instanceof HeadroomError) throw error;
-        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not read ${path.basename(input.path)}: ${errorMessage(error)} Is it a valid GGUF model file?`);
+        console.error(`Headroom: planning ${input.path} failed:`, error);
+        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not plan memory for ${path.basename(input.path)}: llama.cpp could not make sense of the model (the details were logged).`);
     }
 }
 

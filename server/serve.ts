@@ -4,7 +4,7 @@ import { existsSync, statSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { errorMessage } from '../common/errors.ts';
+import { errorMessage, HeadroomError } from '../common/errors.ts';
 import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { kvSettingsOf, loadParamsOf } from '../common/settingsRequests.ts';
 import { createBackend, type Backend } from '../backend/backend.ts';
@@ -83,7 +83,8 @@ let backend: Backend;
 try {
     backend = createBackend({ spawnHost: spawnNodeHost, dataDir });
 } catch (error) {
-    fail(`cannot open the chat database in ${dataDir}: ${errorMessage(error)}`);
+    // Another Headroom on this data folder says so itself; anything else is the database.
+    fail(error instanceof HeadroomError ? error.message : `cannot open the chat database in ${dataDir}: ${errorMessage(error)}`);
 }
 // What the command line says becomes the settings (validated like the panel's), so the
 // planner, the settings panel and the loaded model all agree.

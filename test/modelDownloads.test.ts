@@ -193,7 +193,7 @@ describe('model downloads', () => {
         server.route('/models/page.gguf', { status: 200, body: '<!DOCTYPE html><html><body>Sign in to download</body></html>' });
         const page = await manager.finished(manager.start({ source: server.url('/models/page.gguf') }).id);
         assert.equal(page.status, 'failed');
-        assert.match(page.error ?? '', /page\.gguf is not a GGUF model \(Invalid GGUF magic.*\); the file was deleted\.$/);
+        assert.match(page.error ?? '', /page\.gguf is not a GGUF model \(it does not start with "GGUF", the mark of a model file\); the file was deleted\.$/);
         assert.deepEqual(await readdir(dir), []);
     });
 

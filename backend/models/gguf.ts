@@ -1,8 +1,9 @@
 // What a GGUF file's header says about its model, read with node-llama-cpp's parser: the
 // metadata and, only when the header names no file type, the tensor table. Never the weights.
-import { stat } from 'node:fs/promises';
+import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../common/errors.ts';
+import { readGgufHeader } from '../../common/ggufHeader.ts';
 
 export interface ModelHeader {
     architecture: string;
@@ -35,6 +36,8 @@ const typeName = (name: string | undefined) => name?.replace(/^(MOSTLY|ALL)_/, '
 
 /** Reads the header; throws with the parser's reason when the file is not a readable GGUF. */
 export async function readModelHeader(file: string): Promise<ModelHeader> {
+    // node-llama-cpp's parser trusts the header's counts: a crafted file would keep it (and this process) busy for ever.
+    await readGgufHeader(fs, file);
     const { readGgufFileInfo, GgufFileType, GgmlType } = await import('node-llama-cpp');
     const info = await readGgufFileInfo(file, { readTensorInfo: false, logWarnings: false, ignoreKeys: SKIPPED_KEYS, spliceSplitFiles: false });
     const general = info.metadata.general;
@@ -78,7 +81,7 @@ export async function describeModelFile(file: string): Promise<ModelFile> {
     let sizeBytes = 0;
     let modifiedAt = 0;
     for (const [index, part] of parts.entries()) {
-        const info = await stat(part).catch(() => null);
+        const info = await fs.stat(part).catch(() => null);
         if (info == null || !info.isFile()) throw new Error(`part ${index + 1} of ${parts.length} (${path.basename(part)}) is missing`);
         sizeBytes += info.size;
         modifiedAt = Math.max(modifiedAt, info.mtimeMs);

@@ -1,12 +1,14 @@
 // Profiling one model file, as `npm run profile` and the app's "Profile heads" both do: hash
 // the file, reuse the stored profile unless forced, score every KV head, pick the recommended
 // budget, and store the profile where model loads look it up (by the file's sha256).
+import * as fs from 'node:fs/promises';
 import { HeadroomError } from '../../common/errors.ts';
 import type { HeadProfile } from '../../common/kv/policy.ts';
 import { buildSupportsHeadwise } from '../kv/native.ts';
 import { modelSha256, profilePathFor, readProfile, writeProfile } from '../kv/profiles.ts';
 import { runtime } from '../runtime.ts';
 import { DEFAULT_BUDGETS, profileHeads, type AblationMethod } from './headProfiler.ts';
+import { checkGgufFile } from '../../common/ggufHeader.ts';
 
 export interface ProfileModelOptions {
     modelPath: string;
@@ -40,6 +42,7 @@ export async function profileModel(options: ProfileModelOptions): Promise<Profil
         throw new HeadroomError('BAD_REQUEST', 'prompts, tokens (≥ 128), seed, sinks and window must be whole numbers.');
     }
     if (budgets.some((b) => !(b > 0 && b <= 1))) throw new HeadroomError('BAD_REQUEST', 'Budgets must be fractions in (0, 1].');
+    await checkGgufFile(fs, options.modelPath);
     log(`hashing ${options.modelPath}…`);
     const sha256 = await modelSha256(options.modelPath);
     const path = options.out ?? profilePathFor(sha256);
