@@ -1,15 +1,19 @@
 // What the UI talks to, whichever window it lives in: the Electron main process and the
 // web-mode server both serve these handlers and fan these events out. It owns the chats
 // (SQLite in the data folder) and drives the engine host through the supervisor.
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { EngineStatus, EventEnvelope, Method, Params, Result } from '../common/contract.ts';
 import { fromRpcError, HeadroomError, noModelLoaded } from '../common/errors.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { ChatService } from './chats.ts';
 import { HeadroomDatabase } from './database.ts';
+import { spawnWorkerThreadExtractor, type SpawnExtractor } from './documents/extractInWorker.ts';
 import type { SpawnHost } from './host/hostProcess.ts';
 import { HostJobs } from './host/jobs.ts';
-import { EngineSupervisor } from './host/supervisor.ts';
+import { EngineSupervisor, type EngineTimeouts } from './host/supervisor.ts';
+import { lockDataDir } from './instanceLock.ts';
+import { ModelsService, type ModelsServiceOptions } from './models/service.ts';
 import { SettingsService } from './settings.ts';
 
 export interface BackendOptions {
@@ -18,6 +22,14 @@ export interface BackendOptions {
     dataDir: string;
     /** The platform's file picker; absent where there is none (web mode). */
     pickModelFile?: () => Promise<string | null>;
+    /** Where documents are read: a worker thread by default, a utilityProcess in Electron. */
+    spawnExtractor?: SpawnExtractor;
+    /** When a stuck engine host is killed and started again; the defaults suit real models. */
+    engineTimeouts?: Partial<EngineTimeouts>;
+    /** When a profile or recall test that reports no progress is stopped (tests: short). */
+    jobIdleMs?: number;
+    /** Where other apps' models are looked for, and download settings (tests: a temporary home). */
+    models?: Pick<ModelsServiceOptions, 'places' | 'downloads'>;
 }
 
 export interface Backend {
@@ -27,26 +39,41 @@ export interface Backend {
     readonly supervisor: EngineSupervisor;
     readonly settings: SettingsService;
     readonly chats: ChatService;
+    readonly models: ModelsService;
     readonly db: HeadroomDatabase;
     subscribe: (listener: (event: EventEnvelope) => void) => () => void;
+    /** Stops the engine host and any download (a download resumes next time). */
     dispose: () => void;
 }
 
 export const DATABASE_FILE = 'headroom.sqlite';
 
-export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOptions): Backend {
+/** Throws (with a sentence) when another Headroom holds the data folder or the database cannot be opened. */
+export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtractor = () => spawnWorkerThreadExtractor(), engineTimeouts, jobIdleMs, models: modelOptions }: BackendOptions): Backend {
     const listeners = new Set<(event: EventEnvelope) => void>();
     const emit = (event: EventEnvelope) => {
         for (const listener of listeners) listener(event);
     };
-    const db = new HeadroomDatabase(path.join(dataDir, DATABASE_FILE));
+    mkdirSync(dataDir, { recursive: true });
+    // Before the database: opening it marks the replies that were streaming as interrupted.
+    const lock = lockDataDir(dataDir);
+    let db: HeadroomDatabase;
+    try {
+        db = new HeadroomDatabase(path.join(dataDir, DATABASE_FILE));
+    } catch (error) {
+        lock.release();
+        throw error;
+    }
     const settings = new SettingsService(db.settings);
     let chats: ChatService | null = null;
     let lastStatus: EngineStatus | null = null;
     const supervisor = new EngineSupervisor(spawnHost, (event) => {
-        chats?.onEngineEvent(event);
+        if (event.name !== 'engine.state') {
+            chats?.onEngineEvent(event);
+            emit(event);
+            return;
+        }
         emit(event);
-        if (event.name !== 'engine.state') return;
         // A model just loaded with the current settings, or none is loaded: nothing awaits a reload.
         const { status, model } = event.payload;
         const justLoaded = status === 'ready' && lastStatus === 'loading';
@@ -55,14 +82,16 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
             settings.markLoaded(model != null);
             emit(eventEnvelope('settings.changed', settings.state));
         }
-    }, settings.settings.engine);
-    chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit);
+    }, settings.settings.engine, engineTimeouts);
+    chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit, spawnExtractor);
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
-    const jobs = new HostJobs(spawnHost, emit);
+    const jobs = new HostJobs(spawnHost, emit, jobIdleMs);
+    const models = new ModelsService({ ...modelOptions, settings, supervisor, journal: db.settings, emit });
     const handlers: Handlers = {
         ...supervisor.handlers(),
         ...chats.handlers(),
+        ...models.handlers(),
         'kv.profile': (params) => jobs.profile(params, settings.settings.engine),
         'kv.testRecall': async (params) => {
             const load = supervisor.loadedWith;
@@ -81,10 +110,12 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
         },
         'settings.get': async () => settings.state,
         'settings.update': async (patch) => {
+            const folder = models.folder();
             const state = settings.update(patch);
             // another llama.cpp needs another engine host: it starts and loads the model again
             void supervisor.useEngine(state.settings.engine).catch(() => {}); // failures surface as engine state
             emit(eventEnvelope('settings.changed', state));
+            if (models.folder() !== folder) emit(eventEnvelope('models.changed', {}));
             return state;
         },
         // Generation is the backend's own business with the engine host, never the UI's.
@@ -93,6 +124,10 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
         },
         'generate.stop': async () => {
             throw new HeadroomError('NOT_AVAILABLE', 'Use chat.stop.');
+        },
+        // The catalog's verdicts come with models.catalog.
+        'memory.fitPublished': async () => {
+            throw new HeadroomError('NOT_AVAILABLE', 'Ask for models.catalog.');
         },
         'model.countTokens': async ({ texts }) => {
             const tokens = await supervisor.countTokens(texts);
@@ -111,6 +146,7 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
         supervisor,
         settings,
         chats,
+        models,
         db,
         subscribe(listener) {
             listeners.add(listener);
@@ -121,7 +157,10 @@ export function createBackend({ spawnHost, pickModelFile, dataDir }: BackendOpti
             disposed = true;
             jobs.cancel();
             supervisor.dispose();
+            // Downloads note in the database that they were interrupted, then close their files.
+            void models.dispose();
             db.close();
+            lock.release();
         },
     };
 }

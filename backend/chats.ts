@@ -6,13 +6,13 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type {
-    ChatMessage, ContextBudget, DocumentInfo, EventEnvelope, MessageStatus, ModelInfo, Params, PrefillInfo, Result, StopReason, StoredMessage,
+    ChatMessage, ContextBudget, DocumentInfo, EventEnvelope, HostEventEnvelope, MessageStatus, ModelInfo, Params, PrefillInfo, Result, StopReason, StoredMessage,
 } from '../common/contract.ts';
 import { documentBlock } from '../common/documentPrompt.ts';
 import { HeadroomError, noModelLoaded, toRpcError } from '../common/errors.ts';
-import { eventEnvelope, type Handlers } from '../common/rpc.ts';
+import { eventEnvelope, type CancelSignal, type Handlers } from '../common/rpc.ts';
 import type { HeadroomDatabase } from './database.ts';
-import { extractDocumentOffThread } from './documents/extractOffThread.ts';
+import { extractInWorker, type SpawnExtractor } from './documents/extractInWorker.ts';
 import type { EngineSupervisor } from './host/supervisor.ts';
 
 export type ChatHandlers = Handlers<
@@ -61,21 +61,29 @@ export class ChatService {
     #supervisor: EngineSupervisor;
     #snapshotDir: string;
     #emit: (event: EventEnvelope) => void;
-    #active: { chatId: string; messageId: string } | null = null;
+    #spawnExtractor: SpawnExtractor;
+    /**
+     * The chat whose reply is being written, and its assistant message once stored (null while
+     * the turn is prepared). Reserved synchronously, before any await, so a second Send (another
+     * tab, a double click) is refused before it touches anything; the engine writes one reply at a time.
+     */
+    #replying: { chatId: string; messageId: string | null } | null = null;
     #lastPrefill = new Map<string, PrefillInfo>();
 
-    constructor(db: HeadroomDatabase, supervisor: EngineSupervisor, snapshotDir: string, emit: (event: EventEnvelope) => void) {
+    constructor(db: HeadroomDatabase, supervisor: EngineSupervisor, snapshotDir: string, emit: (event: EventEnvelope) => void, spawnExtractor: SpawnExtractor) {
         this.#db = db;
         this.#supervisor = supervisor;
         this.#snapshotDir = snapshotDir;
         this.#emit = emit;
+        this.#spawnExtractor = spawnExtractor;
     }
 
-    /** Engine events the service acts on (the supervisor forwards them here and to the UI). */
-    onEngineEvent(event: EventEnvelope): void {
-        if (event.name !== 'chat.chunk' || this.#active == null) return;
+    /** Engine events the service acts on (the supervisor forwards them here and to the UI, validated). */
+    onEngineEvent(event: HostEventEnvelope): void {
+        if (event.name !== 'chat.chunk') return;
         const { generationId, text } = event.payload;
-        if (generationId === this.#active.messageId) this.#db.appendToMessage(generationId, text);
+        // Only the reply this service is writing: a chunk for any other message is dropped.
+        if (generationId === this.#replying?.messageId) this.#db.appendToMessage(generationId, text);
     }
 
     #changed(chatId: string | null): void {
@@ -129,14 +137,15 @@ export class ChatService {
         return { chat, messages, documents, budget: await this.#budget(documents, messages), lastPrefill: this.#lastPrefill.get(chatId) ?? null };
     }
 
-    async addDocument({ chatId, uploadId, name, dataBase64 }: Params<'documents.add'>): Promise<DocumentInfo> {
+    /** `signal`: the client that sent the document went away; reading it stops and nothing is stored. */
+    async addDocument({ chatId, uploadId, name, dataBase64 }: Params<'documents.add'>, signal?: CancelSignal): Promise<DocumentInfo> {
         this.#db.getChat(chatId);
         const progress = (stage: 'reading' | 'extracting' | 'counting', done: number, total: number) =>
             this.#emit(eventEnvelope('document.progress', { uploadId, stage, done, total }));
         progress('reading', 0, 1);
         const bytes = Buffer.from(dataBase64, 'base64');
         progress('extracting', 0, 1);
-        const extracted = await extractDocumentOffThread(name, bytes, (done, total) => progress('extracting', done, total));
+        const extracted = await extractInWorker(this.#spawnExtractor, name, bytes, { onProgress: (done, total) => progress('extracting', done, total), signal });
         const model = this.#model();
         let tokens: number | null = null;
         if (model != null) {
@@ -174,51 +183,71 @@ export class ChatService {
     }
 
     async send(chatId: string, prompt: string): Promise<StoredMessage> {
-        this.#assertCanGenerate();
+        return this.#reserved(chatId, () => this.#ask(chatId, prompt));
+    }
+
+    async regenerate(chatId: string): Promise<StoredMessage> {
+        return this.#reserved(chatId, async () => {
+            const messages = this.#db.listMessages(chatId);
+            const last = messages.at(-1);
+            const question = last?.role === 'assistant' ? messages.at(-2) : last;
+            if (question == null || question.role !== 'user') throw new HeadroomError('NOT_FOUND', 'There is no question to answer again in this chat.');
+            if (last != null && last !== question) this.#db.truncateFrom(last.id);
+            this.#changed(chatId);
+            return this.#reply(chatId, question, false);
+        });
+    }
+
+    async edit(messageId: string, text: string): Promise<StoredMessage> {
+        const message = this.#db.getMessage(messageId);
+        if (message.role !== 'user') throw new HeadroomError('BAD_REQUEST', 'Only your own messages can be edited.');
+        return this.#reserved(message.chatId, async () => {
+            this.#db.truncateFrom(messageId);
+            this.#changed(message.chatId);
+            return this.#ask(message.chatId, text);
+        });
+    }
+
+    /** A new question at the end of the chat, and its reply. */
+    async #ask(chatId: string, prompt: string): Promise<StoredMessage> {
         const chat = this.#db.getChat(chatId);
         if (chat.title === NEW_CHAT_TITLE && this.#db.listMessages(chatId).length === 0) this.#db.renameChat(chatId, titleFrom(prompt));
         const question = this.#db.addMessage(chatId, 'user', prompt, 'done');
+        this.#db.durable();
         this.#emit(eventEnvelope('chat.message', question));
         return this.#reply(chatId, question, true);
     }
 
-    async regenerate(chatId: string): Promise<StoredMessage> {
-        this.#assertCanGenerate();
-        const messages = this.#db.listMessages(chatId);
-        const last = messages.at(-1);
-        const question = last?.role === 'assistant' ? messages.at(-2) : last;
-        if (question == null || question.role !== 'user') throw new HeadroomError('NOT_FOUND', 'There is no question to answer again in this chat.');
-        if (last != null && last !== question) this.#db.truncateFrom(last.id);
-        this.#changed(chatId);
-        return this.#reply(chatId, question, false);
-    }
-
-    async edit(messageId: string, text: string): Promise<StoredMessage> {
-        this.#assertCanGenerate();
-        const message = this.#db.getMessage(messageId);
-        if (message.role !== 'user') throw new HeadroomError('BAD_REQUEST', 'Only your own messages can be edited.');
-        this.#db.truncateFrom(messageId);
-        this.#changed(message.chatId);
-        return this.send(message.chatId, text);
+    /** Runs a turn with the reply slot held, refusing at once (before any await) when it is taken. */
+    async #reserved(chatId: string, turn: () => Promise<StoredMessage>): Promise<StoredMessage> {
+        if (this.#replying != null) {
+            throw new HeadroomError('BUSY', this.#replying.chatId === chatId
+                ? 'A reply is already being written in this chat; stop it first.'
+                : 'A reply is being written in another chat; wait for it or stop it, then send again.');
+        }
+        const refusal = this.#supervisor.generationRefusal();
+        if (refusal != null) throw refusal;
+        const slot: { chatId: string; messageId: string | null } = { chatId, messageId: null };
+        this.#replying = slot;
+        try {
+            return await turn();
+        } finally {
+            if (this.#replying === slot) this.#replying = null;
+        }
     }
 
     async stop(chatId?: string): Promise<{ stopped: boolean }> {
-        const active = this.#active;
-        if (active == null || (chatId != null && active.chatId !== chatId)) return { stopped: false };
+        const active = this.#replying;
+        if (active?.messageId == null || (chatId != null && active.chatId !== chatId)) return { stopped: false };
         return this.#supervisor.stopGeneration({ generationId: active.messageId });
     }
 
     async deleteChat(chatId: string): Promise<void> {
-        if (this.#active?.chatId === chatId) await this.stop(chatId);
+        if (this.#replying?.chatId === chatId) await this.stop(chatId);
         this.#db.deleteChat(chatId);
         this.#lastPrefill.delete(chatId);
         await rm(this.#snapshotFile(chatId), { force: true });
         this.#changed(null);
-    }
-
-    #assertCanGenerate(): void {
-        if (this.#active != null) throw new HeadroomError('BUSY', 'A reply is already being generated; stop it first.');
-        if (this.#model() == null) throw noModelLoaded();
     }
 
     #snapshotFile(chatId: string): string {
@@ -242,7 +271,7 @@ export class ChatService {
         const snapshot = documents.length === 0 || documentTokens < SNAPSHOT_MIN_TOKENS ? undefined : { file, restore: reusable };
 
         const answer = this.#db.addMessage(chatId, 'assistant', '', 'streaming');
-        this.#active = { chatId, messageId: answer.id };
+        if (this.#replying?.chatId === chatId) this.#replying.messageId = answer.id;
         this.#emit(eventEnvelope('chat.message', answer));
         try {
             const result = await this.#supervisor.generate({
@@ -258,21 +287,21 @@ export class ChatService {
                 this.#db.setSnapshot(chatId, { file, modelKey: modelKey(model), prefixHash, tokens: documentTokens, prefillMs: Math.round(prefill.ms) });
             }
             const done = this.#db.finishMessage(answer.id, { text: result.text, status: finishedStatus(result.stopReason) });
+            this.#db.durable();
             this.#emit(eventEnvelope('chat.message', done));
             return done;
         } catch (error) {
             const rpcError = toRpcError(error);
-            // A turn that could not start (too long, engine busy) leaves the chat as it was.
+            // A turn that could not start (too long, engine busy) leaves the chat as it was: only
+            // the rows this turn added go, whatever else the chat holds by now.
             if (['CONTEXT_OVERFLOW', 'BUSY', 'NO_MODEL'].includes(rpcError.code)) {
-                this.#db.truncateFrom(newQuestion ? question.id : answer.id);
+                this.#db.deleteMessages(newQuestion ? [question.id, answer.id] : [answer.id]);
                 this.#changed(chatId);
                 throw error;
             }
             const failed = this.#db.finishMessage(answer.id, { status: 'error', error: rpcError.message });
             this.#emit(eventEnvelope('chat.message', failed));
             return failed;
-        } finally {
-            this.#active = null;
         }
     }
 
@@ -294,7 +323,7 @@ export class ChatService {
                 return {};
             },
             'chats.open': ({ chatId }) => this.open(chatId),
-            'documents.add': (params) => this.addDocument(params),
+            'documents.add': (params, context) => this.addDocument(params, context?.signal),
             'documents.remove': async ({ documentId }) => {
                 this.removeDocument(documentId);
                 return {};

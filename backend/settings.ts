@@ -1,6 +1,7 @@
 // Reads, validates and saves settings. A change is checked as a whole (each field, then the
 // rules between fields); a refused change keeps every old value and says why.
 import { HeadroomError } from '../common/errors.ts';
+import { plainProblem } from '../common/issues.ts';
 import { crossFieldProblems, DEFAULT_SETTINGS, isSettingKey, RELOAD_SETTINGS, SETTING_KEYS, SETTING_LABELS, Settings, SettingsPatch, type SettingKey, type SettingsState } from '../common/settings.ts';
 
 /** Where settings persist: the SQLite settings table (HeadroomDatabase.settings). */
@@ -41,7 +42,7 @@ export class SettingsService {
 
     /** Validate and save a change; throws INVALID_SETTINGS and changes nothing when refused. */
     update(patch: unknown): SettingsState {
-        const parsedPatch = SettingsPatch.safeParse(patch);
+        const parsedPatch = SettingsPatch.safeParse(patch, { error: plainProblem });
         if (!parsedPatch.success) {
             const issue = parsedPatch.error.issues[0];
             const key = issue?.path[0] == null ? undefined : String(issue.path[0]);

@@ -1,5 +1,5 @@
 // npm run bench:kv -- --model <gguf> --lengths 1024,2048 --out <dir>
-//   [--kv off,budget:0.5,0.25] [--kv-types f16,q8_0,q4_0] [--decode n] [--repeats n] [--threads n] [--profile <json>]
+//   [--kv off,budget:0.5,0.25] [--kv-types f16,q8_0,q4_0] [--offload gpu|cpu|auto] [--decode n] [--repeats n] [--threads n] [--profile <json>]
 // --kv takes one `--kv` value of the other CLIs, or several separated by commas, and --kv-types
 // (or --kv-type) one cache type or several: every mode is measured at every type.
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ runCli(async () => {
             'kv-type': { type: 'string' },
             decode: { type: 'string', default: '64' },
             threads: { type: 'string' },
+            offload: { type: 'string', default: 'auto' },
             repeats: { type: 'string', default: '3' },
             profile: { type: 'string' },
             out: { type: 'string' },
@@ -27,7 +28,7 @@ runCli(async () => {
     if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', 'usage: npm run bench:kv -- --model <gguf> --lengths 1024,2048 --out <dir> [--kv off,budget:0.5,0.25] [--kv-types f16,q8_0,q4_0]');
     const lengths = parseNumberList(values.lengths, 'lengths');
     if (lengths.some((n) => !Number.isInteger(n) || n < 16)) throw new HeadroomError('BAD_REQUEST', '--lengths must be whole token counts of at least 16.');
-    const modes = values.kv.split(',').map((m) => parseKvFlag(m.trim()));
+    const modes = values.kv.split(',').map((m) => parseKvFlag(m.trim(), values.offload));
     const kvTypes = (values['kv-types'] ?? values['kv-type'] ?? 'f16').split(',').map((t) => parseKvTypeFlag(t.trim()));
     const decodeTokens = Number(values.decode);
     const repeats = Number(values.repeats);

@@ -1,5 +1,7 @@
 // What the app's command-line tools (ask, plan, serve) share: one way to refuse an option, and
 // the options they have in common, read the same way.
+import os from 'node:os';
+import path from 'node:path';
 import { errorMessage } from '../common/errors.ts';
 
 /** Prints `<tool>: <message>` on stderr and exits with code 2 (the command was used wrongly). */
@@ -30,4 +32,12 @@ export function checked<T>(tool: string, read: () => T, usage?: string): T {
         const line = errorMessage(error).split('\n')[0] ?? '';
         return refuse(tool, usage == null ? line : `${line}\n${usage}`);
     }
+}
+
+/** Where `npm run serve` keeps chats and settings unless `--data-dir` says otherwise (Electron uses its userData). */
+export function defaultDataDir(): string {
+    const base = process.env.XDG_DATA_HOME != null && path.isAbsolute(process.env.XDG_DATA_HOME)
+        ? process.env.XDG_DATA_HOME
+        : path.join(os.homedir(), '.local', 'share');
+    return path.join(base, 'headroom');
 }

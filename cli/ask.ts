@@ -12,10 +12,12 @@ import { errorMessage, HeadroomError } from '../common/errors.ts';
 import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { createBackend } from '../backend/backend.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
+import { isRemoteModelSource } from '../common/models.ts';
 import { checked, contextOption, threadsOption } from './args.ts';
+import { resolveModelOption, savedModelsFolder } from './modelSource.ts';
 
 const TOOL = 'headroom ask';
-const USAGE = `Usage: npm run ask -- --model <path.gguf> --doc <file> [--doc <file> …] --question "<text>" [${KV_FLAG_USAGE}] [${KV_TYPE_FLAG_USAGE}] [--context <tokens>] [--threads <n>]\n`;
+const USAGE = `Usage: npm run ask -- --model <path.gguf|hf:user/repo:quant|URL> --doc <file> [--doc <file> …] --question "<text>" [${KV_FLAG_USAGE}] [${KV_TYPE_FLAG_USAGE}] [--context <tokens>] [--threads <n>]\n`;
 
 const values = checked(TOOL, () => parseArgs({
     options: {
@@ -34,21 +36,31 @@ if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);
 }
-const { question, loadParams } = checked(TOOL, () => {
+const { question, loadOptions } = checked(TOOL, () => {
     if (values.model == null) throw new Error('--model is required.');
     const asked = values.question?.trim() ?? '';
     if (asked === '') throw new Error('--question is required.');
-    const modelPath = path.resolve(values.model);
-    if (!existsSync(modelPath)) throw new Error(`no model file at ${modelPath}.`);
+    if (!isRemoteModelSource(values.model) && !existsSync(values.model)) throw new Error(`no model file at ${path.resolve(values.model)}.`);
     for (const doc of values.doc) if (!existsSync(doc)) throw new Error(`no document at ${path.resolve(doc)}.`);
     const kv = parseKvFlag(values.kv);
-    const params = LoadModelParams.safeParse({
-        path: modelPath, contextSize: contextOption(values.context), threads: threadsOption(values.threads), ...(kv.mode === 'off' ? {} : { kv }),
+    const options = {
+        contextSize: contextOption(values.context), threads: threadsOption(values.threads), ...(kv.mode === 'off' ? {} : { kv }),
         kvCacheType: parseKvTypeFlag(values['kv-type']),
-    });
+    };
+    // Checked here with a stand-in path, so a bad option is refused before any download.
+    const params = LoadModelParams.safeParse({ path: values.model, ...options });
     if (!params.success) throw new Error(`invalid options: ${params.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    return { question: asked, loadParams: params.data };
+    return { question: asked, loadOptions: options };
 });
+
+let modelPath: string;
+try {
+    modelPath = await resolveModelOption(values.model ?? '', savedModelsFolder());
+} catch (error) {
+    process.stderr.write(`${TOOL}: ${errorMessage(error)}\n`);
+    process.exit(1);
+}
+const loadParams = LoadModelParams.parse({ path: modelPath, ...loadOptions });
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-ask-'));
 const backend = createBackend({ spawnHost: spawnNodeHost, dataDir });

@@ -8,10 +8,12 @@ import { errorMessage } from '../common/errors.ts';
 import { GpuLayers } from '../common/loadOptions.ts';
 import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { Engine } from '../engine/engine.ts';
+import { isRemoteModelSource } from '../common/models.ts';
 import { checked, contextOption, refuse } from './args.ts';
+import { resolveModelOption, savedModelsFolder } from './modelSource.ts';
 
 const TOOL = 'headroom plan';
-const USAGE = `Usage: npm run plan -- --model <gguf> --context <n> [${KV_FLAG_USAGE}] [--offload gpu|cpu|auto] [--gpu-layers auto|<n>] [${KV_TYPE_FLAG_USAGE}] [--load]\n`;
+const USAGE = `Usage: npm run plan -- --model <gguf|hf:user/repo:quant|URL> --context <n> [${KV_FLAG_USAGE}] [--offload gpu|cpu|auto] [--gpu-layers auto|<n>] [${KV_TYPE_FLAG_USAGE}] [--load]\n`;
 
 const values = checked(TOOL, () => parseArgs({
     options: {
@@ -31,19 +33,27 @@ if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);
 }
-const request = checked(TOOL, () => {
+const options = checked(TOOL, () => {
     if (values.model == null) throw new Error('--model <path.gguf> is required.');
-    const modelPath = path.resolve(values.model);
-    if (!existsSync(modelPath)) throw new Error(`no model file at ${modelPath}.`);
+    if (!isRemoteModelSource(values.model) && !existsSync(values.model)) throw new Error(`no model file at ${path.resolve(values.model)}.`);
     const contextSize = contextOption(values.context);
     if (contextSize == null) throw new Error('--context <tokens> is required.');
     const gpuLayers = GpuLayers.safeParse(values['gpu-layers'] === 'auto' ? 'auto' : Number(values['gpu-layers']));
     if (!gpuLayers.success) throw new Error(`--gpu-layers must be auto or a whole number, not "${values['gpu-layers']}".`);
-    return { path: modelPath, contextSize, kv: parseKvFlag(values.kv, values.offload), gpuLayers: gpuLayers.data, kvCacheType: parseKvTypeFlag(values['kv-type']) };
+    return { model: values.model, contextSize, kv: parseKvFlag(values.kv, values.offload), gpuLayers: gpuLayers.data, kvCacheType: parseKvTypeFlag(values['kv-type']) };
 });
 
 // The engine the app runs, in this process: the same planner, the same load path, and
 // llama.cpp's own account of what it allocated.
+let modelPath: string;
+try {
+    modelPath = await resolveModelOption(options.model, savedModelsFolder());
+} catch (error) {
+    process.stderr.write(`${TOOL}: ${errorMessage(error)}\n`);
+    process.exit(1);
+}
+const request = { path: modelPath, contextSize: options.contextSize, kv: options.kv, gpuLayers: options.gpuLayers, kvCacheType: options.kvCacheType };
+
 const engine = new Engine({ loadProgress: () => {}, chunk: () => {}, prefill: () => {}, memoryStats: () => {} });
 try {
     const plan = await engine.plan(request);

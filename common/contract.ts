@@ -8,6 +8,7 @@ import { KvCacheType } from './modelShape.ts';
 import { KvMode, KvOptions, ProfileMethod, ProfileSummary, ProfileValidation } from './kv/policy.ts';
 import { NiahResult } from './niah.ts';
 import { KvCompression, KvStats, KvUsage } from './kv/usage.ts';
+import { CatalogView, DownloadRequest, DownloadState, FitVerdict, LocalModels, PublishedShape } from './models.ts';
 import { FitRequest, FitResult, MemoryPlan, PlanRequest, Prediction } from './plan.ts';
 import { SettingsState } from './settings.ts';
 
@@ -158,7 +159,9 @@ export const ChatView = z.object({
 });
 export type ChatView = z.infer<typeof ChatView>;
 
-const MAX_DOCUMENT_BASE64 = Math.ceil((64 * 1024 * 1024 + 1) / 3) * 4 + 4;
+/** The largest document Headroom reads; the window checks it before uploading anything. */
+export const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+const MAX_DOCUMENT_BASE64 = Math.ceil((MAX_DOCUMENT_BYTES + 1) / 3) * 4 + 4;
 
 /** What the engine host is asked to generate: documents, history and the new prompt. */
 export const GenerateParams = z.object({
@@ -271,7 +274,7 @@ export const requests = {
             chatId: Id,
             uploadId: Id,
             name: z.string().min(1).max(1024),
-            dataBase64: z.string().max(MAX_DOCUMENT_BASE64),
+            dataBase64: z.string().max(MAX_DOCUMENT_BASE64, { error: `dataBase64 holds more than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB: Headroom reads documents up to ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB` }),
         }).strict(),
         result: DocumentInfo,
     },
@@ -288,9 +291,17 @@ export const requests = {
     'memory.stats': { params: Empty, result: MemoryStats },
     'memory.plan': { params: PlanRequest, result: MemoryPlan },
     'memory.fit': { params: FitRequest, result: FitResult },
+    // The catalog's verdicts, planned from published shapes (backend → engine host)
+    'memory.fitPublished': { params: z.object({ models: z.array(PublishedShape).max(64), kv: KvOptions }).strict(), result: z.array(FitVerdict) },
     'settings.get': { params: Empty, result: SettingsState },
     // Checked field by field by the settings service, which words its refusals for people.
     'settings.update': { params: z.record(z.string(), z.unknown()), result: SettingsState },
+    // Models on disk, the catalog and downloads (UI → backend)
+    'models.list': { params: Empty, result: LocalModels },
+    'models.catalog': { params: Empty, result: CatalogView },
+    'models.download': { params: DownloadRequest, result: DownloadState },
+    'models.cancelDownload': { params: z.object({ id: Id }).strict(), result: z.object({ cancelled: z.boolean() }) },
+    'models.downloads': { params: Empty, result: z.array(DownloadState) },
     // Head profiling and test recall (UI → backend → an engine host of their own; one job at a time)
     'kv.profile': { params: ProfileParams, result: ProfileResult },
     // Answered by the chat engine, which has the model loaded.
@@ -309,13 +320,17 @@ export const events = {
     'host.ready': z.object({ pid: z.number().int() }),
     'model.loadProgress': z.object({ path: z.string(), progress: z.number().min(0).max(1) }),
     // Streamed reply text; the generation id is the assistant message's id.
-    'chat.chunk': z.object({ generationId: GenerationId, text: z.string() }),
+    'chat.chunk': z.object({ generationId: GenerationId, text: z.string().max(1 << 20) }),
     'memory.stats': MemoryStats,
     'settings.changed': SettingsState,
-    'chat.prefill': z.object({ generationId: GenerationId, done: z.number().int(), total: z.number().int() }),
+    'chat.prefill': z.object({ generationId: GenerationId, done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
     'chat.message': StoredMessage,
     'chats.changed': z.object({ chatId: Id.nullable() }),
     'document.progress': z.object({ uploadId: Id, stage: z.enum(['reading', 'extracting', 'counting']), done: z.number(), total: z.number() }),
+    // A download's progress, and its end (done, failed or cancelled).
+    'models.download': DownloadState,
+    // The models on disk may have changed (a download finished, the models folder moved).
+    'models.changed': Empty,
     // Profiling's progress: tokens evaluated of about `total`, and the time left at the speed so far.
     'kv.profileProgress': z.object({
         path: z.string(), stage: ProfileStage, done: z.number().int().nonnegative(), total: z.number().int().positive(), etaSeconds: z.number().nonnegative().nullable(),
@@ -326,6 +341,9 @@ export const events = {
         contextTokens: z.number().int().positive(), depth: z.number().min(0).max(1), correct: z.boolean(),
     }),
 } as const;
+
+/** The events an engine host may send; the backend drops any other name it claims (chat.message, engine.state…). */
+export const hostEvents = ['host.ready', 'model.loadProgress', 'chat.chunk', 'chat.prefill', 'memory.stats', 'kv.profileProgress', 'kv.recallProgress'] as const satisfies readonly (keyof typeof events)[];
 
 export type Method = keyof typeof requests;
 export type Params<M extends Method> = z.infer<(typeof requests)[M]['params']>;
@@ -352,6 +370,9 @@ export type ResponseEnvelope = z.infer<typeof ResponseEnvelope>;
 export type EventEnvelope<E extends EventName = EventName> = { [K in E]: { type: 'event'; name: K; payload: EventPayload<K> } }[E];
 
 const eventEnvelopes = (Object.keys(events) as EventName[]).map((name) => z.object({ type: z.literal('event'), name: z.literal(name), payload: events[name] }));
+/** An event an engine host sent, as the backend receives it once validated. */
+export type HostEventEnvelope = EventEnvelope<(typeof hostEvents)[number]>;
+
 export const EventEnvelope = z.discriminatedUnion('name', eventEnvelopes as [typeof eventEnvelopes[number], ...typeof eventEnvelopes]) as unknown as z.ZodType<EventEnvelope>;
 
 export const InboundToClient = z.union([ResponseEnvelope, EventEnvelope]);

@@ -12,6 +12,7 @@ export const ErrorCode = z.enum([
     'ENGINE_CRASHED',
     'ENGINE_OUT_OF_MEMORY',
     'ENGINE_UNAVAILABLE',
+    'TIMED_OUT',
     'NOT_AVAILABLE',
     'NOT_FOUND',
     'DOCUMENT_UNREADABLE',
@@ -49,8 +50,12 @@ export function errorMessage(error: unknown): string {
     return error instanceof Error ? error.message : String(error);
 }
 
+/** What an unexpected failure (a bug, never a refusal) says to a person; whoever caught it logs the error itself. */
+export const UNEXPECTED_ERROR = 'Something went wrong inside Headroom; the details were logged. Try again, and restart Headroom if it keeps happening.';
+
+/** A failure as it crosses a boundary: refusals as worded, anything else (a TypeError, a library's own text) as UNEXPECTED_ERROR. */
 export function toRpcError(error: unknown): RpcError {
-    if (!(error instanceof HeadroomError)) return { code: 'INTERNAL', message: errorMessage(error) };
+    if (!(error instanceof HeadroomError)) return { code: 'INTERNAL', message: UNEXPECTED_ERROR };
     return error.field == null ? { code: error.code, message: error.message } : { code: error.code, message: error.message, field: error.field };
 }
 

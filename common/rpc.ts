@@ -1,30 +1,33 @@
 // Both ends of the contract: `dispatch` serves validated requests, `RpcClient` sends them and
 // validates what comes back, events included. Transport-agnostic: callers move the envelopes.
-import { z } from 'zod';
 import {
     type EventName, type EventPayload, type Method, type Params, type Result, type ResponseEnvelope,
     EventEnvelope, InboundToClient, isMethod, RequestEnvelope, requests,
 } from './contract.ts';
 import { type ErrorCode, fromRpcError, HeadroomError, toRpcError } from './errors.ts';
+import { describeIssues, plainIssue } from './issues.ts';
 
-export type Handlers<M extends Method = Method> = {
-    [K in M]: (params: Params<K>) => Promise<Result<K>>;
-};
-
-/** The first few problems, each with the path it is about; and the first path, for a form to point at. */
-function describeIssues(error: z.ZodError): { message: string; field: string | undefined } {
-    const path = (issue: z.core.$ZodIssue) => issue.path.map(String).join('.');
-    const message = error.issues
-        .slice(0, 5)
-        .map((issue) => `${issue.path.length > 0 ? path(issue) : 'value'}: ${issue.message}`)
-        .join('; ');
-    const first = error.issues[0];
-    return { message, field: first != null && first.path.length > 0 ? path(first) : undefined };
+/** The part of an AbortSignal a handler uses (common/ sees neither the DOM's nor Node's types). */
+export interface CancelSignal {
+    readonly aborted: boolean;
+    addEventListener: (type: 'abort', listener: () => void, options?: { once?: boolean }) => void;
+    removeEventListener: (type: 'abort', listener: () => void) => void;
 }
 
+/** What a handler knows about the request besides its params: `signal` fires when the client went away. */
+export interface RequestContext {
+    signal: CancelSignal;
+}
+
+export type Handlers<M extends Method = Method> = {
+    [K in M]: (params: Params<K>, context?: RequestContext) => Promise<Result<K>>;
+};
+
+const NEVER_ABORTED: RequestContext = { signal: { aborted: false, addEventListener: () => {}, removeEventListener: () => {} } };
+
 /** Validate one raw inbound message and run its handler; never throws. */
-export async function dispatch(handlers: Partial<Handlers>, raw: unknown): Promise<ResponseEnvelope> {
-    const envelope = RequestEnvelope.safeParse(raw);
+export async function dispatch(handlers: Partial<Handlers>, raw: unknown, context: RequestContext = NEVER_ABORTED): Promise<ResponseEnvelope> {
+    const envelope = RequestEnvelope.safeParse(raw, { error: plainIssue });
     if (!envelope.success) {
         const id = typeof (raw as { id?: unknown } | null)?.id === 'number' ? (raw as { id: number }).id : -1;
         return { type: 'response', id, ok: false, error: { code: 'BAD_REQUEST', message: `Malformed request: ${describeIssues(envelope.error).message}` } };
@@ -32,17 +35,19 @@ export async function dispatch(handlers: Partial<Handlers>, raw: unknown): Promi
     const { id, method, params } = envelope.data;
     const fail = (error: HeadroomError): ResponseEnvelope => ({ type: 'response', id, ok: false, error: toRpcError(error) });
     if (!isMethod(method)) return fail(new HeadroomError('UNKNOWN_METHOD', `Unknown method "${method}".`));
-    const handler = handlers[method] as ((p: unknown) => Promise<unknown>) | undefined;
+    const handler = handlers[method] as ((p: unknown, c: RequestContext) => Promise<unknown>) | undefined;
     if (handler == null) return fail(new HeadroomError('NOT_AVAILABLE', `"${method}" is not available here.`));
-    const parsed = requests[method].params.safeParse(params ?? {});
+    const parsed = requests[method].params.safeParse(params ?? {}, { error: plainIssue });
     if (!parsed.success) {
         const { message, field } = describeIssues(parsed.error);
         return fail(new HeadroomError('BAD_REQUEST', `Invalid parameters for ${method}: ${message}`, field));
     }
     try {
-        const result = await handler(parsed.data);
+        const result = await handler(parsed.data, context);
         return { type: 'response', id, ok: true, result };
     } catch (error) {
+        // A refusal is worded for people already; anything else is a bug: logged whole, said plainly.
+        if (!(error instanceof HeadroomError)) console.error(`[rpc] ${method} failed unexpectedly:`, error);
         return { type: 'response', id, ok: false, error: toRpcError(error) };
     }
 }
@@ -51,18 +56,22 @@ export function eventEnvelope<E extends EventName>(name: E, payload: EventPayloa
     return { type: 'event', name, payload };
 }
 
-type Listener = (event: EventEnvelope) => void;
-
-/** Sends requests over any transport and validates every response and event it receives. */
-export class RpcClient {
+/**
+ * Sends requests over any transport and validates every response and event it receives.
+ * `E`: the events the other side may send (e.g. `hostEvents`); any other name is dropped.
+ */
+export class RpcClient<E extends EventName = EventName> {
     #nextId = 1;
     #pending = new Map<number, { method: Method; resolve: (value: unknown) => void; reject: (error: Error) => void }>();
-    #listeners = new Set<Listener>();
+    #listeners = new Set<(event: EventEnvelope<E>) => void>();
     #send: (envelope: RequestEnvelope) => void;
+    #accepts: ReadonlySet<EventName> | null;
 
-    constructor(send: (envelope: RequestEnvelope) => void) {
+    constructor(send: (envelope: RequestEnvelope) => void, options: { events?: readonly E[] } = {}) {
         this.#send = send;
+        this.#accepts = options.events == null ? null : new Set(options.events);
     }
+
 
     request<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
         const id = this.#nextId++;
@@ -78,27 +87,32 @@ export class RpcClient {
     }
 
     /** Every valid event, as it arrives. */
-    onEvent(listener: Listener): () => void {
+    onEvent(listener: (event: EventEnvelope<E>) => void): () => void {
         this.#listeners.add(listener);
         return () => this.#listeners.delete(listener);
     }
 
-    on<E extends EventName>(name: E, listener: (payload: EventPayload<E>) => void): () => void {
+    on<N extends E>(name: N, listener: (payload: EventPayload<N>) => void): () => void {
         return this.onEvent((event) => {
-            if (event.name === name) listener(event.payload as EventPayload<E>);
+            if (event.name === name) listener(event.payload);
         });
     }
 
     /** Feed one raw inbound message (response or event). Invalid ones are dropped and reported. */
     receive(raw: unknown): void {
-        const message = InboundToClient.safeParse(raw);
+        const message = InboundToClient.safeParse(raw, { error: plainIssue });
         if (!message.success) {
             console.warn(`[rpc] dropped a malformed message: ${describeIssues(message.error).message}`);
             return;
         }
         const data = message.data;
         if (data.type === 'event') {
-            for (const listener of this.#listeners) listener(data);
+            if (this.#accepts != null && !this.#accepts.has(data.name)) {
+                console.warn(`[rpc] dropped a "${data.name}" event the other side may not send`);
+                return;
+            }
+            // Checked just above: the name is one of E.
+            for (const listener of this.#listeners) listener(data as EventEnvelope<E>);
             return;
         }
         const pending = this.#pending.get(data.id);
@@ -108,7 +122,7 @@ export class RpcClient {
             pending.reject(fromRpcError(data.error));
             return;
         }
-        const result = requests[pending.method].result.safeParse(data.result);
+        const result = requests[pending.method].result.safeParse(data.result, { error: plainIssue });
         if (result.success) pending.resolve(result.data);
         else pending.reject(new HeadroomError('INTERNAL', `Invalid ${pending.method} result: ${describeIssues(result.error).message}`));
     }

@@ -21,6 +21,8 @@ export const Settings = z.object({
     /** null: automatic. */
     threads: Threads.nullable(),
     appearance: z.enum(['system', 'light', 'dark']),
+    /** null: the default folder (~/.local/share/headroom/models on Linux). */
+    modelsFolder: z.string().trim().max(4096).regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, 'must be an absolute path').nullable(),
 }).strict();
 export type Settings = z.infer<typeof Settings>;
 export type SettingKey = keyof Settings;
@@ -41,6 +43,7 @@ export const DEFAULT_SETTINGS: Settings = {
     flashAttention: 'auto',
     threads: null,
     appearance: 'system',
+    modelsFolder: null,
 };
 
 export const SETTING_KEYS = Settings.keyof().options;
@@ -63,17 +66,18 @@ export const SETTING_HELP: Record<SettingKey, string> = {
     flashAttention: 'A faster, leaner attention kernel; "auto" uses it where the model and hardware support it.',
     threads: 'CPU threads for generation; automatic picks what suits the model.',
     appearance: 'Light, dark, or follow the system.',
+    modelsFolder: 'Where Headroom keeps the models it downloads; models in other apps\' folders are found where they are.',
 };
 
 /** What each setting is called in the UI and in refusals. */
 export const SETTING_LABELS: Record<SettingKey, string> = {
     engine: 'Engine', gpuLayers: 'GPU layers', contextSize: 'Context size', kvMode: 'KV compression', kvBudget: 'Compression budget',
     sinks: 'Sinks', window: 'Window', kvOffload: 'KV offload', kvCacheType: 'KV cache type',
-    flashAttention: 'Flash attention', threads: 'Threads', appearance: 'Appearance',
+    flashAttention: 'Flash attention', threads: 'Threads', appearance: 'Appearance', modelsFolder: 'Models folder',
 };
 
 /** Settings that take effect only when the model is loaded again. */
-export const RELOAD_SETTINGS: ReadonlySet<SettingKey> = new Set(SETTING_KEYS.filter((key) => key !== 'appearance'));
+export const RELOAD_SETTINGS: ReadonlySet<SettingKey> = new Set(SETTING_KEYS.filter((key) => key !== 'appearance' && key !== 'modelsFolder'));
 
 export const SettingsPatch = Settings.partial().strict();
 export type SettingsPatch = z.infer<typeof SettingsPatch>;

@@ -1,11 +1,16 @@
 // Electron main process: one window, locked down, talking to the backend over the IPC
-// contract. The engine itself runs in a utilityProcess (see electronHost.ts).
+// contract. The engine runs in a utilityProcess (electronHost.ts), and so does reading
+// documents (electronExtractor.ts): nothing a model or a file does can take the window down.
+// The rules themselves (own page, links, permissions, preferences) are in security.ts.
 import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, session, shell, type WebContents } from 'electron';
 import { createBackend, type Backend } from '../backend/backend.ts';
-import { spawnElectronHost } from './electronHost.ts';
+import { errorMessage } from '../common/errors.ts';
 import { dispatch } from '../common/rpc.ts';
+import { spawnElectronExtractor } from './electronExtractor.ts';
+import { spawnElectronHost } from './electronHost.ts';
 import { RPC_CHANNEL } from './preloadChannel.ts';
+import { externalUrl, isOwnPage, permissionCheck, permissionRequest, windowPreferences } from './security.ts';
 
 declare const MAIN_WINDOW_VITE_DEV_SERVER_URL: string | undefined;
 declare const MAIN_WINDOW_VITE_NAME: string;
@@ -13,18 +18,18 @@ declare const MAIN_WINDOW_VITE_NAME: string;
 let backend: Backend | null = null;
 let mainWindow: BrowserWindow | null = null;
 
-function isOwnPage(url: string): boolean {
-    if (MAIN_WINDOW_VITE_DEV_SERVER_URL != null) return url.startsWith(MAIN_WINDOW_VITE_DEV_SERVER_URL);
-    return url.startsWith('file://') && decodeURI(new URL(url).pathname).startsWith(path.join(__dirname, '..', 'renderer'));
-}
+const ownPage = { devServerUrl: MAIN_WINDOW_VITE_DEV_SERVER_URL, rendererDir: path.join(__dirname, '..', 'renderer') };
 
 function lockDown(contents: WebContents): void {
-    // No navigation away from the app; http(s) links open in the user's browser instead.
-    contents.on('will-navigate', (event, url) => {
-        if (!isOwnPage(url)) event.preventDefault();
-    });
+    // No navigation away from the app; http(s) and mailto links open outside it instead.
+    const stay = (event: { preventDefault: () => void }, url: string) => {
+        if (!isOwnPage(url, ownPage)) event.preventDefault();
+    };
+    contents.on('will-navigate', stay);
+    contents.on('will-redirect', stay);
     contents.setWindowOpenHandler(({ url }) => {
-        if (/^https?:\/\//.test(url)) void shell.openExternal(url);
+        const external = externalUrl(url);
+        if (external != null) void shell.openExternal(external);
         return { action: 'deny' };
     });
     contents.on('will-attach-webview', (event) => event.preventDefault());
@@ -39,14 +44,7 @@ function createWindow(): BrowserWindow {
         title: 'Headroom',
         show: false,
         backgroundColor: '#111318',
-        webPreferences: {
-            preload: path.join(__dirname, 'preload.cjs'),
-            contextIsolation: true,
-            sandbox: true,
-            nodeIntegration: false,
-            webSecurity: true,
-            spellcheck: true,
-        },
+        webPreferences: windowPreferences(path.join(__dirname, 'preload.cjs'), app.isPackaged),
     });
     window.once('ready-to-show', () => window.show());
     if (MAIN_WINDOW_VITE_DEV_SERVER_URL != null) void window.loadURL(MAIN_WINDOW_VITE_DEV_SERVER_URL);
@@ -55,10 +53,30 @@ function createWindow(): BrowserWindow {
 }
 
 function serveRenderer(current: Backend): void {
+    // Per page: reading a document it sent stops when it reloads, navigates or closes.
+    const pages = new Map<WebContents, AbortController>();
+    const pageSignal = (contents: WebContents) => {
+        const current = pages.get(contents);
+        if (current != null) return current.signal;
+        const controller = new AbortController();
+        pages.set(contents, controller);
+        const gone = () => {
+            controller.abort();
+            pages.delete(contents);
+            contents.off('did-start-navigation', navigated);
+            contents.off('destroyed', gone);
+        };
+        const navigated = (details: { isMainFrame: boolean; isSameDocument: boolean }) => {
+            if (details.isMainFrame && !details.isSameDocument) gone();
+        };
+        contents.on('did-start-navigation', navigated);
+        contents.on('destroyed', gone);
+        return controller.signal;
+    };
     ipcMain.on(RPC_CHANNEL, (event, message: unknown) => {
         // Only our own page may talk to the backend.
-        if (event.senderFrame == null || !isOwnPage(event.senderFrame.url)) return;
-        void dispatch(current.handlers, message).then((response) => {
+        if (event.senderFrame == null || !isOwnPage(event.senderFrame.url, ownPage)) return;
+        void dispatch(current.handlers, message, { signal: pageSignal(event.sender) }).then((response) => {
             if (!event.sender.isDestroyed()) event.sender.send(RPC_CHANNEL, response);
         });
     });
@@ -87,9 +105,16 @@ if (!app.requestSingleInstanceLock()) {
     });
     app.on('web-contents-created', (_event, contents) => lockDown(contents));
     void app.whenReady().then(() => {
-        // The app asks for no permissions (camera, notifications…); refuse them all.
-        session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
-        backend = createBackend({ spawnHost: spawnElectronHost, pickModelFile, dataDir: app.getPath('userData') });
+        session.defaultSession.setPermissionCheckHandler(permissionCheck);
+        session.defaultSession.setPermissionRequestHandler(permissionRequest);
+        try {
+            backend = createBackend({ spawnHost: spawnElectronHost, spawnExtractor: spawnElectronExtractor, pickModelFile, dataDir: app.getPath('userData') });
+        } catch (error) {
+            // Another Headroom (web mode) holds the data folder, or the database cannot be opened.
+            dialog.showErrorBox('Headroom cannot start', errorMessage(error));
+            app.quit();
+            return;
+        }
         serveRenderer(backend);
         mainWindow = createWindow();
         app.on('activate', () => {

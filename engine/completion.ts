@@ -1,5 +1,7 @@
 // A turn on a model without a chat template: documents, then the running text, continued as
-// plain completion.
+// plain completion. Like a chat turn it never drops the start to make room: the prompt must
+// leave room for a reply, the reply is capped at the room left, and node-llama-cpp's context
+// shift (which would erase the first tokens, often the document) is off.
 import type { LlamaCompletion, LlamaContextSequence } from 'node-llama-cpp';
 import { documentsSystemText } from '../common/documentPrompt.ts';
 import { MIN_REPLY_TOKENS, promptTooLong, stopReasonOf, type GenerateRequest, type GenerateResult, type GenerationRun } from './chat.ts';
@@ -17,7 +19,8 @@ export async function generateCompletion(completion: LlamaCompletion, sequence: 
     const started = performance.now();
     const reply = await completion.generateCompletionWithMeta(transcript, {
         onTextChunk: run.onChunk, onToken: run.onToken, signal: run.signal, stopOnAbortSignal: true,
-        maxTokens: maxTokens ?? DEFAULT_COMPLETION_TOKENS, temperature: 0,
+        maxTokens: Math.min(maxTokens ?? DEFAULT_COMPLETION_TOKENS, contextSize - tokens), temperature: 0,
+        disableContextShift: true,
     });
     return {
         text: reply.response,

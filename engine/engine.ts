@@ -2,6 +2,7 @@
 // The conversation is owned by the backend (SQLite) and sent with every turn: documents,
 // history and prompt. What the sequence already holds is reused, so a follow-up question
 // reads only the new tokens; a restarted engine simply reads everything again.
+import * as fs from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { ChatHistoryItem, LlamaChatSession, LlamaCompletion, LlamaContextSequence } from 'node-llama-cpp';
@@ -19,6 +20,7 @@ import { estimateProfile, measurePromptSpeed } from './profiler/estimate.ts';
 import { backendOf, runtime } from './runtime.ts';
 import { SpeedMeter } from './speedMeter.ts';
 import { kvStatsOf, LIVE_STATS_INTERVAL_MS, memoryStatsOf } from './stats.ts';
+import { checkGgufFile } from '../common/ggufHeader.ts';
 
 export interface EngineEvents {
     loadProgress: (path: string, progress: number) => void;
@@ -30,6 +32,8 @@ export interface EngineEvents {
 /** A loaded model and how it is talked to: a chat session, or plain completion without a chat template. */
 type Loaded = {
     loaded: LoadedModel;
+    /** The request and file it was loaded from: the same request for the same file is already answered. */
+    loadedFrom: string;
     sequence: LlamaContextSequence;
     info: ModelInfo;
     predicted: Prediction | null;
@@ -77,6 +81,10 @@ export class Engine {
     }
 
     async #load(params: Params<'model.load'>): Promise<ModelInfo> {
+        // A file that cannot be a model is refused while the model that works stays loaded.
+        const header = await checkGgufFile(fs, params.path);
+        const loadedFrom = JSON.stringify([params, header.fileBytes, header.modifiedMs]);
+        if (this.#loaded?.loadedFrom === loadedFrom) return this.#loaded.info;
         await this.unload();
         const { lib, llama, build } = await runtime.get();
         const started = performance.now();
@@ -115,7 +123,7 @@ export class Engine {
             path: params.path, contextSize: context.contextSize, gpuLayers: model.gpuLayers,
             kv: params.kv, kvCacheType: params.kvCacheType ?? 'f16', flashAttention: params.flashAttention ?? 'auto',
         }, kv.profile?.profile ?? null).then((memoryPlan) => memoryPlan.predicted, () => null);
-        this.#loaded = { loaded, sequence, info, predicted, loadSeconds, promptSpeed: null, ...session };
+        this.#loaded = { loaded, loadedFrom, sequence, info, predicted, loadSeconds, promptSpeed: null, ...session };
         this.#speed.start();
         void this.#pushStats(false);
         return info;
@@ -197,6 +205,10 @@ export class Engine {
         } catch (error) {
             if (error instanceof HeadroomError) throw error;
             if (generation.overflowed) throw contextOverflow(contextSize);
+            // Stop pressed while the prompt was still being read: a stopped reply, not a failure.
+            if (generation.abort.signal.aborted) {
+                return { text: '', stopReason: 'aborted', prefill: { tokens: 0, reusedTokens: 0, ms: 0, snapshot: 'none', originalPrefillMs: null } };
+            }
             throw new HeadroomError('GENERATION_FAILED', `Generation failed: ${errorMessage(error)}`);
         } finally {
             clearInterval(ticker);

@@ -5,6 +5,7 @@ import type { EventEnvelope } from '../common/contract.ts';
 import { rankHeads } from '../common/kv/policy.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { Engine } from './engine.ts';
+import { fitPublished } from './planner.ts';
 import { profileModel } from './profiler/profileModel.ts';
 import { testRecall } from './recall.ts';
 
@@ -52,6 +53,7 @@ const handlers: Partial<Handlers> = {
     'memory.stats': () => engine.memoryStats(),
     'memory.plan': (params) => engine.plan(params),
     'memory.fit': ({ request, goal }) => engine.fit(request, goal),
+    'memory.fitPublished': ({ models, kv }) => fitPublished(models, kv),
     'kv.profileEstimate': (params) => engine.estimateProfile(params),
     // Only in a host started for the job (backend/host/jobs.ts): its engine never loads a model.
     'kv.profile': async ({ path, force, prompts, tokens, contextSize, validationPrompts }) => {

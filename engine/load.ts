@@ -3,11 +3,11 @@
 // created with it, and what llama.cpp then logged allocating. Generation, stats and memory
 // plans build on what this returns. A load is its two halves, openModel (the weights, once) and
 // createModelContext (a context): the profiler and the recall test create many contexts on one model.
-import { stat } from 'node:fs/promises';
+import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import type { LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
 import type { EngineBuild, Params } from '../common/contract.ts';
-import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
+import { errorMessage, HeadroomError } from '../common/errors.ts';
 import { automaticContextSize, flashAttentionOption } from '../common/loadOptions.ts';
 import { attentionFromMetadata, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, kvCacheTypeRefusal, kvShapeFromMetadata, type KvShape } from '../common/modelShape.ts';
 import type { Device, DeviceBytes } from '../common/devices.ts';
@@ -18,6 +18,7 @@ import { buildSupportsHeadwise, type KvLogCollector } from './kv/native.ts';
 import { checkProfileShape, findProfile } from './kv/profiles.ts';
 import { BufferLog, type MeasuredBuffers } from './llamaLog.ts';
 import { computeDevice, runtime } from './runtime.ts';
+import { checkGgufFile } from '../common/ggufHeader.ts';
 
 /** How a model file is opened: its weights, once, for one context or many. */
 export interface OpenOptions {
@@ -109,8 +110,7 @@ function addMeasured(a: MeasuredBuffers, b: MeasuredBuffers): MeasuredBuffers {
 /** Loads a model's weights on the process's one Llama. */
 export async function openModel(options: OpenOptions): Promise<OpenedModel> {
     const { path: modelPath, gpuLayers, onProgress } = options;
-    const file = await stat(modelPath).catch(() => null);
-    if (file == null || !file.isFile()) throw noModelFile(modelPath);
+    const file = await checkGgufFile(fs, modelPath);
     const { llama } = await runtime.get();
     const buffers = new BufferLog();
     const stopMeasuring = runtime.listen((line) => buffers.observe(line));
@@ -134,7 +134,7 @@ export async function openModel(options: OpenOptions): Promise<OpenedModel> {
     }
     return {
         path: modelPath,
-        fileBytes: file.size,
+        fileBytes: file.fileBytes,
         architecture: String(model.fileInfo.metadata.general?.architecture ?? 'unknown'),
         model,
         metadata: model.fileInfo.metadata as unknown as Record<string, unknown>,
@@ -187,8 +187,10 @@ export async function createModelContext(opened: OpenedModel, options: ContextOp
             throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${errorMessage(error)}`);
         }
         const { context, kvLog } = created;
-        const shape = kvShapeFromMetadata(metadata, context.contextSize, context.batchSize, kvCacheType)
-            ?? { layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: context.contextSize, ubatch: context.batchSize };
+        // llama.cpp allocates whole 256-cell blocks; node-llama-cpp reports the padded size only sometimes
+        const cells = contextCellsFor(context.contextSize);
+        const shape = kvShapeFromMetadata(metadata, cells, context.batchSize, kvCacheType)
+            ?? { layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: cells, ubatch: context.batchSize };
         return {
             context, shape,
             kv: kvOutcome(compression, resolved, kvLog, profile),

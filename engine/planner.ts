@@ -1,20 +1,22 @@
 // Predicts a model's memory before it is loaded: weights and compute buffers from
 // node-llama-cpp's resource estimation (it simulates llama.cpp's allocations), the KV cache
 // from policy.ts with the model's real shape. Runs where node-llama-cpp lives (engine host, CLI).
-import { stat } from 'node:fs/promises';
+import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { GgufInsights, Llama } from 'node-llama-cpp';
+import type { GgufFileInfo, GgufInsights, GgufMetadata, Llama } from 'node-llama-cpp';
 import type { Device } from '../common/devices.ts';
-import { errorMessage, HeadroomError, noModelFile } from '../common/errors.ts';
-import { flashAttentionOption } from '../common/loadOptions.ts';
+import { HeadroomError } from '../common/errors.ts';
+import { flashAttentionOption, type FlashAttention } from '../common/loadOptions.ts';
 import { attentionOf, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, KvCacheType, kvCacheTypeRefusal, kvShapeOf, supportsKvCacheType, type ModelAttention } from '../common/modelShape.ts';
-import { budgetFor, COMPRESSED_UBATCH, fallbackScores, planForBudget, type HeadPlan, type HeadProfile } from '../common/kv/policy.ts';
+import { budgetFor, COMPRESSED_UBATCH, fallbackScores, KV_OFF, planForBudget, type HeadPlan, type HeadProfile, type KvOptions } from '../common/kv/policy.ts';
 import { kvUsageFromFormula } from '../common/kv/usage.ts';
-import { machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
+import { supportsHeadwise, type FitVerdict, type PublishedShape } from '../common/models.ts';
+import { HEADROOM_FRACTION, machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
 import { findProfile } from './kv/profiles.ts';
 import { buildSupportsHeadwise } from './kv/native.ts';
 import { backendOf, runtime } from './runtime.ts';
+import { checkGgufFile } from '../common/ggufHeader.ts';
 
 /** Tokens llama.cpp evaluates at once by default; a streaming head keeps room for one batch. */
 export const DEFAULT_UBATCH = 512;
@@ -25,20 +27,27 @@ export async function machineOf(llama: Llama): Promise<Machine> {
     return { gpu: backend === 'cpu' ? false : backend, vramTotal: vram.total, vramFree: vram.free, ramTotal: os.totalmem(), ramFree: os.freemem() };
 }
 
+/** What a plan needs to know about a model: from its file, or from its published shape. */
 interface ModelFacts {
     insights: GgufInsights;
     name: string;
     architecture: string;
     attention: ModelAttention;
-    /** The GGUF metadata: a shipped head profile is matched by it. */
-    metadata: Record<string, unknown>;
+    /** Weights in bytes on each device with `gpuLayers` layers offloaded. */
+    weights: (gpuLayers: number) => Promise<{ gpuVram: number; cpuRam: number }>;
+    /** The layers node-llama-cpp would offload for gpuLayers 'auto'. */
+    autoGpuLayers: (flashAttention: FlashAttention) => Promise<number>;
+    /** Said in the plan's notes: how the facts were obtained, when not from the file. */
+    caveat: string | null;
+    /** The GGUF metadata: a shipped head profile is matched by it (none for a published shape). */
+    metadata: Record<string, unknown> | null;
 }
 
 const factsCache = new Map<string, Promise<ModelFacts>>();
 
 async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> {
     // Keyed by size and time too: a file replaced at the same path is read again.
-    const file = await stat(modelPath);
+    const file = await fs.stat(modelPath);
     const key = `${modelPath}:${file.size}:${file.mtimeMs}`;
     let facts = factsCache.get(key);
     if (facts == null) {
@@ -48,8 +57,16 @@ async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> 
             const insights = await GgufInsights.from(info, llama);
             const architecture = String(info.metadata.general?.architecture ?? '');
             return {
-                insights, name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'), architecture,
+                insights,
+                name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'),
+                architecture,
                 attention: attentionOf(info.architectureMetadata, architecture),
+                weights: (gpuLayers) => insights.estimateModelResourceRequirementsV2({ gpuLayers }),
+                autoGpuLayers: async (flashAttention) => {
+                    const resolved = await insights.configurationResolver.resolveModelGpuLayersV2('auto', { defaultContextFlashAttention: flashAttentionOption(flashAttention) });
+                    return typeof resolved === 'number' ? resolved : resolved.gpuLayers;
+                },
+                caveat: null,
                 metadata: info.metadata as unknown as Record<string, unknown>,
             };
         })();
@@ -59,18 +76,66 @@ async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> 
     return facts;
 }
 
+/**
+ * Facts for a model known only by its published shape (the catalog's entries, before any
+ * download): the header a GGUF of that shape carries, without tensors, so node-llama-cpp
+ * estimates the compute buffers from the metadata alone; the weights are the published file
+ * size spread evenly over the layers.
+ */
+async function publishedFacts(llama: Llama, shape: PublishedShape): Promise<ModelFacts> {
+    const { GgufInsights } = await import('node-llama-cpp');
+    const architectureMetadata = {
+        block_count: shape.layers,
+        context_length: shape.trainContextSize,
+        embedding_length: shape.embeddingLength,
+        feed_forward_length: shape.feedForwardLength,
+        vocab_size: shape.vocabSize,
+        attention: { head_count: shape.heads, head_count_kv: shape.kvHeads, key_length: shape.headDim, value_length: shape.headDim },
+    };
+    // node-llama-cpp types metadata as read from real files, per literal architecture; this is
+    // the subset its estimator reads, for an architecture named at run time.
+    const metadata = { general: { architecture: shape.architecture, name: shape.id }, [shape.architecture]: architectureMetadata } as unknown as GgufMetadata;
+    const info: GgufFileInfo = {
+        version: 3, tensorCount: 0, metadata, metadataSize: 0, tensorInfo: [], tensorInfoSize: 0,
+        architectureMetadata: architectureMetadata as unknown as GgufFileInfo['architectureMetadata'],
+        splicedParts: 1, totalTensorCount: 0, totalMetadataSize: 0, fullTensorInfo: [], totalTensorInfoSize: 0, sourceData: [],
+    };
+    const insights = await GgufInsights.from(info, llama);
+    // Embeddings and output count as one more layer, as node-llama-cpp counts them.
+    const perLayer = shape.sizeBytes / insights.totalLayers;
+    const weights = async (gpuLayers: number) => {
+        const gpuVram = Math.round(perLayer * Math.min(gpuLayers, insights.totalLayers));
+        return { gpuVram, cpuRam: shape.sizeBytes - gpuVram };
+    };
+    return {
+        insights,
+        name: shape.id,
+        architecture: shape.architecture,
+        attention: attentionOf(architectureMetadata, shape.architecture),
+        weights,
+        // As many whole layers as the free GPU memory holds, leaving Headroom's spare share.
+        autoGpuLayers: async () => {
+            if (backendOf(llama) === 'cpu') return 0;
+            const { free } = await llama.getVramState();
+            return Math.max(0, Math.min(insights.totalLayers, Math.floor((free * HEADROOM_FRACTION) / perLayer)));
+        },
+        caveat: 'Planned from the published size and shape, not from the file.',
+        metadata: null,
+    };
+}
+
 /** The plan for a request; `profile` (the head scores to plan with) must be for this model's shape. */
-export async function planMemory(llama: Llama, input: PlanInput, profile: HeadProfile | null = null): Promise<MemoryPlan> {
+export async function planMemory(llama: Llama, input: PlanInput, profile: HeadProfile | null = null, known?: ModelFacts): Promise<MemoryPlan> {
     const request = PlanRequest.parse(input);
-    const { insights, name, architecture, attention } = await modelFacts(llama, request.path);
+    const facts = known ?? await modelFacts(llama, request.path);
+    const { insights, name, architecture, attention } = facts;
     const machine = await machineOf(llama);
-    const notes: string[] = [];
+    const notes: string[] = facts.caveat == null ? [] : [facts.caveat];
     const layers = insights.totalLayers;
     const hasGpu = backendOf(llama) !== 'cpu';
     let gpuLayers = 0;
     if (hasGpu && request.gpuLayers === 'auto') {
-        const resolved = await insights.configurationResolver.resolveModelGpuLayersV2('auto', { defaultContextFlashAttention: flashAttentionOption(request.flashAttention) });
-        gpuLayers = typeof resolved === 'number' ? resolved : resolved.gpuLayers;
+        gpuLayers = await facts.autoGpuLayers(request.flashAttention);
     } else if (hasGpu && request.gpuLayers !== 'auto') {
         gpuLayers = Math.min(request.gpuLayers, layers);
     }
@@ -95,7 +160,7 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
     const attentionLayersOnGpu = Math.min(gpuLayers, attention.layers);
     const stock = kvUsageFromFormula(shape, null, { gpuLayers: attentionLayersOnGpu, profile });
 
-    const weights = await insights.estimateModelResourceRequirementsV2({ gpuLayers });
+    const weights = await facts.weights(gpuLayers);
     const { GgmlType } = await import('node-llama-cpp');
     const ggmlCacheType = GgmlType[KV_CACHE_TYPES[cacheType].ggml];
     const withContext = await insights.estimateContextResourceRequirementsV2({
@@ -159,12 +224,13 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
  * "Fit to my machine": the largest context that fits (goal 'context'), or the least
  * compression, i.e. the largest budget, at the chosen context (goal 'compression').
  */
-export async function fitToMachine(llama: Llama, input: PlanInput, goal: FitGoal, profile: HeadProfile | null = null): Promise<FitResult> {
+export async function fitToMachine(llama: Llama, input: PlanInput, goal: FitGoal, profile: HeadProfile | null = null, known?: ModelFacts): Promise<FitResult> {
     const request = PlanRequest.parse(input);
+    const facts = known ?? await modelFacts(llama, request.path);
+    const planAt = (planned: PlanInput) => planMemory(llama, planned, profile, facts);
     if (goal === 'context') {
-        const { insights } = await modelFacts(llama, request.path);
-        const most = Math.max(256, Math.min(1 << 20, insights.trainContextSize ?? 1 << 20));
-        const fits = async (contextSize: number) => (await planMemory(llama, { ...request, contextSize }, profile)).predicted.fits;
+        const most = Math.max(256, Math.min(1 << 20, facts.insights.trainContextSize ?? 1 << 20));
+        const fits = async (contextSize: number) => (await planAt({ ...request, contextSize })).predicted.fits;
         // Whole multiples of the 256-cell padding: llama.cpp allocates those anyway.
         let low = 0;
         let high = Math.floor(most / 256);
@@ -176,43 +242,43 @@ export async function fitToMachine(llama: Llama, input: PlanInput, goal: FitGoal
         if (low === 0) return { request: null, plan: null, message: 'Even a 256-token context does not fit this machine with these settings.' };
         const fitted = { ...request, contextSize: low * 256 };
         const capped = low * 256 === most ? ' (all the model was trained for)' : '';
-        return { request: fitted, plan: await planMemory(llama, fitted, profile), message: `The largest context that fits is ${(low * 256).toLocaleString('en-US')} tokens${capped}.` };
+        return { request: fitted, plan: await planAt(fitted), message: `The largest context that fits is ${(low * 256).toLocaleString('en-US')} tokens${capped}.` };
     }
     const atBudget = (budget: number) => ({ ...request, kv: { ...request.kv, mode: 'budget' as const, budget } });
-    const stock = await planMemory(llama, { ...request, kv: { ...request.kv, mode: 'off' } }, profile);
+    const stock = await planAt({ ...request, kv: { ...request.kv, mode: 'off' } });
     if (stock.predicted.fits) return { request: { ...request, kv: { ...request.kv, mode: 'off' } }, plan: stock, message: 'The full cache fits: no compression needed.' };
     // Budgets in 1% steps, from most to least compression (100% would be the stock cache,
     // which did not fit; only its smaller compressed batches could make it look otherwise).
     let low = 1;
     let high = 99;
-    if (!(await planMemory(llama, atBudget(0.01), profile)).predicted.fits) {
+    if (!(await planAt(atBudget(0.01))).predicted.fits) {
         return { request: null, plan: null, message: 'Even the strongest compression does not fit: choose a shorter context or a smaller model.' };
     }
     while (low < high) {
         const mid = Math.ceil((low + high) / 2);
-        if ((await planMemory(llama, atBudget(mid / 100), profile)).predicted.fits) low = mid;
+        if ((await planAt(atBudget(mid / 100))).predicted.fits) low = mid;
         else high = mid - 1;
     }
     const fitted = atBudget(low / 100);
-    return { request: fitted, plan: await planMemory(llama, fitted, profile), message: `The least compression that fits keeps ${low}% of the cache.` };
+    return { request: fitted, plan: await planAt(fitted), message: `The least compression that fits keeps ${low}% of the cache.` };
 }
 
 /** The head profile a plan uses: the request's explicit file, else the one stored for the model, else a shipped one (as a load finds it). */
 async function profileFor(llama: Llama, request: PlanInput): Promise<HeadProfile | null> {
     const { attention, metadata } = await modelFacts(llama, request.path);
-    return (await findProfile(request.path, { explicit: request.kv?.profile, shape: attention, metadata }))?.profile ?? null;
+    return (await findProfile(request.path, { explicit: request.kv?.profile, shape: attention, ...(metadata != null ? { metadata } : {}) }))?.profile ?? null;
 }
 
 /** Runs a plan or fit for a model file on this process's runtime, one at a time with loads. */
 async function planned<T>(input: PlanInput, work: (llama: Llama, profile: HeadProfile | null) => Promise<T>): Promise<T> {
     const { llama } = await runtime.get();
-    const file = await stat(input.path).catch(() => null);
-    if (file == null || !file.isFile()) throw noModelFile(input.path);
+    await checkGgufFile(fs, input.path); // node-llama-cpp's reader trusts the header's counts
     try {
         return await runtime.exclusive(async () => work(llama, await profileFor(llama, input)));
     } catch (error) {
         if (error instanceof HeadroomError) throw error;
-        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not read ${path.basename(input.path)}: ${errorMessage(error)} Is it a valid GGUF model file?`);
+        console.error(`Headroom: planning ${input.path} failed:`, error);
+        throw new HeadroomError('MODEL_LOAD_FAILED', `Could not plan memory for ${path.basename(input.path)}: llama.cpp could not make sense of the model (the details were logged).`);
     }
 }
 
@@ -221,3 +287,33 @@ export const plan = (input: PlanInput) => planned(input, (llama, profile) => pla
 
 /** memory.fit: the largest context, or the least compression, that fits this machine. */
 export const fit = (input: PlanInput, goal: FitGoal) => planned(input, (llama, profile) => fitToMachine(llama, input, goal, profile));
+
+/**
+ * The catalog's verdicts: for each published shape, the largest context that fits this machine
+ * with the full cache and, where our build supports the architecture, with head-level
+ * compression at `kv`'s budget, or CATALOG_BUDGET for 'auto' (no profile exists before the
+ * download: the fallback order).
+ */
+/** 'auto' for a model not yet downloaded: half the cache, until its heads are profiled here. */
+const CATALOG_BUDGET = 0.5;
+
+export async function fitPublished(shapes: readonly PublishedShape[], kv: KvOptions): Promise<FitVerdict[]> {
+    const { llama } = await runtime.get();
+    const budget = budgetFor(kv, null) ?? CATALOG_BUDGET;
+    return runtime.exclusive(async () => {
+        const verdicts: FitVerdict[] = [];
+        for (const shape of shapes) {
+            const facts = await publishedFacts(llama, shape);
+            const largest = async (options: KvOptions) => {
+                const fit = await fitToMachine(llama, { path: shape.id, contextSize: 256, kv: options }, 'context', null, facts);
+                return { contextSize: fit.request?.contextSize ?? 0, message: fit.message };
+            };
+            verdicts.push({
+                id: shape.id,
+                full: await largest(KV_OFF),
+                compressed: supportsHeadwise(shape.architecture) && buildSupportsHeadwise(llama.systemInfo) ? { ...await largest({ ...kv, mode: 'budget', budget }), budget } : null,
+            });
+        }
+        return verdicts;
+    });
+}

@@ -3,7 +3,7 @@
 import type { Llama } from 'node-llama-cpp';
 import type { MemoryStats } from '../common/contract.ts';
 import { sumByDevice } from '../common/devices.ts';
-import { kvBytes, streamingCells } from '../common/kv/policy.ts';
+import { kvBytes, policyAt, streamingCells } from '../common/kv/policy.ts';
 import { kvUsageFromFormula, kvUsageFromStats, type KvBuffer, type KvStats, type KvUsage } from '../common/kv/usage.ts';
 import type { Prediction } from '../common/plan.ts';
 import type { LoadedModel } from './load.ts';
@@ -39,7 +39,7 @@ export function kvStatsOf(loaded: LoadedModel, llama: Llama, tokensInContext: nu
             full: Math.min(tokensInContext, shape.contextCells),
             streaming: plan == null ? 0 : Math.min(tokensInContext, plan.sinks + plan.window),
         },
-        policy: plan?.policy ?? Array.from({ length: shape.layers }, () => Array.from({ length: shape.kvHeads }, () => 'full' as const)),
+        policy: Array.from({ length: shape.layers }, (_, layer) => Array.from({ length: shape.kvHeads }, (_, head) => policyAt(shape, plan, layer, head))),
         planned: kvBytes(shape, plan, compute),
         allocated: { ...sumByDevice(buffers), buffers },
     };

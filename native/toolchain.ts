@@ -14,7 +14,8 @@ export interface BuildGpuChoice {
     reason: string;
 }
 
-function onPath(program: string, extraDirs: string[] = []): boolean {
+/** Whether a program is on the PATH (or in one of `extraDirs`). */
+export function onPath(program: string, extraDirs: string[] = []): boolean {
     const names = process.platform === 'win32' ? [`${program}.exe`, `${program}.cmd`] : [program];
     const dirs = [...(process.env.PATH ?? '').split(path.delimiter), ...extraDirs].filter(Boolean);
     return dirs.some((dir) => names.some((name) => {

@@ -1,16 +1,17 @@
 // `npm run serve -- --model <path.gguf> [--port <n>] [--context <n>] [--data-dir <dir>]`: the
 // engine and the UI for a browser on this machine. Prints exactly one line, the address to open.
 import { existsSync, statSync, readdirSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { errorMessage } from '../common/errors.ts';
+import { errorMessage, HeadroomError } from '../common/errors.ts';
 import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { kvSettingsOf, loadParamsOf } from '../common/settingsRequests.ts';
 import { createBackend, type Backend } from '../backend/backend.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
-import { checked, contextOption, refuse, threadsOption } from '../cli/args.ts';
+import { isRemoteModelSource } from '../common/models.ts';
+import { checked, contextOption, defaultDataDir, refuse, threadsOption } from '../cli/args.ts';
+import { resolveModelOption } from '../cli/modelSource.ts';
 import { startWebServer } from './webServer.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -55,15 +56,15 @@ const values = checked(TOOL, () => parseArgs({
 }).values);
 
 if (values.help) {
-    process.stdout.write(`Usage: npm run serve -- [--model <path.gguf>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>] [${KV_FLAG_USAGE}] [${KV_TYPE_FLAG_USAGE}]\n`);
+    process.stdout.write(`Usage: npm run serve -- [--model <path.gguf|hf:user/repo:quant|URL>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>] [${KV_FLAG_USAGE}] [${KV_TYPE_FLAG_USAGE}]\n`);
     process.exit(0);
 }
 
-const { port, contextSize, threads, kv, kvCacheType, modelPath } = checked(TOOL, () => {
+const { port, contextSize, threads, kv, kvCacheType, modelSource } = checked(TOOL, () => {
     const portNumber = Number(values.port);
     if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) throw new Error(`--port must be a port number, not "${values.port}".`);
-    const model = values.model == null ? null : path.resolve(values.model);
-    if (model != null && !existsSync(model)) throw new Error(`no model file at ${model}.`);
+    const model = values.model ?? null;
+    if (model != null && !isRemoteModelSource(model) && !existsSync(model)) throw new Error(`no model file at ${path.resolve(model)}.`);
     return {
         port: portNumber,
         contextSize: contextOption(values.context),
@@ -71,17 +72,10 @@ const { port, contextSize, threads, kv, kvCacheType, modelPath } = checked(TOOL,
         // --kv, --context and --threads are saved as settings; without them the saved ones apply.
         kv: values.kv == null ? null : parseKvFlag(values.kv),
         kvCacheType: values['kv-type'] == null ? null : parseKvTypeFlag(values['kv-type']),
-        modelPath: model,
+        modelSource: model,
     };
 });
 
-/** Chats live in the XDG data folder unless told otherwise (Electron uses its userData). */
-function defaultDataDir(): string {
-    const base = process.env.XDG_DATA_HOME != null && path.isAbsolute(process.env.XDG_DATA_HOME)
-        ? process.env.XDG_DATA_HOME
-        : path.join(os.homedir(), '.local', 'share');
-    return path.join(base, 'headroom');
-}
 const dataDir = path.resolve(values['data-dir'] ?? defaultDataDir());
 
 await ensureRendererBuilt();
@@ -89,7 +83,8 @@ let backend: Backend;
 try {
     backend = createBackend({ spawnHost: spawnNodeHost, dataDir });
 } catch (error) {
-    fail(`cannot open the chat database in ${dataDir}: ${errorMessage(error)}`);
+    // Another Headroom on this data folder says so itself; anything else is the database.
+    fail(error instanceof HeadroomError ? error.message : `cannot open the chat database in ${dataDir}: ${errorMessage(error)}`);
 }
 // What the command line says becomes the settings (validated like the panel's), so the
 // planner, the settings panel and the loaded model all agree.
@@ -103,6 +98,16 @@ try {
 } catch (error) {
     backend.dispose();
     fail(errorMessage(error));
+}
+// A URI or URL is downloaded into the models folder first, with progress on stderr.
+let modelPath: string | null = null;
+if (modelSource != null) {
+    try {
+        modelPath = await resolveModelOption(modelSource, backend.models.folder());
+    } catch (error) {
+        backend.dispose();
+        fail(errorMessage(error));
+    }
 }
 const server = await startWebServer({ backend, staticDir, port }).catch((error: NodeJS.ErrnoException) => {
     backend.dispose();

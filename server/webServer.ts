@@ -1,6 +1,8 @@
 // Web mode: serves the built renderer on loopback and bridges the IPC contract over a
 // WebSocket. Every page, asset and socket needs the per-launch token; the page gets it in
-// its URL and then holds it in a strict same-site cookie so its assets load too.
+// its URL and then holds it in a strict same-site cookie so its assets load too. Every request
+// and socket fails closed: anything malformed (a URL that does not parse, a bad escape, a frame
+// over the limit or not UTF-8) is answered 4xx or closed and logged, and the server stays up.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
@@ -23,9 +25,32 @@ export interface WebServer {
     close: () => Promise<void>;
 }
 
-const COOKIE = 'headroom_token';
+// Cookies are not kept apart by port: each server names its own, so two never overwrite each other's.
+const cookieName = (port: number) => `headroom_token_${port}`;
 // A whole document (up to 64 MB) travels base64-encoded in one documents.add request.
 const MAX_MESSAGE_BYTES = 96 * 1024 * 1024;
+
+function log(message: string): void {
+    process.stderr.write(`headroom: ${message}\n`);
+}
+
+/** The request's path and query, or null when its target is not a URL at all ("http://["). */
+function requestUrl(request: http.IncomingMessage): URL | null {
+    try {
+        return new URL(request.url ?? '/', 'http://placeholder');
+    } catch {
+        return null;
+    }
+}
+
+/** A percent-decoded path, or null for a malformed escape ("/%E0%A4%A"). */
+function decodedPath(pathname: string): string | null {
+    try {
+        return decodeURIComponent(pathname);
+    } catch {
+        return null;
+    }
+}
 
 const CONTENT_TYPES: Record<string, string> = {
     '.html': 'text/html; charset=utf-8',
@@ -47,10 +72,10 @@ function sameSecret(given: string | null | undefined, token: string): boolean {
     return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function cookieToken(header: string | undefined): string | null {
+function cookieToken(header: string | undefined, name: string): string | null {
     for (const part of (header ?? '').split(';')) {
-        const [name, ...value] = part.trim().split('=');
-        if (name === COOKIE) return value.join('=');
+        const [key, ...value] = part.trim().split('=');
+        if (key === name) return value.join('=');
     }
     return null;
 }
@@ -70,20 +95,22 @@ export async function startWebServer({ backend, staticDir, port, host = '127.0.0
     };
 
     function authorized(request: http.IncomingMessage, url: URL): boolean {
-        return sameSecret(url.searchParams.get('token'), token) || sameSecret(cookieToken(request.headers.cookie), token);
+        return sameSecret(url.searchParams.get('token'), token) || sameSecret(cookieToken(request.headers.cookie, cookieName(actualPort)), token);
     }
 
     const serve = async (request: http.IncomingMessage, response: http.ServerResponse) => {
-        const url = new URL(request.url ?? '/', 'http://placeholder');
         const deny = (status: number, text: string) => {
             response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...securityHeaders });
             response.end(text);
         };
+        const url = requestUrl(request);
+        if (url == null) return deny(400, 'Bad request: the address could not be read.');
         if (!allowedHosts().includes(request.headers.host ?? '')) return deny(403, 'Forbidden host.');
         if (!authorized(request, url)) return deny(401, 'Headroom needs the link with its access token: use the address Headroom printed when it started.');
         if (request.method !== 'GET' && request.method !== 'HEAD') return deny(405, 'Method not allowed.');
 
-        const relative = decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname);
+        const relative = decodedPath(url.pathname === '/' ? '/index.html' : url.pathname);
+        if (relative == null || relative.includes('\0')) return deny(400, 'Bad request: the address could not be read.');
         const file = path.resolve(staticDir, `.${relative}`);
         if (!file.startsWith(path.resolve(staticDir) + path.sep)) return deny(404, 'Not found.');
         const info = await stat(file).catch(() => null);
@@ -94,20 +121,41 @@ export async function startWebServer({ backend, staticDir, port, host = '127.0.0
             ...securityHeaders,
         };
         if (sameSecret(url.searchParams.get('token'), token)) {
-            headers['Set-Cookie'] = `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
+            headers['Set-Cookie'] = `${cookieName(actualPort)}=${token}; HttpOnly; SameSite=Strict; Path=/`;
         }
+        const body = request.method === 'HEAD' ? undefined : await readFile(file);
         response.writeHead(200, headers);
-        response.end(request.method === 'HEAD' ? undefined : await readFile(file));
+        response.end(body);
     };
-    const server = http.createServer((request, response) => void serve(request, response));
+    const server = http.createServer((request, response) => {
+        serve(request, response).catch((error: unknown) => {
+            log(`${request.method} ${request.url} failed: ${error instanceof Error ? error.message : String(error)}`);
+            if (!response.headersSent) {
+                response.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', ...securityHeaders });
+                response.end('Headroom could not answer this request.');
+            } else {
+                response.destroy();
+            }
+        });
+    });
+    // A request line or header Node cannot parse: answer 400 (unless the socket is gone) and log it.
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+        log(`refused a malformed request (${error.code ?? error.message})`);
+        const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+        if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        else socket.destroy();
+    });
 
     const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+    sockets.on('error', (error) => log(`WebSocket server error: ${error.message}`));
     server.on('upgrade', (request, socket, head) => {
-        const url = new URL(request.url ?? '/', 'http://placeholder');
+        socket.on('error', (error) => log(`socket error before the upgrade: ${error.message}`));
+        const refuse = (status: string) => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        const url = requestUrl(request);
+        if (url == null) return refuse('400 Bad Request');
         const originOk = request.headers.origin == null || allowedHosts().some((h) => request.headers.origin === `http://${h}`);
         if (url.pathname !== '/rpc' || !allowedHosts().includes(request.headers.host ?? '') || !originOk || !authorized(request, url)) {
-            socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-            return;
+            return refuse('401 Unauthorized');
         }
         sockets.handleUpgrade(request, socket, head, (ws) => serveSocket(ws, backend));
     });
@@ -136,16 +184,24 @@ function serveSocket(ws: WebSocket, backend: Backend): void {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
     };
     const unsubscribe = backend.subscribe(send);
+    // Ends the work this window started that only it was waiting for (reading a document).
+    const gone = new AbortController();
     send(eventEnvelope('engine.state', backend.supervisor.state));
-    ws.on('message', (data: Buffer) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
         let message: unknown;
         try {
+            if (isBinary) throw new Error('binary');
             message = JSON.parse(data.toString('utf8'));
         } catch {
-            send({ type: 'response', id: -1, ok: false, error: { code: 'BAD_REQUEST', message: 'Malformed request: not JSON.' } });
+            send({ type: 'response', id: -1, ok: false, error: { code: 'BAD_REQUEST', message: 'Malformed request: it is not JSON text.' } });
             return;
         }
-        void dispatch(backend.handlers, message).then(send);
+        void dispatch(backend.handlers, message, { signal: gone.signal }).then(send);
     });
-    ws.on('close', unsubscribe);
+    // A frame over the size limit or with invalid UTF-8: ws closes the socket (1009, 1007) and reports it here.
+    ws.on('error', (error: Error & { code?: string }) => log(`closed a WebSocket: ${error.code ?? error.message}`));
+    ws.on('close', () => {
+        unsubscribe();
+        gone.abort();
+    });
 }

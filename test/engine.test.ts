@@ -90,18 +90,20 @@ describe('engine host on a real model (stories260K, no chat template)', () => {
         await first;
     });
 
-    test('a file that is not a model gives a clear error and the engine stays usable', async () => {
+    test('a file that is not a model gives a clear error, and the model that works stays loaded', async () => {
         const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-'));
         const bogus = path.join(dir, 'notes.gguf');
         await writeFile(bogus, 'these are my notes, not a model\n'.repeat(100));
+        const pid = engine.supervisor.state.pid;
         await assert.rejects(engine.supervisor.load({ path: bogus }), (error: HeadroomError) =>
-            error.code === 'MODEL_LOAD_FAILED' && error.message.startsWith('Could not load notes.gguf:'));
+            error.code === 'MODEL_LOAD_FAILED' && error.message === 'Could not load notes.gguf: it does not start with "GGUF", the mark of a model file. stories260K.gguf is still loaded.');
         await assert.rejects(engine.supervisor.load({ path: path.join(dir, 'missing.gguf') }), (error: HeadroomError) =>
             error.code === 'NOT_FOUND' && error.message.includes('No model file at'));
-        assert.equal(engine.supervisor.state.status, 'idle');
-        await assert.rejects(engine.supervisor.generate({ generationId: 'x', documents: [], history: [], prompt: 'Hi' }), (error: HeadroomError) => error.code === 'NO_MODEL');
-        await engine.supervisor.load({ path: STORIES });
         assert.equal(engine.supervisor.state.status, 'ready');
+        assert.equal(engine.supervisor.state.model?.path, STORIES);
+        assert.equal(engine.supervisor.state.pid, pid, 'the same engine host, never restarted');
+        const reply = await engine.supervisor.generate({ generationId: 'after-bad-load', documents: [], history: [], prompt: 'Once', maxTokens: 4 });
+        assert.equal(reply.stopReason, 'maxTokens');
     });
 });
 

@@ -87,7 +87,7 @@ describe('memory plans (npm run plan)', () => {
     test('refuses bad arguments with a message', async () => {
         await assert.rejects(plan(['--model', ORGANISM, '--context', '4096', '--kv', '1.5']), /--kv must be off, auto or a budget/);
         await assert.rejects(plan(['--model', ORGANISM, '--context', 'lots']), /--context must be a whole number/);
-        await assert.rejects(plan(['--model', path.join(root, 'README.md'), '--context', '1024']), /headroom plan: Could not read README\.md: .*Is it a valid GGUF model file\?/);
+        await assert.rejects(plan(['--model', path.join(root, 'README.md'), '--context', '1024']), /headroom plan: Could not load README\.md: it does not start with "GGUF", the mark of a model file\./);
         await assert.rejects(plan(['--model', ORGANISM, '--context', '-1']), (error: Error) => /headroom plan: .*--context/.test(error.message) && !/ at /.test(error.message));
     });
 });

@@ -66,7 +66,7 @@ describe('web mode end to end (npm run serve + Chromium)', () => {
         const asset = /src="\.\/(assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
         assert.ok(asset != null, 'the page references its script');
         assert.equal((await fetch(`${origin}/${asset}`)).status, 401, 'assets need the token too');
-        assert.equal((await fetch(`${origin}/${asset}`, { headers: { cookie: `headroom_token=${token}` } })).status, 200);
+        assert.equal((await fetch(`${origin}/${asset}`, { headers: { cookie: `headroom_token_${new URL(origin).port}=${token}` } })).status, 200);
 
         const ws = origin.replace('http', 'ws');
         assert.equal(await socketStatus(`${ws}/rpc`), 401);

@@ -1,11 +1,25 @@
 // Turns a dropped file into the text the model reads, keeping the structure that matters
-// for reading. Every way a file can be unreadable ends in one clear sentence.
+// for reading. Every way a file can be unreadable ends in one clear sentence, and every way a
+// file can make reading it endless is capped: inflated bytes (zip.ts), pages, EPUB chapters
+// (each read once, however often the spine lists it) and the characters that come out. It runs
+// in a worker with a memory and time limit (extractInWorker.ts), never in the app's process.
 import path from 'node:path';
-import type { DocumentKind } from '../../common/contract.ts';
-import { errorMessage, HeadroomError } from '../../common/errors.ts';
+import JSZip from 'jszip';
+import { MAX_DOCUMENT_BYTES, type DocumentKind } from '../../common/contract.ts';
+import { HeadroomError } from '../../common/errors.ts';
 import { htmlToText } from './htmlToText.ts';
+import { BoundedZip, ZIP_LIMITS, type ZipLimits } from './zip.ts';
 
-export const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+export { MAX_DOCUMENT_BYTES };
+
+export interface ExtractionLimits {
+    maxPages: number;
+    /** Text that comes out: about 4 million tokens, beyond the largest context any model has. */
+    maxChars: number;
+    zip: ZipLimits;
+}
+
+export const EXTRACTION_LIMITS: ExtractionLimits = { maxPages: 5_000, maxChars: 16 * 1024 * 1024, zip: ZIP_LIMITS };
 
 export interface ExtractedDocument {
     kind: DocumentKind;
@@ -32,6 +46,20 @@ const SUPPORTED = 'PDF, DOCX, EPUB, HTML, Markdown, plain text and source code';
 
 function fail(code: 'DOCUMENT_UNREADABLE' | 'UNSUPPORTED_DOCUMENT' | 'DOCUMENT_TOO_LARGE', message: string): never {
     throw new HeadroomError(code, message);
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** A library's own error text is for the log, not for the person who dropped the file. */
+function logged(name: string, error: unknown): void {
+    console.warn(`[documents] ${name}:`, error);
+}
+
+/** Refuses text beyond the cap as soon as it is known, so a document never grows without end. */
+function checkChars(name: string, chars: number, limits: ExtractionLimits): void {
+    if (chars > limits.maxChars) {
+        fail('DOCUMENT_TOO_LARGE', `${name} holds more than ${count(limits.maxChars)} characters of text, more than any model's context can take. Split it, or add the parts you need.`);
+    }
 }
 
 function startsWith(bytes: Uint8Array, signature: string): boolean {
@@ -66,7 +94,7 @@ function decodeText(name: string, bytes: Uint8Array, warnings: string[]): string
     }
 }
 
-async function extractPdf(name: string, bytes: Uint8Array, onProgress: ExtractProgress | undefined, warnings: string[]) {
+async function extractPdf(name: string, bytes: Uint8Array, onProgress: ExtractProgress | undefined, warnings: string[], limits: ExtractionLimits) {
     const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
     let document;
     try {
@@ -78,12 +106,17 @@ async function extractPdf(name: string, bytes: Uint8Array, onProgress: ExtractPr
         }).promise;
     } catch (error) {
         if (error instanceof Error && error.name === 'PasswordException') fail('DOCUMENT_UNREADABLE', `${name} is password-protected. Open it in a PDF reader, save a copy without the password, and add that.`);
-        fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not a PDF (${errorMessage(error)}).`);
+        logged(name, error);
+        fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not a PDF.`);
     }
     const pages: string[] = [];
     let characters = 0;
+    let length = 0;
     let emptyPages = 0;
     try {
+        if (document.numPages > limits.maxPages) {
+            fail('DOCUMENT_TOO_LARGE', `${name} has ${count(document.numPages)} pages; Headroom reads documents of up to ${count(limits.maxPages)} pages. Split it, or save the pages you need as a new PDF.`);
+        }
         for (let number = 1; number <= document.numPages; number++) {
             const page = await document.getPage(number);
             const content = await page.getTextContent();
@@ -97,6 +130,8 @@ async function extractPdf(name: string, bytes: Uint8Array, onProgress: ExtractPr
             characters += text.replace(/\s/g, '').length;
             if (text === '') emptyPages++;
             pages.push(`[Page ${number}]\n${text}`);
+            length += text.length;
+            checkChars(name, length, limits);
             page.cleanup();
             onProgress?.(number, document.numPages);
         }
@@ -111,42 +146,72 @@ async function extractPdf(name: string, bytes: Uint8Array, onProgress: ExtractPr
     return { text: pages.join('\n\n'), pages: pages.length };
 }
 
-async function extractDocx(name: string, bytes: Uint8Array, warnings: string[]) {
+/** Entries mammoth never needs: images and embedded files are left out of what it reads. */
+const DOCX_BINARIES = /^word\/(media|embeddings)\//;
+
+async function extractDocx(name: string, bytes: Uint8Array, warnings: string[], limits: ExtractionLimits) {
+    const archive = await BoundedZip.open(name, bytes, 'a Word document', limits.zip);
+    if (!archive.has('word/document.xml')) fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not a Word document (it has no document body).`);
+    // mammoth inflates the zip itself, without limits: it gets the entries already inflated
+    // within the budget, stored uncompressed.
+    const stored = new JSZip();
+    for (const entry of archive.names) {
+        if (DOCX_BINARIES.test(entry)) continue;
+        const content = await archive.bytes(entry);
+        if (content != null) stored.file(entry, content, { compression: 'STORE' });
+    }
+    const buffer = await stored.generateAsync({ type: 'nodebuffer', compression: 'STORE' });
     const mammoth = (await import('mammoth')).default;
     let html: string;
     try {
-        const result = await mammoth.convertToHtml({ buffer: Buffer.from(bytes) });
+        const result = await mammoth.convertToHtml({ buffer }, { convertImage: mammoth.images.imgElement(async () => ({ src: '' })) });
         html = result.value;
         const unknownStyles = result.messages.filter((m) => m.type === 'warning').length;
         if (unknownStyles > 0) warnings.push(`${unknownStyles} formatting details were not recognised; the text is complete.`);
     } catch (error) {
-        return fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not a Word document (${errorMessage(error)}).`);
+        logged(name, error);
+        return fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not a Word document.`);
     }
+    checkChars(name, html.length, limits);
     return htmlToText(html).text;
 }
 
-async function extractEpub(name: string, bytes: Uint8Array, onProgress: ExtractProgress | undefined) {
-    const JSZip = (await import('jszip')).default;
-    const zip = await JSZip.loadAsync(bytes).catch(() => fail('DOCUMENT_UNREADABLE', `${name} is damaged or is not an EPUB book.`));
-    const container = await zip.file('META-INF/container.xml')?.async('string');
+/** A manifest href as a path in the zip; a malformed percent escape is kept as written. */
+function hrefPath(base: string, href: string): string {
+    let decoded = href;
+    try {
+        decoded = decodeURIComponent(href);
+    } catch {
+        // "chapter%E0%A4%A.xhtml": not an escape, so the name as it stands
+    }
+    return path.posix.join(base, decoded.split('#')[0] ?? decoded);
+}
+
+async function extractEpub(name: string, bytes: Uint8Array, onProgress: ExtractProgress | undefined, limits: ExtractionLimits) {
+    const zip = await BoundedZip.open(name, bytes, 'an EPUB book', limits.zip);
+    const container = await zip.text('META-INF/container.xml');
     const opfPath = container != null ? /full-path="([^"]+)"/.exec(container)?.[1] : undefined;
-    const opf = opfPath != null ? await zip.file(opfPath)?.async('string') : undefined;
+    const opf = opfPath != null ? await zip.text(opfPath) : undefined;
     if (opfPath == null || opf == null) return fail('DOCUMENT_UNREADABLE', `${name} is not a valid EPUB book (no package file).`);
-    if (zip.file('META-INF/encryption.xml') != null) return fail('DOCUMENT_UNREADABLE', `${name} is DRM-protected; Headroom can only read EPUB books without DRM.`);
+    if (zip.has('META-INF/encryption.xml')) return fail('DOCUMENT_UNREADABLE', `${name} is DRM-protected; Headroom can only read EPUB books without DRM.`);
     const base = path.posix.dirname(opfPath);
     const manifest = new Map<string, string>();
     for (const item of opf.matchAll(/<item\b[^>]*>/g)) {
         const id = /\bid="([^"]+)"/.exec(item[0])?.[1];
         const href = /\bhref="([^"]+)"/.exec(item[0])?.[1];
-        if (id != null && href != null) manifest.set(id, path.posix.join(base, decodeURIComponent(href)));
+        if (id != null && href != null) manifest.set(id, hrefPath(base, href));
     }
-    const spine = [...opf.matchAll(/<itemref\b[^>]*\bidref="([^"]+)"/g)].map((m) => manifest.get(m[1] ?? '')).filter((p): p is string => p != null);
+    // Each chapter once, in its first place: a spine that lists one chapter 300 times is one chapter.
+    const spine = [...new Set([...opf.matchAll(/<itemref\b[^>]*\bidref="([^"]+)"/g)].map((m) => manifest.get(m[1] ?? '')).filter((p): p is string => p != null))];
     const chapters: string[] = [];
+    let length = 0;
     for (const [index, chapterPath] of spine.entries()) {
-        const html = await zip.file(chapterPath)?.async('string');
+        const html = await zip.text(chapterPath);
         if (html != null) {
             const text = htmlToText(html).text;
             if (text !== '') chapters.push(text);
+            length += text.length;
+            checkChars(name, length, limits);
         }
         onProgress?.(index + 1, spine.length);
     }
@@ -155,7 +220,7 @@ async function extractEpub(name: string, bytes: Uint8Array, onProgress: ExtractP
 }
 
 /** Extract a document's text. Throws HeadroomError with a message meant for the user. */
-export async function extractDocument(name: string, bytes: Uint8Array, onProgress?: ExtractProgress): Promise<ExtractedDocument> {
+export async function extractDocument(name: string, bytes: Uint8Array, onProgress?: ExtractProgress, limits: ExtractionLimits = EXTRACTION_LIMITS): Promise<ExtractedDocument> {
     if (bytes.length === 0) fail('DOCUMENT_UNREADABLE', `${name} is empty (0 bytes).`);
     if (bytes.length > MAX_DOCUMENT_BYTES) {
         fail('DOCUMENT_TOO_LARGE', `${name} is ${(bytes.length / 1024 / 1024).toFixed(0)} MB; Headroom reads documents up to ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB.`);
@@ -166,13 +231,13 @@ export async function extractDocument(name: string, bytes: Uint8Array, onProgres
     let pages: number | null = null;
     switch (kind) {
         case 'pdf':
-            ({ text, pages } = await extractPdf(name, bytes, onProgress, warnings));
+            ({ text, pages } = await extractPdf(name, bytes, onProgress, warnings, limits));
             break;
         case 'docx':
-            text = await extractDocx(name, bytes, warnings);
+            text = await extractDocx(name, bytes, warnings, limits);
             break;
         case 'epub':
-            text = await extractEpub(name, bytes, onProgress);
+            text = await extractEpub(name, bytes, onProgress, limits);
             break;
         case 'html':
             text = htmlToText(decodeText(name, bytes, warnings)).text;
@@ -185,6 +250,7 @@ export async function extractDocument(name: string, bytes: Uint8Array, onProgres
         default:
             text = decodeText(name, bytes, warnings).replace(/^\uFEFF/, '');
     }
+    checkChars(name, text.length, limits);
     text = text.replace(/\r\n?/g, '\n');
     if (text.trim() === '') fail('DOCUMENT_UNREADABLE', `${name} contains no readable text.`);
     return { kind, text, pages, warnings };

@@ -1,6 +1,6 @@
 // An engine host process as the backend sees it, whatever started it (Node's fork in web mode
 // and the CLIs, Electron's utilityProcess in the app): messages both ways, and how it ended.
-import type { EventEnvelope } from '../../common/contract.ts';
+import { hostEvents, type HostEventEnvelope } from '../../common/contract.ts';
 import { HeadroomError, type RpcError } from '../../common/errors.ts';
 import { RpcClient } from '../../common/rpc.ts';
 
@@ -57,15 +57,16 @@ const HOST_START_TIMEOUT_MS = 30_000;
 
 export interface StartedHost {
     host: HostProcess;
-    client: RpcClient;
+    client: RpcClient<(typeof hostEvents)[number]>;
     /** Resolves with the host's pid once it takes requests; rejects when it fails to start in time. */
     ready: Promise<number>;
 }
 
 /** Spawns a host and an RPC client on it; the client sees every validated message the host sends. */
-export function startHost(spawnHost: SpawnHost, onEvent: (event: EventEnvelope) => void, what = 'The engine', env?: Record<string, string>): StartedHost {
+export function startHost(spawnHost: SpawnHost, onEvent: (event: HostEventEnvelope) => void, what = 'The engine', env?: Record<string, string>): StartedHost {
     const host = spawnHost(env);
-    const client = new RpcClient((envelope) => host.send(envelope));
+    // Only the events a host sends: one that claims to be a stored message or the engine's state is dropped.
+    const client = new RpcClient((envelope) => host.send(envelope), { events: hostEvents });
     host.onMessage((message) => client.receive(message));
     client.onEvent(onEvent);
     const ready = new Promise<number>((resolve, reject) => {

@@ -2,11 +2,14 @@
 // in an engine host of its own, started for the job and ended after it: the job loads the model
 // again with contexts of its own, which must not disturb the chat engine's model, logs or memory,
 // and a crash (or a cancel, which ends the host) must not take the chat engine down. One at a time.
+// A job that reports no progress for too long is ended the same way, so it never stays busy for good.
 import type { EventEnvelope, Params, Result } from '../../common/contract.ts';
 import { HeadroomError, PROFILING_NEEDS_ENGINE } from '../../common/errors.ts';
 import { engineEnv, type EngineChoice } from '../../common/loadOptions.ts';
-import type { RpcClient } from '../../common/rpc.ts';
-import { describeExit, startHost, type HostProcess, type SpawnHost } from './hostProcess.ts';
+import { describeExit, startHost, type HostProcess, type SpawnHost, type StartedHost } from './hostProcess.ts';
+
+/** Scoring one head of a large model on a CPU takes minutes; no progress for this long means it is stuck. */
+export const JOB_IDLE_MS = 15 * 60_000;
 
 interface Running {
     what: string;
@@ -17,11 +20,13 @@ interface Running {
 export class HostJobs {
     #spawnHost: SpawnHost;
     #emit: (event: EventEnvelope) => void;
+    #idleMs: number;
     #running: Running | null = null;
 
-    constructor(spawnHost: SpawnHost, emit: (event: EventEnvelope) => void) {
+    constructor(spawnHost: SpawnHost, emit: (event: EventEnvelope) => void, idleMs = JOB_IDLE_MS) {
         this.#spawnHost = spawnHost;
         this.#emit = emit;
+        this.#idleMs = idleMs;
     }
 
     /** Scores a model's heads (always on Headroom's llama.cpp: the stock one cannot measure them). */
@@ -44,10 +49,19 @@ export class HostJobs {
         return true;
     }
 
-    async #run<T>(what: string, label: string, env: Record<string, string>, work: (client: RpcClient) => Promise<T>): Promise<T> {
+    async #run<T>(what: string, label: string, env: Record<string, string>, work: (client: StartedHost['client']) => Promise<T>): Promise<T> {
         if (this.#running != null) throw new HeadroomError('BUSY', `Already ${this.#running.what}; wait for it to finish or cancel it.`);
+        let stalled = () => {};
+        const stall = new Promise<never>((_, reject) => {
+            stalled = () => reject(new HeadroomError('TIMED_OUT', `${label} made no progress for ${Math.round(this.#idleMs / 1000)} s and was stopped.`));
+        });
+        stall.catch(() => {});
+        let timer = setTimeout(stalled, this.#idleMs);
         const { host, client, ready } = startHost(this.#spawnHost, (event) => {
-            if (event.name === 'kv.profileProgress' || event.name === 'kv.recallProgress') this.#emit(event);
+            if (event.name !== 'kv.profileProgress' && event.name !== 'kv.recallProgress') return;
+            clearTimeout(timer);
+            timer = setTimeout(stalled, this.#idleMs);
+            this.#emit(event);
         }, label, env);
         const running: Running = { what, host, cancelled: false };
         this.#running = running;
@@ -58,9 +72,10 @@ export class HostJobs {
         }));
         exited.catch(() => {});
         try {
-            await Promise.race([exited, ready]);
-            return await Promise.race([exited, work(client)]);
+            await Promise.race([exited, stall, ready]);
+            return await Promise.race([exited, stall, work(client)]);
         } finally {
+            clearTimeout(timer);
             this.#running = null;
             host.kill();
         }

@@ -1,30 +1,73 @@
 // Runs the engine host as a separate process and stands between it and the UI:
 // tracks engine state, turns a crash into a plain-words error, and restarts on request
 // (reloading the last model); chats live in the backend's database, so nothing is lost.
-import type { EngineState, EngineStatus, EventEnvelope, Params, Result } from '../../common/contract.ts';
+// A request that hangs (a load, plan or fit past its time) kills the host and starts a new
+// one with the same model, so one bad file never leaves the engine stuck.
+import type { EngineState, EngineStatus, EventEnvelope, HostEventEnvelope, Method, Params, Result } from '../../common/contract.ts';
 import { ENGINE_CHOICE_ENV, engineEnv, type EngineChoice } from '../../common/loadOptions.ts';
 import { engineBusy, fromRpcError, HeadroomError, noModelLoaded, toRpcError } from '../../common/errors.ts';
-import { eventEnvelope, type Handlers, type RpcClient } from '../../common/rpc.ts';
-import { describeExit, startHost, type HostProcess, type SpawnHost } from './hostProcess.ts';
+import { eventEnvelope, type Handlers } from '../../common/rpc.ts';
+import { describeExit, startHost, type HostProcess, type SpawnHost, type StartedHost } from './hostProcess.ts';
+
+/** What the supervisor tells the backend: the engine's state, and what the host sent (validated). */
+export type SupervisorEvent = HostEventEnvelope | EventEnvelope<'engine.state'>;
 
 /** What the UI may ask of the engine directly; generation goes through the chat service. */
 export type SupervisorHandlers = Handlers<'engine.getState' | 'engine.restart' | 'engine.kvStats' | 'model.load' | 'model.unload' | 'memory.stats' | 'memory.plan' | 'memory.fit' | 'kv.profileEstimate'>;
 
+/** How long the engine host may take before it is thought stuck, killed and started again. */
+export interface EngineTimeouts {
+    /** A load with no progress for this long (reading weights reports progress; creating the context does not). */
+    loadIdleMs: number;
+    planMs: number;
+    fitMs: number;
+}
+
+export const DEFAULT_ENGINE_TIMEOUTS: EngineTimeouts = { loadIdleMs: 300_000, planMs: 120_000, fitMs: 240_000 };
+
+const HUNG = Symbol('hung');
+const seconds = (ms: number) => (ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`);
+
+/** A timer that fires once unless it is kicked (progress) or stopped in time. */
+class Watchdog {
+    #timer: ReturnType<typeof setTimeout> | undefined;
+    #ms: number;
+    #fire: () => void;
+
+    constructor(ms: number, fire: () => void) {
+        this.#ms = ms;
+        this.#fire = fire;
+        this.kick();
+    }
+
+    kick(): void {
+        clearTimeout(this.#timer);
+        this.#timer = setTimeout(this.#fire, this.#ms);
+    }
+
+    stop(): void {
+        clearTimeout(this.#timer);
+    }
+}
+
 export class EngineSupervisor {
     #spawnHost: SpawnHost;
-    #emit: (event: EventEnvelope) => void;
+    #emit: (event: SupervisorEvent) => void;
+    #timeouts: EngineTimeouts;
     #host: HostProcess | null = null;
-    #client: RpcClient | null = null;
+    #client: StartedHost['client'] | null = null;
     #ready: Promise<void> | null = null;
     #lastLoad: Params<'model.load'> | null = null;
+    #loadWatchdog: Watchdog | null = null;
     #state: EngineState = { status: 'starting', model: null, error: null, pid: null, restarts: 0 };
     #disposed = false;
     #engine: EngineChoice;
 
-    constructor(spawnHost: SpawnHost, emit: (event: EventEnvelope) => void, engine: EngineChoice = 'compressed') {
+    constructor(spawnHost: SpawnHost, emit: (event: SupervisorEvent) => void, engine: EngineChoice = 'compressed', timeouts: Partial<EngineTimeouts> = {}) {
         this.#spawnHost = spawnHost;
         this.#emit = emit;
         this.#engine = engine;
+        this.#timeouts = { ...DEFAULT_ENGINE_TIMEOUTS, ...timeouts };
     }
 
     /**
@@ -66,6 +109,7 @@ export class EngineSupervisor {
         if (this.#ready != null) return this.#ready;
         // Load progress, streamed text and memory go straight through to the UI.
         const { host, client, ready } = startHost(this.#spawnHost, (event) => {
+            if (event.name === 'model.loadProgress') this.#loadWatchdog?.kick();
             if (event.name !== 'host.ready') this.#emit(event);
         }, 'The engine', this.#hostEnv());
         this.#host = host;
@@ -86,13 +130,27 @@ export class EngineSupervisor {
         return this.#ready;
     }
 
-    async #connected(): Promise<RpcClient> {
-        if (this.#state.status === 'crashed') {
-            throw new HeadroomError(this.#state.error?.code ?? 'ENGINE_CRASHED', 'The engine is not running. Restart it to continue.');
-        }
+    async #connected(): Promise<StartedHost['client']> {
+        const refusal = this.#crashRefusal();
+        if (refusal != null) throw refusal;
         await this.start();
         if (this.#client == null) throw new HeadroomError('ENGINE_UNAVAILABLE', 'The engine stopped while starting. Restart it to continue.');
         return this.#client;
+    }
+
+    #crashRefusal(): HeadroomError | null {
+        if (!this.#is('crashed')) return null;
+        const model = this.#lastLoad == null ? '' : ` Restarting it loads ${baseName(this.#lastLoad.path)} again.`;
+        return new HeadroomError(this.#state.error?.code ?? 'ENGINE_CRASHED', `The engine is not running: it stopped unexpectedly. Your conversation is kept; restart the engine to continue.${model}`);
+    }
+
+    /** Why a reply cannot start now, in words for the user; null when it can. */
+    generationRefusal(): HeadroomError | null {
+        const crashed = this.#crashRefusal();
+        if (crashed != null) return crashed;
+        if (this.#is('loading') || this.#is('starting')) return new HeadroomError('BUSY', 'The model is still loading; send again when it is ready.');
+        if (this.#state.model == null) return noModelLoaded();
+        return null;
     }
 
     async restart(): Promise<EngineState> {
@@ -103,18 +161,69 @@ export class EngineSupervisor {
         return this.#state;
     }
 
+    /**
+     * A request that must answer in time: when it does not, the host is killed, a new one
+     * started and the last model loaded again, and the request fails saying so.
+     */
+    async #timed<M extends Method>(client: StartedHost['client'], method: M, params: Params<M>, what: string, ms: number, watchdog?: (dog: Watchdog | null) => void): Promise<Result<M>> {
+        const request = client.request(method, params);
+        request.catch(() => {}); // raced below; once the host is killed for hanging, its failure is no news
+        let hung = () => {};
+        const hang = new Promise<typeof HUNG>((resolve) => {
+            hung = () => resolve(HUNG);
+        });
+        const dog = new Watchdog(ms, () => hung());
+        watchdog?.(dog);
+        try {
+            const outcome = await Promise.race([request, hang]);
+            if (outcome !== HUNG) return outcome;
+        } finally {
+            dog.stop();
+            watchdog?.(null);
+        }
+        const again = await this.#restartAfterHang();
+        throw new HeadroomError('TIMED_OUT', `${what} took longer than ${seconds(ms)}${watchdog != null ? ' without progress' : ''}, so the engine was stopped and started again${again}.`);
+    }
+
+    /** A fresh host with the last model; says what was loaded again, for the message. */
+    async #restartAfterHang(): Promise<string> {
+        const reload = this.#lastLoad;
+        this.#stopHost();
+        this.#setState({ restarts: this.#state.restarts + 1, model: null, error: null });
+        try {
+            await this.start();
+            if (reload == null) return '';
+            await this.load(reload);
+            return `; ${baseName(reload.path)} is loaded again`;
+        } catch {
+            return reload == null ? '' : `, but ${baseName(reload.path)} could not be loaded again`;
+        }
+    }
+
     async load(params: Params<'model.load'>): Promise<Result<'model.load'>> {
         const client = await this.#connected();
         if (this.#state.status === 'generating' || this.#state.status === 'loading') throw engineBusy();
+        const previous = this.#state.model != null ? this.#lastLoad : null;
         this.#setState({ status: 'loading', error: null });
         try {
-            const model = await client.request('model.load', params);
+            const model = await this.#timed(client, 'model.load', params, `Loading ${baseName(params.path)}`, this.#timeouts.loadIdleMs, (dog) => {
+                this.#loadWatchdog = dog;
+            });
             this.#lastLoad = params;
             this.#setState({ status: 'ready', model });
             return model;
         } catch (error) {
-            if (this.#is('loading')) this.#setState({ status: 'idle', model: null, error: toRpcError(error) });
-            throw error;
+            if (!this.#is('loading')) throw error; // crashed, or restarted after a hang: that path said what happened
+            // The host refuses a bad file before it unloads anything; a load that failed later
+            // (no memory for the context) has unloaded the old model: load it again.
+            const restored = previous == null ? null : await client.request('model.load', previous).catch(() => null);
+            if (restored == null) {
+                this.#setState({ status: 'idle', model: null, error: toRpcError(error) });
+                throw error;
+            }
+            this.#setState({ status: 'ready', model: restored });
+            const { code, message } = toRpcError(error);
+            throw new HeadroomError(code, `${message} ${baseName(restored.path)} is still loaded.`);
         }
     }
 
@@ -144,6 +253,11 @@ export class EngineSupervisor {
         return client.request('engine.kvStats', {});
     }
 
+    /** The catalog's verdicts on this machine (the engine host plans them from published shapes). */
+    async fitPublished(params: Params<'memory.fitPublished'>): Promise<Result<'memory.fitPublished'>> {
+        return (await this.#connected()).request('memory.fitPublished', params);
+    }
+
     async stopGeneration(params: Params<'generate.stop'>): Promise<Result<'generate.stop'>> {
         if (this.#client == null) return { stopped: false };
         return this.#client.request('generate.stop', params);
@@ -168,8 +282,8 @@ export class EngineSupervisor {
             },
             // Memory questions go to the engine host: only it may load node-llama-cpp.
             'memory.stats': async (params) => (await this.#connected()).request('memory.stats', params),
-            'memory.plan': async (params) => (await this.#connected()).request('memory.plan', params),
-            'memory.fit': async (params) => (await this.#connected()).request('memory.fit', params),
+            'memory.plan': async (params) => this.#timed(await this.#connected(), 'memory.plan', params, `Planning memory for ${baseName(params.path)}`, this.#timeouts.planMs),
+            'memory.fit': async (params) => this.#timed(await this.#connected(), 'memory.fit', params, `Fitting ${baseName(params.request.path)} to this machine`, this.#timeouts.fitMs),
             // The chat engine has the model loaded: it measures how fast it reads a prompt.
             'kv.profileEstimate': async (params) => {
                 if (this.#state.model == null) throw noModelLoaded();
@@ -192,4 +306,9 @@ export class EngineSupervisor {
         this.#disposed = true;
         this.#stopHost();
     }
+}
+
+/** A model file's name without its folder, as messages show it (either separator: the path may be a Windows one). */
+function baseName(path: string): string {
+    return path.split(/[\\/]/).at(-1) ?? path;
 }

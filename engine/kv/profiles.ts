@@ -72,6 +72,8 @@ export async function modelSha256(filePath: string): Promise<string> {
     const key = path.resolve(filePath);
     const info = await stat(key).catch(() => null);
     if (info == null) throw noModelFile(filePath);
+    // Only a regular file has an end: /dev/zero would be hashed for ever.
+    if (!info.isFile()) throw new HeadroomError('BAD_REQUEST', `${path.basename(filePath)} is not a regular file, so it is not a model file.`);
     const known = hashes.get(key);
     if (known != null && known.size === info.size && known.mtimeMs === info.mtimeMs) return known.sha256;
     const sha256 = sha256OfFile(key);

@@ -8,6 +8,8 @@
 // every copied sink is attended once per copy, so each sink's weight grew about n_far / n_sinks
 // times (about 230x at 1K tokens) where a streaming head would drop the far tokens, and it could
 // not stream during the prompt at all. On the stock build profiling refuses, saying what to do.
+import * as fs from 'node:fs/promises';
+import { checkGgufFile } from '../../common/ggufHeader.ts';
 import { HeadroomError, PROFILING_NEEDS_BUILD, PROFILING_NEEDS_ENGINE } from '../../common/errors.ts';
 import type { HeadProfile, ProfileMethod } from '../../common/kv/policy.ts';
 import { buildSupportsHeadwise } from '../kv/native.ts';
@@ -61,6 +63,7 @@ export async function profileModel(options: ProfileModelOptions): Promise<Profil
         throw new HeadroomError('BAD_REQUEST', 'The validation context must be a whole number of tokens, at least 128.');
     }
     if (method !== 'attention' && method !== 'ablation') throw new HeadroomError('BAD_REQUEST', 'The method is attention (one pass per prompt) or ablation (leave-one-out, one pass per head).');
+    await checkGgufFile(fs, options.modelPath);
     log(`hashing ${options.modelPath}…`);
     const sha256 = await modelSha256(options.modelPath);
     const path = options.out ?? profilePathFor(sha256);

@@ -19,9 +19,22 @@ function electronBridge(channel: HeadroomPreload): Bridge {
 
 const RECONNECT_MS = [250, 500, 1000, 2000, 4000];
 
+/** The token from the address Headroom printed, then dropped from the address bar and the history (the cookie holds it). */
+function takeToken(): string {
+    const params = new URLSearchParams(location.search);
+    const token = params.get('token') ?? '';
+    if (params.has('token')) {
+        params.delete('token');
+        const query = params.toString();
+        history.replaceState(history.state, '', `${location.pathname}${query === '' ? '' : `?${query}`}${location.hash}`);
+    }
+    return token;
+}
+
 function webBridge(): Bridge {
-    const token = new URLSearchParams(location.search).get('token') ?? '';
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/rpc?token=${encodeURIComponent(token)}`;
+    const token = takeToken();
+    // Without a token in the address (a reload) the socket is let in by the cookie.
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/rpc${token === '' ? '' : `?token=${encodeURIComponent(token)}`}`;
     const listeners = new Set<(state: ConnectionState) => void>();
     const setState = (state: ConnectionState) => listeners.forEach((listener) => listener(state));
     let socket: WebSocket | null = null;

@@ -3,6 +3,7 @@
 import { StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import type { SettingKey } from '../../common/settings.ts';
+import { MarkdownText } from '../../renderer/src/components/Markdown.tsx';
 import { HeadMap } from '../../renderer/src/components/memory/HeadMap.tsx';
 import { MemoryGauges } from '../../renderer/src/components/memory/MemoryGauges.tsx';
 import { MemoryPlanner } from '../../renderer/src/components/memory/MemoryPlanner.tsx';
@@ -57,6 +58,7 @@ function Harness() {
             />
         );
         case 'settings': return <Settings scene={scene} />;
+        case 'markdown': return <div className="message message-assistant"><div className="message-text"><MarkdownText text={scene.text} /></div></div>;
     }
 }
 

@@ -10,7 +10,8 @@ export type Scene =
     | { component: 'gauges'; stats: MemoryStats[]; ramTotalBytes?: number }
     | { component: 'headMap'; kv: KvUsage }
     | { component: 'planner'; plan: MemoryPlan | null; fit?: FitResult | null; loaded?: MemoryStats['loaded']; error?: string | null }
-    | { component: 'settings'; state: SettingsState; modelLoaded: boolean; kvCacheTypes?: KvCacheType[] };
+    | { component: 'settings'; state: SettingsState; modelLoaded: boolean; kvCacheTypes?: KvCacheType[] }
+    | { component: 'markdown'; text: string };
 
 declare global {
     interface Window {

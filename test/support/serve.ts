@@ -10,6 +10,7 @@ export interface Served {
     origin: string;
     token: string;
     stdoutLines: () => string[];
+    stderrText: () => string;
 }
 
 /** Starts serve in its own process group (with extra environment); resolves once it prints its address. */
@@ -26,7 +27,7 @@ export function serve(args: string[], env: Record<string, string> = {}): Promise
             const [, origin, token] = /^Headroom is running at (http:\/\/127\.0\.0\.1:\d+)\/\?token=([\w-]+)\n/.exec(stdout) ?? [];
             if (origin == null || token == null) return;
             clearTimeout(timer);
-            resolve({ child, url: `${origin}/?token=${token}`, origin, token, stdoutLines: () => stdout.split('\n').filter(Boolean) });
+            resolve({ child, url: `${origin}/?token=${token}`, origin, token, stdoutLines: () => stdout.split('\n').filter(Boolean), stderrText: () => stderr });
         });
     });
 }

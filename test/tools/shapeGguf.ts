@@ -5,13 +5,14 @@
 // FFN (--ff, default 1024) and the vocab (Llama 2's 32K SentencePiece one). --embd shrinks the
 // embedding width too (the head dim is kept; not for qwen2, whose head dim is the width / heads);
 // --layers keeps the per-layer shape with fewer or more layers. Llama-3-70B is 27 GiB at full
-// width even so: --embd 2048 makes it 6.8 GiB.
-//   node test/tools/shapeGguf.ts <out.gguf> --shape llama3-8b|qwen3-8b|… [--ff n] [--layers n] [--embd n] [--dry-run]
+// width even so: --embd 2048 makes it 6.8 GiB. --chat gives it Llama 3's tokenizer and chat
+// template instead, for what runs through the app's chat path (bench/followUp.ts).
+//   node test/tools/shapeGguf.ts <out.gguf> --shape llama3-8b|qwen3-8b|… [--ff n] [--layers n] [--embd n] [--chat] [--dry-run]
 import { parseArgs } from 'node:util';
-import { ATTENTION_SHAPES, bundledVocab, slidingWindowLayers, writeRandomGguf, type AttentionShapeName } from '../support/randomGguf.ts';
+import { ATTENTION_SHAPES, bundledVocab, LLAMA3_CHAT_TEMPLATE, slidingWindowLayers, writeRandomGguf, type AttentionShapeName } from '../support/randomGguf.ts';
 
 const names = Object.keys(ATTENTION_SHAPES) as AttentionShapeName[];
-const usage = `usage: node test/tools/shapeGguf.ts <out.gguf> --shape ${names.join('|')} [--ff n] [--layers n] [--embd n] [--dry-run]`;
+const usage = `usage: node test/tools/shapeGguf.ts <out.gguf> --shape ${names.join('|')} [--ff n] [--layers n] [--embd n] [--chat] [--dry-run]`;
 const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -19,6 +20,7 @@ const { values, positionals } = parseArgs({
         ff: { type: 'string', default: '1024' },
         layers: { type: 'string' },
         embd: { type: 'string' },
+        chat: { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
     },
 });
@@ -36,7 +38,8 @@ const nLayer = count(values.layers, shape.nLayer);
 const options = {
     ...shape,
     outPath,
-    vocabPath: await bundledVocab('llama-spm'),
+    vocabPath: await bundledVocab(values.chat ? 'llama-bpe' : 'llama-spm'),
+    ...(values.chat ? { chatTemplate: LLAMA3_CHAT_TEMPLATE } : {}),
     nLayer,
     nEmbd: count(values.embd, shape.nEmbd),
     nFf: count(values.ff, 1024),

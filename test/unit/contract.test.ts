@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { requests, type Method } from '../../common/contract.ts';
-import { HeadroomError } from '../../common/errors.ts';
+import { HeadroomError, UNEXPECTED_ERROR } from '../../common/errors.ts';
 import { dispatch, RpcClient, type Handlers } from '../../common/rpc.ts';
 
 /** Handlers that fail the test if a bad request ever reaches them. */
@@ -17,8 +17,8 @@ function untouchableHandlers(): Handlers {
 
 // For each request type: payloads that must be refused, each with the field the error must name.
 const malformed: Record<Method, Array<{ params: unknown; mentions: string }>> = {
-    'engine.getState': [{ params: { extra: 1 }, mentions: 'extra' }, { params: 'now', mentions: 'expected object' }],
-    'engine.restart': [{ params: { force: true }, mentions: 'force' }, { params: [], mentions: 'expected object' }],
+    'engine.getState': [{ params: { extra: 1 }, mentions: 'extra' }, { params: 'now', mentions: 'must be an object' }],
+    'engine.restart': [{ params: { force: true }, mentions: 'force' }, { params: [], mentions: 'must be an object' }],
     'engine.kvStats': [{ params: { layer: 1 }, mentions: 'layer' }],
     'model.load': [
         { params: {}, mentions: 'path' },
@@ -77,6 +77,20 @@ const malformed: Record<Method, Array<{ params: unknown; mentions: string }>> = 
         { params: { goal: 'context' }, mentions: 'request' },
         { params: { request: { path: '/m.gguf', contextSize: 1024 }, goal: 'speed' }, mentions: 'goal' },
     ],
+    'memory.fitPublished': [
+        { params: { models: [], kv: { mode: 'squeeze' } }, mentions: 'kv.mode' },
+        { params: { models: [{ id: 'x', architecture: 'llama', sizeBytes: 1, layers: 0 }], kv: { mode: 'off' } }, mentions: 'models.0.layers' },
+    ],
+    'models.list': [{ params: { folder: '/tmp' }, mentions: 'folder' }],
+    'models.catalog': [{ params: { refresh: true }, mentions: 'refresh' }],
+    'models.download': [
+        { params: {}, mentions: 'source' },
+        { params: { source: '   ' }, mentions: 'source' },
+        { params: { source: 'hf:a/b:Q4_K_M', sha256: 'abc' }, mentions: 'sha256' },
+        { params: { source: 'hf:a/b:Q4_K_M', into: '/etc' }, mentions: 'into' },
+    ],
+    'models.cancelDownload': [{ params: {}, mentions: 'id' }, { params: { id: '../x' }, mentions: 'id' }],
+    'models.downloads': [{ params: { all: true }, mentions: 'all' }],
     'kv.profile': [
         { params: {}, mentions: 'path' },
         { params: { path: '/m.gguf', prompts: 0 }, mentions: 'prompts' },
@@ -102,7 +116,7 @@ const malformed: Record<Method, Array<{ params: unknown; mentions: string }>> = 
         { params: { load: { path: '/m.gguf' }, depths: [-1] }, mentions: 'depths.0' },
     ],
     'settings.get': [{ params: { key: 'theme' }, mentions: 'key' }],
-    'settings.update': [{ params: 'dark', mentions: 'expected record' }, { params: [1], mentions: 'expected record' }],
+    'settings.update': [{ params: 'dark', mentions: 'must be an object' }, { params: [1], mentions: 'must be an object' }],
 };
 
 describe('IPC contract', () => {
@@ -148,14 +162,15 @@ describe('IPC contract', () => {
                 throw new HeadroomError('MODEL_LOAD_FAILED', 'No model file at /m.gguf.');
             },
             'chat.stop': async () => {
-                throw new Error('boom');
+                throw new TypeError("Cannot read properties of undefined (reading 'architecture')");
             },
         };
         const load = await dispatch(handlers, { type: 'request', id: 1, method: 'model.load', params: { path: '/m.gguf', contextSize: 2048 } });
         assert.deepEqual(received, { path: '/m.gguf', contextSize: 2048 });
         assert.deepEqual(load, { type: 'response', id: 1, ok: false, error: { code: 'MODEL_LOAD_FAILED', message: 'No model file at /m.gguf.' } });
         const stop = await dispatch(handlers, { type: 'request', id: 2, method: 'chat.stop', params: {} });
-        assert.deepEqual(stop, { type: 'response', id: 2, ok: false, error: { code: 'INTERNAL', message: 'boom' } });
+        // A bug's own text is logged, never shown: the person gets a sentence.
+        assert.deepEqual(stop, { type: 'response', id: 2, ok: false, error: { code: 'INTERNAL', message: UNEXPECTED_ERROR } });
         const missing = await dispatch(handlers, { type: 'request', id: 3, method: 'model.pickFile', params: {} });
         assert.equal(missing.ok ? 'ok' : missing.error.code, 'NOT_AVAILABLE');
     });

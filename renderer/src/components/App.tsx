@@ -1,5 +1,6 @@
 import { useEffect, useState, type DragEvent } from 'react';
 import { useChatStore } from '../stores/chatStore.ts';
+import { useModelsStore } from '../stores/modelsStore.ts';
 import { ChatList } from './ChatList.tsx';
 import { ChatView } from './ChatView.tsx';
 import { Composer } from './Composer.tsx';
@@ -7,6 +8,7 @@ import { DocumentsBar } from './DocumentsBar.tsx';
 import { EngineBanner } from './EngineBanner.tsx';
 import { MemoryAside } from './MemoryAside.tsx';
 import { ModelPanel } from './ModelPanel.tsx';
+import { ModelsView } from './models/ModelsView.tsx';
 import { SettingsSection } from './SettingsSection.tsx';
 import { StatusPill } from './StatusPill.tsx';
 
@@ -24,22 +26,31 @@ function ChatBanner() {
     );
 }
 
-/** The app frame: chats, the model and settings on the left; the open chat, its documents and the composer; memory on the right. */
+/**
+ * The app frame: chats, the model and settings on the left; the open chat, its documents and
+ * the composer; memory on the right. The Models view takes the place of the chat and memory.
+ */
 export function App() {
     const [dragging, setDragging] = useState(false);
     const addFiles = useChatStore((s) => s.addFiles);
     const title = useChatStore((s) => s.view?.chat.title ?? 'Headroom');
+    const modelsOpen = useModelsStore((s) => s.open);
+    const showModels = useModelsStore((s) => s.show);
 
     useEffect(() => {
         const onKey = (event: KeyboardEvent) => {
-            if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'o') {
+            if ((event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === 'o') {
                 event.preventDefault();
                 document.getElementById('attach-input')?.click();
+            }
+            if ((event.ctrlKey || event.metaKey) && event.shiftKey && event.key.toLowerCase() === 'm') {
+                event.preventDefault();
+                showModels(!useModelsStore.getState().open);
             }
         };
         window.addEventListener('keydown', onKey);
         return () => window.removeEventListener('keydown', onKey);
-    }, []);
+    }, [showModels]);
 
     const onDrop = (event: DragEvent) => {
         event.preventDefault();
@@ -70,18 +81,22 @@ export function App() {
                 <ModelPanel />
                 <SettingsSection />
             </aside>
-            <main className="main">
-                <header className="topbar">
-                    <h1 className="chat-title">{title}</h1>
-                    <StatusPill />
-                </header>
-                <EngineBanner />
-                <ChatBanner />
-                <DocumentsBar />
-                <ChatView />
-                <Composer />
-            </main>
-            <MemoryAside />
+            {modelsOpen ? <ModelsView /> : (
+                <>
+                    <main className="main">
+                        <header className="topbar">
+                            <h1 className="chat-title">{title}</h1>
+                            <StatusPill />
+                        </header>
+                        <EngineBanner />
+                        <ChatBanner />
+                        <DocumentsBar />
+                        <ChatView />
+                        <Composer />
+                    </main>
+                    <MemoryAside />
+                </>
+            )}
             {dragging && (
                 <div className="drop-overlay" aria-hidden="true">
                     <div className="drop-card">

@@ -1,13 +1,19 @@
 import type { ReactNode } from 'react';
 import Markdown from 'react-markdown';
 import remarkGfm from 'remark-gfm';
+import { markdownUrl } from '../markdownUrls.ts';
 import { CodeBlock } from './CodeBlock.tsx';
 
-/** A reply as Markdown (GitHub flavour); raw HTML in it is shown as text, never run. */
+/**
+ * A reply as Markdown (GitHub flavour); raw HTML in it is shown as text, never run. Links go
+ * only to http(s) and mailto, images only come from data: URLs (markdownUrls.ts); a dropped
+ * link is shown as its text, a dropped image as its description.
+ */
 export function MarkdownText({ text }: { text: string }) {
     return (
         <Markdown
             remarkPlugins={[remarkGfm]}
+            urlTransform={markdownUrl}
             components={{
                 pre: ({ children }) => <>{children}</>,
                 code: ({ className, children }) => {
@@ -16,7 +22,12 @@ export function MarkdownText({ text }: { text: string }) {
                     if (language == null && !code.includes('\n')) return <code className="inline-code">{children}</code>;
                     return <CodeBlock code={code.replace(/\n$/, '')} language={language ?? ''} />;
                 },
-                a: ({ href, children }) => <a href={href} target="_blank" rel="noreferrer noopener">{children}</a>,
+                a: ({ href, children }) => (href == null || href === ''
+                    ? <span className="dropped-link">{children}</span>
+                    : <a href={href} target="_blank" rel="noreferrer noopener">{children}</a>),
+                img: ({ src, alt }) => (typeof src !== 'string' || src === ''
+                    ? <span className="dropped-image">{alt != null && alt !== '' ? `[image: ${alt}]` : '[image]'}</span>
+                    : <img src={src} alt={alt ?? ''} />),
             }}
         >
             {text}

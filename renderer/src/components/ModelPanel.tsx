@@ -3,6 +3,7 @@ import { bridge } from '../bridge.ts';
 import { formatBytes } from '../format.ts';
 import { useEngineStore } from '../stores/engineStore.ts';
 import { useMemoryStore } from '../stores/memoryStore.ts';
+import { useModelsStore } from '../stores/modelsStore.ts';
 import { useSettingsStore } from '../stores/settingsStore.ts';
 import { needsProfile, ProfileHeads } from './memory/ProfileHeads.tsx';
 
@@ -20,6 +21,8 @@ export function ModelPanel() {
     const setCandidatePath = useMemoryStore((s) => s.setCandidatePath);
     const updateSettings = useSettingsStore((s) => s.update);
     const engineChoice = useSettingsStore((s) => s.state?.settings.engine ?? 'compressed');
+    const showModels = useModelsStore((s) => s.show);
+    const modelsOpen = useModelsStore((s) => s.open);
     const model = engine?.model ?? null;
     const busy = engine?.status === 'loading' || engine?.status === 'generating' || engine?.status === 'starting';
 
@@ -39,7 +42,15 @@ export function ModelPanel() {
 
     return (
         <section className="panel" aria-labelledby="model-heading">
-            <h2 id="model-heading" className="panel-title">Model</h2>
+            <div className="panel-head">
+                <h2 id="model-heading" className="panel-title">Model</h2>
+                <button
+                    type="button" className="button button-small" onClick={() => showModels(!modelsOpen)} aria-pressed={modelsOpen}
+                    aria-keyshortcuts="Control+Shift+M" title="Models on this computer, downloads and the catalog (Ctrl+Shift+M)"
+                >
+                    {modelsOpen ? 'Back to chat' : 'Models…'}
+                </button>
+            </div>
             {model != null ? (
                 <dl className="model-card" data-testid="model-card">
                     <div className="model-name" title={model.path}>{model.name}</div>
@@ -89,7 +100,7 @@ export function ModelPanel() {
                     )}
                 </dl>
             ) : (
-                <p className="muted">No model loaded. Choose a GGUF file to start.</p>
+                <p className="muted">No model loaded. Pick one in <strong>Models…</strong> (on this computer, or downloaded), or type a GGUF file&apos;s path.</p>
             )}
 
             <form className="model-form" onSubmit={submit}>

@@ -38,7 +38,9 @@ function Field({ id, label, children, error, pending, more }: { id: SettingKey; 
 }
 
 /** A text box that commits on Enter or when it loses focus, and shows the saved value otherwise. */
-function NumberBox({ id, value, placeholder, onCommit, error }: { id: SettingKey; value: string; placeholder: string; onCommit: (text: string) => void; error?: string }) {
+function TextBox({ id, value, placeholder, onCommit, error, inputMode = 'numeric' }: {
+    id: SettingKey; value: string; placeholder: string; onCommit: (text: string) => void; error?: string; inputMode?: 'numeric' | 'text';
+}) {
     const [draft, setDraft] = useState(value);
     // A refused value goes back to the kept one (the message says why).
     useEffect(() => setDraft(value), [value, error]);
@@ -48,7 +50,7 @@ function NumberBox({ id, value, placeholder, onCommit, error }: { id: SettingKey
     };
     return (
         <input
-            id={`setting-${id}`} type="text" inputMode="numeric" value={draft} placeholder={placeholder} aria-invalid={invalid}
+            id={`setting-${id}`} type="text" inputMode={inputMode} spellCheck={false} value={draft} placeholder={placeholder} aria-invalid={invalid}
             onChange={(e) => setDraft(e.target.value)} onBlur={commit}
             onKeyDown={(e) => {
                 if (e.key === 'Enter') commit();
@@ -89,23 +91,27 @@ export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, onChan
             <fieldset>
                 <legend>Model</legend>
                 {field('engine', 'Engine', <Choice id="engine" value={s.engine} onChange={set('engine')} options={[['compressed', 'Headroom (compressed)'], ['stock', 'Stock llama.cpp (no compression)']]} />)}
-                {field('gpuLayers', 'GPU layers', <NumberBox id="gpuLayers" value={String(s.gpuLayers)} placeholder="auto" error={errors.gpuLayers} onCommit={(t) => set('gpuLayers')(parseNumber(t, 'auto'))} />)}
-                {field('contextSize', 'Context size (tokens)', <NumberBox id="contextSize" value={s.contextSize == null ? '' : String(s.contextSize)} placeholder="automatic" error={errors.contextSize} onCommit={(t) => set('contextSize')(parseNumber(t, null))} />)}
-                {field('threads', 'Threads', <NumberBox id="threads" value={s.threads == null ? '' : String(s.threads)} placeholder="automatic" error={errors.threads} onCommit={(t) => set('threads')(parseNumber(t, null))} />)}
+                {field('gpuLayers', 'GPU layers', <TextBox id="gpuLayers" value={String(s.gpuLayers)} placeholder="auto" error={errors.gpuLayers} onCommit={(t) => set('gpuLayers')(parseNumber(t, 'auto'))} />)}
+                {field('contextSize', 'Context size (tokens)', <TextBox id="contextSize" value={s.contextSize == null ? '' : String(s.contextSize)} placeholder="automatic" error={errors.contextSize} onCommit={(t) => set('contextSize')(parseNumber(t, null))} />)}
+                {field('threads', 'Threads', <TextBox id="threads" value={s.threads == null ? '' : String(s.threads)} placeholder="automatic" error={errors.threads} onCommit={(t) => set('threads')(parseNumber(t, null))} />)}
                 {field('flashAttention', 'Flash attention', <Choice id="flashAttention" value={s.flashAttention} onChange={set('flashAttention')} options={[['auto', 'Automatic'], ['on', 'On'], ['off', 'Off']]} />)}
             </fieldset>
             <fieldset>
                 <legend>KV cache</legend>
                 {field('kvMode', 'Compression', <Choice id="kvMode" value={s.kvMode} onChange={set('kvMode')} options={[['off', 'Off (full cache)'], ['auto', 'Auto (profile\'s budget)'], ['budget', 'Budget']]} />,
                     s.kvMode === 'auto' ? [AUTO_COMPRESSION_HELP.withProfile, AUTO_COMPRESSION_HELP.withoutProfile] : undefined)}
-                {field('kvBudget', 'Budget (% of the full cache)', <NumberBox id="kvBudget" value={String(Math.round(s.kvBudget * 1000) / 10)} placeholder="50" error={errors.kvBudget} onCommit={(t) => {
+                {field('kvBudget', 'Budget (% of the full cache)', <TextBox id="kvBudget" value={String(Math.round(s.kvBudget * 1000) / 10)} placeholder="50" error={errors.kvBudget} onCommit={(t) => {
                     const value = parseNumber(t, null);
                     set('kvBudget')(typeof value === 'number' ? value / 100 : value);
                 }} />)}
-                {field('sinks', 'Sinks (tokens)', <NumberBox id="sinks" value={String(s.sinks)} placeholder="4" error={errors.sinks} onCommit={(t) => set('sinks')(parseNumber(t, null))} />)}
-                {field('window', 'Window (tokens)', <NumberBox id="window" value={String(s.window)} placeholder="128" error={errors.window} onCommit={(t) => set('window')(parseNumber(t, null))} />)}
+                {field('sinks', 'Sinks (tokens)', <TextBox id="sinks" value={String(s.sinks)} placeholder="4" error={errors.sinks} onCommit={(t) => set('sinks')(parseNumber(t, null))} />)}
+                {field('window', 'Window (tokens)', <TextBox id="window" value={String(s.window)} placeholder="128" error={errors.window} onCommit={(t) => set('window')(parseNumber(t, null))} />)}
                 {field('kvOffload', 'Offload', <Choice id="kvOffload" value={s.kvOffload} onChange={set('kvOffload')} options={[['auto', 'Automatic'], ['gpu', 'GPU'], ['cpu', 'CPU RAM']]} />)}
                 {field('kvCacheType', 'Cache type', <Choice id="kvCacheType" value={s.kvCacheType} onChange={set('kvCacheType')} options={KvCacheType.options.map((type) => [type, cacheTypeOk(type) ? type : `${type} (not for this model)`, !cacheTypeOk(type)])} />)}
+            </fieldset>
+            <fieldset>
+                <legend>Models</legend>
+                {field('modelsFolder', 'Models folder', <TextBox id="modelsFolder" inputMode="text" value={s.modelsFolder ?? ''} placeholder="default" error={errors.modelsFolder} onCommit={(t) => set('modelsFolder')(t.trim() === '' ? null : t.trim())} />)}
             </fieldset>
             <fieldset>
                 <legend>Appearance</legend>

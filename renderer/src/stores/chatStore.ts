@@ -1,7 +1,7 @@
 // The chats as the UI shows them. The backend owns them (SQLite); this store mirrors the
 // open chat, applies streamed text as it arrives, and turns user actions into requests.
 import { create } from 'zustand';
-import type { ChatSummary, ChatView, StoredMessage } from '../../../common/contract.ts';
+import { MAX_DOCUMENT_BYTES, type ChatSummary, type ChatView, type StoredMessage } from '../../../common/contract.ts';
 import { errorMessage } from '../../../common/errors.ts';
 import { bridge, rpc } from '../bridge.ts';
 
@@ -40,6 +40,13 @@ function toBase64(bytes: Uint8Array): string {
     let binary = '';
     for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     return btoa(binary);
+}
+
+const megabytes = (bytes: number) => `${Math.ceil(bytes / 1024 / 1024)} MB`;
+
+function tooLargeMessage(files: readonly File[]): string {
+    const list = files.map((file) => `${file.name} (${megabytes(file.size)})`).join(', ');
+    return `${files.length === 1 ? `${list} is` : `${list} are`} larger than the ${megabytes(MAX_DOCUMENT_BYTES)} Headroom reads; split ${files.length === 1 ? 'it' : 'them'} or save a smaller copy.`;
 }
 
 const upsertMessage = (messages: StoredMessage[], message: StoredMessage) =>
@@ -108,10 +115,14 @@ export const useChatStore = create<ChatStore>((set, get) => {
         },
 
         async addFiles(files) {
+            // Refused before a byte is read: a file this size would never be accepted anyway.
+            const tooLarge = files.filter((file) => file.size > MAX_DOCUMENT_BYTES);
+            const accepted = files.filter((file) => file.size <= MAX_DOCUMENT_BYTES);
+            set({ error: tooLarge.length === 0 ? null : tooLargeMessage(tooLarge) });
+            if (accepted.length === 0) return;
             const chatId = await currentChatId();
             if (chatId == null) return;
-            set({ error: null });
-            for (const file of files) {
+            for (const file of accepted) {
                 const id = crypto.randomUUID();
                 set((s) => ({ uploads: [...s.uploads, { id, name: file.name, stage: 'reading', done: 0, total: 1 }] }));
                 await attempt(async () => {

@@ -1,0 +1,506 @@
+// Hostile inputs, replayed against the real thing: `npm run serve` with a model loaded, its
+// engine host, the document readers and the SQLite database. Each input must end in a clear
+// refusal (a sentence, no library or runtime text) and leave everything as it was: the server
+// answering, the model loaded, the chats intact, PRAGMA integrity_check ok. The suite counts
+// what it tried and what was handled, and prints both.
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, mkdtemp, open, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import type { EventEnvelope } from '../common/contract.ts';
+import { HeadroomError } from '../common/errors.ts';
+import { RpcClient } from '../common/rpc.ts';
+import { DATABASE_FILE } from '../backend/backend.ts';
+import { extractInWorker, spawnWorkerThreadExtractor } from '../backend/documents/extractInWorker.ts';
+import { openBackend } from './support/backend.ts';
+import { launchChromium } from './support/browser.ts';
+import { startHarness } from './support/componentHarness.ts';
+import { makePdf } from './support/documents.ts';
+import { chatModelForTests, STORIES } from './support/models.ts';
+import { serve, stop, type Served } from './support/serve.ts';
+import {
+    badEscapeEpub, brokenXmlDocx, craftedGgufs, docxBomb, epubBomb, rawRequest, rawSocket, spineAmplificationEpub, wsFrame,
+} from './support/hostileInputs.ts';
+
+// What must never reach a person: runtime, library and validator text.
+const RAW_TEXT = /TypeError|ReferenceError|RangeError|Cannot read propert|\(reading '|URI malformed|Too big:|Too small:|Invalid input|expected (string|number|object)|xmldom|ENOENT|EACCES|EISDIR|\.(ts|js|mjs):\d+|ZodError|Unexpected token|JSON at position|undefined|\[object Object\]/;
+
+/** A refusal a user can read: one or more sentences, none of the text above. */
+function assertPlain(message: string, what: string): void {
+    assert.ok(message.length >= 12, `${what}: "${message}" is too short to explain anything`);
+    assert.match(message, /^[A-Z"\w]/, `${what}: "${message}" does not start a sentence`);
+    assert.match(message, /[.!?]$/, `${what}: "${message}" does not end a sentence`);
+    assert.doesNotMatch(message, RAW_TEXT, `${what}: "${message}" shows internals`);
+}
+
+const results = fileURLToPath(new URL('../test-results/', import.meta.url));
+await mkdir(results, { recursive: true });
+
+const tally = { tried: 0, handled: 0 };
+
+/** Tries every input, counting them, and fails the test with every input that was not handled. */
+async function each<T>(inputs: readonly T[], label: (input: T) => string, handle: (input: T) => Promise<void>): Promise<void> {
+    const failures: string[] = [];
+    for (const input of inputs) {
+        tally.tried++;
+        try {
+            await handle(input);
+            tally.handled++;
+        } catch (error) {
+            failures.push(`${label(input)}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+    }
+    assert.deepEqual(failures, []);
+}
+
+/** The contract over the real socket, as the window speaks it. */
+async function connect(served: Served) {
+    const ws = new WebSocket(`${served.origin.replace('http', 'ws')}/rpc?token=${served.token}`);
+    const client = new RpcClient((envelope) => ws.send(JSON.stringify(envelope)));
+    const events: EventEnvelope[] = [];
+    client.onEvent((event) => events.push(event));
+    ws.on('message', (data: Buffer) => client.receive(JSON.parse(data.toString('utf8'))));
+    ws.on('close', () => client.failAll('ENGINE_UNAVAILABLE', 'The socket closed.'));
+    await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+    });
+    return { ws, client, events, close: () => ws.close() };
+}
+
+async function refusal(promise: Promise<unknown>, what: string): Promise<HeadroomError> {
+    try {
+        await promise;
+    } catch (error) {
+        assert.ok(error instanceof HeadroomError, `${what}: not a HeadroomError (${String(error)})`);
+        assertPlain(error.message, what);
+        return error;
+    }
+    assert.fail(`${what} was accepted`);
+}
+
+const until = async (predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await predicate())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+};
+
+after(() => {
+    console.log(`hostile inputs: ${tally.tried} tried, ${tally.handled} handled`);
+});
+
+describe('hostile inputs against npm run serve', () => {
+    let served: Served;
+    let dataDir: string;
+    let model: string;
+    let rpc: Awaited<ReturnType<typeof connect>>;
+    let chatId: string;
+    let port: number;
+
+    before(async () => {
+        model = await chatModelForTests();
+        dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-'));
+        served = await serve(['--model', model, '--port', '0', '--context', '1024', '--data-dir', dataDir]);
+        port = Number(new URL(served.origin).port);
+        rpc = await connect(served);
+        await until(async () => (await rpc.client.request('engine.getState', {})).status === 'ready', 'the model to load');
+        chatId = (await rpc.client.request('chats.create', { title: 'Kept' })).id;
+        await rpc.client.request('documents.add', { chatId, uploadId: 'keep', name: 'notes.md', dataBase64: Buffer.from('# Notes\n\nThe passcode is 4711.').toString('base64') });
+    });
+
+    after(async () => {
+        rpc?.close();
+        if (served != null) await stop(served.child);
+    });
+
+    /** Everything a hostile input must leave as it was. */
+    async function unchanged(what: string): Promise<void> {
+        assert.equal((await fetch(served.url)).status, 200, `${what}: the server answers`);
+        const state = await rpc.client.request('engine.getState', {});
+        assert.equal(state.model?.path, model, `${what}: the model is still loaded`);
+        assert.ok(state.status === 'ready' || state.status === 'generating', `${what}: the engine is usable (${state.status})`);
+        const view = await rpc.client.request('chats.open', { chatId });
+        assert.deepEqual(view.documents.map((d) => d.name), ['notes.md'], `${what}: the chat keeps its document`);
+        const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE), { readOnly: true });
+        try {
+            assert.equal((db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok', `${what}: integrity_check`);
+        } finally {
+            db.close();
+        }
+    }
+
+    test('malformed request lines, escapes, hosts, methods, tokens and traversal get 4xx; the server stays up', async () => {
+        const cookie = `Cookie: headroom_token_${port}=${served.token}\r\n`;
+        const host = `Host: 127.0.0.1:${port}\r\n`;
+        const upgrade = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+        const cases: Array<[string, string, number]> = [
+            ['unparsable URL', `GET http://[ HTTP/1.1\r\n${host}\r\n`, 400],
+            ['unparsable URL on an upgrade', `GET http://[ HTTP/1.1\r\n${host}${upgrade}\r\n`, 400],
+            ['bad percent escape with the cookie', `GET /%E0%A4%A HTTP/1.1\r\n${host}${cookie}\r\n`, 400],
+            ['NUL in the path', `GET /index.html%00.js HTTP/1.1\r\n${host}${cookie}\r\n`, 400],
+            ['not HTTP at all', 'HELLO THERE\r\n\r\n', 400],
+            ['a header over 16 KB', `GET / HTTP/1.1\r\n${host}X-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+            ['foreign Host', `GET /?token=${served.token} HTTP/1.1\r\nHost: evil.example\r\n\r\n`, 403],
+            ['Host without the port', `GET /?token=${served.token} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, 403],
+            ['localhost on another port', `GET /?token=${served.token} HTTP/1.1\r\nHost: localhost:1\r\n\r\n`, 403],
+            ['no Host', `GET /?token=${served.token} HTTP/1.0\r\n\r\n`, 403],
+            ['no token', `GET / HTTP/1.1\r\n${host}\r\n`, 401],
+            ['a wrong token', `GET /?token=wrong HTTP/1.1\r\n${host}\r\n`, 401],
+            ['the token plus one character', `GET /?token=${served.token}x HTTP/1.1\r\n${host}\r\n`, 401],
+            ['another port\'s cookie name', `GET / HTTP/1.1\r\n${host}Cookie: headroom_token=${served.token}\r\n\r\n`, 401],
+            ['POST', `POST / HTTP/1.1\r\n${host}${cookie}Content-Length: 0\r\n\r\n`, 405],
+            ['DELETE', `DELETE /index.html HTTP/1.1\r\n${host}${cookie}\r\n`, 405],
+            ['../ traversal', `GET /../package.json HTTP/1.1\r\n${host}${cookie}\r\n`, 404],
+            ['%2e%2e traversal', `GET /%2e%2e/package.json HTTP/1.1\r\n${host}${cookie}\r\n`, 404],
+            ['%2f traversal', `GET /..%2fpackage.json HTTP/1.1\r\n${host}${cookie}\r\n`, 404],
+            ['nested traversal', `GET /assets/..%2f..%2f..%2fserver%2fserve.ts HTTP/1.1\r\n${host}${cookie}\r\n`, 404],
+            ['backslash traversal', `GET /..%5c..%5cpackage.json HTTP/1.1\r\n${host}${cookie}\r\n`, 404],
+            ['absolute path', `GET //etc/passwd HTTP/1.1\r\n${host}${cookie}\r\n`, 404],
+            ['socket with a foreign Origin', `GET /rpc?token=${served.token} HTTP/1.1\r\n${host}Origin: http://evil.example\r\n${upgrade}\r\n`, 401],
+            ['socket with Origin null', `GET /rpc?token=${served.token} HTTP/1.1\r\n${host}Origin: null\r\n${upgrade}\r\n`, 401],
+            ['socket without the token', `GET /rpc HTTP/1.1\r\n${host}${upgrade}\r\n`, 401],
+            ['socket on another path', `GET /other?token=${served.token} HTTP/1.1\r\n${host}${upgrade}\r\n`, 401],
+        ];
+        await each(cases, ([what]) => what, async ([what, request, status]) => {
+            assert.equal(await rawRequest(port, request), status, what);
+            assert.equal((await fetch(served.url)).status, 200, `${what}: the server still answers`);
+        });
+        assert.match(served.stderrText(), /refused a malformed request/, 'malformed requests are logged');
+        await unchanged('after the malformed requests');
+    });
+
+    test('WebSocket frames over the limit, not UTF-8, binary or not JSON: the socket closes or is answered, the server stays up', async () => {
+        const request = (method: string, params: unknown) => Buffer.from(JSON.stringify({ type: 'request', id: 9, method, params }));
+        const cases: Array<{ what: string; frame: Buffer; expect: (answer: { closeCode: number | null; texts: string[] }) => void }> = [
+            { what: 'a frame claiming 200 MB (a 72 MB file as base64)', frame: wsFrame(1, Buffer.from('{"type":'), 200n * 1024n * 1024n), expect: ({ closeCode }) => assert.equal(closeCode, 1009) },
+            { what: 'a text frame with invalid UTF-8', frame: wsFrame(1, Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), expect: ({ closeCode }) => assert.equal(closeCode, 1007) },
+            { what: 'a frame with a reserved opcode', frame: wsFrame(3, Buffer.from('x')), expect: ({ closeCode }) => assert.equal(closeCode, 1002) },
+            ...[
+                ['a binary frame', wsFrame(2, request('chats.list', {}))],
+                ['text that is not JSON', wsFrame(1, Buffer.from('hello'))],
+                ['JSON that is not a request', wsFrame(1, Buffer.from('[1,2,3]'))],
+                ['an unknown method', wsFrame(1, request('fs.readFile', { path: '/etc/passwd' }))],
+                ['an inherited method name', wsFrame(1, request('__proto__', {}))],
+                ['params with __proto__', wsFrame(1, request('chats.create', JSON.parse('{"__proto__":{"admin":true},"title":"x"}')))],
+                ['a chat id that walks folders', wsFrame(1, request('chats.open', { chatId: '../../etc' }))],
+                ['an empty prompt', wsFrame(1, request('chat.send', { chatId: 'c1', prompt: '' }))],
+                ['generation asked of the backend', wsFrame(1, request('generate.run', { generationId: 'g', documents: [], history: [], prompt: 'hi' }))],
+                ['a settings value of the wrong type', wsFrame(1, request('settings.update', { contextSize: 'huge' }))],
+            ].map(([what, frame]) => ({
+                what: what as string,
+                frame: frame as Buffer,
+                expect: ({ texts }: { texts: string[] }) => {
+                    const response = texts.map((t) => JSON.parse(t) as { type: string; ok?: boolean; error?: { message: string } }).find((m) => m.type === 'response');
+                    assert.ok(response != null && response.ok === false && response.error != null, 'answered with a refusal');
+                    assertPlain(response.error.message, what as string);
+                },
+            })),
+        ];
+        await each(cases, (c) => c.what, async ({ what, frame, expect }) => {
+            expect(await rawSocket(port, served.token, frame));
+            assert.equal((await fetch(served.url)).status, 200, `${what}: the server still answers`);
+        });
+        assert.match(served.stderrText(), /closed a WebSocket: WS_ERR_UNSUPPORTED_MESSAGE_LENGTH/);
+        await unchanged('after the malformed frames');
+    });
+
+    test('in the window: the token leaves the address bar, a reload gets in by the cookie, a 65 MB file is refused before upload', async () => {
+        const browser = await launchChromium();
+        try {
+            const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+            await page.goto(served.url);
+            await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
+            await each(['the token in the address', 'a reload without the token'], (what) => what, async (what) => {
+                if (what === 'a reload without the token') {
+                    await page.reload();
+                    await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
+                }
+                assert.doesNotMatch(page.url(), /token/, `${what}: the address bar holds no token`);
+                assert.equal(await page.getByText('Lost the connection').count(), 0);
+            });
+            const closedBefore = (served.stderrText().match(/closed a WebSocket/g) ?? []).length;
+            await each(['a 65 MB file dropped on the window'], (what) => what, async () => {
+                await page.evaluate(() => {
+                    const transfer = new DataTransfer();
+                    transfer.items.add(new File([new Uint8Array(65 * 1024 * 1024)], 'scan.pdf', { type: 'application/pdf' }));
+                    const target = document.querySelector('.app');
+                    if (target == null) throw new Error('the app is not on the page');
+                    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+                    target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+                });
+                const error = page.getByTestId('chat-error');
+                await error.filter({ hasText: 'scan.pdf (65 MB) is larger than the 64 MB Headroom reads' }).waitFor();
+                assertPlain(await error.locator('span').textContent() ?? '', 'the size refusal');
+                assert.equal(await page.getByTestId('upload').count(), 0, 'nothing was uploaded');
+                assert.equal((served.stderrText().match(/closed a WebSocket/g) ?? []).length, closedBefore, 'the socket was never overloaded');
+                await page.screenshot({ path: path.join(results, 'hostile-too-large.png') });
+            });
+        } finally {
+            await browser.close();
+        }
+        await unchanged('after the window');
+    });
+
+    test('bad model files are refused before the loaded model is touched, and quickly', async () => {
+        const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-models-'));
+        const files: Array<{ name: string; file: string }> = [
+            { name: 'a missing file', file: path.join(dir, 'missing.gguf') },
+            { name: 'a folder', file: dir },
+            { name: '/dev/zero', file: '/dev/zero' },
+        ];
+        for (const { name, bytes } of craftedGgufs()) {
+            await writeFile(path.join(dir, name), bytes);
+            files.push({ name, file: path.join(dir, name) });
+        }
+        const truncated = path.join(dir, 'truncated.gguf');
+        await copyFile(model, truncated);
+        const handle = await open(truncated, 'r+');
+        await handle.truncate(Math.floor((await handle.stat()).size / 2));
+        await handle.close();
+        files.push({ name: 'a model cut in half', file: truncated });
+        const pid = (await rpc.client.request('engine.getState', {})).pid;
+
+        await each(files, (f) => f.name, async ({ name, file }) => {
+            const started = performance.now();
+            const load = await refusal(rpc.client.request('model.load', { path: file, contextSize: 1024 }), `model.load ${name}`);
+            assert.ok(['NOT_FOUND', 'MODEL_LOAD_FAILED'].includes(load.code), `${name}: ${load.code}`);
+            await refusal(rpc.client.request('memory.plan', { path: file, contextSize: 1024, gpuLayers: 0, kv: { mode: 'off', offload: 'auto', sinks: 4, window: 128 }, kvCacheType: 'f16', flashAttention: 'auto' }), `memory.plan ${name}`);
+            assert.ok(performance.now() - started < 10_000, `${name}: refused in ${Math.round(performance.now() - started)} ms`);
+            const state = await rpc.client.request('engine.getState', {});
+            assert.equal(state.model?.path, model, `${name}: the model that works is still loaded`);
+            assert.equal(state.pid, pid, `${name}: the engine host was never restarted`);
+        });
+        await unchanged('after the bad model files');
+    });
+
+    test('profiling /dev/zero is refused at once and leaves profiling usable', async () => {
+        await each(['/dev/zero', '/dev/zero (again: not busy)'], (what) => what, async (what) => {
+            const error = await refusal(rpc.client.request('kv.profile', { path: '/dev/zero' }), `kv.profile ${what}`);
+            assert.notEqual(error.code, 'BUSY');
+        });
+        await unchanged('after profiling /dev/zero');
+    });
+
+    test('documents: bombs, spine amplification, endless PDFs and broken XML end in a sentence, nothing is stored', async () => {
+        const documents: Array<{ name: string; bytes: Buffer; expect: 'refused' | RegExp }> = [
+            { name: 'bomb.docx', bytes: await docxBomb(40), expect: 'refused' },
+            { name: 'bomb.epub', bytes: await epubBomb(2, 24), expect: 'refused' },
+            { name: 'pages.pdf', bytes: makePdf(Array.from({ length: 20_000 }, () => [])), expect: 'refused' },
+            { name: 'broken.docx', bytes: await brokenXmlDocx(), expect: 'refused' },
+            { name: 'not-a-zip.docx', bytes: Buffer.from('PK but not really a zip file'), expect: 'refused' },
+            { name: 'not-a-zip.epub', bytes: Buffer.from('just text'), expect: 'refused' },
+            { name: 'binary.txt', bytes: Buffer.from([0, 1, 2, 3, 0, 255]), expect: 'refused' },
+            { name: 'empty.md', bytes: Buffer.alloc(0), expect: 'refused' },
+            { name: 'program.exe', bytes: Buffer.from('MZ'), expect: 'refused' },
+            { name: 'spine.epub', bytes: await spineAmplificationEpub(300, 'Only once, however often the spine says so.'), expect: /^Only once, however often the spine says so\.$/ },
+            { name: 'escape.epub', bytes: await badEscapeEpub('A chapter with an odd name.'), expect: /^A chapter with an odd name\.$/ },
+        ];
+        const box = (await rpc.client.request('chats.create', { title: 'Documents' })).id;
+        await each(documents, (d) => d.name, async ({ name, bytes, expect }) => {
+            const started = performance.now();
+            const add = rpc.client.request('documents.add', { chatId: box, uploadId: 'hostile', name, dataBase64: bytes.toString('base64') });
+            if (expect === 'refused') {
+                const error = await refusal(add, name);
+                assert.ok(['DOCUMENT_UNREADABLE', 'DOCUMENT_TOO_LARGE', 'UNSUPPORTED_DOCUMENT'].includes(error.code), `${name}: ${error.code}`);
+            } else {
+                const doc = await add;
+                const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE), { readOnly: true });
+                const { text } = db.prepare('SELECT text FROM documents WHERE id = ?').get(doc.id) as { text: string };
+                db.close();
+                assert.match(text, expect, `${name}: stored once`);
+                await rpc.client.request('documents.remove', { documentId: doc.id });
+            }
+            assert.ok(performance.now() - started < 60_000, `${name}: answered in ${Math.round(performance.now() - started)} ms`);
+        });
+        assert.deepEqual((await rpc.client.request('chats.open', { chatId: box })).documents, [], 'nothing refused was stored');
+        await unchanged('after the hostile documents');
+    });
+
+    test('a document whose window goes away mid-read is dropped: the reader stops and nothing is stored', async () => {
+        const box = (await rpc.client.request('chats.create', { title: 'Gone' })).id;
+        const slow = makePdf(Array.from({ length: 1500 }, (_, i) => [`Page ${i} of a long report.`, 'More words to read on it.']));
+        await each(['close the socket while the PDF is read'], (what) => what, async () => {
+            const other = await connect(served);
+            const adding = other.client.request('documents.add', { chatId: box, uploadId: 'gone', name: 'long.pdf', dataBase64: slow.toString('base64') });
+            adding.catch(() => {});
+            await until(() => other.events.some((e) => e.name === 'document.progress' && e.payload.stage === 'extracting' && e.payload.done > 0), 'extraction to start');
+            other.close();
+            await new Promise((resolve) => setTimeout(resolve, 15_000)); // longer than reading the rest would take
+            assert.deepEqual((await rpc.client.request('chats.open', { chatId: box })).documents, []);
+        });
+        await unchanged('after a window went away mid-read');
+    });
+
+    test('two sends on one chat (two tabs, a double click): one reply streams and is kept whole, the other is refused', async () => {
+        const other = await connect(served);
+        const chat = (await rpc.client.request('chats.create', {})).id;
+        const busyChat = (await rpc.client.request('chats.create', { title: 'Busy' })).id;
+        let winner: Promise<unknown> = Promise.resolve();
+        await each(['the same chat from two tabs'], (what) => what, async () => {
+            const sends = [rpc.client.request('chat.send', { chatId: chat, prompt: 'Tell me a story.' }), other.client.request('chat.send', { chatId: chat, prompt: 'Tell me a story.' })];
+            // The refused one answers at once; the winner streams until stopped (the test model never ends a reply).
+            const first = await Promise.race(sends.map((send, index) => send.then(() => ({ index, error: null }), (error: unknown) => ({ index, error }))));
+            assert.ok(first.error instanceof HeadroomError, 'one of them is refused');
+            assert.equal(first.error.code, 'BUSY');
+            assertPlain(first.error.message, 'the second send');
+            winner = sends[1 - first.index] ?? winner;
+        });
+        await until(async () => (await rpc.client.request('engine.getState', {})).status === 'generating', 'the winner to stream');
+        await each(['another chat while one streams'], (what) => what, async () => {
+            const error = await refusal(other.client.request('chat.send', { chatId: busyChat, prompt: 'Hello?' }), 'send in another chat');
+            assert.equal(error.code, 'BUSY');
+            assert.deepEqual((await rpc.client.request('chats.open', { chatId: busyChat })).messages, [], 'the other chat is untouched');
+        });
+        await until(() => rpc.events.some((e) => e.name === 'chat.chunk'), 'the winner\'s first words');
+        await rpc.client.request('chat.stop', { chatId: chat });
+        await winner;
+        const messages = (await rpc.client.request('chats.open', { chatId: chat })).messages;
+        assert.deepEqual(messages.map((m) => [m.role, m.status, m.error]), [['user', 'done', null], ['assistant', 'stopped', null]]);
+        assert.ok((messages[1]?.text.length ?? 0) > 0, 'the reply is kept');
+        other.close();
+        await unchanged('after two sends at once');
+    });
+
+    test('a second Headroom on the same data folder is refused and leaves the first one\'s live reply alone', async () => {
+        const chat = (await rpc.client.request('chats.create', {})).id;
+        void rpc.client.request('chat.send', { chatId: chat, prompt: 'Keep talking.' }).catch(() => {});
+        await until(async () => (await rpc.client.request('engine.getState', {})).status === 'generating', 'a reply to stream');
+        await each(['serve on the same --data-dir'], (what) => what, async () => {
+            const second = await serve(['--port', '0', '--data-dir', dataDir]).then(
+                () => assert.fail('the second server started'),
+                (error: Error) => error.message,
+            );
+            assert.match(second, /serve exited with 2/);
+            const line = /headroom: (.*)/.exec(second)?.[1] ?? '';
+            assert.match(line, /^Headroom is already running with the data folder /);
+            assertPlain(line, 'the second instance');
+            const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE), { readOnly: true });
+            const status = (db.prepare("SELECT status FROM messages WHERE chat_id = ? AND role = 'assistant'").get(chat) as { status: string }).status;
+            db.close();
+            assert.equal(status, 'streaming', 'the live reply was not marked interrupted');
+        });
+        await rpc.client.request('chat.stop', { chatId: chat });
+        await until(async () => (await rpc.client.request('engine.getState', {})).status === 'ready', 'the reply to stop');
+        await unchanged('after a second instance');
+    });
+});
+
+describe('hostile Markdown in a reply (the real component in Chromium)', () => {
+    test('links only to http(s) and mailto, images only from data: URLs, nothing fetched', async () => {
+        const harness = await startHarness();
+        try {
+            const cases = [
+                ['a protocol-relative image', '![x](//evil.example/a.png)'],
+                ['a remote image', '![pixel](https://tracker.example/p.png)'],
+                ['a file: image', '![x](file://evil.example/share/a.png)'],
+                ['a javascript: link', '[click](javascript:alert(1))'],
+                ['a file: link', '[passwords](file:///etc/passwd)'],
+                ['a protocol-relative link', '[x](//evil.example/)'],
+                ['a reference-style image', '![y][r]\n\n[r]: //evil.example/b.png'],
+                ['raw HTML', '<img src="//evil.example/c.png" onerror="alert(1)"><a href="javascript:alert(1)">x</a>'],
+                ['an autolink to a file', '<file:///etc/passwd>'],
+            ] as const;
+            await each(cases, ([what]) => what, async ([what, text]) => {
+                const page = await harness.open({ component: 'markdown', text: `Before. ${text} After.` }, { width: 600, height: 300 });
+                await page.waitForTimeout(200);
+                // Everything the page fetched since it opened, images included.
+                const requests = await page.evaluate(() => performance.getEntriesByType('resource').map((entry) => entry.name));
+                const images = await page.locator('.message-text img').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('src') ?? ''));
+                const links = await page.locator('.message-text a').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('href') ?? ''));
+                assert.deepEqual(images.filter((src) => !src.startsWith('data:image/')), [], `${what}: images`);
+                assert.deepEqual(links.filter((href) => !/^(https?|mailto):/.test(href)), [], `${what}: links`);
+                assert.deepEqual(requests.filter((url) => !url.startsWith('http://127.0.0.1:')), [], `${what}: nothing fetched`);
+                assert.match(await page.locator('.message-text').textContent() ?? '', /Before\..*After\./s, `${what}: the text around it stays`);
+                await page.close();
+            });
+            const kept = await harness.open({ component: 'markdown', text: 'See [the docs](https://example.com/docs) and ![dot](data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==) and ![gone](//evil.example/x.png).' }, { width: 600, height: 200 });
+            assert.equal(await kept.locator('a[href="https://example.com/docs"]').count(), 1, 'an http(s) link stays a link');
+            assert.equal(await kept.locator('img[src^="data:image/png"]').count(), 1, 'a data: image is shown');
+            assert.equal(await kept.locator('.dropped-image').textContent(), '[image: gone]', 'a dropped image is named, not shown');
+            await kept.screenshot({ path: path.join(results, 'hostile-markdown.png') });
+        } finally {
+            await harness.close();
+        }
+    });
+});
+
+describe('hostile inputs against the engine host and the document reader, in process', () => {
+    test('a plan that hangs kills the engine host, starts a new one and loads the model again', async () => {
+        const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-hang-'));
+        const { backend, call } = openBackend(dataDir, { engineTimeouts: { planMs: 1 } });
+        try {
+            await backend.supervisor.load({ path: STORIES });
+            const pid = backend.supervisor.state.pid;
+            await each(['memory.plan past its time'], (what) => what, async (what) => {
+                const error = await refusal(call('memory.plan', { path: STORIES, contextSize: 512, gpuLayers: 0, kv: { mode: 'off', offload: 'auto', sinks: 4, window: 128 }, kvCacheType: 'f16', flashAttention: 'auto' }), what);
+                assert.equal(error.code, 'TIMED_OUT');
+                assert.match(error.message, /was stopped and started again; stories260K\.gguf is loaded again\.$/);
+                assert.notEqual(backend.supervisor.state.pid, pid, 'a new engine host');
+                assert.equal(backend.supervisor.state.model?.path, STORIES);
+                assert.equal(backend.supervisor.state.status, 'ready');
+            });
+            await each(['chat.send after an engine crash'], (what) => what, async (what) => {
+                const chatId = (await call('chats.create', {})).id;
+                const host = backend.supervisor.state.pid;
+                assert.ok(host != null);
+                process.kill(host, 'SIGKILL');
+                await until(() => backend.supervisor.state.status === 'crashed', 'the crash to be seen');
+                const error = await refusal(call('chat.send', { chatId, prompt: 'Once' }), what);
+                assert.equal(error.code, 'ENGINE_CRASHED');
+                assert.match(error.message, /restart the engine/);
+                assert.deepEqual((await call('chats.open', { chatId })).messages, [], 'the refused turn left nothing behind');
+                await call('engine.restart', {});
+                assert.equal(backend.supervisor.state.model?.path, STORIES);
+            });
+            assert.equal(backend.db.integrityCheck(), 'ok');
+        } finally {
+            backend.dispose();
+        }
+    });
+
+    test('completion mode keeps the start: a long reply stops when the context is full instead of shifting', async () => {
+        const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-completion-'));
+        const { backend } = openBackend(dataDir);
+        try {
+            const info = await backend.supervisor.load({ path: STORIES, contextSize: 256 });
+            assert.equal(info.chatMode, 'completion');
+            await each(['maxTokens far past the context'], (what) => what, async () => {
+                const prompt = 'Once upon a time, there was a little girl named Lily. She loved to play outside.';
+                const reply = await backend.supervisor.generate({ generationId: 'long', documents: [], history: [], prompt, maxTokens: 4000 });
+                const [promptTokens = 0, replyTokens = 0] = (await backend.supervisor.countTokens([prompt, reply.text])) ?? [];
+                assert.equal(reply.stopReason, 'maxTokens');
+                assert.ok(promptTokens + replyTokens <= info.contextSize + 8, `prompt ${promptTokens} + reply ${replyTokens} tokens fit in ${info.contextSize}: nothing was shifted out`);
+            });
+        } finally {
+            backend.dispose();
+        }
+    });
+
+    test('the reader\'s own limits: time, memory, and a window that goes away', async () => {
+        const long = makePdf(Array.from({ length: 2000 }, (_, i) => [`Page ${i}.`, 'Some text on it.']));
+        await each(['over its time', 'over its memory', 'cancelled'], (what) => what, async (what) => {
+            const controller = new AbortController();
+            const spawn = what === 'over its memory' ? () => spawnWorkerThreadExtractor(16) : () => spawnWorkerThreadExtractor();
+            const reading = extractInWorker(spawn, 'long.pdf', long, {
+                timeLimitMs: what === 'over its time' ? 300 : 120_000,
+                signal: controller.signal,
+                onProgress: (done) => {
+                    if (what === 'cancelled' && done === 3) controller.abort();
+                },
+            });
+            const started = performance.now();
+            const error = await refusal(reading, what);
+            assert.match(error.message, what === 'over its time' ? /took longer than/ : what === 'over its memory' ? /needs more memory/ : /was cancelled/);
+            assert.ok(performance.now() - started < 30_000);
+        });
+        const text = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+        const ok = await extractInWorker(() => spawnWorkerThreadExtractor(), 'README.md', Buffer.from(text));
+        assert.equal(ok.kind, 'markdown', 'the reader still reads after all that');
+    });
+});
