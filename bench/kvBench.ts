@@ -130,13 +130,17 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
 }
 
 export function kvBenchSvg(result: KvBenchResult): string {
-    const lengths = [...new Set([...result.runs, ...result.skipped].map((r) => r.contextTokens))].sort((a, b) => a - b);
-    const modes = [...new Set([...result.runs, ...result.skipped].map((r) => r.mode))];
-    const value = (pick: (run: KvBenchRun) => number) => modes.map((mode) => lengths.map((length) => {
-        const run = result.runs.find((r) => r.mode === mode && r.contextTokens === length);
+    const all = [...result.runs, ...result.skipped];
+    const lengths = [...new Set(all.map((r) => r.contextTokens))].sort((a, b) => a - b);
+    // one series per mode, and per cache type when the run had several (--kv-types)
+    const byType = new Set(all.map((r) => r.kvType)).size > 1;
+    const seriesOf = (r: { mode: string; kvType: string }) => (byType ? `${r.kvType} ${r.mode}` : r.mode);
+    const keys = [...new Set(all.map(seriesOf))];
+    const value = (pick: (run: KvBenchRun) => number) => keys.map((key) => lengths.map((length) => {
+        const run = result.runs.find((r) => seriesOf(r) === key && r.contextTokens === length);
         return run == null ? null : pick(run);
     }));
-    const series = modes.map((mode) => result.runs.some((r) => r.mode === mode) ? mode : `${mode} (not available)`);
+    const series = keys.map((key) => result.runs.some((r) => seriesOf(r) === key) ? key : `${key} (not available)`);
     return groupedBarsSvg({
         title: `KV cache modes: ${result.model} on ${result.device.split(',')[0]}`,
         groups: lengths.map(String),

@@ -2,7 +2,7 @@
 // shows them as images (Test recall), the benchmarks render them to PNG (bench/svgPng.ts).
 
 export const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
-export const SERIES_COLORS = ['#2b6cb0', '#dd6b20', '#38a169', '#805ad5', '#d53f8c', '#718096'];
+export const SERIES_COLORS = ['#2b6cb0', '#dd6b20', '#38a169', '#805ad5', '#d53f8c', '#718096', '#319795', '#b7791f', '#e53e3e'];
 
 export function escapeXml(text: string): string {
     const entities: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' };
