@@ -13,6 +13,7 @@ import type { KvStats } from '../common/kv/usage.ts';
 import { contextOverflow, generateChat, type GenerationRun } from './chat.ts';
 import { generateCompletion } from './completion.ts';
 import { formatPolicyFile } from './kv/native.ts';
+import { profileStamp } from './kv/profiles.ts';
 import { summarizeProfile } from '../common/kv/policy.ts';
 import { loadModel, type LoadedModel } from './load.ts';
 import { fit, plan, planMemory } from './planner.ts';
@@ -83,7 +84,9 @@ export class Engine {
     async #load(params: Params<'model.load'>): Promise<ModelInfo> {
         // A file that cannot be a model is refused while the model that works stays loaded.
         const header = await checkGgufFile(fs, params.path);
-        const loadedFrom = JSON.stringify([params, header.fileBytes, header.modifiedMs]);
+        // the same load again is a no-op, unless the model's head profile was written since
+        const profile = params.kv != null && params.kv.mode !== 'off' ? await profileStamp(params.path, params.kv.profile) : null;
+        const loadedFrom = JSON.stringify([params, header.fileBytes, header.modifiedMs, profile]);
         if (this.#loaded?.loadedFrom === loadedFrom) return this.#loaded.info;
         await this.unload();
         const { lib, llama, build } = await runtime.get();

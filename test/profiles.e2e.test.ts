@@ -52,7 +52,7 @@ describe('compression on by default: profile heads and test recall (organism.ggu
         await page.getByTestId('profile-cancelled').waitFor({ timeout: 30_000 });
         const stored = existsSync(profiles) ? readdirSync(profiles).filter((name) => name.endsWith('.json')) : [];
         assert.deepEqual(stored, [], 'nothing stored');
-        assert.equal(await page.getByTestId('engine-status').textContent(), 'Ready', 'the chat engine never noticed');
+        assert.match(await page.getByTestId('engine-status').textContent() ?? '', /^Ready/, 'the chat engine never noticed');
     });
 
     test('profiled, then reloaded: compressed with the measured profile, said on the card', async () => {

@@ -102,6 +102,13 @@ export function checkProfileShape(found: FoundProfile, shape: Pick<KvShape, 'lay
     return found;
 }
 
+/** The file a load's head profile would be read from, and when it was written (null: none); a re-profiled model is a new load. */
+export async function profileStamp(modelPath: string, explicit?: string): Promise<string | null> {
+    const file = explicit ?? profilePathFor(await modelSha256(modelPath));
+    const info = await stat(file).catch(() => null);
+    return info == null ? null : `${file}:${info.mtimeMs}`;
+}
+
 /**
  * The head profile for a model file: the `explicit` file when one is named (refused when it is
  * missing, unreadable or, given the model's shape, for another shape), else the one the profiler
