@@ -7,7 +7,7 @@ import { before, describe, test } from 'node:test';
 import { fallbackScores, kvBytes, planForBudget, streamingCells, type HeadPlan, type HeadPolicy } from '../common/kv/policy.ts';
 import type { KvShape } from '../common/modelShape.ts';
 import { LlamaReference, streamingVisibility, attendAll } from './support/llamaReference.ts';
-import { runProbe, type ProbeResult } from './support/kvProbe.ts';
+import { PASSKEY_PROMPT as PROMPT, runProbe, type ProbeResult } from './support/kvProbe.ts';
 import { ORGANISM } from './support/models.ts';
 import { nativeBuild, requiresNative } from './support/native.ts';
 
@@ -15,13 +15,6 @@ import { nativeBuild, requiresNative } from './support/native.ts';
 const LAYERS = 4;
 const KV_HEADS = 4;
 const BYTES_PER_HEAD_TOKEN = (16 + 16) * 2; // K and V, F16
-
-const DOCUMENT = 'Copyright: 2004-2019 The Debian Project. This package is free software; you can redistribute it '
-    + 'and/or modify it under the terms of the GNU General Public License as published by the Free Software Foundation. '
-    + 'The passcode for the green lamp is 48213. On Debian systems, the complete text of the GNU General Public License '
-    + 'can be found in /usr/share/common-licenses/GPL-2. This program is distributed in the hope that it will be useful, '
-    + 'but WITHOUT ANY WARRANTY; without even the implied warranty of MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.';
-const PROMPT = `${DOCUMENT}\n\nQ: What is the passcode for the green lamp?\nA: `;
 
 function uniformPlan(policy: HeadPolicy, sinks: number, window: number): HeadPlan {
     return { policy: Array.from({ length: LAYERS }, () => Array<HeadPolicy>(KV_HEADS).fill(policy)), sinks, window, fullPlacement: 'cpu' };
@@ -51,7 +44,6 @@ const argmax = (row: ArrayLike<number>) => {
     for (let i = 1; i < row.length; i++) if ((row[i] ?? -Infinity) > (row[best] ?? -Infinity)) best = i;
     return best;
 };
-
 
 describe('head-level KV cache (patched llama.cpp)', requiresNative(), () => {
     test('the local build reports the head-level cache; the stock binary does not', () => {

@@ -6,18 +6,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { HeadPlan } from '../common/kv/policy.ts';
-import { runProbe, type ProbeRequest, type ProbeResult } from './support/kvProbe.ts';
+import { PASSKEY_PROMPT as PROMPT, runProbe, type ProbeRequest, type ProbeResult } from './support/kvProbe.ts';
 import { ORGANISM } from './support/models.ts';
 import { requiresVulkan } from './support/native.ts';
 
 process.env.GGML_VK_VISIBLE_DEVICES = '0';
-
-const DOCUMENT = 'Copyright: 2004-2019 The Debian Project. This package is free software; you can redistribute it '
-    + 'and/or modify it under the terms of the GNU General Public License as published by the Free Software Foundation. '
-    + 'The passcode for the green lamp is 48213. On Debian systems, the complete text of the GNU General Public License '
-    + 'can be found in /usr/share/common-licenses/GPL-2. This program is distributed in the hope that it will be useful, '
-    + 'but WITHOUT ANY WARRANTY; without even the implied warranty of MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.';
-const PROMPT = `${DOCUMENT}\n\nQ: What is the passcode for the green lamp?\nA: `;
 
 // organism.gguf: 4 layers × 4 KV heads, head dim 16; every kind of layer, heads not contiguous
 function mixedPlan(fullPlacement: 'gpu' | 'cpu'): HeadPlan {

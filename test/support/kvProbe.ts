@@ -13,6 +13,14 @@ import type { HeadPlan } from '../../common/kv/policy.ts';
 import type { KvBuffer } from '../../common/kv/usage.ts';
 import { BUILD_ENV, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, POLICY_ENV, writePolicyFile, type BuildChoice } from '../../engine/kv/native.ts';
 
+const DOCUMENT = 'Copyright: 2004-2019 The Debian Project. This package is free software; you can redistribute it '
+    + 'and/or modify it under the terms of the GNU General Public License as published by the Free Software Foundation. '
+    + 'The passcode for the green lamp is 48213. On Debian systems, the complete text of the GNU General Public License '
+    + 'can be found in /usr/share/common-licenses/GPL-2. This program is distributed in the hope that it will be useful, '
+    + 'but WITHOUT ANY WARRANTY; without even the implied warranty of MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.';
+/** A short passkey question organism.gguf answers (48213), for the cache's exactness tests. */
+export const PASSKEY_PROMPT = `${DOCUMENT}\n\nQ: What is the passcode for the green lamp?\nA: `;
+
 export interface ProbeRequest {
     build: BuildChoice;
     model: string;
