@@ -2,8 +2,8 @@
 // progress pushed by the backend, and a cancel that ends it.
 import { create } from 'zustand';
 import type { EventPayload, ProfileEstimate, ProfileResult } from '../../../common/contract.ts';
-import { errorMessage, HeadroomError } from '../../../common/errors.ts';
 import { rpc } from '../bridge.ts';
+import { cancelJob, jobFailure } from './hostJobs.ts';
 import { useMemoryStore } from './memoryStore.ts';
 
 type Progress = Omit<EventPayload<'kv.profileProgress'>, 'path'>;
@@ -39,16 +39,13 @@ export const useProfileStore = create<ProfileStore>((set, get) => ({
             set({ result: { ...result, path } });
             useMemoryStore.getState().replan(); // `auto` plans with the new profile
         } catch (error) {
-            if (error instanceof HeadroomError && error.code === 'CANCELLED') set({ cancelled: true });
-            else set({ error: errorMessage(error) });
+            set(jobFailure(error));
         } finally {
             set({ running: null, progress: null });
         }
     },
 
-    async cancel() {
-        await rpc.request('kv.cancel', {}).catch(() => {});
-    },
+    cancel: cancelJob,
 
     async estimateFor(path, contextSize) {
         const known = get().estimate;

@@ -2,8 +2,8 @@
 // head plan, run by the backend in an engine host of its own; progress pushed, cancel on request.
 import { create } from 'zustand';
 import type { EventPayload, RecallResult } from '../../../common/contract.ts';
-import { errorMessage, HeadroomError } from '../../../common/errors.ts';
 import { rpc } from '../bridge.ts';
+import { cancelJob, jobFailure } from './hostJobs.ts';
 
 interface RecallStore {
     running: boolean;
@@ -29,16 +29,13 @@ export const useRecallStore = create<RecallStore>((set, get) => ({
         try {
             set({ result: { ...(await rpc.request('kv.testRecall', {})), path } });
         } catch (error) {
-            if (error instanceof HeadroomError && error.code === 'CANCELLED') set({ cancelled: true });
-            else set({ error: errorMessage(error) });
+            set(jobFailure(error));
         } finally {
             set({ running: false, progress: null });
         }
     },
 
-    async cancel() {
-        await rpc.request('kv.cancel', {}).catch(() => {});
-    },
+    cancel: cancelJob,
 }));
 
 rpc.on('kv.recallProgress', (progress) => {
