@@ -129,6 +129,11 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
     return KvBenchResult.parse({ model: path.basename(options.modelPath), device, runs, skipped, createdAt: new Date().toISOString() });
 }
 
+/** deviceName() without the thread count or the host: "cpu: AMD EPYC", "gpu: llvmpipe (LLVM 15.0.6, 256 bits)". */
+function deviceTitle(device: string): string {
+    return device.replace(/, \d+ threads? \(.*$/, '').replace(/ \(host [^)]*\)$/, '');
+}
+
 export function kvBenchSvg(result: KvBenchResult): string {
     const all = [...result.runs, ...result.skipped];
     const lengths = [...new Set(all.map((r) => r.contextTokens))].sort((a, b) => a - b);
@@ -142,7 +147,7 @@ export function kvBenchSvg(result: KvBenchResult): string {
     }));
     const series = keys.map((key) => result.runs.some((r) => seriesOf(r) === key) ? key : `${key} (not available)`);
     return groupedBarsSvg({
-        title: `KV cache modes: ${result.model} on ${result.device.split(',')[0]}`,
+        title: `KV cache modes: ${result.model} on ${deviceTitle(result.device)}`,
         groups: lengths.map(String),
         groupLabel: 'context length (tokens)',
         series,

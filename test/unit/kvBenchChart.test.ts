@@ -19,3 +19,9 @@ test('one series per cache type and mode when the run has several types; modes a
     const one = kvBenchSvg({ ...several, runs: several.runs.filter((r) => r.kvType === 'f16') });
     assert.ok(one.includes('>off<') && one.includes('>budget 0.25<') && !one.includes('f16 off'));
 });
+
+test('the title names the device without its thread count or host, whatever commas its name has', () => {
+    const result = (device: string) => KvBenchResult.parse({ model: 'm.gguf', device, createdAt: new Date(0).toISOString(), skipped: [], runs: [run('off', 'f16', 4)] });
+    assert.ok(kvBenchSvg(result('cpu: AMD EPYC, 2 threads (2 cores)')).includes('KV cache modes: m.gguf on cpu: AMD EPYC<'));
+    assert.ok(kvBenchSvg(result('gpu: llvmpipe (LLVM 15.0.6, 256 bits) (host AMD EPYC)')).includes('on gpu: llvmpipe (LLVM 15.0.6, 256 bits)<'));
+});
