@@ -49,6 +49,8 @@ export interface ProbeRequest {
     flashAttentionAuto?: boolean;
     /** Read llama.cpp's timings after the prompt and after decoding (bytes copied between backends). */
     timings?: boolean;
+    /** Read the prompt without outputs, then its last token alone, as a one-token decode (a stored prompt continued). */
+    lastTokenAlone?: boolean;
 }
 
 export interface ProbeResult {
@@ -90,9 +92,9 @@ export function runProbe(request: ProbeRequest, env: Record<string, string> = {}
         child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
         child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
         child.on('error', reject);
-        child.on('close', (code) => {
+        child.on('close', (code, signal) => {
             const line = out.trim().split('\n').at(-1) ?? '';
-            if (code !== 0 || !line.startsWith('{')) return reject(new Error(`probe failed (${code}): ${err.slice(-2000)}`));
+            if (code !== 0 || !line.startsWith('{')) return reject(new Error(`probe failed (${code ?? signal}): ${err.slice(-2000)}`));
             resolve(JSON.parse(line) as ProbeResult);
         });
     });
@@ -160,7 +162,8 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
     };
     const input: ControlledEvaluateInputItem[] = promptTokens.map((t, i) => (i === promptTokens.length - 1 ? [t, next] : t));
     const prefillStarted = performance.now();
-    const first = await sequence.controlledEvaluate(input);
+    if (request.lastTokenAlone === true) await sequence.evaluateWithoutGeneratingNewTokens(promptTokens.slice(0, -1));
+    const first = await sequence.controlledEvaluate(request.lastTokenAlone === true ? input.slice(-1) : input);
     const prefillSeconds = (performance.now() - prefillStarted) / 1000;
     record(first.at(-1));
     // printTimings logs the counters since the last print, then resets them
