@@ -8,7 +8,7 @@ import type { KvCacheType } from '../common/modelShape.ts';
 import { kvLabel } from '../common/niah.ts';
 import { loadModel, requireCompression, type LoadedModel } from '../engine/load.ts';
 import { loadFiller } from '../engine/profiler/haystack.ts';
-import { computeDevice, deviceName, runtime } from '../engine/runtime.ts';
+import { computeDevice, deviceName, deviceTitle, runtime } from '../engine/runtime.ts';
 import { kvStatsOf } from '../engine/stats.ts';
 import { groupedBarsSvg } from './charts.ts';
 import { KvBenchResult, writeRun, type KvBenchRun } from './results.ts';
@@ -127,11 +127,6 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
         }
     }
     return KvBenchResult.parse({ model: path.basename(options.modelPath), device, runs, skipped, createdAt: new Date().toISOString() });
-}
-
-/** deviceName() without the thread count or the host: "cpu: AMD EPYC", "gpu: llvmpipe (LLVM 15.0.6, 256 bits)". */
-function deviceTitle(device: string): string {
-    return device.replace(/, \d+ threads? \(.*$/, '').replace(/ \(host [^)]*\)$/, '');
 }
 
 export function kvBenchSvg(result: KvBenchResult): string {

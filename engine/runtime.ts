@@ -122,6 +122,11 @@ export function deviceName(compute: Device, gpuName: string | null, threads: num
         : `gpu: ${gpuName ?? 'unknown GPU'} (host ${cpu})`;
 }
 
+/** deviceName() without the thread count or the host, for a chart's title: "cpu: AMD EPYC", "gpu: llvmpipe (LLVM 15.0.6, 256 bits)". */
+export function deviceTitle(device: string): string {
+    return device.replace(/, \d+ threads? \(.*$/, '').replace(/ \(host [^)]*\)$/, '');
+}
+
 /** Whether this machine has a GPU device a GPU build could use (not a software renderer such as Mesa's llvmpipe). */
 function machineHasGpu(gpuRuntimes: readonly GpuBackend[]): boolean {
     if (gpuRuntimes.length === 0) return false;

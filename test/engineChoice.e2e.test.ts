@@ -3,7 +3,6 @@
 // stock prebuilt in its place; the Engine setting that switches to the stock build and back;
 // and an architecture the head-level cache is not proven on, named, loading with the full cache.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,18 +12,14 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from './support/browser.ts';
 import { ORGANISM } from './support/models.ts';
 import { requiresNative, requiresVulkan } from './support/native.ts';
-import { cacheDir, writeRandomGguf } from './support/randomGguf.ts';
+import { cachedRandomGguf } from './support/randomGguf.ts';
 import { serve, stop, type Served } from './support/serve.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const results = path.join(root, 'test-results');
 
-async function graniteModel(): Promise<string> {
-    const outPath = path.join(cacheDir, 'granite-untested-v1.gguf');
-    if (!existsSync(outPath)) {
-        await writeRandomGguf({ architecture: 'granite', outPath, nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 96, contextLength: 4096, tensorType: 'f16', seed: 3 });
-    }
-    return outPath;
+function graniteModel(): Promise<string> {
+    return cachedRandomGguf('granite-untested-v1.gguf', { architecture: 'granite', nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 96, contextLength: 4096, tensorType: 'f16', seed: 3 });
 }
 
 /** A served app with one model loaded, in a fresh Chromium page. */

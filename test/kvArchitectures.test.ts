@@ -6,8 +6,6 @@
 // qwen3 the streaming heads' logits are those of an independent forward pass that attends
 // exactly sinks + window.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { kvBytes, type HeadPlan, type HeadPolicy } from '../common/kv/policy.ts';
@@ -15,7 +13,7 @@ import { contextCellsFor, HEADWISE_ARCHITECTURES, isWindowLayer, kvShapeFromMeta
 import { runProbe, type ProbeResult } from './support/kvProbe.ts';
 import { LlamaReference, streamingVisibility } from './support/llamaReference.ts';
 import { requiresNative } from './support/native.ts';
-import { bundledVocab, cacheDir, writeRandomGguf, type RandomGgufOptions } from './support/randomGguf.ts';
+import { cachedRandomGguf, type RandomGgufOptions } from './support/randomGguf.ts';
 
 const CONTEXT = 256;
 const BATCH = 64;
@@ -45,14 +43,10 @@ const CASES: Case[] = [
     { options: { architecture: 'gemma3', nLayer: 6, nEmbd: 64, nHead: 4, nHeadKv: 2, headDim: 32, nFf: 96, contextLength: 4096, slidingWindow: 32, slidingWindowPattern: 3 } },
 ];
 
-async function modelFor({ options }: Case): Promise<string> {
-    const outPath = path.join(cacheDir, `headwise-${options.architecture}-v2.gguf`);
-    if (!existsSync(outPath)) {
-        // a 32K vocabulary for all (phi3 needs its own): small to load, and the prompt is token ids anyway
-        const vocabPath = await bundledVocab(options.architecture === 'phi3' ? 'phi-3' : 'llama-spm');
-        await writeRandomGguf({ ...options, outPath, vocabPath, tensorType: 'f32', seed: 11, chatTemplate: null });
-    }
-    return outPath;
+function modelFor({ options }: Case): Promise<string> {
+    // a 32K vocabulary for all (phi3 needs its own): small to load, and the prompt is token ids anyway
+    const vocab = options.architecture === 'phi3' ? 'phi-3' : 'llama-spm';
+    return cachedRandomGguf(`headwise-${options.architecture}-v2.gguf`, { ...options, vocab, tensorType: 'f32', seed: 11, chatTemplate: null });
 }
 
 /** Full heads in some layers, streaming in others, mixed in the rest; the model's window layers stay theirs. */

@@ -4,13 +4,11 @@
 // ran out of graph nodes). Each builds its graph, decodes, and matches the stock cache when
 // the window covers the context.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { HeadPlan, HeadPolicy } from '../common/kv/policy.ts';
 import { runProbe } from './support/kvProbe.ts';
 import { requiresNative } from './support/native.ts';
-import { bundledVocab, cacheDir, writeRandomLlamaGguf } from './support/randomGguf.ts';
+import { cachedRandomGguf } from './support/randomGguf.ts';
 
 const KV_HEADS = 8;
 const CONTEXT = 2048;
@@ -23,15 +21,11 @@ function everyLayerMixed(layers: number, window: number): HeadPlan {
     return { policy, sinks: 4, window, fullPlacement: 'cpu' };
 }
 
-async function modelWithLayers(layers: number): Promise<string> {
-    const outPath = path.join(cacheDir, `real-size-${layers}-layers.gguf`);
-    if (!existsSync(outPath)) {
-        await writeRandomLlamaGguf({
-            outPath, vocabPath: await bundledVocab('llama-spm'), nLayer: layers, nEmbd: 256, nHead: 16, nHeadKv: KV_HEADS,
-            nFf: 256, contextLength: 4096, tensorType: 'f32', seed: layers, chatTemplate: null, name: `random ${layers}-layer`,
-        });
-    }
-    return outPath;
+function modelWithLayers(layers: number): Promise<string> {
+    return cachedRandomGguf(`real-size-${layers}-layers.gguf`, {
+        architecture: 'llama', vocab: 'llama-spm', nLayer: layers, nEmbd: 256, nHead: 16, nHeadKv: KV_HEADS,
+        nFf: 256, contextLength: 4096, tensorType: 'f32', seed: layers, chatTemplate: null, name: `random ${layers}-layer`,
+    });
 }
 
 function maxAbsDiff(a: number[][], b: number[][]): number {

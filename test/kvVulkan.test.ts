@@ -4,8 +4,6 @@
 // device buffers, offloaded full heads in host buffers and are attended on the CPU backend,
 // and the scheduler copies between the two; this checks each of those.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
 import { EngineSupervisor } from '../backend/host/supervisor.ts';
@@ -14,7 +12,7 @@ import { BUILD_ENV } from '../engine/kv/native.ts';
 import { PASSKEY_PROMPT as PROMPT, runProbe, type ProbeRequest, type ProbeResult } from './support/kvProbe.ts';
 import { ORGANISM } from './support/models.ts';
 import { requiresVulkan } from './support/native.ts';
-import { bundledVocab, cacheDir, writeRandomLlamaGguf } from './support/randomGguf.ts';
+import { cachedRandomGguf } from './support/randomGguf.ts';
 
 process.env.GGML_VK_VISIBLE_DEVICES = '0';
 
@@ -81,15 +79,11 @@ describe('head-level KV cache on Vulkan (Mesa llvmpipe)', await requiresVulkan()
 
 // Llama-3-8B's attention (32 query heads over 8 KV heads of 128) on a narrow random model (f32
 // weights, so Vulkan and the CPU agree to 1e-3): the head size organism's tests (16) do not reach.
-async function llama3AttentionModel(): Promise<string> {
-    const outPath = path.join(cacheDir, 'vulkan-llama3-attention.gguf');
-    if (!existsSync(outPath)) {
-        await writeRandomLlamaGguf({
-            outPath, vocabPath: await bundledVocab('llama-spm'), nLayer: 2, nEmbd: 256, nHead: 32, nHeadKv: 8, headDim: 128,
-            nFf: 256, contextLength: 4096, tensorType: 'f32', seed: 7, chatTemplate: null, name: 'random llama-3 attention',
-        });
-    }
-    return outPath;
+function llama3AttentionModel(): Promise<string> {
+    return cachedRandomGguf('vulkan-llama3-attention.gguf', {
+        architecture: 'llama', vocab: 'llama-spm', nLayer: 2, nEmbd: 256, nHead: 32, nHeadKv: 8, headDim: 128,
+        nFf: 256, contextLength: 4096, tensorType: 'f32', seed: 7, chatTemplate: null, name: 'random llama-3 attention',
+    });
 }
 
 describe('Llama-3 attention with full heads in CPU RAM on Vulkan', await requiresVulkan(), () => {

@@ -21,7 +21,7 @@ import { DownloadManager, type DownloadManagerOptions } from '../backend/models/
 import { splitGguf } from './support/ggufSplit.ts';
 import { huggingFaceRoutes, startModelServer, type ModelServer } from './support/modelServer.ts';
 import { ORGANISM } from './support/models.ts';
-import { bundledVocab, cacheDir, writeRandomGguf } from './support/randomGguf.ts';
+import { cachedRandomGguf } from './support/randomGguf.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const run = promisify(execFile);
@@ -29,15 +29,11 @@ const MB = 1_000_000;
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 
 /** A model large enough to be written in several of the downloader's 5 MiB chunks (about 17 MB). */
-async function largerModel(): Promise<string> {
-    const outPath = path.join(cacheDir, 'download-llama-17mb-v1.gguf');
-    if (!existsSync(outPath)) {
-        await writeRandomGguf({
-            architecture: 'llama', outPath, vocabPath: await bundledVocab('llama-spm'), nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128,
-            contextLength: 2048, tensorType: 'f32', seed: 21, name: 'Download test model',
-        });
-    }
-    return outPath;
+function largerModel(): Promise<string> {
+    return cachedRandomGguf('download-llama-17mb-v1.gguf', {
+        architecture: 'llama', vocab: 'llama-spm', nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128,
+        contextLength: 2048, tensorType: 'f32', seed: 21, name: 'Download test model',
+    });
 }
 
 describe('model downloads', () => {

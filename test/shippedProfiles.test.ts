@@ -3,7 +3,6 @@
 // DuoAttention's pattern for that model, its best-gated heads full, and says where the profile
 // came from; a model of another shape or name is never matched and runs the full cache.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,20 +15,16 @@ import { readAssetText } from '../engine/assetText.ts';
 import { parseDuoTsv } from '../engine/profiler/duoAttention.ts';
 import { patternUrl, shippedManifest } from '../engine/kv/shippedProfiles.ts';
 import { requiresNative } from './support/native.ts';
-import { bundledVocab, cacheDir, writeRandomLlamaGguf } from './support/randomGguf.ts';
+import { cachedRandomGguf } from './support/randomGguf.ts';
 
 process.env.HEADROOM_PROFILE_DIR = await mkdtemp(path.join(os.tmpdir(), 'headroom-profiles-'));
 
 /** A small random-weight llama with a given layer count and general.name (cached between runs). */
-async function modelNamed(name: string, layers: number): Promise<string> {
-    const outPath = path.join(cacheDir, `random-${layers}-layers-${name.replace(/\W+/g, '-').toLowerCase()}-v1.gguf`);
-    if (!existsSync(outPath)) {
-        await writeRandomLlamaGguf({
-            outPath, vocabPath: await bundledVocab('llama-spm'), nLayer: layers, nEmbd: 256, nHead: 16, nHeadKv: 8, nFf: 128,
-            contextLength: 8192, tensorType: 'f16', seed: 5, name,
-        });
-    }
-    return outPath;
+function modelNamed(name: string, layers: number): Promise<string> {
+    return cachedRandomGguf(`random-${layers}-layers-${name.replace(/\W+/g, '-').toLowerCase()}-v1.gguf`, {
+        architecture: 'llama', vocab: 'llama-spm', nLayer: layers, nEmbd: 256, nHead: 16, nHeadKv: 8, nFf: 128,
+        contextLength: 8192, tensorType: 'f16', seed: 5, name,
+    });
 }
 
 const AUTO = { mode: 'auto', sinks: 4, window: 128, offload: 'auto' } as const;

@@ -4,14 +4,13 @@
 // on real machines: a broken manifest, a manifest whose blob is gone, a file that is not a
 // GGUF, and the same file reached twice.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ModelOrigin } from '../../common/models.ts';
 import { splitGguf } from './ggufSplit.ts';
 import { ORGANISM, STORIES } from './models.ts';
-import { bundledVocab, cacheDir, writeRandomGguf, type Architecture } from './randomGguf.ts';
+import { type Architecture, cachedRandomGguf } from './randomGguf.ts';
 
 /** A model the home holds, as the Models view should list it. */
 export interface ExpectedModel {
@@ -34,15 +33,11 @@ export interface ModelStores {
 }
 
 /** A tiny random-weight model of an architecture, with Llama 2's small tokenizer (cached between runs). */
-async function tinyModel(architecture: Architecture, contextLength: number): Promise<string> {
-    const outPath = path.join(cacheDir, `stores-${architecture}-v1.gguf`);
-    if (!existsSync(outPath)) {
-        await writeRandomGguf({
-            architecture, outPath, vocabPath: await bundledVocab('llama-spm'), nLayer: 1, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128,
-            contextLength, tensorType: 'f16', seed: 11, name: `Tiny ${architecture}`, chatTemplate: null,
-        });
-    }
-    return outPath;
+function tinyModel(architecture: Architecture, contextLength: number): Promise<string> {
+    return cachedRandomGguf(`stores-${architecture}-v1.gguf`, {
+        architecture, vocab: 'llama-spm', nLayer: 1, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128,
+        contextLength, tensorType: 'f16', seed: 11, name: `Tiny ${architecture}`, chatTemplate: null,
+    });
 }
 
 async function place(source: string, target: string): Promise<string> {

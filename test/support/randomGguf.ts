@@ -518,6 +518,20 @@ export const ATTENTION_SHAPES: Readonly<Record<AttentionShapeName, AttentionShap
 /** Cache folder for things the tests derive (vocab files, generated models). */
 export const cacheDir = path.join(os.tmpdir(), 'headroom-test-cache');
 
+/**
+ * A random-weight model written once into the test cache as `fileName` and reused by later runs
+ * (give the name a new version when the options change). `vocab` names the bundled tokenizer
+ * (default: the architecture's), read only when the file is written.
+ */
+export async function cachedRandomGguf(fileName: string, options: Omit<RandomGgufOptions, 'outPath' | 'vocabPath'> & { vocab?: BundledVocab }): Promise<string> {
+    const outPath = path.join(cacheDir, fileName);
+    if (!existsSync(outPath)) {
+        const { vocab, ...rest } = options;
+        await writeRandomGguf({ ...rest, outPath, vocabPath: await bundledVocab(vocab ?? vocabFor(options.architecture)) });
+    }
+    return outPath;
+}
+
 /** A vocab-only GGUF from the llama.cpp source bundle that node-llama-cpp ships. */
 export async function bundledVocab(name: BundledVocab): Promise<string> {
     const out = path.join(cacheDir, `ggml-vocab-${name}.gguf`);
