@@ -15,7 +15,9 @@ import { checkGgufFile } from '../../common/ggufHeader.ts';
 import { HeadroomError } from '../../common/errors.ts';
 import { describeIssues, plainIssue } from '../../common/issues.ts';
 import { RpcClient } from '../../common/rpc.ts';
+import { htmlToText } from '../../backend/documents/htmlToText.ts';
 import { lockDataDir } from '../../backend/instanceLock.ts';
+import { htmlPage } from '../../bench/extractSpeed.ts';
 import { externalUrl, isOwnPage, permissionCheck, permissionRequest, windowPreferences } from '../../electron/security.ts';
 import { markdownUrl, safeImageUrl, safeLinkUrl } from '../../renderer/src/markdownUrls.ts';
 import { craftedGgufs } from '../support/hostileInputs.ts';
@@ -125,5 +127,26 @@ describe('GGUF headers', () => {
                 error.code === 'MODEL_LOAD_FAILED' && error.message.startsWith(`Could not load ${name}: `) && error.message.endsWith('.'), name);
             assert.ok(performance.now() - started < 1000, `${name} refused in ${Math.round(performance.now() - started)} ms`);
         }
+    });
+});
+
+describe('reading documents in linear time', () => {
+    test('four times the paragraphs take about four times as long, not sixteen', () => {
+        const fastest = (html: string) => {
+            let best = Infinity;
+            for (let round = 0; round < 3; round++) {
+                const started = performance.now();
+                htmlToText(html);
+                best = Math.min(best, performance.now() - started);
+            }
+            return best;
+        };
+        fastest(htmlPage(500)); // warm up the parser and the JIT
+        const small = fastest(htmlPage(2000));
+        const large = fastest(htmlPage(8000));
+        const ratio = large / small;
+        console.log(`htmlToText: 2,000 paragraphs ${small.toFixed(0)} ms, 8,000 paragraphs ${large.toFixed(0)} ms (${ratio.toFixed(1)}x)`);
+        // Linear is about 4x; reading the whole text again per paragraph was 16x and more.
+        assert.ok(ratio < 8, `8,000 paragraphs took ${ratio.toFixed(1)}x as long as 2,000`);
     });
 });
