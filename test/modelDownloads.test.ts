@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,7 +17,7 @@ import { getLlama, LlamaCompletion } from 'node-llama-cpp';
 import type { DownloadState } from '../common/models.ts';
 import { HeadroomDatabase } from '../backend/database.ts';
 import { scanModels } from '../backend/models/discovery.ts';
-import { DownloadManager, type DownloadManagerOptions } from '../backend/models/downloads.ts';
+import { DownloadManager, stagingName, type DownloadManagerOptions } from '../backend/models/downloads.ts';
 import { splitGguf } from './support/ggufSplit.ts';
 import { huggingFaceRoutes, startModelServer, type ModelServer } from './support/modelServer.ts';
 import { ORGANISM } from './support/models.ts';
@@ -91,7 +91,7 @@ describe('model downloads', () => {
         const { dir, manager, listed } = await session();
         const state = await manager.finished(manager.start({ source: server.url('/models/organism.gguf'), sha256: '0'.repeat(64) }).id);
         assert.equal(state.status, 'failed');
-        assert.match(state.error ?? '', /sha256 is [0-9a-f]{64}, not the expected 0{64}; the file was deleted/);
+        assert.match(state.error ?? '', /sha256 is [0-9a-f]{64}, not the expected 0{64}; the downloaded file was deleted\.$/);
         assert.deepEqual(await readdir(dir), []);
         assert.deepEqual(await listed(), []);
     });
@@ -105,14 +105,15 @@ describe('model downloads', () => {
         const first = await session({ journal: db.settings });
         const source = server.url('/models/large.gguf');
         const started = first.manager.start({ source });
-        // Until the downloader has written whole 5 MiB chunks to <name>.ipull and most of the rest is in flight.
-        const partial = path.join(first.dir, 'large.gguf.ipull');
+        // Until the downloader has written whole 5 MiB chunks to <its own name>.ipull and most of the rest is in flight.
+        const partialName = `${stagingName(source, 'large.gguf')}.ipull`;
+        const partial = path.join(first.dir, partialName);
         while (!existsSync(partial) || !first.events.some((e) => e.receivedBytes > 12 * MB)) await new Promise((resolve) => setTimeout(resolve, 20));
         await first.manager.dispose();
         const stopped = await first.manager.finished(started.id);
         assert.equal(stopped.status, 'failed');
         assert.match(stopped.error ?? '', /Interrupted when Headroom closed/);
-        assert.deepEqual(await readdir(first.dir), ['large.gguf.ipull'], 'only the partial file, under a name that is not a model\'s');
+        assert.deepEqual(await readdir(first.dir), [partialName], 'only the partial file, under a hidden name of its own');
         assert.deepEqual(await first.listed(), []);
 
         const second = await session({ journal: db.settings }, first.dir);
@@ -130,6 +131,43 @@ describe('model downloads', () => {
         assert.deepEqual(await second.listed(), ['large.gguf']);
         assert.equal(second.manager.list().filter((d) => d.source === source).length, 1, 'the retry replaced the interrupted entry');
         db.close();
+    });
+
+    test('a download never writes over or deletes a file it did not make: a web page, a wrong sha256, and a good model under a taken name', async () => {
+        server.setPace(0);
+        const { dir, manager, listed } = await session();
+        const victim = path.join(dir, 'victim.gguf');
+        await copyFile(ORGANISM, victim); // the user's own model, under the name the server's files have
+        server.route('/page/victim.gguf', { status: 200, body: '<!DOCTYPE html><html><body>Sign in to download</body></html>' });
+        server.route('/wrong/victim.gguf', { file: large });
+        server.route('/good/victim.gguf', { file: large });
+        const cases = [
+            { what: 'a web page', source: server.url('/page/victim.gguf'), sha256: undefined, error: /^Could not download victim\.gguf: victim\.gguf is not a GGUF model \(.*\); the downloaded file was deleted \(the victim\.gguf already in the models folder was left as it was\)\.$/ },
+            { what: 'a wrong sha256', source: server.url('/wrong/victim.gguf'), sha256: '0'.repeat(64), error: /^Could not download victim\.gguf: its sha256 is [0-9a-f]{64}, not the expected 0{64}; the downloaded file was deleted \(the victim\.gguf already in the models folder was left as it was\)\.$/ },
+        ];
+        let handled = 0;
+        for (const { what, source, sha256: expected, error } of cases) {
+            const state = await manager.finished(manager.start({ source, ...(expected != null ? { sha256: expected } : {}) }).id);
+            assert.equal(state.status, 'failed', what);
+            assert.match(state.error ?? '', error, what);
+            assert.equal(await sha256(victim), organismSha, `${what}: the user's victim.gguf is untouched`);
+            assert.deepEqual(await readdir(dir), ['victim.gguf'], `${what}: nothing else is left`);
+            handled++;
+        }
+        const good = await manager.finished(manager.start({ source: server.url('/good/victim.gguf'), sha256: largeSha }).id);
+        assert.equal(good.status, 'done', good.error ?? '');
+        assert.equal(good.path, path.join(dir, 'victim (2).gguf'), 'a free name beside the taken one');
+        assert.equal(good.fileName, 'victim (2).gguf');
+        assert.equal(await sha256(path.join(dir, 'victim (2).gguf')), largeSha);
+        assert.equal(await sha256(victim), organismSha, 'the user\'s victim.gguf is untouched');
+        assert.deepEqual((await readdir(dir)).sort(), ['victim (2).gguf', 'victim.gguf']);
+        assert.deepEqual((await listed()).sort(), ['victim (2).gguf', 'victim.gguf']);
+        // The same address again: the model it brought is found, not fetched and numbered again.
+        const again = await manager.finished(manager.start({ source: server.url('/good/victim.gguf'), sha256: largeSha }).id);
+        assert.equal(again.path, path.join(dir, 'victim (2).gguf'));
+        assert.deepEqual((await readdir(dir)).sort(), ['victim (2).gguf', 'victim.gguf']);
+        handled += 2;
+        console.log(`downloads under a taken name: 4 tried, ${handled} handled`);
     });
 
     test('a 404 ends at once with the address in the message', async () => {
@@ -179,7 +217,10 @@ describe('model downloads', () => {
             ['hf:onlyuser', /Invalid Hugging Face URI: hf:onlyuser\.$/],
             [closed.url('/model.gguf'), new RegExp(`${closed.origin.slice('http://'.length).replace(/\./g, '\\.')} refused the connection\\.$`)],
             ['http://headroom-test.invalid/model.gguf', /headroom-test\.invalid could not be found \(no network, or a wrong address\?\)\.$/],
+            [server.url('/loop/a.gguf'), /\/loop\/a\.gguf redirects in a loop \(more than 20 redirects without reaching a file\); the address is wrong or the server is misconfigured\.$/],
         ];
+        server.route('/loop/a.gguf', { status: 302, headers: { location: '/loop/b.gguf' } });
+        server.route('/loop/b.gguf', { status: 302, headers: { location: '/loop/a.gguf' } });
         for (const [source, message] of cases) {
             const state = await manager.finished(manager.start({ source }).id);
             assert.equal(state.status, 'failed', source);
@@ -189,7 +230,7 @@ describe('model downloads', () => {
         server.route('/models/page.gguf', { status: 200, body: '<!DOCTYPE html><html><body>Sign in to download</body></html>' });
         const page = await manager.finished(manager.start({ source: server.url('/models/page.gguf') }).id);
         assert.equal(page.status, 'failed');
-        assert.match(page.error ?? '', /page\.gguf is not a GGUF model \(it does not start with "GGUF", the mark of a model file\); the file was deleted\.$/);
+        assert.match(page.error ?? '', /page\.gguf is not a GGUF model \(it does not start with "GGUF", the mark of a model file\); the downloaded file was deleted\.$/);
         assert.deepEqual(await readdir(dir), []);
     });
 

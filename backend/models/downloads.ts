@@ -4,9 +4,16 @@
 // disk check, progress with speed and time left, cancel, a watchdog for downloads that stop
 // moving, and a check of the finished file (size, sha256 when known, a GGUF header), so a
 // half or wrong file never sits in the folder under a model's name.
+//
+// A download never writes over, or deletes, a file it did not make: it is written under a
+// hidden name of its own (stagingName: the same on every try, so a cut-off download resumes),
+// checked there, and only then given its model name, or `name (2).gguf` when that name is taken
+// (a hard link, which fails rather than replace a file). A failed check deletes only the
+// download's own file. A model already in the folder under the name, of the size the server
+// has, and passing the same check, is taken as the download, as node-llama-cpp's downloader did.
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat, statfs } from 'node:fs/promises';
+import { link, lstat, mkdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelDownloader } from 'node-llama-cpp';
 import { z } from 'zod';
@@ -78,8 +85,10 @@ const hostOf = (url: string) => {
 
 /** A network failure (fetch's TypeError and its cause) in words. */
 function networkProblem(error: unknown, url: string): string {
-    const cause = (error as { cause?: { code?: string } } | null)?.cause;
+    const cause = (error as { cause?: { code?: string; message?: unknown } } | null)?.cause;
     const code = cause?.code ?? (error as { code?: string } | null)?.code;
+    // fetch follows 20 redirects, then gives up with this cause.
+    if (cause?.message === 'redirect count exceeded') return `${url} redirects in a loop (more than 20 redirects without reaching a file); the address is wrong or the server is misconfigured`;
     if (code === 'ECONNREFUSED') return `${hostOf(url)} refused the connection`;
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `${hostOf(url)} could not be found (no network, or a wrong address?)`;
     if ((error as Error | null)?.name === 'TimeoutError') return `${hostOf(url)} did not answer`;
@@ -124,6 +133,73 @@ async function sha256Of(file: string): Promise<string> {
     const hash = createHash('sha256');
     for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) hash.update(chunk);
     return hash.digest('hex');
+}
+
+/**
+ * The hidden name a download of `source` is written under until it is checked: the models scan
+ * skips hidden files, no two sources share it, and every try of one source uses it (so ipull
+ * finds `<it>.ipull` and resumes). A split model's parts follow node-llama-cpp's part naming.
+ */
+export function stagingName(source: string, fileName: string): string {
+    return `.download-${createHash('sha256').update(source).digest('hex').slice(0, 12)}-${fileName}`;
+}
+
+/** `name.gguf` as `name (n).gguf`; a split part keeps its `-00001-of-00003` after the number. */
+export function numberedName(fileName: string, n: number): string {
+    if (n <= 1) return fileName;
+    const match = /^(.*?)(-\d{5}-of-\d{5})?(\.gguf)?$/i.exec(fileName);
+    return `${match?.[1] ?? fileName} (${n})${match?.[2] ?? ''}${match?.[3] ?? ''}`;
+}
+
+const exists = async (file: string) => (await lstat(file).catch(() => null)) != null;
+
+/** Hard links are not everywhere (FAT and exFAT drives, some network shares). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EMLINK']);
+
+/**
+ * Gives checked files their model names: the first of `name`, `name (2)`, `name (3)`… under which
+ * none of the parts exists. A hard link cannot replace a file (EEXIST), so nothing is overwritten
+ * even when another program writes the name meanwhile; where there are none, a rename after a look.
+ */
+export async function placeDownload(folder: string, staged: readonly string[], names: readonly string[]): Promise<string[]> {
+    for (let n = 1; n <= 1000; n++) {
+        const targets = names.map((name) => path.join(folder, numberedName(name, n)));
+        const made: string[] = [];
+        let taken = false;
+        let linksWork = true;
+        for (const [index, target] of targets.entries()) {
+            try {
+                await link(staged[index] ?? '', target);
+                made.push(target);
+            } catch (error) {
+                const code = (error as NodeJS.ErrnoException).code ?? '';
+                if (code === 'EEXIST') taken = true;
+                else if (NO_HARD_LINKS.has(code)) linksWork = false;
+                else {
+                    await Promise.all(made.map((file) => rm(file, { force: true })));
+                    throw error;
+                }
+                break;
+            }
+        }
+        if (taken || !linksWork) await Promise.all(made.map((file) => rm(file, { force: true }))); // only the links just made
+        if (taken) continue;
+        if (linksWork) {
+            await Promise.all(staged.map((file) => rm(file, { force: true })));
+            return targets;
+        }
+        if ((await Promise.all(targets.map(exists))).some(Boolean)) continue;
+        for (const [index, target] of targets.entries()) await rename(staged[index] ?? '', target);
+        return targets;
+    }
+    throw new Error(`every name from ${names[0]} to ${numberedName(names[0] ?? '', 1000)} is taken in ${folder}`);
+}
+
+/** A model's files as the downloader describes them. */
+interface FileInfo {
+    fileName: string;
+    filePath: string;
+    totalSize: number;
 }
 
 export class DownloadManager {
@@ -281,46 +357,72 @@ export class DownloadManager {
             const isHuggingFace = /^hf:/i.test(request.source);
             if (!isHuggingFace) await checkUrl(request.source, active.abort.signal);
             const { createModelDownloader } = await import('node-llama-cpp');
+            const stopped = new Promise<never>((_, reject) => active.abort.signal.addEventListener('abort', () => reject(new Error('stopped')), { once: true }));
+            stopped.catch(() => {});
             // Resolving an hf: URI and asking for the file's size has no signal of its own: a
             // stop meanwhile wins the race, and the downloader is closed when it arrives.
-            const creating = createModelDownloader({
-                modelUri: request.source, dirPath: folder, onProgress, showCliProgress: false,
-                ...(isHuggingFace && this.#options.huggingFaceEndpoint != null ? { endpoints: { huggingFace: this.#options.huggingFaceEndpoint } } : {}),
-                // A stop keeps the partial file, so the next attempt resumes; cancel deletes it explicitly.
-                deleteTempFileOnCancel: false,
-            });
-            const stopped = new Promise<never>((_, reject) => active.abort.signal.addEventListener('abort', () => reject(new Error('stopped')), { once: true }));
-            const downloader = await Promise.race([creating, stopped]).catch((error: unknown) => {
-                if (active.stopped != null) void creating.then((late) => late.cancel({ deleteTempFile: active.stopped === 'cancelled' }), () => {});
-                throw error;
-            });
+            const create = async (fileName?: string) => {
+                const creating = createModelDownloader({
+                    modelUri: request.source, dirPath: folder, onProgress, showCliProgress: false,
+                    ...(fileName != null ? { fileName } : {}),
+                    ...(isHuggingFace && this.#options.huggingFaceEndpoint != null ? { endpoints: { huggingFace: this.#options.huggingFaceEndpoint } } : {}),
+                    // A stop keeps the partial file, so the next attempt resumes; cancel deletes it explicitly.
+                    deleteTempFileOnCancel: false,
+                });
+                return Promise.race([creating, stopped]).catch((error: unknown) => {
+                    if (active.stopped != null) void creating.then((late) => late.cancel({ deleteTempFile: active.stopped === 'cancelled' }), () => {});
+                    throw error;
+                });
+            };
+            // First the names and sizes the model has (nothing is written yet), then the download
+            // itself under the hidden name of its own.
+            const probe = await create();
+            const names = probe.filesInfo.map((file) => file.fileName);
+            const sizes = probe.filesInfo.map((file) => file.totalSize);
+            const entrypoint = probe.entrypointFilename;
+            await probe.cancel({ deleteTempFile: false });
+            if (request.sha256 != null && names.length > 1) throw new Error('a sha256 can only be checked for a model in one file, and this one is split');
+            state.fileName = entrypoint; // said with the next change of state
+            const already = await this.#alreadyHere(folder, names, sizes, request);
+            if (already != null) {
+                this.#emit(active, { status: 'done', path: already, totalBytes: sizes.reduce((a, b) => a + b, 0), receivedBytes: sizes.reduce((a, b) => a + b, 0), bytesPerSecond: 0, etaSeconds: null });
+                return { ...state };
+            }
+            const downloader = await create(stagingName(request.source, entrypoint));
             active.downloader = downloader;
             if (active.stopped == null) {
-                const files = downloader.filesInfo;
-                if (request.sha256 != null && files.length > 1) throw new Error('a sha256 can only be checked for a model in one file, and this one is split');
                 const resumed = downloader.downloadedSize;
                 highest = resumed;
-                this.#emit(active, { status: 'downloading', fileName: downloader.entrypointFilename, totalBytes: downloader.totalSize, receivedBytes: resumed, resumedFromBytes: resumed });
+                this.#emit(active, { status: 'downloading', fileName: entrypoint, totalBytes: downloader.totalSize, receivedBytes: resumed, resumedFromBytes: resumed });
                 this.#record(active);
                 const needed = downloader.totalSize - resumed;
                 const free = await (this.#options.freeBytes ?? diskFreeBytes)(folder);
                 if (needed + SPARE_DISK_BYTES > free) {
                     await downloader.cancel({ deleteTempFile: false });
-                    throw new Error(`not enough disk space: ${downloader.entrypointFilename} needs ${formatSize(needed)} more, and ${folder} has ${formatSize(free)} free (Headroom keeps ${formatSize(SPARE_DISK_BYTES)} spare). Free some space or choose another models folder in the settings`);
+                    throw new Error(`not enough disk space: ${entrypoint} needs ${formatSize(needed)} more, and ${folder} has ${formatSize(free)} free (Headroom keeps ${formatSize(SPARE_DISK_BYTES)} spare). Free some space or choose another models folder in the settings`);
                 }
                 lastNewBytesAt = performance.now();
                 await downloader.download();
             }
+            const staged = downloader.filesInfo;
             // The downloader returns normally when it was stopped: only our own flags say so.
             if (active.stopped === 'cancelled') {
                 await downloader.cancel({ deleteTempFile: true });
+                await discardStaged(staged);
                 this.#emit(active, { status: 'cancelled', bytesPerSecond: 0, etaSeconds: null });
             } else if (active.stopped != null) {
                 throw new Error('stopped');
             } else {
                 this.#emit(active, { status: 'verifying', receivedBytes: downloader.totalSize, bytesPerSecond: 0, etaSeconds: 0 });
-                await this.#verify(downloader, request);
-                this.#emit(active, { status: 'done', path: downloader.entrypointFilePath });
+                // Checked under the hidden names, said under the model's.
+                const problem = await verifyFiles(staged.map((file, index) => ({ ...file, fileName: names[index] ?? file.fileName })), request.sha256);
+                if (problem != null) {
+                    await discardStaged(staged);
+                    const taken = (await Promise.all(names.map((name) => exists(path.join(folder, name))))).some(Boolean);
+                    throw new Error(`${problem}; the downloaded file was deleted${taken ? ` (the ${entrypoint} already in the models folder was left as it was)` : ''}`);
+                }
+                const placed = await placeDownload(folder, staged.map((file) => file.filePath), names);
+                this.#emit(active, { status: 'done', fileName: path.basename(placed[0] ?? entrypoint), path: placed[0] ?? null });
             }
         } catch (error) {
             if (active.stopped === 'cancelled') this.#emit(active, { status: 'cancelled', bytesPerSecond: 0, etaSeconds: null });
@@ -338,26 +440,45 @@ export class DownloadManager {
         return { ...state };
     }
 
-    /** Every part whole, the sha256 when one was given, and a GGUF header; a bad file is deleted. */
-    async #verify(downloader: ModelDownloader, request: DownloadRequest): Promise<void> {
-        const files = downloader.filesInfo;
-        const discard = async (why: string): Promise<never> => {
-            await Promise.all(files.map((file) => rm(file.filePath, { force: true })));
-            throw new Error(`${why}; the file was deleted`);
-        };
-        for (const file of files) {
-            const size = (await stat(file.filePath).catch(() => null))?.size ?? -1;
-            if (file.totalSize > 0 && size !== file.totalSize) await discard(`${file.fileName} is ${formatSize(Math.max(0, size))} instead of ${formatSize(file.totalSize)}`);
+    /**
+     * The model already in the folder under the download's names (or `name (2)`… from an earlier
+     * download whose name was taken), when every part is there at the size the server has and
+     * passes the check a download gets, so a second `--model <URL>` does not fetch it again; null
+     * otherwise. What is there is only read, never changed or deleted.
+     */
+    async #alreadyHere(folder: string, names: readonly string[], sizes: readonly number[], request: DownloadRequest): Promise<string | null> {
+        if (sizes.some((size) => size <= 0)) return null;
+        for (let n = 1; n <= 20; n++) {
+            const files: FileInfo[] = names.map((name, index) => ({ fileName: numberedName(name, n), filePath: path.join(folder, numberedName(name, n)), totalSize: sizes[index] ?? 0 }));
+            const infos = await Promise.all(files.map((file) => stat(file.filePath).catch(() => null)));
+            if (!infos.every((info, index) => info?.isFile() === true && info.size === files[index]?.totalSize)) continue;
+            if ((await verifyFiles(files, request.sha256)) == null) return files[0]?.filePath ?? null;
         }
-        const first = downloader.entrypointFilePath;
-        if (request.sha256 != null) {
-            const actual = await sha256Of(first);
-            if (actual !== request.sha256) await discard(`its sha256 is ${actual}, not the expected ${request.sha256}`);
-        }
-        try {
-            await readModelHeader(first);
-        } catch (error) {
-            await discard(`${path.basename(first)} is not a GGUF model (${errorMessage(error)})`);
-        }
+        return null;
     }
+}
+
+/** What is wrong with a model's files (every part whole, the sha256 when one was given, a GGUF header), or null. */
+async function verifyFiles(files: readonly FileInfo[], sha256: string | undefined): Promise<string | null> {
+    for (const file of files) {
+        const size = (await stat(file.filePath).catch(() => null))?.size ?? -1;
+        if (file.totalSize > 0 && size !== file.totalSize) return `${file.fileName} is ${formatSize(Math.max(0, size))} instead of ${formatSize(file.totalSize)}`;
+    }
+    const first = files[0];
+    if (first == null) return 'the server named no file';
+    if (sha256 != null) {
+        const actual = await sha256Of(first.filePath);
+        if (actual !== sha256) return `its sha256 is ${actual}, not the expected ${sha256}`;
+    }
+    try {
+        await readModelHeader(first.filePath);
+    } catch (error) {
+        return `${first.fileName} is not a GGUF model (${errorMessage(error)})`;
+    }
+    return null;
+}
+
+/** Deletes a download's own files: its hidden names and their partial files, nothing else. */
+async function discardStaged(files: readonly FileInfo[]): Promise<void> {
+    await Promise.all(files.flatMap((file) => [rm(file.filePath, { force: true }), rm(`${file.filePath}.ipull`, { force: true })]));
 }

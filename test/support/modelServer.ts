@@ -10,7 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 export type Route =
     | { file: string; /** Close the connection after this many body bytes (every request, or the first `times`). */ dropAfter?: { bytes: number; times?: number }; headers?: Record<string, string> }
     | { json: unknown }
-    | { status: number; body?: string };
+    | { status: number; body?: string; /** e.g. a `location` for a redirect */ headers?: Record<string, string> };
 
 export interface ServedRequest {
     method: string;
@@ -109,7 +109,7 @@ export async function startModelServer(): Promise<ModelServer> {
                 return 200;
             }
             if ('status' in route) {
-                response.writeHead(route.status, { 'content-type': 'text/html' }).end(route.body ?? '');
+                response.writeHead(route.status, { 'content-type': 'text/html', ...route.headers }).end(route.body ?? '');
                 return route.status;
             }
             return sendFile(request, response, record, route);
