@@ -5,13 +5,14 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type {
-    ChatMessage, ContextBudget, DocumentInfo, EventEnvelope, HostEventEnvelope, MessageStatus, ModelInfo, Params, PrefillInfo, Result, StopReason, StoredMessage,
+import {
+    MAX_CHAT_DOCUMENTS, type ChatMessage, type ContextBudget, type DocumentInfo, type EventEnvelope, type HostEventEnvelope, type MessageStatus, type ModelInfo,
+    type Params, type PrefillInfo, type Result, type StopReason, type StoredMessage,
 } from '../common/contract.ts';
 import { documentBlock } from '../common/documentPrompt.ts';
 import { HeadroomError, noModelLoaded, toRpcError } from '../common/errors.ts';
 import { eventEnvelope, type CancelSignal, type Handlers } from '../common/rpc.ts';
-import type { HeadroomDatabase } from './database.ts';
+import { tooManyDocuments, type HeadroomDatabase } from './database.ts';
 import { extractInWorker, type SpawnExtractor } from './documents/extractInWorker.ts';
 import type { EngineSupervisor } from './host/supervisor.ts';
 
@@ -140,6 +141,8 @@ export class ChatService {
     /** `signal`: the client that sent the document went away; reading it stops and nothing is stored. */
     async addDocument({ chatId, uploadId, name, dataBase64 }: Params<'documents.add'>, signal?: CancelSignal): Promise<DocumentInfo> {
         this.#db.getChat(chatId);
+        // A turn sends every document: past the limit no turn could be sent, so the one past it is refused here.
+        if (this.#db.documentCount(chatId) >= MAX_CHAT_DOCUMENTS) throw tooManyDocuments(name, MAX_CHAT_DOCUMENTS);
         const progress = (stage: 'reading' | 'extracting' | 'counting', done: number, total: number) =>
             this.#emit(eventEnvelope('document.progress', { uploadId, stage, done, total }));
         progress('reading', 0, 1);
@@ -154,7 +157,8 @@ export class ChatService {
             progress('counting', 1, 1);
             if (tokens != null) this.#checkFits(chatId, name, tokens, model);
         }
-        const id = this.#db.addDocument(chatId, { name, kind: extracted.kind, sizeBytes: bytes.length, pages: extracted.pages, text: extracted.text, warnings: extracted.warnings });
+        // The chat may have been deleted, or filled, while the document was read: refused in words, never a database error.
+        const id = this.#db.addDocument(chatId, { name, kind: extracted.kind, sizeBytes: bytes.length, pages: extracted.pages, text: extracted.text, warnings: extracted.warnings }, MAX_CHAT_DOCUMENTS);
         if (tokens != null && model != null) this.#db.setDocumentTokens(id, modelKey(model), tokens);
         this.#changed(chatId);
         const added = this.#db.listDocuments(chatId, model == null ? null : modelKey(model)).find((d) => d.id === id);

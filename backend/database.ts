@@ -76,16 +76,37 @@ interface MessageRow { id: string; chat_id: string; role: 'user' | 'assistant'; 
 interface ChatRow { id: string; title: string; created_at: number; updated_at: number }
 interface DocumentRow { id: string; chat_id: string; name: string; kind: DocumentKind; size_bytes: number; pages: number | null; text: string; warnings: string; created_at: number; tokens: number | null }
 
+/** The refusal of a document past a chat's limit. */
+export function tooManyDocuments(name: string, maxDocuments: number): HeadroomError {
+    return new HeadroomError('BAD_REQUEST', `${name} was not added: a chat holds at most ${maxDocuments} documents, and this one is full. Start a new chat for more, or remove documents you no longer need.`);
+}
+
 export interface KvSnapshotRecord { file: string; modelKey: string; prefixHash: string; tokens: number; prefillMs: number }
 
 const toMessage = (row: MessageRow): StoredMessage => ({
     id: row.id, chatId: row.chat_id, role: row.role, text: row.text, status: row.status, error: row.error, createdAt: row.created_at,
 });
 const toChat = (row: ChatRow): ChatSummary => ({ id: row.id, title: row.title, createdAt: row.created_at, updatedAt: row.updated_at });
+/** Said instead of a document's warnings when their stored form cannot be read. */
+export const UNREADABLE_WARNINGS = 'The notes Headroom kept about reading this document are damaged in the database; the document itself is intact.';
+
+/** A document's stored warnings: a JSON list of sentences, or, when the row was damaged, one saying so. */
+function warningsOf(stored: string): string[] {
+    try {
+        const parsed: unknown = JSON.parse(stored);
+        if (Array.isArray(parsed) && parsed.every((warning) => typeof warning === 'string')) return parsed as string[];
+    } catch {
+        // not JSON: said below
+    }
+    return [UNREADABLE_WARNINGS];
+}
+
 const toDocument = (row: DocumentRow): DocumentInfo => ({
     id: row.id, chatId: row.chat_id, name: row.name, kind: row.kind, sizeBytes: row.size_bytes, pages: row.pages,
-    chars: row.text.length, tokens: row.tokens, warnings: JSON.parse(row.warnings) as string[], createdAt: row.created_at,
+    chars: row.text.length, tokens: row.tokens, warnings: warningsOf(row.warnings), createdAt: row.created_at,
 });
+
+const chatGone = () => new HeadroomError('NOT_FOUND', 'That chat no longer exists.');
 
 export class HeadroomDatabase {
     readonly file: string;
@@ -148,7 +169,7 @@ export class HeadroomDatabase {
 
     getChat(chatId: string): ChatSummary {
         const row = this.#db.prepare('SELECT * FROM chats WHERE id = ?').get(chatId) as ChatRow | undefined;
-        if (row == null) throw new HeadroomError('NOT_FOUND', 'That chat no longer exists.');
+        if (row == null) throw chatGone();
         return toChat(row);
     }
 
@@ -235,12 +256,24 @@ export class HeadroomDatabase {
         return this.#db.prepare('SELECT id, name, text FROM documents WHERE chat_id = ? ORDER BY created_at, rowid').all(chatId) as unknown as Array<{ id: string; name: string; text: string }>;
     }
 
-    addDocument(chatId: string, doc: { name: string; kind: DocumentKind; sizeBytes: number; pages: number | null; text: string; warnings: string[] }): string {
-        const id = randomUUID();
-        this.#db.prepare('INSERT INTO documents (id, chat_id, name, kind, size_bytes, pages, text, warnings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-            .run(id, chatId, doc.name, doc.kind, doc.sizeBytes, doc.pages, doc.text, JSON.stringify(doc.warnings), Date.now());
-        this.#touch(chatId);
-        return id;
+    documentCount(chatId: string): number {
+        return (this.#db.prepare('SELECT COUNT(*) AS count FROM documents WHERE chat_id = ?').get(chatId) as { count: number }).count;
+    }
+
+    /**
+     * Stores a document in a chat that still exists and has room for it (`maxDocuments`): the chat
+     * may have been deleted, or filled, while the document was read.
+     */
+    addDocument(chatId: string, doc: { name: string; kind: DocumentKind; sizeBytes: number; pages: number | null; text: string; warnings: string[] }, maxDocuments = Infinity): string {
+        return this.#transaction(() => {
+            if (this.#db.prepare('SELECT 1 FROM chats WHERE id = ?').get(chatId) == null) throw chatGone();
+            if (this.documentCount(chatId) >= maxDocuments) throw tooManyDocuments(doc.name, maxDocuments);
+            const id = randomUUID();
+            this.#db.prepare('INSERT INTO documents (id, chat_id, name, kind, size_bytes, pages, text, warnings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+                .run(id, chatId, doc.name, doc.kind, doc.sizeBytes, doc.pages, doc.text, JSON.stringify(doc.warnings), Date.now());
+            this.#touch(chatId);
+            return id;
+        });
     }
 
     removeDocument(documentId: string): string {
@@ -250,8 +283,10 @@ export class HeadroomDatabase {
         return row.chat_id;
     }
 
+    /** Remembers a document's token count; nothing when the document was removed meanwhile (the count was awaited). */
     setDocumentTokens(documentId: string, modelKey: string, tokens: number): void {
-        this.#db.prepare('INSERT OR REPLACE INTO document_tokens (document_id, model_key, tokens) VALUES (?, ?, ?)').run(documentId, modelKey, tokens);
+        this.#db.prepare('INSERT OR REPLACE INTO document_tokens (document_id, model_key, tokens) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM documents WHERE id = ?)')
+            .run(documentId, modelKey, tokens, documentId);
     }
 
     // KV snapshots
@@ -261,9 +296,10 @@ export class HeadroomDatabase {
         return (row as KvSnapshotRecord | undefined) ?? null;
     }
 
+    /** Records a chat's snapshot; nothing when the chat was deleted while its reply was written. */
     setSnapshot(chatId: string, snapshot: KvSnapshotRecord): void {
-        this.#db.prepare('INSERT OR REPLACE INTO kv_snapshots (chat_id, file, model_key, prefix_hash, tokens, prefill_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-            .run(chatId, snapshot.file, snapshot.modelKey, snapshot.prefixHash, snapshot.tokens, snapshot.prefillMs, Date.now());
+        this.#db.prepare('INSERT OR REPLACE INTO kv_snapshots (chat_id, file, model_key, prefix_hash, tokens, prefill_ms, created_at) SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM chats WHERE id = ?)')
+            .run(chatId, snapshot.file, snapshot.modelKey, snapshot.prefixHash, snapshot.tokens, snapshot.prefillMs, Date.now(), chatId);
     }
 
     // Settings: JSON values by key, for the settings service.

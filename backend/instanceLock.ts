@@ -2,7 +2,7 @@
 // streaming reply for the leftover of a crash and mark it interrupted, and both write the same
 // chats. The lock is a file in the data folder naming the process that holds it; a lock whose
 // process is gone (a crash, kill -9) is taken over.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HeadroomError } from '../common/errors.ts';
@@ -50,6 +50,19 @@ export function lockDataDir(dataDir: string): InstanceLock {
     const file = path.join(dataDir, LOCK_FILE);
     const me: LockOwner = { pid: process.pid, host: os.hostname(), startedAt: Date.now() };
     for (let attempt = 0; attempt < 3; attempt++) {
+        // Something else under the lock's name (a folder, a link, a device) is not Headroom's to delete.
+        const existing = (() => {
+            try {
+                return lstatSync(file);
+            } catch {
+                return null;
+            }
+        })();
+        if (existing != null && !existing.isFile()) {
+            const what = existing.isDirectory() ? 'a folder' : existing.isSymbolicLink() ? 'a link' : 'not a plain file';
+            throw new HeadroomError('BUSY', `Headroom cannot take the lock of its data folder ${dataDir}: ${file} is ${what}, where Headroom keeps the file that says which Headroom uses the folder. ` +
+                'Move it away (Headroom does not delete what it did not make), then start Headroom again.');
+        }
         try {
             writeFileSync(file, JSON.stringify(me), { flag: 'wx' }); // exclusive: fails when the file exists
             let released = false;

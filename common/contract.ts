@@ -163,10 +163,13 @@ export type ChatView = z.infer<typeof ChatView>;
 export const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
 const MAX_DOCUMENT_BASE64 = Math.ceil((MAX_DOCUMENT_BYTES + 1) / 3) * 4 + 4;
 
+/** The most documents one chat holds: documents.add refuses the one past it, so every turn can be sent. */
+export const MAX_CHAT_DOCUMENTS = 256;
+
 /** What the engine host is asked to generate: documents, history and the new prompt. */
 export const GenerateParams = z.object({
     generationId: GenerationId,
-    documents: z.array(z.object({ name: z.string(), text: z.string() })).max(256),
+    documents: z.array(z.object({ name: z.string(), text: z.string() })).max(MAX_CHAT_DOCUMENTS),
     history: z.array(ChatMessage).max(10_000),
     prompt: z.string().min(1).max(MAX_TEXT),
     maxTokens: z.number().int().min(1).max(1 << 16).optional(),

@@ -149,7 +149,12 @@ export async function startWebServer({ backend, staticDir, port, host = '127.0.0
     const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
     sockets.on('error', (error) => log(`WebSocket server error: ${error.message}`));
     server.on('upgrade', (request, socket, head) => {
-        socket.on('error', (error) => log(`socket error before the upgrade: ${error.message}`));
+        // Until ws takes the socket over (it handles the socket's errors itself from then on). A
+        // client that went away (reset, broken pipe) is no news worth a line.
+        const beforeUpgrade = (error: NodeJS.ErrnoException) => {
+            if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') log(`socket error before the upgrade: ${error.code ?? error.message}`);
+        };
+        socket.on('error', beforeUpgrade);
         const refuse = (status: string) => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         const url = requestUrl(request);
         if (url == null) return refuse('400 Bad Request');
@@ -157,7 +162,10 @@ export async function startWebServer({ backend, staticDir, port, host = '127.0.0
         if (url.pathname !== '/rpc' || !allowedHosts().includes(request.headers.host ?? '') || !originOk || !authorized(request, url)) {
             return refuse('401 Unauthorized');
         }
-        sockets.handleUpgrade(request, socket, head, (ws) => serveSocket(ws, backend));
+        sockets.handleUpgrade(request, socket, head, (ws) => {
+            socket.off('error', beforeUpgrade);
+            serveSocket(ws, backend);
+        });
     });
 
     await new Promise<void>((resolve, reject) => {
