@@ -95,6 +95,15 @@ export class ChatService {
         return this.#supervisor.state.model;
     }
 
+    /** The loaded model; during an engine restart (even one asked for a moment after the question), the one it loads again. */
+    async #modelOnceRestarted(): Promise<ModelInfo | null> {
+        for (;;) {
+            await this.#supervisor.settled();
+            const model = this.#model();
+            if (model != null || !this.#supervisor.restarting) return model;
+        }
+    }
+
     /** Each document's tokens with the loaded model's tokenizer, counted once per model. */
     async #documents(chatId: string): Promise<DocumentInfo[]> {
         const model = this.#model();
@@ -260,7 +269,7 @@ export class ChatService {
 
     /** Generate the answer to `question` (the chat's last message) and store it as it streams. */
     async #reply(chatId: string, question: StoredMessage, newQuestion: boolean): Promise<StoredMessage> {
-        const model = this.#model();
+        const model = await this.#modelOnceRestarted();
         if (model == null) throw noModelLoaded();
         const all = this.#db.listMessages(chatId);
         const history = historyOf(all.slice(0, all.findIndex((m) => m.id === question.id)));

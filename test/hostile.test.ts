@@ -83,6 +83,19 @@ async function refusal(promise: Promise<unknown>, what: string): Promise<Headroo
     assert.fail(`${what} was accepted`);
 }
 
+/** `promise`, or a failure naming `what` when it has not settled after `ms` (a request that never answers). */
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer after ${ms / 1000} s`)), ms);
+    });
+    try {
+        return await Promise.race([promise, late]);
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
 const until = async (predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
     while (!(await predicate())) {
@@ -457,6 +470,48 @@ describe('hostile inputs against the engine host and the document reader, in pro
                 assert.deepEqual((await call('chats.open', { chatId })).messages, [], 'the refused turn left nothing behind');
                 await call('engine.restart', {});
                 assert.equal(backend.supervisor.state.model?.path, STORIES);
+            });
+            assert.equal(backend.db.integrityCheck(), 'ok');
+        } finally {
+            backend.dispose();
+        }
+    });
+
+    test('engine restarts at once all answer', async () => {
+        const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-restart-'));
+        const { backend, call } = openBackend(dataDir);
+        try {
+            await backend.supervisor.load({ path: STORIES, contextSize: 256 });
+            await each([2, 3], (count) => `${count} engine.restart at once`, async (count) => {
+                const states = await within(120_000, `${count} restarts`, Promise.all(Array.from({ length: count }, () => call('engine.restart', {}))));
+                for (const state of states) {
+                    assert.equal(state.status, 'ready');
+                    assert.equal(state.model?.path, STORIES);
+                }
+                assert.equal(backend.supervisor.state.status, 'ready');
+                assert.equal(backend.supervisor.state.model?.path, STORIES);
+            });
+            assert.equal(backend.db.integrityCheck(), 'ok');
+        } finally {
+            backend.dispose();
+        }
+    });
+
+    test('a restart a moment after a question waits for the model instead of dropping the question', async () => {
+        const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-restart-send-'));
+        const { backend, call } = openBackend(dataDir);
+        try {
+            await backend.supervisor.load({ path: STORIES, contextSize: 256 });
+            await each(['engine.restart a moment after chat.send'], (what) => what, async (what) => {
+                const chatId = (await call('chats.create', {})).id;
+                const sending = call('chat.send', { chatId, prompt: 'Once upon a time' });
+                const restarting = call('engine.restart', {});
+                const [reply, state] = await within(120_000, what, Promise.all([sending, restarting]));
+                assert.equal(state.model?.path, STORIES);
+                assert.equal(reply.role, 'assistant');
+                assert.equal(reply.error, null, `${what}: ${reply.error ?? ''}`);
+                assert.ok(reply.text.length > 0, 'the question was answered');
+                assert.deepEqual((await call('chats.open', { chatId })).messages.map((m) => [m.role, m.status]), [['user', 'done'], ['assistant', reply.status]]);
             });
             assert.equal(backend.db.integrityCheck(), 'ok');
         } finally {

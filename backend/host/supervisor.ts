@@ -62,6 +62,13 @@ export class EngineSupervisor {
     #state: EngineState = { status: 'starting', model: null, error: null, pid: null, restarts: 0 };
     #disposed = false;
     #engine: EngineChoice;
+    /**
+     * The newest restart's work (a new host, the last model loaded again), kept after it ends: a
+     * restart whose host was replaced by a newer restart answers with the newer one's outcome.
+     */
+    #reload: Promise<void> | null = null;
+    /** Whether a restart is still under way: requests wait for it instead of finding no model. */
+    #reloading = false;
 
     constructor(spawnHost: SpawnHost, emit: (event: SupervisorEvent) => void, engine: EngineChoice = 'compressed', timeouts: Partial<EngineTimeouts> = {}) {
         this.#spawnHost = spawnHost;
@@ -116,7 +123,9 @@ export class EngineSupervisor {
         this.#client = client;
         this.#setState({ status: 'starting', pid: host.pid, model: null });
         const exited = new Promise<never>((_, reject) => host.onExit((exit) => {
-            if (this.#host !== host) return; // an old host we replaced on purpose
+            // An old host replaced on purpose (a restart): whoever still waits for it hears so, and
+            // follows the new one (#connected, #settle); nothing else changes.
+            if (this.#host !== host) return reject(new HeadroomError('ENGINE_UNAVAILABLE', 'The engine was restarted.'));
             this.#host = null;
             this.#client = null;
             this.#ready = null;
@@ -125,17 +134,28 @@ export class EngineSupervisor {
             reject(fromRpcError(error));
             if (!this.#disposed) this.#setState({ status: 'crashed', error, pid: null, model: null });
         }));
-        this.#ready = Promise.race([ready, exited]).then((pid) => this.#setState({ status: 'idle', pid, error: null }));
+        this.#ready = Promise.race([ready, exited]).then((pid) => {
+            if (this.#host === host) this.#setState({ status: 'idle', pid, error: null });
+        });
         this.#ready.catch(() => {}); // observed by callers; avoid unhandled rejections here
         return this.#ready;
     }
 
     async #connected(): Promise<StartedHost['client']> {
-        const refusal = this.#crashRefusal();
-        if (refusal != null) throw refusal;
-        await this.start();
-        if (this.#client == null) throw new HeadroomError('ENGINE_UNAVAILABLE', 'The engine stopped while starting. Restart it to continue.');
-        return this.#client;
+        for (;;) {
+            const refusal = this.#crashRefusal();
+            if (refusal != null) throw refusal;
+            const ready = this.start();
+            try {
+                await ready;
+            } catch (error) {
+                // The host was replaced while it started (a restart): wait for the new one.
+                if (this.#ready != null && this.#ready !== ready) continue;
+                throw error;
+            }
+            if (this.#client == null) throw new HeadroomError('ENGINE_UNAVAILABLE', 'The engine stopped while starting. Restart it to continue.');
+            return this.#client;
+        }
     }
 
     #crashRefusal(): HeadroomError | null {
@@ -146,6 +166,7 @@ export class EngineSupervisor {
 
     /** Why a reply cannot start now, in words for the user; null when it can. */
     generationRefusal(): HeadroomError | null {
+        if (this.#reloading) return null; // a restart: the reply waits for the model (settled)
         const crashed = this.#crashRefusal();
         if (crashed != null) return crashed;
         if (this.#is('loading') || this.#is('starting')) return new HeadroomError('BUSY', 'The model is still loading; send again when it is ready.');
@@ -153,12 +174,56 @@ export class EngineSupervisor {
         return null;
     }
 
+    /**
+     * A new host with the last model. Two at once (two windows, a double click) both answer: the
+     * second replaces the first one's host, and the first answers with the second's outcome.
+     */
     async restart(): Promise<EngineState> {
         this.#stopHost();
         this.#setState({ restarts: this.#state.restarts + 1, error: null });
-        await this.start();
-        if (this.#lastLoad != null) await this.load(this.#lastLoad);
+        const reload = this.#lastLoad;
+        await this.#settle(this.#beginReload(async () => {
+            await this.start();
+            if (reload != null) await this.load(reload);
+        }));
         return this.#state;
+    }
+
+    /** Runs a restart's work as the newest one; #reloading holds until the newest of them ends. */
+    #beginReload(work: () => Promise<void>): Promise<void> {
+        this.#reloading = true;
+        const reload = work();
+        this.#reload = reload;
+        const settle = () => {
+            if (this.#reload === reload) this.#reloading = false;
+        };
+        reload.then(settle, settle);
+        return reload;
+    }
+
+    /** A restart's outcome; when a newer restart replaced its host meanwhile, the newest one's. */
+    async #settle(reload: Promise<void>): Promise<void> {
+        let current = reload;
+        for (;;) {
+            try {
+                await current;
+                return;
+            } catch (error) {
+                const newer = this.#reload;
+                if (newer == null || newer === current) throw error;
+                current = newer;
+            }
+        }
+    }
+
+    /** Whether a restart (a new host, the model loaded again) is under way. */
+    get restarting(): boolean {
+        return this.#reloading;
+    }
+
+    /** Resolves once no restart is under way (whatever its outcome): a reply asked for meanwhile waits for the model. */
+    async settled(): Promise<void> {
+        while (this.#reloading && this.#reload != null) await this.#reload.catch(() => {});
     }
 
     /**
@@ -191,10 +256,11 @@ export class EngineSupervisor {
         this.#stopHost();
         this.#setState({ restarts: this.#state.restarts + 1, model: null, error: null });
         try {
-            await this.start();
-            if (reload == null) return '';
-            await this.load(reload);
-            return `; ${baseName(reload.path)} is loaded again`;
+            await this.#settle(this.#beginReload(async () => {
+                await this.start();
+                if (reload != null) await this.load(reload);
+            }));
+            return reload == null ? '' : `; ${baseName(reload.path)} is loaded again`;
         } catch {
             return reload == null ? '' : `, but ${baseName(reload.path)} could not be loaded again`;
         }
@@ -235,6 +301,7 @@ export class EngineSupervisor {
     }
 
     async generate(params: Params<'generate.run'>): Promise<Result<'generate.run'>> {
+        await this.settled(); // a restart asked for just before: the reply is written once the model is back
         if (this.#state.model == null && this.#state.status !== 'crashed') throw noModelLoaded();
         const client = await this.#connected();
         if (this.#state.status !== 'ready') throw new HeadroomError('BUSY', 'The engine is busy with another request.');
@@ -298,7 +365,7 @@ export class EngineSupervisor {
         this.#host = null;
         this.#client = null;
         this.#ready = null;
-        client?.failAll('ENGINE_UNAVAILABLE', 'The engine was restarted.');
+        client?.failAll('ENGINE_UNAVAILABLE', 'The engine was restarted while this was under way; try again once it is ready.');
         host?.kill();
     }
 
