@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import { HeadroomError } from '../common/errors.ts';
-import { budgetFor, KV_OFF, KvOptions, type FoundProfile } from '../common/kv/policy.ts';
+import { KV_OFF, KvOptions, type FoundProfile } from '../common/kv/policy.ts';
 import type { KvCacheType } from '../common/modelShape.ts';
 import { kvLabel } from '../common/niah.ts';
 import { loadModel, requireCompression, type LoadedModel } from '../engine/load.ts';
@@ -76,7 +76,7 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
     const compute = computeDevice(llama);
     for (const length of options.lengths) {
         for (const kvType of options.kvTypes ?? ['f16' as const]) for (const kv of options.modes) {
-            const budget = budgetFor(kv, profile?.profile ?? null) ?? 1;
+            let budget = kv.mode === 'budget' ? kv.budget ?? 1 : 1;
             let loaded: LoadedModel;
             try {
                 loaded = await loadForMode(options.modelPath, length + decodeTokens, kv, kvType, profile, options.threads);
@@ -106,6 +106,7 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchResult
                 const gpuName = compute === 'gpu' ? (await llama.getGpuDeviceNames())[0] ?? null : null;
                 device = deviceName(compute, gpuName, context.currentThreads);
                 const { resolved } = loaded.kv;
+                budget = resolved?.budget ?? 1;
                 const run: KvBenchRun = {
                     mode: kvLabel(kv), kvType, budget, contextTokens: length,
                     kvBytes: { gpu: allocated.gpu, cpu: allocated.cpu },

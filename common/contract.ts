@@ -62,6 +62,8 @@ export const ModelInfo = z.object({
     engine: EngineBuild,
     /** What a saved KV state depends on besides the model: cache type, flash attention, head plan. */
     cacheLayout: z.string().max(200).optional(),
+    /** The file's modification time when it was loaded: with its path and size, which file this is. */
+    modifiedMs: z.number().optional(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
@@ -221,6 +223,11 @@ export const ProfileResult = z.object({
     file: z.string(),
     reused: z.boolean(),
     method: ProfileMethod.optional(),
+    /** How many of the best heads stay full, at every context length. */
+    fullHeads: z.number().int().nonnegative(),
+    /** Of how many heads. */
+    totalHeads: z.number().int().positive(),
+    /** What those heads cost at the context the profile was validated at, as a share of the full cache. */
     recommendedBudget: z.number().positive().max(1),
     /** The highest-scoring heads, best first. */
     topHeads: z.array(z.object({ layer: z.number().int().nonnegative(), head: z.number().int().nonnegative(), score: z.number() })).max(8),

@@ -19,6 +19,11 @@ export const KV_CACHE_TYPES: Record<KvCacheType, { ggml: 'F16' | 'Q8_0' | 'Q4_0'
 /** llama.cpp quantizes the V cache only with flash attention on. */
 export const isQuantized = (type: KvCacheType) => KV_CACHE_TYPES[type].block > 1;
 
+/** The one rule between cache type and flash attention, in the words every place says it; null when they go together. */
+export function quantizedCacheRefusal(type: KvCacheType, flashAttention: 'auto' | 'on' | 'off'): string | null {
+    return isQuantized(type) && flashAttention === 'off' ? `A ${type} cache needs flash attention (set it to auto or on).` : null;
+}
+
 /**
  * Architectures whose graph the head-level cache splits, each proven by test/kvArchitectures.test.ts
  * (the cache is made wherever llama.cpp builds the standard attention: native/patches/0001).
@@ -38,6 +43,11 @@ const UNSUPPORTED_ARCHITECTURES: Readonly<Record<string, string>> = {
     mamba2: 'it has no attention layers',
     rwkv6: 'it has no attention layers',
     rwkv7: 'it has no attention layers',
+    // the native cache refuses these too (llama_kv_cache_headwise::supports): the split renumbers heads
+    mpt: 'its attention uses ALiBi position biases, whose slope comes from a head\'s index',
+    bloom: 'its attention uses ALiBi position biases, whose slope comes from a head\'s index',
+    jais: 'its attention uses ALiBi position biases, whose slope comes from a head\'s index',
+    t5: 'its attention adds a relative position bias per head',
 };
 
 /** Whether head-level compression runs for an architecture, and why not in plain words. */
@@ -68,6 +78,10 @@ export interface KvShape {
      */
     windowLayers?: readonly boolean[];
     windowCells?: number;
+    /** The window layers' cells in the head-level cache: room for the window kept before the prompt's end too. */
+    headwiseWindowCells?: number;
+    /** What llama.cpp pads a streaming head's cells to on the device holding them (STREAMING_CELL_PADDING by default). */
+    streamingCellPadding?: number;
 }
 
 /** The subset of node-llama-cpp's architecture metadata that the shape depends on. */
@@ -146,7 +160,7 @@ export function ubatchFor(attention: Pick<ModelAttention, 'slidingWindow'>, batc
     return batchSize + (attention.slidingWindow != null ? 1 : 0);
 }
 
-/** llama.cpp pads a window cache to 256 cells (llama_kv_cache_iswa). */
+/** llama.cpp pads a window cache to 256 cells (llama_kv_cache_iswa, and the head-level cache's window layers). */
 const WINDOW_CACHE_PADDING = 256;
 
 /** A quantized cache stores a head's rows in whole blocks. */
@@ -178,7 +192,10 @@ export function kvShapeOf(attention: ModelAttention, options: { contextCells: nu
     };
     if (attention.windowLayers.some(Boolean)) {
         shape.windowLayers = attention.windowLayers;
-        shape.windowCells = Math.min(options.contextCells, Math.ceil((attention.layerWindow + ubatch) / WINDOW_CACHE_PADDING) * WINDOW_CACHE_PADDING);
+        const padded = (cells: number) => Math.min(options.contextCells, Math.ceil(cells / WINDOW_CACHE_PADDING) * WINDOW_CACHE_PADDING);
+        shape.windowCells = padded(attention.layerWindow + ubatch);
+        // the head-level cache keeps the window before the prompt's end as well (native/patches/0001, n_window_cells)
+        shape.headwiseWindowCells = padded(Math.max(attention.layerWindow + ubatch, 2 * attention.layerWindow + 1));
     }
     return shape;
 }

@@ -2,7 +2,7 @@
 // changing it needs the model reloaded. Pure zod, shared by the backend and the UI.
 import { z } from 'zod';
 import { EngineChoice, FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
-import { isQuantized, KvCacheType } from './modelShape.ts';
+import { quantizedCacheRefusal, KvCacheType } from './modelShape.ts';
 import { DEFAULT_SINKS, DEFAULT_WINDOW, KvMode, KvOffload } from './kv/policy.ts';
 
 export const Settings = z.object({
@@ -91,9 +91,8 @@ export function crossFieldProblems(settings: Settings): Array<{ key: SettingKey;
     if (settings.contextSize != null && settings.sinks + settings.window > settings.contextSize) {
         problems.push({ key: 'sinks', message: 'Sinks plus window must fit in the context.' });
     }
-    if (isQuantized(settings.kvCacheType) && settings.flashAttention === 'off') {
-        problems.push({ key: 'kvCacheType', message: `A ${settings.kvCacheType} cache needs flash attention (set it to auto or on).` });
-    }
+    const quantized = quantizedCacheRefusal(settings.kvCacheType, settings.flashAttention);
+    if (quantized != null) problems.push({ key: 'kvCacheType', message: quantized });
     return problems;
 }
 

@@ -2,7 +2,7 @@
 // so a native crash or out-of-memory takes down this process and never the window.
 // Runs as an Electron utilityProcess in the app and as a Node child process in web mode.
 import type { EventEnvelope } from '../common/contract.ts';
-import { rankHeads } from '../common/kv/policy.ts';
+import { profileFullHeads, rankHeads } from '../common/kv/policy.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { Engine } from './engine.ts';
 import { fitPublished } from './planner.ts';
@@ -64,6 +64,7 @@ const handlers: Partial<Handlers> = {
         const { profile } = run;
         return {
             file: run.path, reused: run.reused, ...(profile.method != null ? { method: profile.method } : {}),
+            fullHeads: profileFullHeads(profile) ?? Math.ceil((profile.layers * profile.kvHeads) / 2), totalHeads: profile.layers * profile.kvHeads,
             recommendedBudget: profile.recommendedBudget, topHeads: rankHeads(profile.scores).slice(0, 4), validation: profile.validation ?? null,
         };
     },

@@ -9,15 +9,15 @@ import type { LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-c
 import type { EngineBuild, Params } from '../common/contract.ts';
 import { errorMessage, HeadroomError } from '../common/errors.ts';
 import { automaticContextSize, flashAttentionOption } from '../common/loadOptions.ts';
-import { attentionFromMetadata, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, kvCacheTypeRefusal, kvShapeFromMetadata, type KvShape } from '../common/modelShape.ts';
+import { attentionFromMetadata, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, kvCacheTypeRefusal, kvShapeFromMetadata, quantizedCacheRefusal, type KvShape } from '../common/modelShape.ts';
 import type { Device, DeviceBytes } from '../common/devices.ts';
-import { COMPRESSED_UBATCH, kvBytes, NO_PROFILE_YET, planFromProfile, type FoundProfile, type HeadPlan, type KvMode, type ResolvedKv } from '../common/kv/policy.ts';
+import { COMPRESSED_UBATCH, NO_PROFILE_YET, planBudget, planFromProfile, streamingCellPaddingFor, type FoundProfile, type HeadPlan, type KvMode, type ResolvedKv } from '../common/kv/policy.ts';
 import type { KvCompression } from '../common/kv/usage.ts';
 import { createKvContext, defaultThreads } from './kv/context.ts';
-import { buildSupportsHeadwise, type KvLogCollector } from './kv/native.ts';
+import { buildSupportsHeadwise, type ContextKvReport } from './kv/native.ts';
 import { checkProfileShape, findProfile } from './kv/profiles.ts';
 import { BufferLog, type MeasuredBuffers } from './llamaLog.ts';
-import { computeDevice, runtime } from './runtime.ts';
+import { backendOf, computeDevice, runtime } from './runtime.ts';
 import { checkGgufFile } from '../common/ggufHeader.ts';
 
 /** How a model file is opened: its weights, once, for one context or many. */
@@ -45,7 +45,8 @@ export interface LoadedKv {
     resolved: ResolvedKv | null;
     /** The profile the plan was (or would have been) made with, also when the cache ended up stock. */
     profile: FoundProfile | null;
-    log: KvLogCollector;
+    /** What llama.cpp reports of the context's cache (null on the stock binary, which cannot say). */
+    report: ContextKvReport | null;
 }
 
 /** A model's weights, loaded once: the profiler creates many contexts on one. */
@@ -84,22 +85,38 @@ const STOCK_CHOSEN = 'The stock llama.cpp runs, as chosen in Settings (Engine): 
 
 /** Whether this build and this architecture can run the head-level cache at all. */
 function kvAvailability(systemInfo: string, build: EngineBuild, architecture: string, wanted: boolean): KvCompression {
-    if (!buildSupportsHeadwise(systemInfo)) return { available: false, active: false, reason: build.requested === 'stock' ? STOCK_CHOSEN : STOCK_BUILD };
+    if (!buildSupportsHeadwise(systemInfo)) return { available: false, active: false, reason: build.requested === 'stock' ? STOCK_CHOSEN : build.note ?? STOCK_BUILD };
     const support = headwiseSupport(architecture);
     if (!support.supported) return { available: false, active: false, reason: support.reason };
     return { available: true, active: false, reason: wanted ? null : 'Compression is off.' };
 }
 
-/** What the native side did with the plan, from the lines it logged. */
-function kvOutcome(compression: KvCompression, resolved: ResolvedKv | null, log: KvLogCollector, profile: FoundProfile | null): LoadedKv {
-    if (resolved == null) return { compression, resolved: null, profile, log };
-    if (log.unavailableFor != null || log.buffers.length === 0) {
-        const reason = log.unavailableFor != null
-            ? `llama.cpp has no head-level cache for the ${log.unavailableFor} architecture${log.unavailableBecause != null ? ` (${log.unavailableBecause})` : ''}; the full cache is used.`
-            : 'llama.cpp did not report a head-level cache for this context; the full cache is used.';
-        return { compression: { available: false, active: false, reason }, resolved: null, profile, log };
+/** What the native side did with the plan, as the context reports it. */
+function kvOutcome(compression: KvCompression, resolved: ResolvedKv | null, report: ContextKvReport | null, profile: FoundProfile | null, architecture: string): LoadedKv {
+    if (resolved == null) return { compression, resolved: null, profile, report };
+    if (report?.headwise !== true) {
+        const reason = `llama.cpp cannot use the head-level cache for this ${architecture} model${report?.reason != null ? ` (${report.reason})` : ''}; the full cache is used.`;
+        return { compression: { available: false, active: false, reason }, resolved: null, profile, report };
     }
-    return { compression: { available: true, active: true, reason: null }, resolved, profile, log };
+    return { compression: { available: true, active: true, reason: null }, resolved, profile, report };
+}
+
+/** Error lines llama.cpp logs while a context is made, for the cause of a failure. */
+const OUT_OF_MEMORY = /out of memory|failed to allocate|unable to allocate|ErrorOutOfDeviceMemory|cudaMalloc failed|not enough memory|too large for the available/i;
+
+/** Why a context could not be created, in words: memory, a head plan llama.cpp refused, or what llama.cpp said. */
+export function contextFailure(error: unknown, errorLines: readonly string[], contextTokens: number): HeadroomError {
+    const said = [...errorLines, errorMessage(error)].map((line) => line.trim()).filter((line) => line.length > 0);
+    const tokens = contextTokens.toLocaleString('en-US');
+    if (said.some((line) => OUT_OF_MEMORY.test(line))) {
+        return new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${tokens} tokens did not fit in memory. Try a smaller context, a smaller budget, a quantized cache, or full heads in CPU RAM.`);
+    }
+    const headwise = said.find((line) => /headwise KV cache|per-head KV/.test(line));
+    if (headwise != null) {
+        return new HeadroomError('MODEL_LOAD_FAILED', `llama.cpp refused the head-level KV plan: ${headwise.replace(/^.*?(headwise KV cache|per-head KV)/, '$1')}.`);
+    }
+    const cause = said.find((line) => /error|fail|cannot|unable|invalid|requires/i.test(line)) ?? said.at(-1) ?? 'no reason given';
+    return new HeadroomError('MODEL_LOAD_FAILED', `llama.cpp could not create a context of ${tokens} tokens: ${cause.replace(/^[\w.]+:\s*/, '')}`);
 }
 
 function addMeasured(a: MeasuredBuffers, b: MeasuredBuffers): MeasuredBuffers {
@@ -149,15 +166,26 @@ export async function createModelContext(opened: OpenedModel, options: ContextOp
     const { model, metadata, architecture } = opened;
     const { llama, build } = await runtime.get();
     const buffers = new BufferLog();
-    const stopMeasuring = runtime.listen((line) => buffers.observe(line));
+    const errorLines: string[] = [];
+    const stopMeasuring = runtime.listen((line, level) => {
+        buffers.observe(line);
+        if (level === 'error') errorLines.push(line);
+    });
     try {
-        // a quantized cache stores a head's rows in whole blocks: llama.cpp would fail the context, say why instead
-        const refusal = kvCacheTypeRefusal(attentionFromMetadata(metadata), kvCacheType ?? 'f16', path.basename(opened.path));
+        // what llama.cpp would fail the context for, said first: a quantized cache stores a head's rows in whole
+        // blocks, and quantizes V only with flash attention
+        const refusal = kvCacheTypeRefusal(attentionFromMetadata(metadata), kvCacheType ?? 'f16', path.basename(opened.path))
+            ?? quantizedCacheRefusal(kvCacheType ?? 'f16', flashAttention ?? 'auto');
         if (refusal != null) throw new HeadroomError('BAD_REQUEST', refusal, 'kvCacheType');
         const wantKv = options.plan != null || (kv != null && kv.mode !== 'off');
         // With compression the context size is fixed up front: the plan's budget is a share of it.
         const contextTokens = contextSize ?? automaticContextSize(model.trainContextSize);
-        const planShape = kvShapeFromMetadata(metadata, contextCellsFor(contextTokens), COMPRESSED_UBATCH, kvCacheType);
+        const streamingCellPadding = streamingCellPaddingFor(backendOf(llama), model.gpuLayers);
+        const shapeAt = (cells: number, batch: number) => {
+            const shape = kvShapeFromMetadata(metadata, cells, batch, kvCacheType);
+            return shape == null ? null : { ...shape, streamingCellPadding };
+        };
+        const planShape = shapeAt(contextCellsFor(contextTokens), COMPRESSED_UBATCH);
         let compression = planShape == null && wantKv ? NO_HEADS : kvAvailability(llama.systemInfo, build, architecture, wantKv);
         let profile: FoundProfile | null = null;
         let resolved: ResolvedKv | null = null;
@@ -184,17 +212,22 @@ export async function createModelContext(opened: OpenedModel, options: ContextOp
         try {
             created = await createKvContext(model, resolved?.plan ?? null, contextOptions);
         } catch (error) {
-            throw new HeadroomError('MODEL_LOAD_FAILED', `The model loaded, but a context of ${contextSize ?? 'the default'} tokens did not fit in memory: ${errorMessage(error)}`);
+            // llama.cpp's log reaches us through node-llama-cpp's logger a moment after the failed call: give
+            // the error lines that say why one turn of the event loop (only on this failure path)
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            throw contextFailure(error, errorLines, contextTokens);
         }
-        const { context, kvLog } = created;
+        const { context, report } = created;
         // llama.cpp allocates whole 256-cell blocks; node-llama-cpp reports the padded size only sometimes
         const cells = contextCellsFor(context.contextSize);
-        const shape = kvShapeFromMetadata(metadata, cells, context.batchSize, kvCacheType)
+        const shape = shapeAt(cells, context.batchSize)
             ?? { layers: 0, kvHeads: 0, bytesPerHeadToken: 0, contextCells: cells, ubatch: context.batchSize };
+        // the context's own account of its KV and compute buffers where the binary gives one, else what it logged
+        const measured = report == null ? buffers.measured : { ...buffers.measured, kv: report.kv, compute: report.compute };
         return {
             context, shape,
-            kv: kvOutcome(compression, resolved, kvLog, profile),
-            measured: buffers.measured,
+            kv: kvOutcome(compression, resolved, report, profile, architecture),
+            measured,
             dispose: () => context.dispose(),
         };
     } finally {
@@ -224,8 +257,7 @@ export async function loadModel(options: LoadOptions): Promise<LoadedModel> {
 
 /** An explicit plan as a load runs it: its budget is the share of the stock cache's bytes it spends. */
 function explicitPlan(plan: HeadPlan, mode: KvMode, shape: KvShape, compute: Device): ResolvedKv {
-    const share = (bytes: { gpu: number; cpu: number }) => bytes.gpu + bytes.cpu;
-    return { mode, plan, budget: share(kvBytes(shape, plan, compute)) / share(kvBytes(shape, null, compute)), profile: null, scores: null };
+    return { mode, plan, budget: planBudget(shape, plan, compute), profile: null, scores: null };
 }
 
 /** Refuses a load whose compressed cache did not come about (the stock build, another architecture), saying why. */

@@ -9,7 +9,7 @@ import type { Device } from '../common/devices.ts';
 import { HeadroomError } from '../common/errors.ts';
 import { flashAttentionOption, type FlashAttention } from '../common/loadOptions.ts';
 import { attentionOf, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, KvCacheType, kvCacheTypeRefusal, kvShapeOf, supportsKvCacheType, type ModelAttention } from '../common/modelShape.ts';
-import { budgetFor, COMPRESSED_UBATCH, fallbackScores, KV_OFF, planForBudget, type HeadPlan, type HeadProfile, type KvOptions } from '../common/kv/policy.ts';
+import { budgetRefusal, COMPRESSED_UBATCH, KV_OFF, planBudget, planHeads, streamingCellPaddingFor, type HeadPlan, type HeadProfile, type KvOptions } from '../common/kv/policy.ts';
 import { kvUsageFromFormula } from '../common/kv/usage.ts';
 import { supportsHeadwise, type FitVerdict, type PublishedShape } from '../common/models.ts';
 import { HEADROOM_FRACTION, machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
@@ -151,12 +151,12 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
     // what a load would run: the stock cache where this build or this architecture cannot compress
     const compressible = buildSupportsHeadwise(llama.systemInfo) ? headwiseSupport(architecture) : { supported: false, reason: 'This llama.cpp build has no head-level KV cache: planned with the full cache.' };
     if (request.kv.mode !== 'off' && !compressible.supported && compressible.reason != null) notes.push(compressible.reason);
-    const budget = compressible.supported ? budgetFor(request.kv, profile) : null;
+    const compressed = compressible.supported && request.kv.mode !== 'off' && (request.kv.mode !== 'auto' || profile != null);
     if (compressible.supported && request.kv.mode === 'auto' && profile == null) notes.push('No head profile for this model yet: "auto" runs the full cache until its heads are profiled.');
     const contextCells = contextCellsFor(request.contextSize);
     // The engine runs compressed contexts with smaller batches: a streaming head holds one beyond its window.
-    const batchSize = Math.min(budget == null ? DEFAULT_UBATCH : COMPRESSED_UBATCH, contextCells);
-    const shape = kvShapeOf(attention, { contextCells, batchSize, cacheType });
+    const batchSize = Math.min(compressed ? COMPRESSED_UBATCH : DEFAULT_UBATCH, contextCells);
+    const shape = { ...kvShapeOf(attention, { contextCells, batchSize, cacheType }), streamingCellPadding: streamingCellPaddingFor(backendOf(llama)) };
     const attentionLayersOnGpu = Math.min(gpuLayers, attention.layers);
     const stock = kvUsageFromFormula(shape, null, { gpuLayers: attentionLayersOnGpu, profile });
 
@@ -170,25 +170,29 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
     // node-llama-cpp's estimate holds the stock cache plus the compute buffers: keep the latter.
     const computeBytes = { gpu: Math.max(0, withContext.gpuVram - stock.gpu), cpu: Math.max(0, withContext.cpuRam - stock.cpu) };
 
-    const planFor = (fullPlacement: Device): HeadPlan | null => budget == null
-        ? null
-        : planForBudget(shape, profile?.scores ?? fallbackScores(shape), budget, { sinks: request.kv.sinks, window: request.kv.window, fullPlacement });
+    const planFor = (fullPlacement: Device): HeadPlan | null => compressed ? planHeads({ ...request.kv, offload: fullPlacement }, shape, fullPlacement, profile) : null;
+    if (compressed && request.kv.mode === 'budget' && request.kv.budget != null) {
+        const refusal = budgetRefusal(shape, request.kv.budget, { ...request.kv, fullPlacement: 'gpu' });
+        if (refusal != null) notes.push(refusal);
+    }
 
     const gpuAvailable = hasGpu && gpuLayers > 0;
     const place = (placement: Device) => {
-        const kv = budget == null ? stock : kvUsageFromFormula(shape, planFor(placement), { gpuLayers: attentionLayersOnGpu, profile });
+        const kv = compressed ? kvUsageFromFormula(shape, planFor(placement), { gpuLayers: attentionLayersOnGpu, profile }) : stock;
         const needs = { gpuBytes: weights.gpuVram + kv.gpu + computeBytes.gpu, cpuBytes: weights.cpuRam + kv.cpu + computeBytes.cpu };
         return { kv, ...needs, ...machineVerdict(needs, machine) };
     };
     let placement: Device = request.kv.offload === 'cpu' || !gpuAvailable ? 'cpu' : 'gpu';
-    if (request.kv.offload === 'gpu' && !gpuAvailable && budget != null) notes.push('KV offload "GPU" needs a GPU with layers on it: full heads are planned in CPU RAM.');
+    if (request.kv.offload === 'gpu' && !gpuAvailable && compressed) notes.push('KV offload "GPU" needs a GPU with layers on it: full heads are planned in CPU RAM.');
     let result = place(placement);
     if (request.kv.offload === 'auto' && placement === 'gpu' && !result.gpuFits) {
         placement = 'cpu';
         result = place(placement);
     }
     notes.push(...result.notes);
-    if (budget != null && gpuAvailable) {
+    const plannedHeads = planFor(placement);
+    const budget = plannedHeads == null ? null : planBudget(shape, plannedHeads, placement);
+    if (compressed && gpuAvailable) {
         notes.push(placement === 'cpu'
             ? 'Full heads live in CPU RAM and the CPU attends them there; streaming heads are attended on the GPU. Only queries and results cross, never the cache, and flash attention stays on.'
             : 'Full and streaming heads are attended on the GPU.');
@@ -299,7 +303,7 @@ const CATALOG_BUDGET = 0.5;
 
 export async function fitPublished(shapes: readonly PublishedShape[], kv: KvOptions): Promise<FitVerdict[]> {
     const { llama } = await runtime.get();
-    const budget = budgetFor(kv, null) ?? CATALOG_BUDGET;
+    const budget = kv.mode === 'budget' && kv.budget != null ? kv.budget : CATALOG_BUDGET;
     return runtime.exclusive(async () => {
         const verdicts: FitVerdict[] = [];
         for (const shape of shapes) {

@@ -1,13 +1,13 @@
 // node-llama-cpp with our llama.cpp build, once per process: the engine, the profiler and the
-// benchmarks all load through it. It owns llama.cpp's log, which is how a load learns what it
-// allocated and whether the head-level cache is on, and it runs log-reading work one at a time.
+// benchmarks all load through it. It owns llama.cpp's log (weights' buffers, and the error lines
+// that say why a call failed), and runs the work that must not overlap one at a time.
 import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import type { Llama, LlamaLogLevel } from 'node-llama-cpp';
 import type { EngineBuild, GpuBackend } from '../common/contract.ts';
 import type { Device } from '../common/devices.ts';
 import type { EngineChoice } from '../common/loadOptions.ts';
-import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor } from './kv/native.ts';
+import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor, readBuildFailure, type BuildFailure } from './kv/native.ts';
 
 export type NodeLlamaCpp = typeof import('node-llama-cpp');
 
@@ -20,7 +20,9 @@ export interface Runtime {
 /** The llama.cpp backend a Llama computes on: its GPU backend when that found a device, else the CPU. */
 const backends = new WeakMap<Llama, GpuBackend | 'cpu'>();
 
-type LogListener = (line: string) => void;
+/** A log line's severity as the listeners see it: errors are what a failed call says about its cause. */
+export type LogSeverity = 'error' | 'other';
+type LogListener = (line: string, severity: LogSeverity) => void;
 
 class LlamaRuntime {
     #ready: Promise<Runtime> | null = null;
@@ -31,8 +33,7 @@ class LlamaRuntime {
     /**
      * One Llama for the process, also when a load and a plan ask for it at once. A second
      * instance re-registers the addon's log callback, and the released first one, when it is
-     * finalized, marks the process as having none: from then on llama.cpp's log goes to stdout
-     * and a load no longer learns what it allocated or whether the head-level cache is on.
+     * finalized, marks the process as having none: from then on llama.cpp's log goes to stdout.
      */
     get(): Promise<Runtime> {
         this.#ready ??= this.#create().catch((error: unknown) => {
@@ -59,8 +60,9 @@ class LlamaRuntime {
             // go to stderr, where the supervisor looks for out-of-memory messages.
             logLevel: LlamaLogLevel.info,
             logger: (level: LlamaLogLevel, message: string) => {
-                for (const line of message.split('\n')) for (const listener of this.#listeners) listener(line);
-                if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
+                const severity: LogSeverity = level === LlamaLogLevel.error || level === LlamaLogLevel.fatal ? 'error' : 'other';
+                for (const line of message.split('\n')) for (const listener of this.#listeners) listener(line, severity);
+                if (severity === 'error') {
                     process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
                 }
             },
@@ -81,7 +83,7 @@ class LlamaRuntime {
         const gpuRuntimes = options.gpu === false ? [] : (await lib.getLlamaGpuTypes('supported')).filter((gpu): gpu is GpuBackend => gpu !== false);
         this.#llama = llama;
         const requested = buildChoice() === 'stock' ? 'stock' : 'compressed';
-        return { lib, llama, build: engineBuildOf({ headwise: buildSupportsHeadwise(llama.systemInfo), requested, backend, gpuRuntimes }) };
+        return { lib, llama, build: engineBuildOf({ headwise: buildSupportsHeadwise(llama.systemInfo), requested, backend, gpuRuntimes, buildFailure: readBuildFailure() }) };
     }
 
     /** Hands every llama.cpp log line to `listener` until the returned function is called. */
@@ -93,7 +95,7 @@ class LlamaRuntime {
     /**
      * Runs llama.cpp work that must not overlap another's. node-llama-cpp's memory estimates
      * (plan, fit) quiet llama.cpp's log for the whole process while they simulate a load, and a
-     * real load learns what it allocated, and whether the head-level cache is on, from that log.
+     * real load reads its weights' buffers and any error's cause from that log.
      */
     exclusive<T>(work: () => Promise<T>): Promise<T> {
         const run = this.#work.then(work, work);
@@ -141,6 +143,8 @@ function machineHasGpu(gpuRuntimes: readonly GpuBackend[]): boolean {
  */
 export function engineBuildOf(build: {
     headwise: boolean; requested: EngineChoice; backend: GpuBackend | 'cpu'; gpuRuntimes: readonly GpuBackend[]; hasGpuDevice?: boolean;
+    /** Why the last build of Headroom's engine failed, when it did (a source checkout records it). */
+    buildFailure?: BuildFailure | null;
 }): EngineBuild {
     const { headwise, requested, backend, gpuRuntimes } = build;
     const gpuName = (gpu: GpuBackend) => ({ cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal' })[gpu];
@@ -149,6 +153,10 @@ export function engineBuildOf(build: {
     if (headwise && backend === 'cpu' && gpu != null && (build.hasGpuDevice ?? machineHasGpu(gpuRuntimes))) {
         note = `Compression runs on the CPU: Headroom's engine was built for the CPU only, and this machine has a ${gpuName(gpu)} GPU. `
             + 'Run `npm run build:native` to build it for the GPU, or use the GPU without compression (Settings → Engine: stock).';
+    } else if (!headwise && requested === 'compressed' && build.buildFailure != null) {
+        const { patch, nodeLlamaCpp } = build.buildFailure;
+        note = `Head-level KV compression is unavailable: building Headroom's engine failed (${patch != null ? `the patch ${patch} does not apply to node-llama-cpp ${nodeLlamaCpp}` : `node-llama-cpp ${nodeLlamaCpp}`}), so the stock llama.cpp runs. `
+            + 'Run `npm run build:native` to see why.';
     } else if (!headwise && requested === 'compressed') {
         note = 'Head-level KV compression is unavailable: Headroom\'s engine is not built here (the stock llama.cpp runs). Run `npm run build:native` to build it.';
     }

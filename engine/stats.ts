@@ -21,9 +21,10 @@ export function kvStatsOf(loaded: LoadedModel, llama: Llama, tokensInContext: nu
     const { shape, kv } = loaded;
     const compute = computeDevice(llama);
     const plan = kv.resolved?.plan ?? null;
-    const buffers: KvBuffer[] = plan != null
-        ? kv.log.buffers
-        : kv.log.stockBuffers.map((b) => ({ ...b, kind: 'stock', cells: shape.contextCells }));
+    // what the context reports (our build); the stock binary reports nothing, and the measured log totals stand in
+    const buffers: KvBuffer[] = kv.report?.buffers
+        ?? (['gpu', 'cpu'] as const).filter((device) => loaded.measured.kv[device] > 0)
+            .map((device) => ({ kind: 'stock', bufferType: device === 'cpu' ? 'host' : 'device', device, bytes: loaded.measured.kv[device], cells: shape.contextCells }));
     return {
         compression: kv.compression,
         mode: kv.resolved?.mode ?? 'off',

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BUILD_CMAKE_OPTION } from '../engine/kv/native.ts';
+import { applyNodeLlamaCppPatches, describeFailure, nodeLlamaCppVersion, recordBuildFailure } from './apply.ts';
 import { chooseBuildGpu, NATIVE_GPUS, type NativeGpu } from './toolchain.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -25,16 +26,20 @@ const GIT_IDENTITY = ['-c', 'user.name=Headroom', '-c', 'user.email=headroom@loc
 
 const { values } = parseArgs({ options: { gpu: { type: 'string' }, 'export-patches': { type: 'boolean', default: false } } });
 
+/** Stops the build, remembering why for the app (it says compression is unavailable because the build failed). */
+function fail(line: string, patch: string | null = null): never {
+    console.error(line);
+    recordBuildFailure({ patch, nodeLlamaCpp: nodeLlamaCppVersion(), detail: line });
+    process.exit(1);
+}
+
 function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; quiet?: boolean } = {}): string {
     if (!options.quiet) console.log(`$ ${[command, ...args].join(' ')}`);
     const result = spawnSync(command, args, {
         cwd: options.cwd ?? root, env: options.env ?? process.env, shell: process.platform === 'win32',
         stdio: options.quiet ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8',
     });
-    if (result.status !== 0) {
-        console.error(`failed (${result.status ?? result.signal}): ${command} ${args.join(' ')}`);
-        process.exit(1);
-    }
+    if (result.status !== 0) fail(`failed (${result.status ?? result.signal}): ${command} ${args.join(' ')}`);
     return result.stdout ?? '';
 }
 
@@ -72,14 +77,27 @@ git(['add', '--all']);
 git(['commit', '--quiet', '--allow-empty', '--message', 'node-llama-cpp: its own changes to the bundled release']);
 git(['tag', '--force', BASE_TAG], true);
 
-// 2. Our patches, in order, as commits (a mismatch stops here, before anything is built).
+// 2. Our patches, in order, as commits, with a three-way merge where the context moved; a patch that
+//    still does not apply stops here, before anything is built, named with the version it missed.
 const patches = readdirSync(patchesDir).filter((name) => name.endsWith('.patch')).sort();
-for (const name of patches) git(['am', '--quiet', '--whitespace=nowarn', path.join(patchesDir, name)]);
+for (const name of patches) {
+    const result = spawnSync('git', [...GIT_IDENTITY, 'am', '-3', '--quiet', '--whitespace=nowarn', path.join(patchesDir, name)], { cwd: llamaCppDir, encoding: 'utf8' });
+    if (result.status !== 0) {
+        spawnSync('git', ['am', '--abort'], { cwd: llamaCppDir });
+        console.error(result.stdout, result.stderr);
+        fail(`Headroom: ${describeFailure({ patch: name, nodeLlamaCpp: nodeLlamaCppVersion(), detail: '' })}`, name);
+    }
+}
 
-// 3. The local build, tagged with our CMake option so it never shadows the stock binary.
+// 3. Our changes to node-llama-cpp's addon and its JavaScript (the per-head KV option and stats).
+const addon = applyNodeLlamaCppPatches();
+if (addon.failed != null) fail(`Headroom: ${describeFailure(addon.failed)}\n${addon.failed.detail}`, addon.failed.patch);
+
+// 4. The local build, tagged with our CMake option so it never shadows the stock binary.
 run(cli, ['source', 'build', '--gpu', gpu, '--noUsageExample'], {
     env: { ...process.env, [`NODE_LLAMA_CPP_CMAKE_OPTION_${BUILD_CMAKE_OPTION}`]: 'ON' },
 });
+recordBuildFailure(null);
 
 const seconds = Math.round((performance.now() - started) / 1000);
 console.log(`Built llama.cpp with ${patches.length} Headroom patches for ${gpu === 'false' ? 'the CPU' : gpu} in ${Math.floor(seconds / 60)} m ${seconds % 60} s.`);

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILD_CMAKE_OPTION } from '../engine/kv/native.ts';
+import { applyNodeLlamaCppPatches, describeFailure, nodeLlamaCppPatches, recordBuildFailure } from './apply.ts';
 import { onPath } from './toolchain.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -34,6 +35,16 @@ if (process.env.HEADROOM_SKIP_NATIVE === '1') {
     done(`not building the patched llama.cpp (HEADROOM_SKIP_NATIVE=1): ${STOCK}. Build it any time with \`npm run build:native\`.`);
 }
 
+// node-llama-cpp's JavaScript comes fresh with every install of the package: our option and stats go back in
+// first (the addon's source with them is what a build compiles).
+if (onPath('git')) {
+    const { failed } = applyNodeLlamaCppPatches();
+    if (failed != null) {
+        recordBuildFailure(failed);
+        done(`${describeFailure(failed)} So ${STOCK}.`, true);
+    }
+}
+
 const compilers = process.platform === 'win32' ? ['cl', 'clang-cl', 'g++'] : ['c++', 'g++', 'clang++'];
 const missing = [
     ...(onPath('cmake') ? [] : ['cmake']),
@@ -50,6 +61,7 @@ if (missing.length > 0) {
 function buildInputs(): string {
     const hash = createHash('sha256');
     for (const name of readdirSync(patchesDir).filter((n) => n.endsWith('.patch')).sort()) hash.update(name).update(readFileSync(path.join(patchesDir, name)));
+    for (const file of nodeLlamaCppPatches()) hash.update(path.basename(file)).update(readFileSync(file));
     hash.update(readFileSync(path.join(root, 'native', 'build.ts')));
     hash.update(readFileSync(path.join(root, 'node_modules', 'node-llama-cpp', 'package.json')));
     return hash.digest('hex');

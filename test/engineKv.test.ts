@@ -11,7 +11,8 @@ import type { HeadroomError } from '../common/errors.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
 import { EngineSupervisor } from '../backend/host/supervisor.ts';
 import { BUILD_ENV } from '../engine/kv/native.ts';
-import { HeadProfile, KV_OFF, kvBytes, KvOptions, NO_PROFILE_YET, rankHeads } from '../common/kv/policy.ts';
+import { HeadProfile, KV_OFF, kvBytes, KvOptions, NO_PROFILE_YET, rankHeads, type HeadPlan, type HeadPolicy } from '../common/kv/policy.ts';
+import { createModelContext, openModel } from '../engine/load.ts';
 import { PlanRequest } from '../common/plan.ts';
 import { chatModelForTests, ORGANISM } from './support/models.ts';
 import { requiresNative } from './support/native.ts';
@@ -92,10 +93,12 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', re
         const kv = { mode: 'auto', sinks: 4, window: 128, offload: 'cpu' } as const;
 
         const plan = await supervisor.handlers()['memory.plan'](PlanRequest.parse({ path: ORGANISM, contextSize: 2048, kv }));
-        assert.equal(plan.budget, profile.recommendedBudget);
+        // at the context it was validated at, the profile's heads cost its recommended budget (rounded up to thousandths)
+        assert.ok(plan.budget != null && Math.abs(plan.budget - profile.recommendedBudget) < 0.001, `${plan.budget} vs ${profile.recommendedBudget}`);
         assert.ok(plan.notes.every((note) => !/No head profile/.test(note)), plan.notes.join(' | '));
         const planned = fullHeads(plan.kv.heads.map((row) => row.map((h) => h.policy)));
         assert.ok(planned.length >= 1 && planned.length < 16, planned.join(' '));
+        assert.equal(planned.length, profile.fullHeads, 'the profile\'s count of full heads');
         assert.deepEqual(planned, ranked.slice(0, planned.length).sort(), 'the best-scoring heads');
         assert.equal(plan.kv.heads[3]?.[1]?.score, profile.scores[3]?.[1]);
 
@@ -104,8 +107,40 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', re
         assert.equal(info.headProfile?.origin, 'stored');
         const stats = await supervisor.kvStats();
         assert.deepEqual(stats.profile, { source: 'profiler', path: stored, origin: 'stored', description: 'Measured on this machine (attention scores, validated at 2,048 tokens)' });
-        assert.equal(stats.budget, profile.recommendedBudget);
+        assert.equal(stats.budget, plan.budget);
         assert.deepEqual(fullHeads(stats.policy), planned, 'the profiled heads, as planned');
+    });
+});
+
+describe('a context that cannot be made says why', requiresNative(), () => {
+    const supervisor = newSupervisor('headwise');
+    after(() => supervisor.dispose());
+
+    test('a budget that keeps no head full at this context is refused with the smallest that keeps one; the model stays usable', async () => {
+        await assert.rejects(supervisor.load({ path: ORGANISM, contextSize: 1024, kv: KvOptions.parse({ mode: 'budget', budget: 0.25 }) }),
+            (error: HeadroomError) => error.code === 'BAD_REQUEST' && /A budget of 0\.25 keeps no head full at 1,024 tokens/.test(error.message)
+                && /The smallest budget that keeps one head full is 0\.327/.test(error.message));
+        const info = await supervisor.load({ path: ORGANISM, contextSize: 1024, kv: KvOptions.parse({ mode: 'budget', budget: 0.327 }) });
+        assert.equal(info.kv.active, true);
+    });
+
+    test('a quantized cache with flash attention off: the one rule, in its words, before llama.cpp is asked', async () => {
+        await assert.rejects(supervisor.load({ path: await chatModelForTests(), contextSize: 1024, kvCacheType: 'q8_0', flashAttention: 'off', kv: KV_OFF }),
+            (error: HeadroomError) => error.code === 'BAD_REQUEST' && error.message.startsWith('A q8_0 cache needs flash attention (set it to auto or on).'));
+    });
+
+    test('a plan llama.cpp refuses is reported as that, not as memory', async () => {
+        const opened = await openModel({ path: ORGANISM });
+        try {
+            // three layers' heads for a four-layer model
+            const plan: HeadPlan = { policy: Array.from({ length: 3 }, () => Array<HeadPolicy>(4).fill('full')), sinks: 4, window: 64, fullPlacement: 'cpu' };
+            await assert.rejects(createModelContext(opened, { contextSize: 512, kv: KvOptions.parse({ mode: 'budget', budget: 0.5 }), plan }),
+                (error: HeadroomError) => error.code === 'MODEL_LOAD_FAILED'
+                    && /llama\.cpp refused the head-level KV plan: headwise KV cache: the policy has 12 entries, the model has 16 KV heads \(4 layers\)/.test(error.message)
+                    && !/memory/.test(error.message));
+        } finally {
+            await opened.dispose();
+        }
     });
 });
 

@@ -62,6 +62,13 @@ describe('quantized KV cache with the head policy', requiresNative(), () => {
                 assert.deepEqual(allFull.generated, stock.generated, `prompt ${index}: the stock ${kvType} cache's tokens`);
                 assert.ok(maxAbsDiff(allFull.logits, stock.logits) < 1e-3, `prompt ${index}: and its logits`);
 
+                // streaming heads whose window spans the context attend what the stock cache attends: quantized
+                // streaming heads store and read their rows exactly as the stock quantized cache does
+                const wide = await runProbe({ ...base, build: 'headwise', kvType, generate: 4, plan: { ...plan, window: CONTEXT } });
+                assert.ok(wide.buffers.some((b) => b.kind === 'streaming'), 'streaming heads in their own quantized cache');
+                assert.deepEqual(wide.generated, stock.generated, `prompt ${index}: quantized streaming heads give the stock ${kvType} cache's tokens`);
+                assert.ok(maxAbsDiff(wide.logits, stock.logits) < 1e-3, `prompt ${index}: and its logits (max diff ${maxAbsDiff(wide.logits, stock.logits)})`);
+
                 // against the f16 head-level cache: quantization's own divergence, measured and reported
                 const f16 = await runProbe({ ...base, build: 'headwise', plan });
                 const first = f16.generated.findIndex((token, i) => quantized.generated[i] !== token);

@@ -126,3 +126,45 @@ describe('Llama-3 attention with full heads in CPU RAM on Vulkan', await require
         assert.equal(supervisor.state.restarts, 0, 'the engine host did not crash');
     });
 });
+
+// The follow-up cases of kvFollowUps.test.ts on the device: a Gemma-shaped model's window layers and
+// a prompt whose last 128-token chunk holds one token, each going back to the prompt's end after a
+// reply and reading reply + question; the CPU build's logits, nothing read again.
+describe('follow-ups on Vulkan', await requiresVulkan(), () => {
+    const tokens = (length: number, seed: number) => Array.from({ length }, (_, i) => 300 + ((i * 7919 + seed * 104729) % 29000));
+    const cases = [
+        {
+            name: 'a Gemma-shaped model\'s window layers (window 64) after a 300-token reply',
+            model: () => cachedRandomGguf('followup-gemma3-v1.gguf', {
+                architecture: 'gemma3', nLayer: 6, nEmbd: 64, nHead: 4, nHeadKv: 2, headDim: 32, nFf: 96, contextLength: 4096,
+                slidingWindow: 64, slidingWindowPattern: 3, vocab: 'llama-spm', tensorType: 'f32', seed: 21, chatTemplate: null,
+            }),
+            // 6 layers, 2 KV heads: every head full; layers 0, 1, 3, 4 are the model's window layers
+            policy: [0, 1, 2, 3, 4, 5].map((layer) => (layer % 3 < 2 ? ['window', 'window'] : ['full', 'full'])),
+            prompt: tokens(200, 1),
+        },
+        {
+            name: 'streaming heads after a prompt whose last chunk holds one token (257 tokens)',
+            model: () => cachedRandomGguf('followup-llama-v1.gguf', {
+                architecture: 'llama', nLayer: 3, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 96, contextLength: 4096, vocab: 'llama-spm', tensorType: 'f32', seed: 22, chatTemplate: null,
+            }),
+            policy: [['streaming', 'streaming'], ['full', 'streaming'], ['streaming', 'streaming']],
+            prompt: tokens(257, 3),
+        },
+    ] as const;
+    for (const { name, model, policy, prompt } of cases) {
+        test(name, async () => {
+            const plan = { policy: policy.map((row) => [...row]), sinks: 4, window: 64, fullPlacement: 'gpu' } as HeadPlan;
+            const base = { build: 'headwise', model: await model(), contextSize: 2048, batchSize: 128, prompt, flashAttention: true, plan } as const;
+            const first = await runProbe({ ...base, generate: 300 });
+            const read = [...first.generated, ...tokens(24, 99)];
+            const cpu = await runProbe({ ...base, generate: 300, followUp: read });
+            const vulkan = await runProbe({ ...base, generate: 300, followUp: read, gpu: 'vulkan' });
+            assert.ok(vulkan.buffers.length > 0 && vulkan.buffers.every((b) => b.device === 'gpu'), 'the caches on the device');
+            assert.deepEqual(vulkan.generated, cpu.generated, 'the same reply');
+            assert.equal(vulkan.followUp?.evaluatedTokens, read.length, 'only the reply and the question were read again');
+            const gap = Math.max(...(cpu.followUp?.logits ?? []).map((value, i) => Math.abs(value - (vulkan.followUp?.logits[i] ?? Number.NaN))));
+            assert.ok(gap < 1e-2, `the follow-up's logits within 1e-2 of the CPU build's (max diff ${gap})`);
+        });
+    }
+});

@@ -4,7 +4,8 @@
 // held-out prompts; one model load, one context per trial.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { budgetForFullHeads, rankHeads } from '../common/kv/policy.ts';
+import { budgetForFullHeads, KvOptions, rankHeads } from '../common/kv/policy.ts';
+import { runNiah } from '../engine/niah.ts';
 import { contextCellsFor, kvShapeFromMetadata, type KvShape } from '../common/modelShape.ts';
 import { openModel, type OpenedModel } from '../engine/load.ts';
 import { scoreByAblation } from '../engine/profiler/ablation.ts';
@@ -126,6 +127,29 @@ describe('the head profiler on organism.gguf', requiresNative(), () => {
         assert.ok(chosen != null && chosen.accuracy >= KEEP_SHARE * profile.validation.fullAccuracy);
         assert.equal(profile.recommendedBudget, chosen.budget, 'validated at the context asked for: the budget is the checked plan\'s');
         assert.ok(run.seconds.scoring > 0 && run.seconds.validation > 0);
+    });
+});
+
+describe('auto at a shorter context than the profile\'s (organism.gguf profiled at 4,096 tokens)', requiresNative(), () => {
+    test('keeps the profile\'s full heads at 1,024 and 2,048 tokens, and finds >= 95% of the needles the full cache finds', async (t) => {
+        const { profile } = await profileHeads({
+            modelPath: ORGANISM, sha256: 'e'.repeat(64), method: 'attention', prompts: 3, promptTokens: SCORING_TOKENS, seed: 2,
+            sinks: 4, window: 128, contextTokens: 4096, validationPrompts: 2,
+        });
+        assert.ok(profile.fullHeads != null && profile.fullHeads >= 1, `the profile keeps ${profile.fullHeads} heads`);
+        const found = { profile, path: 'organism-4096.json', origin: 'file' as const };
+        const lines: string[] = [];
+        for (const length of [1024, 2048]) {
+            // held-out: other seeds than the profiler's, the Apache-2.0 filler it never saw
+            const grid = { lengths: [length], depths: [0.1, 0.3, 0.5, 0.7, 0.9], trials: 8, seed: 9100 + length };
+            const full = await runNiah({ ...grid, modelPath: ORGANISM, kv: KvOptions.parse({ mode: 'off' }) });
+            const auto = await runNiah({ ...grid, modelPath: ORGANISM, kv: KvOptions.parse({ mode: 'auto' }), profile: found });
+            lines.push(`${length} tokens: full ${full.accuracy}, auto ${auto.accuracy} with ${auto.fullHeads}/${auto.totalHeads} heads full`);
+            assert.equal(auto.fullHeads, profile.fullHeads, `${length} tokens: the profile's heads, not a share of the bytes`);
+            assert.ok(full.accuracy > 0.5, `${length} tokens: the full cache finds the needles (${full.accuracy})`);
+            assert.ok(auto.accuracy >= KEEP_SHARE * full.accuracy, `${length} tokens: auto ${auto.accuracy} vs full ${full.accuracy}`);
+        }
+        t.diagnostic(lines.join('; '));
     });
 });
 

@@ -83,7 +83,12 @@ export const HeadProfile = z.object({
     method: ProfileMethod.optional(),
     /** DuoAttention: the model the gates were learned on. */
     pattern: z.string().optional(),
-    /** The budget the profiler found to keep quality; what mode 'auto' uses. */
+    /**
+     * How many of the best-scored heads stay full, at every context length: what mode 'auto' keeps. The profiler's
+     * validated count, or DuoAttention's gated share of the heads. (Profiles stored before it have only the budget.)
+     */
+    fullHeads: z.number().int().nonnegative().optional(),
+    /** The share of the stock cache's bytes those heads take at the length the profile was measured at (for people; 'auto' keeps the heads, not the share). */
     recommendedBudget: z.number().gt(0).max(1),
     validation: ProfileValidation.optional(),
     createdAt: z.string(),
@@ -145,8 +150,18 @@ export interface HeadPlan {
 /** Tokens per ubatch while compression is on: a streaming head holds one ubatch beyond its window. */
 export const COMPRESSED_UBATCH = 128;
 
-/** llama.cpp pads cache sizes so that kernels need no boundary checks. */
+/**
+ * llama.cpp pads a streaming head's cells to the KV length the attention kernels of its device need: CUDA's vector
+ * and grouped-query flash-attention kernels run only on multiples of 256, other backends take 32
+ * (native/patches/0001, llama_kv_cache_headwise::n_stream_pad).
+ */
 export const STREAMING_CELL_PADDING = 32;
+export const CUDA_STREAMING_CELL_PADDING = 256;
+
+/** The streaming cells' padding where the KV lives on this backend (with layers on the GPU; none: the CPU's). */
+export function streamingCellPaddingFor(backend: 'cuda' | 'vulkan' | 'metal' | 'cpu', gpuLayers = 1): number {
+    return backend === 'cuda' && gpuLayers > 0 ? CUDA_STREAMING_CELL_PADDING : STREAMING_CELL_PADDING;
+}
 
 export function alignUp(value: number, to: number): number {
     return Math.ceil(value / to) * to;
@@ -159,7 +174,7 @@ export function alignUp(value: number, to: number): number {
  */
 export function streamingCells(shape: KvShape, sinks: number, window: number): number {
     const cells = sinks + Math.max(window + shape.ubatch, 2 * window + 1);
-    return Math.min(shape.contextCells, alignUp(cells, STREAMING_CELL_PADDING));
+    return Math.min(shape.contextCells, alignUp(cells, shape.streamingCellPadding ?? STREAMING_CELL_PADDING));
 }
 
 /** A head's policy: the model's window layers are 'window' whatever the plan; without a plan the rest are full. */
@@ -174,7 +189,7 @@ export interface KvBytes {
     cpu: number;
     full: number;
     streaming: number;
-    /** The model's own window layers (Gemma): the same with or without a plan. */
+    /** The model's own window layers (Gemma); with a plan they also keep the window before the prompt's end. */
     window: number;
     /** perHead[layer][kvHead]. */
     perHead: number[][];
@@ -185,7 +200,7 @@ function cellsOf(shape: KvShape, plan: HeadPlan | null): Record<HeadPolicy, numb
     return {
         full: shape.contextCells,
         streaming: plan == null ? 0 : streamingCells(shape, plan.sinks, plan.window),
-        window: shape.windowCells ?? shape.contextCells,
+        window: (plan == null ? shape.windowCells : shape.headwiseWindowCells ?? shape.windowCells) ?? shape.contextCells,
     };
 }
 
@@ -219,7 +234,7 @@ function budgetArithmetic(shape: KvShape, options: { sinks: number; window: numb
     const windowHeads = Array.from({ length: shape.layers }, (_, layer) => layer).filter((layer) => isWindowLayer(shape, layer)).length * shape.kvHeads;
     const heads = shape.layers * shape.kvHeads - windowHeads;
     const cells = cellsOf(shape, { policy: [], fullPlacement: options.fullPlacement, sinks: options.sinks, window: options.window });
-    const stockCells = heads * cells.full + windowHeads * cells.window;
+    const stockCells = heads * cells.full + windowHeads * cellsOf(shape, null).window;
     return { heads, windowHeads, cells, stockCells, perFull: cells.full - cells.streaming };
 }
 
@@ -266,11 +281,16 @@ export function fallbackScores(shape: KvShape): number[][] {
     return Array.from({ length: shape.layers }, (_, layer) => Array.from({ length: shape.kvHeads }, () => layer));
 }
 
-/** The budget a mode spends: the given fraction, or the profile's recommendation; null for the full cache (off, or auto without a profile). */
-export function budgetFor(options: Pick<KvOptions, 'mode' | 'budget'>, profile: HeadProfile | null): number | null {
-    if (options.mode === 'off') return null;
-    if (options.mode === 'budget') return options.budget ?? null;
-    return profile?.recommendedBudget ?? null;
+/**
+ * How many heads a profile keeps full in mode 'auto', whatever the context length: its own count; for profiles
+ * stored before it, the smallest validated plan's count, or DuoAttention's share of the heads; null when the profile
+ * says only a byte share (an unvalidated profile of an older Headroom).
+ */
+export function profileFullHeads(profile: HeadProfile): number | null {
+    if (profile.fullHeads != null) return profile.fullHeads;
+    if (profile.source === 'duo-attention') return Math.round(profile.recommendedBudget * profile.layers * profile.kvHeads);
+    const passed = (profile.validation?.checks ?? []).filter((check) => check.passed).map((check) => check.fullHeads);
+    return profile.validation?.verdict === 'validated' && passed.length > 0 ? Math.min(...passed) : null;
 }
 
 /** The plan a load runs, and what it was made from. */
@@ -292,17 +312,48 @@ export function fullPlacementFor(offload: KvOffload, compute: Device): Device {
 /** Mode 'auto' for a model with no head profile: the full cache, said so (and the offer to profile it follows). */
 export const NO_PROFILE_YET = 'No head profile for this model yet, so it runs on the full cache. Profile its heads to compress it.';
 
+/** The share of the stock cache's bytes a plan spends. */
+export function planBudget(shape: KvShape, plan: HeadPlan, compute: Device): number {
+    const total = (bytes: KvBytes) => bytes.gpu + bytes.cpu;
+    return total(kvBytes(shape, plan, compute)) / total(kvBytes(shape, null, compute));
+}
+
+/** Why a budget keeps no head full at this context, with the smallest one that keeps one; null when it keeps some. */
+export function budgetRefusal(shape: KvShape, budget: number, options: { sinks: number; window: number; fullPlacement: Device }): string | null {
+    if (fullHeadsForBudget(shape, budget, options) > 0) return null;
+    const streaming = budgetForFullHeads(shape, 0, options);
+    const smallest = budgetForFullHeads(shape, 1, options);
+    return `A budget of ${budget} keeps no head full at ${shape.contextCells.toLocaleString('en-US')} tokens: there, the streaming heads' sinks, window and batch alone take ${Math.round(streaming * 100)} % of the full cache, `
+        + `so every head would stream and nothing far back could be found. The smallest budget that keeps one head full is ${smallest}; or use 'auto', or a longer context.`;
+}
+
 /**
- * The plan for a budget or 'auto' from a profile's scores (a budget without a profile uses the
- * fallback order); null where the mode runs the full cache: 'auto' without a profile.
+ * The heads a mode keeps full: null where it runs the full cache (off, or 'auto' without a profile). 'auto' keeps the
+ * profile's full heads at every context length and the bytes follow; a budget is a share of the bytes, spent on the
+ * best heads (the fallback order without a profile). A budget that keeps no head full plans every head streaming:
+ * budgetRefusal() says so, and loads refuse it (planFromProfile).
  */
+export function planHeads(options: KvOptions, shape: KvShape, compute: Device, profile: HeadProfile | null): HeadPlan | null {
+    if (options.mode === 'off') return null;
+    const settings = { sinks: options.sinks, window: options.window, fullPlacement: fullPlacementFor(options.offload, compute) };
+    if (options.mode === 'budget') {
+        if (options.budget == null) throw new HeadroomError('BAD_REQUEST', BUDGET_NEEDED, 'kv');
+        return planForBudget(shape, profile?.scores ?? fallbackScores(shape), options.budget, settings);
+    }
+    if (profile == null) return null;
+    const kept = profileFullHeads(profile);
+    if (kept == null) return planForBudget(shape, profile.scores, profile.recommendedBudget, settings);
+    const ranked = rankHeads(profile.scores).filter(({ layer, head }) => !isWindowLayer(shape, layer) && layer < shape.layers && head < shape.kvHeads);
+    return planWithFullHeads(shape, ranked.slice(0, kept), settings);
+}
+
+/** The plan a load runs, refusing a budget that keeps no head full; null where the mode runs the full cache. */
 export function planFromProfile(options: KvOptions, shape: KvShape, compute: Device, found: FoundProfile | null): ResolvedKv | null {
-    const profile = found?.profile ?? null;
-    if (options.mode === 'budget' && options.budget == null) throw new HeadroomError('BAD_REQUEST', BUDGET_NEEDED);
-    const budget = budgetFor(options, profile);
-    if (budget == null) return null;
-    const plan = planForBudget(shape, profile?.scores ?? fallbackScores(shape), budget, {
-        sinks: options.sinks, window: options.window, fullPlacement: fullPlacementFor(options.offload, compute),
-    });
-    return { mode: options.mode, plan, budget, profile: found == null ? null : summarizeProfile(found), scores: profile?.scores ?? null };
+    if (options.mode === 'budget' && options.budget != null) {
+        const refusal = budgetRefusal(shape, options.budget, { sinks: options.sinks, window: options.window, fullPlacement: fullPlacementFor(options.offload, compute) });
+        if (refusal != null) throw new HeadroomError('BAD_REQUEST', refusal, 'kv');
+    }
+    const plan = planHeads(options, shape, compute, found?.profile ?? null);
+    if (plan == null) return null;
+    return { mode: options.mode, plan, budget: planBudget(shape, plan, compute), profile: found == null ? null : summarizeProfile(found), scores: found?.profile.scores ?? null };
 }

@@ -1,16 +1,14 @@
-// The bridge between a HeadPlan and our patched llama.cpp (native/): which binary to load,
-// the policy file the native cache reads at context creation, and the log lines it answers
-// with. node-llama-cpp cannot pass new context params, hence a file named by an env var.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+// The bridge between a HeadPlan and our patched llama.cpp (native/): which binary to load, the
+// per-head policy as node-llama-cpp's context option (native/node-llama-cpp), what the context
+// reports back as data, and the policy file llama.cpp's own tools take (--kv-head-policy).
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LlamaContext, LlamaContextKvHeadPolicy, LlamaContextKvHeadPolicyStats } from 'node-llama-cpp';
 import type { HeadPlan, HeadPolicy } from '../../common/kv/policy.ts';
 import { ENGINE_CHOICE_ENV } from '../../common/loadOptions.ts';
 import type { KvBuffer } from '../../common/kv/usage.ts';
-import { parseBufferLine, type BufferLine } from '../llamaLog.ts';
-
-/** Read by the patched llama.cpp when a context is created: path of the policy file. */
-export const POLICY_ENV = 'LLAMA_KV_HEADWISE';
+import type { DeviceBytes } from '../../common/devices.ts';
 
 /**
  * The custom CMake option our local build is made with. node-llama-cpp names a local build's
@@ -38,7 +36,29 @@ export function buildSupportsHeadwise(systemInfo: string): boolean {
     return /\bHEADWISE_KV = 1\b/.test(systemInfo);
 }
 
-const POLICY_LETTER: Record<HeadPolicy, string> = { full: 'F', streaming: 'S', window: 'W' };
+/** Why the last `npm install` or `npm run build:native` could not build our llama.cpp (native/apply.ts writes it). */
+export interface BuildFailure {
+    /** The patch that does not apply, or null when something else failed (a compiler error). */
+    patch: string | null;
+    nodeLlamaCpp: string;
+    detail: string;
+}
+
+/** Where that failure is recorded, relative to the project root (a source checkout; an installed app has none). */
+export const BUILD_FAILURE_FILE = path.join('native', '.work', 'build-failure.json');
+
+/** The recorded build failure, if the last build of our llama.cpp failed. */
+export function readBuildFailure(): BuildFailure | null {
+    try {
+        const file = fileURLToPath(new URL(`../../${BUILD_FAILURE_FILE.split(path.sep).join('/')}`, import.meta.url));
+        return JSON.parse(readFileSync(file, 'utf8')) as BuildFailure;
+    } catch {
+        return null;
+    }
+}
+
+/** llama_kv_head_policy (llama.h): what the native cache keeps of each (layer, KV head). */
+const POLICY_CODE: Record<HeadPolicy, number> = { full: 0, streaming: 1, window: 2 };
 
 /**
  * The attention probe (native/README.md): a context with every head full that sums, per layer and
@@ -50,93 +70,58 @@ export interface AttentionProbe {
     q0: number;
 }
 
-/** The policy file format the native side parses (see native/patches, LLAMA_KV_HEADWISE). */
-export function formatPolicyFile(plan: HeadPlan, probe?: AttentionProbe): string {
+/** A plan as node-llama-cpp's context option (native/node-llama-cpp/0001). */
+export function contextPolicyOf(plan: HeadPlan, probe?: AttentionProbe): LlamaContextKvHeadPolicy {
+    return {
+        heads: Uint8Array.from(plan.policy.flat().map((p) => POLICY_CODE[p])),
+        sinks: plan.sinks,
+        window: plan.window,
+        fullOffload: plan.fullPlacement === 'gpu',
+        ...(probe != null ? { probe: { keysStart: probe.p0, keysEnd: probe.p1, queriesStart: probe.q0 } } : {}),
+    };
+}
+
+/** What a context's KV cache is, as llama.cpp reports it (no log lines, no waiting). */
+export interface ContextKvReport {
+    /** The per-head cache is active. */
+    headwise: boolean;
+    /** Why not, in llama.cpp's words ("learned attention sinks"), when a plan was given and it is not. */
+    reason: string | null;
+    /** The per-head cache's buffers; the stock cache's as one buffer per device. */
+    buffers: KvBuffer[];
+    /** The context's KV memory and compute buffers, per device (host memory is the CPU's). */
+    kv: DeviceBytes;
+    compute: DeviceBytes;
+}
+
+/** Reads what a context's KV cache is; null when the binary has no per-head cache (the stock build). */
+export function contextKvReport(context: LlamaContext): ContextKvReport | null {
+    const stats: LlamaContextKvHeadPolicyStats | null = context.getKvHeadPolicyStats();
+    if (stats == null) return null;
+    const kv = { gpu: stats.kvMemory.device, cpu: stats.kvMemory.host };
+    const buffers: KvBuffer[] = stats.active
+        ? stats.buffers.map((b) => ({ kind: b.kind, bufferType: b.bufferType, device: b.host ? 'cpu' : 'gpu', bytes: b.bytes, cells: b.cells }))
+        : (['gpu', 'cpu'] as const).filter((device) => kv[device] > 0)
+            .map((device) => ({ kind: 'stock', bufferType: device === 'cpu' ? 'host' : 'device', device, bytes: kv[device], cells: context.getAllocatedContextSize() }));
+    return { headwise: stats.active, reason: stats.reason, buffers, kv, compute: { gpu: stats.computeMemory.device, cpu: stats.computeMemory.host } };
+}
+
+/** The attention probe's sums of a layer: per query head, and the queries counted. */
+export function probeSums(context: LlamaContext, layer: number): { queries: number; mass: number[] } | null {
+    const sums = context.getKvHeadPolicyProbeSums(layer);
+    return sums == null ? null : { queries: sums.queries, mass: [...sums.sums] };
+}
+
+const POLICY_LETTER: Record<HeadPolicy, string> = { full: 'F', streaming: 'S', window: 'W' };
+
+/** A plan as the policy file llama.cpp's tools take (`--kv-head-policy FILE`, common/kv-head-policy.h). */
+export function formatPolicyFile(plan: HeadPlan): string {
     const lines = [
         '# Headroom head-level KV policy: F = full head, S = streaming head (sinks + window), W = the model\'s window layer',
         `sinks ${plan.sinks}`,
         `window ${plan.window}`,
         `full_placement ${plan.fullPlacement}`,
-        ...(probe != null ? [`probe ${probe.p0} ${probe.p1} ${probe.q0}`] : []),
         ...plan.policy.map((row, layer) => `layer ${layer} ${row.map((p) => POLICY_LETTER[p]).join(' ')}`),
     ];
     return lines.join('\n') + '\n';
-}
-
-/** Writes the plan where the native cache will read it; returns the path for POLICY_ENV. */
-export async function writePolicyFile(plan: HeadPlan, options: { dir?: string; probe?: AttentionProbe } = {}): Promise<string> {
-    const folder = options.dir ?? await mkdtemp(path.join(os.tmpdir(), 'headroom-kv-'));
-    const file = path.join(folder, 'policy.txt');
-    await writeFile(file, formatPolicyFile(plan, options.probe));
-    return file;
-}
-
-const BUFFER_LINE = /llama_kv_cache_headwise: buffer kind=(full|streaming|window) buft=(\S+) host=([01]) bytes=(\d+) cells=(\d+)/;
-const UNAVAILABLE_LINE = /llama_kv_cache_headwise: unavailable for architecture (\S+)(?: \(([^)]*)\))?/;
-
-export function parseKvBufferLine(line: string): KvBuffer | null {
-    const match = BUFFER_LINE.exec(line);
-    if (match == null) return null;
-    const [, kind, bufferType = '', host, bytes, cells] = match;
-    return {
-        kind: kind === 'full' || kind === 'window' ? kind : 'streaming',
-        bufferType,
-        // host memory is CPU RAM even when a GPU backend owns the (pinned) buffer
-        device: host === '1' ? 'cpu' : 'gpu',
-        bytes: Number(bytes),
-        cells: Number(cells),
-    };
-}
-
-/** The architecture, and why, when the native cache refused a model (its graph has no standard attention). */
-export function parseUnavailableLine(line: string): { architecture: string; reason: string | null } | null {
-    const match = UNAVAILABLE_LINE.exec(line);
-    return match?.[1] == null ? null : { architecture: match[1], reason: match[2] ?? null };
-}
-
-const PROBE_LINE = /llama_kv_cache_headwise: probe layer=(\d+) queries=(\d+) mass=([-\d.e+,naif]+)/;
-
-/** One layer's attention-probe sums, logged when a probed context is freed (see native/patches: the attention probe). */
-export function parseProbeLine(line: string): { layer: number; queries: number; mass: number[] } | null {
-    const match = PROBE_LINE.exec(line);
-    if (match?.[3] == null) return null;
-    return { layer: Number(match[1]), queries: Number(match[2]), mass: match[3].split(',').map(Number) };
-}
-
-/** Collects what llama.cpp logs about KV buffers while a context is created. */
-export class KvLogCollector {
-    buffers: KvBuffer[] = [];
-    /** The stock cache's "KV buffer size" lines (MiB with 2 decimals: bytes to within 0.005 MiB). */
-    stockBuffers: Omit<BufferLine, 'kind'>[] = [];
-    unavailableFor: string | null = null;
-    /** Why the native cache refused the model's architecture, in its words (e.g. "learned attention sinks"). */
-    unavailableBecause: string | null = null;
-    /** The attention probe's sums per layer (query heads' attention on the probed positions), when one ran. */
-    probe: { layer: number; queries: number; mass: number[] }[] = [];
-
-    /** Feed every log line; returns whether the line was about the KV cache. */
-    take(line: string): boolean {
-        const buffer = parseKvBufferLine(line);
-        if (buffer != null) {
-            this.buffers.push(buffer);
-            return true;
-        }
-        const stock = parseBufferLine(line);
-        if (stock?.kind === 'kv') {
-            this.stockBuffers.push({ bufferType: stock.bufferType, device: stock.device, bytes: stock.bytes });
-            return true;
-        }
-        const unavailable = parseUnavailableLine(line);
-        if (unavailable != null) {
-            this.unavailableFor = unavailable.architecture;
-            this.unavailableBecause = unavailable.reason;
-            return true;
-        }
-        const probe = parseProbeLine(line);
-        if (probe != null) {
-            this.probe.push(probe);
-            return true;
-        }
-        return false;
-    }
 }

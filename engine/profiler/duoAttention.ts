@@ -28,7 +28,7 @@ export function formatDuoTsv(scores: number[][]): string {
     return `${scores.map((row) => row.join('\t')).join('\n')}\n`;
 }
 
-/** DuoAttention's deployed setting for GQA models: half the heads keep full attention. */
+/** DuoAttention's deployed setting for GQA models: half the heads keep full attention (its "sparsity 0.5"). */
 export const DUO_DEFAULT_BUDGET = 0.5;
 
 /**
@@ -49,6 +49,8 @@ export function profileFromDuo(
         scores,
         source: 'duo-attention',
         ...(options.pattern != null ? { pattern: options.pattern } : {}),
+        // DuoAttention keeps the top share of heads by gate full, at every length: its gated set
+        fullHeads: Math.round((options.budget ?? DUO_DEFAULT_BUDGET) * model.layers * model.kvHeads),
         recommendedBudget: options.budget ?? DUO_DEFAULT_BUDGET,
         createdAt: (options.now ?? new Date()).toISOString(),
     });

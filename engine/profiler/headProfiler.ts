@@ -30,9 +30,6 @@ export const DEFAULTS = {
 
 /** Below this full-cache accuracy a validation length says little; the profiler tries half of it. */
 const MIN_FULL_ACCURACY = 0.5;
-/** A model that finds no needle even with the full cache: its plans cannot be judged, and half the cache is kept. */
-const UNVALIDATED_BUDGET = 0.5;
-
 export type ProfileStage = 'loading' | 'scoring' | 'validating';
 
 export interface ProfileProgress {
@@ -198,7 +195,9 @@ export async function profileHeads(options: ProfileOptions): Promise<ProfileRun>
         }
         const validationShape = kvShapeAt(opened, length);
         let checks: PlanCheck[] = [];
-        let recommendedBudget = UNVALIDATED_BUDGET;
+        // without a judged plan, half the heads stay full
+        let fullHeads = Math.ceil(heads / 2);
+        let recommendedBudget = budgetForFullHeads(userShape, fullHeads, settings);
         let verdict: ProfileValidation['verdict'] = 'inconclusive';
         if (full.accuracy > 0) {
             const search = await smallestPassingPlan(opened, set, validationShape, scores, full, settings, {
@@ -207,10 +206,11 @@ export async function profileHeads(options: ProfileOptions): Promise<ProfileRun>
             });
             checks = search.checks;
             verdict = 'validated';
-            recommendedBudget = budgetForFullHeads(userShape, search.fullHeads, settings);
+            fullHeads = search.fullHeads;
+            recommendedBudget = budgetForFullHeads(userShape, fullHeads, settings);
             log(`recommended budget ${recommendedBudget}: the ${search.fullHeads} best of ${heads} heads full at ${asked} tokens`);
         } else {
-            notes.push('The full cache found no needle, so no plan could be judged: half the cache is kept.');
+            notes.push('The full cache found no needle, so no plan could be judged: half the heads are kept full.');
             log(notes.at(-1) ?? '');
         }
         const validationSeconds = (performance.now() - validationStarted) / 1000;
@@ -222,6 +222,7 @@ export async function profileHeads(options: ProfileOptions): Promise<ProfileRun>
             scores,
             source: 'profiler',
             method: options.method,
+            fullHeads,
             recommendedBudget,
             validation: {
                 verdict, contextTokens: length, prompts: set.prompts.length, filler: set.filler,

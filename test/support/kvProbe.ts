@@ -5,13 +5,14 @@
 // Two binaries cannot share a process, so tests compare builds through this script.
 import { spawn } from 'node:child_process';
 import type { ControlledEvaluateInputItem, Token } from 'node-llama-cpp';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HeadPlan } from '../../common/kv/policy.ts';
 import type { KvBuffer } from '../../common/kv/usage.ts';
-import { BUILD_ENV, buildSupportsHeadwise, cmakeOptionsFor, KvLogCollector, POLICY_ENV, writePolicyFile, type BuildChoice } from '../../engine/kv/native.ts';
+import { BUILD_ENV, buildSupportsHeadwise, cmakeOptionsFor, contextKvReport, contextPolicyOf, type BuildChoice } from '../../engine/kv/native.ts';
+import { parseBufferLine } from '../../engine/llamaLog.ts';
 
 const DOCUMENT = 'Copyright: 2004-2019 The Debian Project. This package is free software; you can redistribute it '
     + 'and/or modify it under the terms of the GNU General Public License as published by the Free Software Foundation. '
@@ -51,13 +52,26 @@ export interface ProbeRequest {
     timings?: boolean;
     /** Read the prompt without outputs, then its last token alone, as a one-token decode (a stored prompt continued). */
     lastTokenAlone?: boolean;
+    /**
+     * After generating: go back to the prompt's end, as a chat does to re-render its reply, then read these tokens
+     * (the reply's text and a follow-up question) and record the logits after the last one.
+     */
+    followUp?: number[];
+    /** After the prompt: take a checkpoint (a partial state: what a sliding-window model keeps) and save the whole state, and report both sizes. */
+    checkpoint?: boolean;
 }
 
 export interface ProbeResult {
+    /** The binary has the head-level cache. */
     headwise: boolean;
+    /** The context's cache is the head-level one (llama_kv_headwise_active); false for the stock cache. */
+    active: boolean;
+    /** Why not, in llama.cpp's words, when a plan was given and the cache is not head-level. */
+    reason: string | null;
+    /** The head-level cache's buffers, as the context reports them. */
     buffers: KvBuffer[];
-    stockBuffers: KvLogCollector['stockBuffers'];
-    unavailableFor: string | null;
+    /** The stock cache's buffers, from the stock binary's log (it has no other way to say). */
+    stockBuffers: { bufferType: string; bytes: number }[];
     contextSize: number;
     promptTokens: number[];
     generated: number[];
@@ -76,6 +90,10 @@ export interface ProbeResult {
     gpu: string | false;
     /** Every KV buffer llama.cpp logged, stock or head-level, with its buffer type. */
     bufferTypes: string[];
+    /** With followUp: the logits after its first and its last token, and the tokens evaluated for it (more than its own: the prompt was read again). */
+    followUp: { firstLogits: number[]; logits: number[]; evaluatedTokens: number } | null;
+    /** With checkpoint: a checkpoint's bytes, and the whole sequence state's. */
+    checkpoint: { checkpointBytes: number; stateBytes: number } | null;
 }
 
 const self = fileURLToPath(import.meta.url);
@@ -102,7 +120,7 @@ export function runProbe(request: ProbeRequest, env: Record<string, string> = {}
 
 async function main(request: ProbeRequest): Promise<ProbeResult> {
     const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
-    const collector = new KvLogCollector();
+    const stockBuffers: ProbeResult['stockBuffers'] = [];
     const refusals: string[] = [];
     const copyLines: number[] = [];
     let flashAttention = request.flashAttention ?? false;
@@ -115,7 +133,8 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         logLevel: LlamaLogLevel.info,
         logger: (level, message) => {
             for (const line of message.split('\n')) {
-                collector.take(line);
+                const stock = parseBufferLine(line);
+                if (stock?.kind === 'kv') stockBuffers.push({ bufferType: stock.bufferType, bytes: stock.bytes });
                 if (/refused/.test(line)) refusals.push(line);
                 const copies = /backend copies = +(\d+) bytes/.exec(line);
                 if (copies != null) copyLines.push(Number(copies[1]));
@@ -126,10 +145,7 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         },
     });
     const headwise = buildSupportsHeadwise(llama.systemInfo);
-    if (request.plan != null) {
-        if (!headwise) throw new Error('a plan needs the headwise build');
-        process.env[POLICY_ENV] = await writePolicyFile(request.plan);
-    }
+    if (request.plan != null && !headwise) throw new Error('a plan needs the headwise build');
     const model = await llama.loadModel({
         modelPath: request.model,
         gpuLayers: request.gpu ? (request.gpuLayers ?? 'max') : 0,
@@ -142,8 +158,9 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         threads: 1,
         performanceTracking: request.timings === true,
         ...(cacheType != null ? { experimentalKvCacheKeyType: cacheType, experimentalKvCacheValueType: cacheType } : {}),
+        ...(request.plan != null ? { experimentalKvHeadPolicy: contextPolicyOf(request.plan) } : {}),
     });
-    delete process.env[POLICY_ENV];
+    const report = headwise ? contextKvReport(context) : null;
     const sequence = context.getSequence();
     const promptTokens: Token[] = typeof request.prompt === 'string'
         ? model.tokenize(request.prompt, true)
@@ -162,10 +179,13 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
     };
     const input: ControlledEvaluateInputItem[] = promptTokens.map((t, i) => (i === promptTokens.length - 1 ? [t, next] : t));
     const prefillStarted = performance.now();
-    if (request.lastTokenAlone === true) await sequence.evaluateWithoutGeneratingNewTokens(promptTokens.slice(0, -1));
-    const first = await sequence.controlledEvaluate(request.lastTokenAlone === true ? input.slice(-1) : input);
+    // generate 0: the context alone (a model node-llama-cpp cannot evaluate, such as an encoder-decoder)
+    if (request.generate > 0) {
+        if (request.lastTokenAlone === true) await sequence.evaluateWithoutGeneratingNewTokens(promptTokens.slice(0, -1));
+        const first = await sequence.controlledEvaluate(request.lastTokenAlone === true ? input.slice(-1) : input);
+        record(first.at(-1));
+    }
     const prefillSeconds = (performance.now() - prefillStarted) / 1000;
-    record(first.at(-1));
     // printTimings logs the counters since the last print, then resets them
     const timings = async () => {
         await context.printTimings();
@@ -173,6 +193,13 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         return copyLines.at(-1) ?? 0;
     };
     const prefillCopies = request.timings ? await timings() : 0;
+    let checkpoint: ProbeResult['checkpoint'] = null;
+    if (request.checkpoint === true) {
+        await sequence.takeCheckpoint();
+        const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-state-')), 'sequence.bin');
+        await sequence.saveStateToFile(file);
+        checkpoint = { checkpointBytes: sequence.checkpointsMemoryUsage, stateBytes: (await stat(file)).size };
+    }
     if (request.saveRestore === true) {
         const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-state-')), 'sequence.bin');
         await sequence.saveStateToFile(file);
@@ -201,13 +228,30 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
             regenerated.push(token);
         }
     }
+    let followUp: ProbeResult['followUp'] = null;
+    if (request.followUp != null) {
+        // every token evaluated, input or (the last, whose logits are asked for) output
+        const used = () => sequence.tokenMeter.usedInputTokens + sequence.tokenMeter.usedOutputTokens;
+        const before = used();
+        await sequence.eraseContextTokenRanges([{ start: promptTokens.length, end: sequence.nextTokenIndex }]);
+        const tokens = request.followUp as Token[];
+        const out = await sequence.controlledEvaluate(tokens.map((t, i) => (i === 0 || i === tokens.length - 1 ? [t, { generateNext: { logits: true } }] : t)));
+        const row = (logits: Map<Token, number> | undefined) => {
+            if (logits == null) throw new Error('no logits after the follow-up');
+            const values = Array<number>(logits.size).fill(0);
+            for (const [token, value] of logits) values[token] = value;
+            return values;
+        };
+        followUp = { firstLogits: row(out[0]?.next.logits), logits: row(out.at(-1)?.next.logits), evaluatedTokens: used() - before };
+    }
     // log lines travel asynchronously; give the last ones a moment
     await new Promise((r) => setTimeout(r, 50));
     const result: ProbeResult = {
         headwise,
-        buffers: collector.buffers,
-        stockBuffers: collector.stockBuffers,
-        unavailableFor: collector.unavailableFor,
+        active: report?.headwise === true,
+        reason: report?.reason ?? null,
+        buffers: report?.headwise === true ? report.buffers : [],
+        stockBuffers,
         contextSize: context.contextSize,
         promptTokens: [...promptTokens],
         generated,
@@ -219,7 +263,9 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
         flashAttention,
         copyBytes: request.timings ? { prefill: prefillCopies, perDecodedToken: request.generate > 1 ? decodeCopies / (request.generate - 1) : 0 } : null,
         gpu: llama.gpu,
-        bufferTypes: [...collector.buffers.map((b) => b.bufferType), ...collector.stockBuffers.map((b) => b.bufferType)],
+        bufferTypes: [...(report?.headwise === true ? report.buffers : []).map((b) => b.bufferType), ...stockBuffers.map((b) => b.bufferType)],
+        followUp,
+        checkpoint,
     };
     await context.dispose();
     await model.dispose();

@@ -1,7 +1,9 @@
 // An independent forward pass in TypeScript for the llama family (llama, qwen2 with its q/k/v
-// biases, qwen3 with its per-head q/k norms and NEOX rope), straight from a GGUF's F32/F16
-// weights: the reference the head-level KV cache is checked against. It knows nothing of
-// llama.cpp's cache cells; which earlier positions a head attends is a plain predicate.
+// biases, qwen3 with its per-head q/k norms and NEOX rope) and Gemma 3 (scaled embeddings,
+// sandwich norms, GELU, and window layers that attend only their last n_swa positions),
+// straight from a GGUF's F32/F16 weights: the reference the head-level KV cache is checked
+// against. It knows nothing of llama.cpp's cache cells; which earlier positions a head attends
+// is a plain predicate.
 import { readFile } from 'node:fs/promises';
 
 type Scalar = number | bigint | string | boolean;
@@ -115,14 +117,21 @@ export class LlamaReference {
     readonly nVocab: number;
     #eps: number;
     #ropeBase: number;
+    /** The rope base of the window layers (Gemma 3: rope.freq_base_swa, else llama.cpp's 10,000). */
+    #ropeBaseWindow: number;
     #nRot: number;
-    /** llama.cpp's rope for the architecture: llama rotates adjacent pairs, qwen2/3 (NEOX) the two halves. */
+    /** llama.cpp's rope for the architecture: llama rotates adjacent pairs, qwen2/3 and Gemma (NEOX) the two halves. */
     #neox: boolean;
+    /** Gemma 3: embeddings scaled by sqrt(n_embd), norms after attention and FFN, GELU. */
+    #gemma: boolean;
+    /** The window of the model's window layers (0: none), and which layers those are. */
+    readonly slidingWindow: number;
+    readonly windowLayers: readonly boolean[];
     #t: Map<string, Tensor>;
 
     private constructor(meta: Map<string, Scalar>, tensors: Map<string, Tensor>) {
         const arch = String(meta.get('general.architecture'));
-        if (!['llama', 'qwen2', 'qwen3'].includes(arch)) throw new Error(`the reference implements llama, qwen2 and qwen3, not ${arch}`);
+        if (!['llama', 'qwen2', 'qwen3', 'gemma3'].includes(arch)) throw new Error(`the reference implements llama, qwen2, qwen3 and gemma3, not ${arch}`);
         const num = (key: string, fallback?: number) => {
             const value = meta.get(`${arch}.${key}`);
             if (value == null && fallback == null) throw new Error(`missing ${arch}.${key}`);
@@ -135,8 +144,14 @@ export class LlamaReference {
         this.headDim = num('attention.key_length', this.nEmbd / this.nHead);
         this.#eps = num('attention.layer_norm_rms_epsilon');
         this.#ropeBase = num('rope.freq_base', 10000);
+        this.#ropeBaseWindow = num('rope.freq_base_swa', 10000);
         this.#nRot = num('rope.dimension_count', this.headDim);
         this.#neox = arch !== 'llama';
+        this.#gemma = arch === 'gemma3';
+        // Gemma 3: every layer but the last of each period attends through the window (llama_hparams::set_swa_pattern)
+        this.slidingWindow = this.#gemma ? num('attention.sliding_window', 0) : 0;
+        const period = this.#gemma ? num('attention.sliding_window_pattern', 6) : 0;
+        this.windowLayers = Array.from({ length: this.nLayer }, (_, il) => this.slidingWindow > 0 && (period === 0 || il % period < period - 1));
         this.#t = tensors;
         this.nVocab = this.#w('token_embd.weight').dims[1] ?? 0;
     }
@@ -182,6 +197,11 @@ export class LlamaReference {
         return out;
     }
 
+    /** The same norm over the whole vector, when the model has that weight (Gemma's post-attention and post-FFN norms). */
+    #optionalNorm(x: Float64Array, weight: string): Float64Array {
+        return this.#t.has(weight) ? this.#rmsNorm(x, weight) : x;
+    }
+
     /** y += b, when the model has that bias (qwen2's q/k/v biases). */
     #bias(y: Float64Array, name: string): Float64Array {
         const bias = this.#t.get(name)?.data;
@@ -189,12 +209,12 @@ export class LlamaReference {
     }
 
     /** llama.cpp's RoPE, frequency base^(-i/n_rot): "normal" rotates adjacent pairs, NEOX pairs i and i + n_rot/2. */
-    #rope(x: Float64Array, heads: number, pos: number): void {
+    #rope(x: Float64Array, heads: number, pos: number, freqBase: number): void {
         const half = this.#nRot / 2;
         for (let h = 0; h < heads; h++) {
             const base = h * this.headDim;
             for (let i = 0; i < this.#nRot; i += 2) {
-                const theta = pos * this.#ropeBase ** (-i / this.#nRot);
+                const theta = pos * freqBase ** (-i / this.#nRot);
                 const c = Math.cos(theta);
                 const s = Math.sin(theta);
                 const a = this.#neox ? base + i / 2 : base + i;
@@ -221,8 +241,9 @@ export class LlamaReference {
         const output = this.#t.has('output.weight') ? 'output.weight' : 'token_embd.weight';
         const result = new Map<number, Float64Array>();
         const scale = 1 / Math.sqrt(headDim);
+        const embedScale = this.#gemma ? Math.sqrt(nEmbd) : 1;
         for (const [t, token] of tokens.entries()) {
-            let x = Float64Array.from(embd.subarray(token * nEmbd, (token + 1) * nEmbd));
+            let x = Float64Array.from(embd.subarray(token * nEmbd, (token + 1) * nEmbd), (v) => v * embedScale);
             for (let l = 0; l < nLayer; l++) {
                 const layerKeys = keys[l] ?? [];
                 const layerValues = values[l] ?? [];
@@ -230,8 +251,9 @@ export class LlamaReference {
                 const q = this.#headNorm(this.#bias(this.#matvec(`blk.${l}.attn_q.weight`, h), `blk.${l}.attn_q.bias`), nHead, `blk.${l}.attn_q_norm.weight`);
                 const k = this.#headNorm(this.#bias(this.#matvec(`blk.${l}.attn_k.weight`, h), `blk.${l}.attn_k.bias`), nHeadKv, `blk.${l}.attn_k_norm.weight`);
                 const v = this.#bias(this.#matvec(`blk.${l}.attn_v.weight`, h), `blk.${l}.attn_v.bias`);
-                this.#rope(q, nHead, t);
-                this.#rope(k, nHeadKv, t);
+                const freqBase = this.windowLayers[l] === true ? this.#ropeBaseWindow : this.#ropeBase;
+                this.#rope(q, nHead, t, freqBase);
+                this.#rope(k, nHeadKv, t, freqBase);
                 layerKeys.push(k);
                 layerValues.push(v);
                 const attn = new Float64Array(nHead * headDim);
@@ -243,6 +265,7 @@ export class LlamaReference {
                     const scores: number[] = [];
                     for (const [p, key] of layerKeys.entries()) {
                         if (!visible(l, kvHead, p, t)) continue;
+                        if (this.windowLayers[l] === true && t - p >= this.slidingWindow) continue; // the model's own window
                         let dot = 0;
                         for (let d = 0; d < headDim; d++) dot += (q[qo + d] ?? 0) * (key[ko + d] ?? 0);
                         seen.push(p);
@@ -257,13 +280,17 @@ export class LlamaReference {
                         for (let d = 0; d < headDim; d++) attn[qo + d] = (attn[qo + d] ?? 0) + w * (value[ko + d] ?? 0);
                     });
                 }
-                const o = this.#matvec(`blk.${l}.attn_output.weight`, attn);
+                const o = this.#optionalNorm(this.#matvec(`blk.${l}.attn_output.weight`, attn), `blk.${l}.post_attention_norm.weight`);
                 x = x.map((value, i) => value + (o[i] ?? 0));
                 const f = this.#rmsNorm(x, `blk.${l}.ffn_norm.weight`);
                 const gate = this.#matvec(`blk.${l}.ffn_gate.weight`, f);
                 const up = this.#matvec(`blk.${l}.ffn_up.weight`, f);
-                const act = gate.map((g, i) => (g / (1 + Math.exp(-g))) * (up[i] ?? 0));
-                const down = this.#matvec(`blk.${l}.ffn_down.weight`, act);
+                // SiLU for the llama family; Gemma's GELU as ggml computes it (the tanh approximation)
+                const activation = this.#gemma
+                    ? (g: number) => 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g ** 3)))
+                    : (g: number) => g / (1 + Math.exp(-g));
+                const act = gate.map((g, i) => activation(g) * (up[i] ?? 0));
+                const down = this.#optionalNorm(this.#matvec(`blk.${l}.ffn_down.weight`, act), `blk.${l}.post_ffw_norm.weight`);
                 x = x.map((value, i) => value + (down[i] ?? 0));
             }
             if (logitsAt == null || logitsAt.has(t)) {

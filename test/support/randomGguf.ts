@@ -89,7 +89,7 @@ const f32 = (key: string, value: number) => {
 const str = (key: string, value: string) => entry(key, T.STRING, encodeString(value));
 
 /** The architectures the writer knows, by their GGUF `general.architecture` name. */
-export const ARCHITECTURES = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'mistral3', 'phi3', 'gemma2', 'gemma3', 'granite'] as const;
+export const ARCHITECTURES = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'mistral3', 'phi3', 'gemma2', 'gemma3', 'granite', 'mpt', 't5'] as const;
 export type Architecture = typeof ARCHITECTURES[number];
 
 /** The vocab-only GGUFs of llama.cpp's models/ folder that the writer uses. */
@@ -129,6 +129,12 @@ interface ArchitectureTraits {
     temperatureScale?: boolean;
     /** Granite's logits are divided by this (logit_scale, a required key). */
     logitScale?: number;
+    /** LayerNorm (attention.layer_norm_epsilon) instead of RMSNorm, no rope, and a plain FFN without a gate (MPT). */
+    layerNormNoRope?: boolean;
+    /** ALiBi position biases (attention.max_alibi_bias): a head's slope comes from its index. */
+    alibiBias?: number;
+    /** An encoder-decoder (T5): enc.blk / dec.blk tensors and a relative position bias added to KQ (kq_b). */
+    encoderDecoder?: { relativeBuckets: number };
 }
 
 const TRAITS: Record<Architecture, ArchitectureTraits> = {
@@ -157,6 +163,10 @@ const TRAITS: Record<Architecture, ArchitectureTraits> = {
     },
     // IBM Granite 3 (ibm-granite/granite-3.1-8b-instruct config.json: logits_scaling 16): llama's tensors.
     granite: { vocab: 'llama-bpe', ropeFreqBase: 10000, rmsEps: 1e-5, logitScale: 16 },
+    // Architectures the head-level cache refuses, for the tests that it says why: MPT (mosaicml/mpt-7b:
+    // ALiBi with max bias 8, layer_norm_epsilon 1e-5) and T5 (google/flan-t5-base: 32 relative buckets).
+    mpt: { vocab: 'llama-bpe', ropeFreqBase: 10000, rmsEps: 1e-5, fusedQkv: true, tiedEmbeddings: true, layerNormNoRope: true, alibiBias: 8 },
+    t5: { vocab: 'llama-spm', ropeFreqBase: 10000, rmsEps: 1e-6, tiedEmbeddings: true, encoderDecoder: { relativeBuckets: 32 } },
 };
 
 /** The default tokenizer of an architecture (see TRAITS). */
@@ -272,6 +282,25 @@ function tensorSpecs(options: RandomGgufOptions, nVocab: number, weightType: num
     const vector = (name: string, length: number): TensorSpec => ({ name, dims: [length], type: GGML_F32, fill: w });
     const norm = (name: string, length: number): TensorSpec => ({ name, dims: [length], type: GGML_F32, fill: 'one' });
 
+    if (traits.encoderDecoder != null) {
+        // T5: an encoder and a decoder stack; the first layer of each holds the relative position bias
+        const buckets = traits.encoderDecoder.relativeBuckets;
+        const stack = (prefix: 'enc' | 'dec') => Array.from({ length: nLayer }, (_, i) => {
+            const blk = `${prefix}.blk.${i}`;
+            const attention = (kind: 'attn' | 'cross_attn') => [
+                norm(`${blk}.${kind}_norm.weight`, nEmbd),
+                ...(i === 0 ? [weight(`${blk}.${kind}_rel_b.weight`, [nHead, buckets])] : []),
+                weight(`${blk}.${kind}_q.weight`, [nEmbd, nQ]), weight(`${blk}.${kind}_k.weight`, [nEmbd, nKv]),
+                weight(`${blk}.${kind}_v.weight`, [nEmbd, nKv]), weight(`${blk}.${kind}_o.weight`, [nKv, nEmbd]),
+            ];
+            return [
+                ...attention('attn'),
+                ...(prefix === 'dec' ? attention('cross_attn') : []),
+                norm(`${blk}.ffn_norm.weight`, nEmbd), weight(`${blk}.ffn_up.weight`, [nEmbd, nFf]), weight(`${blk}.ffn_down.weight`, [nFf, nEmbd]),
+            ];
+        }).flat();
+        return [weight('token_embd.weight', [nEmbd, nVocab]), norm('enc.output_norm.weight', nEmbd), norm('dec.output_norm.weight', nEmbd), ...stack('enc'), ...stack('dec')];
+    }
     const tensors: TensorSpec[] = [weight('token_embd.weight', [nEmbd, nVocab]), norm('output_norm.weight', nEmbd)];
     if (!traits.tiedEmbeddings) tensors.push(weight('output.weight', [nEmbd, nVocab]));
     for (let i = 0; i < nLayer; i++) {
@@ -297,6 +326,8 @@ function tensorSpecs(options: RandomGgufOptions, nVocab: number, weightType: num
                 weight(`${blk}.ffn_up_exps.weight`, [nEmbd, nFfExp, count]),
                 weight(`${blk}.ffn_down_exps.weight`, [nFfExp, nEmbd, count]),
             );
+        } else if (traits.layerNormNoRope) {
+            tensors.push(weight(`${blk}.ffn_up.weight`, [nEmbd, nFf]), weight(`${blk}.ffn_down.weight`, [nFf, nEmbd]));
         } else if (traits.fusedGateUp) {
             tensors.push(weight(`${blk}.ffn_up.weight`, [nEmbd, 2 * nFf]), weight(`${blk}.ffn_down.weight`, [nFf, nEmbd]));
         } else {
@@ -328,11 +359,19 @@ function hparamEntries(options: RandomGgufOptions): Buffer[] {
     if (headDim * options.nHead !== options.nEmbd) {
         entries.push(u32(`${arch}.attention.key_length`, headDim), u32(`${arch}.attention.value_length`, headDim));
     }
-    entries.push(
-        u32(`${arch}.rope.dimension_count`, headDim),
-        f32(`${arch}.rope.freq_base`, options.ropeFreqBase ?? traits.ropeFreqBase),
-        f32(`${arch}.attention.layer_norm_rms_epsilon`, traits.rmsEps),
-    );
+    if (traits.layerNormNoRope) {
+        entries.push(f32(`${arch}.attention.layer_norm_epsilon`, traits.rmsEps));
+    } else {
+        entries.push(
+            u32(`${arch}.rope.dimension_count`, headDim),
+            f32(`${arch}.rope.freq_base`, options.ropeFreqBase ?? traits.ropeFreqBase),
+            f32(`${arch}.attention.layer_norm_rms_epsilon`, traits.rmsEps),
+        );
+    }
+    if (traits.alibiBias != null) entries.push(f32(`${arch}.attention.max_alibi_bias`, traits.alibiBias));
+    if (traits.encoderDecoder != null) {
+        entries.push(u32(`${arch}.attention.relative_buckets_count`, traits.encoderDecoder.relativeBuckets), u32(`${arch}.decoder_start_token_id`, 0));
+    }
     if (options.experts != null) {
         entries.push(
             u32(`${arch}.expert_count`, options.experts.count),

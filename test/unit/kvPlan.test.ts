@@ -4,18 +4,19 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { KvShape } from '../../common/modelShape.ts';
 import {
-    budgetFor, budgetForFullHeads, describeProfile, fallbackScores, fullHeadsForBudget, HeadProfile, kvBytes, KvOptions, planForBudget, planFromProfile,
-    planWithFullHeads, profileFits, rankHeads, streamingCells, type FoundProfile, type HeadPlan, type ResolvedKv,
+    budgetForFullHeads, describeProfile, fallbackScores, fullHeadsForBudget, HeadProfile, kvBytes, KvOptions, planForBudget, planFromProfile,
+    planWithFullHeads, profileFits, profileFullHeads, rankHeads, streamingCells, streamingCellPaddingFor, type FoundProfile, type HeadPlan, type ResolvedKv,
 } from '../../common/kv/policy.ts';
 
 // organism.gguf's cache at 2,048 tokens: 4 layers × 4 KV heads, 64 bytes a head a token.
 const SHAPE: KvShape = { layers: 4, kvHeads: 4, bytesPerHeadToken: 64, contextCells: 2048, ubatch: 128 };
-const organismProfile = (recommendedBudget = 0.25): FoundProfile => ({
+const organismProfile = (recommendedBudget = 0.25, extra: Partial<HeadProfile> = {}): FoundProfile => ({
     path: '/profiles/organism.json',
     origin: 'stored',
     profile: HeadProfile.parse({
         modelSha256: 'a'.repeat(64), layers: 4, kvHeads: 4, source: 'profiler', recommendedBudget, createdAt: '2026-11-01T00:00:00Z',
         scores: [[0, 0, 0, 0], [0.06, 0, 0, 0], [0, 0.2, 0, 0], [0.06, 16, 0, 0.06]],
+        ...extra,
     }),
 });
 const fullHeads = (plan: HeadPlan) => plan.policy.flatMap((row, layer) => row.flatMap((p, head) => (p === 'full' ? [`${layer}:${head}`] : [])));
@@ -25,6 +26,13 @@ describe('the KV formula', () => {
         assert.equal(streamingCells(SHAPE, 4, 128), 288);
         assert.equal(streamingCells(SHAPE, 0, 1), 160);
         assert.equal(streamingCells({ ...SHAPE, contextCells: 256 }, 4, 128), 256);
+    });
+
+    test('on CUDA the streaming cells are padded to 256, so its vector and grouped-query flash-attention kernels run on them', () => {
+        assert.equal(streamingCellPaddingFor('cuda'), 256);
+        assert.equal(streamingCellPaddingFor('cuda', 0), 32, 'no layer on the GPU: the cache is the CPU\'s');
+        assert.deepEqual(['vulkan', 'metal', 'cpu'].map((b) => streamingCellPaddingFor(b as 'cpu')), [32, 32, 32]);
+        assert.equal(streamingCells({ ...SHAPE, streamingCellPadding: 256 }, 4, 128), 512, '261 cells padded to 256');
     });
 
     test('the stock cache is every head full, with the compute', () => {
@@ -71,16 +79,42 @@ describe('plan from profile', () => {
     test('budget: the given fraction on the profile\'s best heads; the plan says where its scores came from', () => {
         const resolved = planned(planFromProfile(kv({ mode: 'budget', budget: 0.25 }), SHAPE, 'cpu', organismProfile()));
         assert.deepEqual(fullHeads(resolved.plan), ['2:1', '3:1']);
-        assert.equal(resolved.budget, 0.25);
+        // what the plan really spends: 2 full heads and 14 of 288 cells, of 16 × 2,048
+        assert.equal(resolved.budget, (2 * 2048 + 14 * 288) / (16 * 2048));
         assert.equal(resolved.mode, 'budget');
         assert.deepEqual(resolved.profile, { source: 'profiler', path: '/profiles/organism.json', origin: 'stored', description: 'Measured on this machine (attention scores)' });
         assert.equal(resolved.scores?.[3]?.[1], 16);
     });
 
-    test('auto: the profile\'s recommended budget; without a profile the full cache (no plan)', () => {
-        assert.equal(planned(planFromProfile(kv({ mode: 'auto' }), SHAPE, 'cpu', organismProfile(0.5))).budget, 0.5);
+    test('auto keeps the profile\'s full heads at every context length, and the bytes follow; without a profile the full cache', () => {
+        // profiled at 4,096 tokens: "budget 0.129, the 1 best of 16 heads full"
+        const profiled = organismProfile(0.129, { fullHeads: 1 });
+        for (const contextCells of [512, 1024, 2048, 4096, 32768]) {
+            const resolved = planned(planFromProfile(kv({ mode: 'auto' }), { ...SHAPE, contextCells }, 'cpu', profiled));
+            assert.deepEqual(fullHeads(resolved.plan), ['3:1'], `${contextCells} tokens`);
+        }
+        const short = planned(planFromProfile(kv({ mode: 'auto' }), { ...SHAPE, contextCells: 1024 }, 'cpu', profiled));
+        assert.equal(short.budget, (1024 + 15 * 288) / (16 * 1024), 'the bytes of one full head and 15 streaming ones at 1,024 tokens');
         assert.equal(planFromProfile(kv({ mode: 'auto' }), SHAPE, 'cpu', null), null);
-        assert.equal(budgetFor({ mode: 'auto' }, null), null);
+    });
+
+    test('profiles stored before the count: the smallest validated plan, DuoAttention\'s share of the heads, else the budget', () => {
+        const checks = [{ fullHeads: 4, budget: 0.3, accuracy: 1, passed: true }, { fullHeads: 1, budget: 0.13, accuracy: 0.9, passed: true }, { fullHeads: 0, budget: 0.1, accuracy: 0, passed: false }];
+        const validation = { verdict: 'validated' as const, contextTokens: 4096, prompts: 8, filler: 'f', fullAccuracy: 1, checks, note: null };
+        assert.equal(profileFullHeads(organismProfile(0.129, { validation }).profile), 1);
+        assert.equal(profileFullHeads(organismProfile(0.5, { source: 'duo-attention' }).profile), 8, 'half of 16 heads');
+        assert.equal(profileFullHeads(organismProfile(0.25).profile), null);
+        const legacy = planned(planFromProfile(kv({ mode: 'auto' }), SHAPE, 'cpu', organismProfile(0.25)));
+        assert.deepEqual(fullHeads(legacy.plan), ['2:1', '3:1'], 'an unvalidated old profile keeps its budget\'s heads');
+    });
+
+    test('a budget that keeps no head full at this context is refused with the smallest that keeps one', () => {
+        // at 1,024 tokens a streaming head is 288 of 1,024 cells: 28 % before any head is full
+        const short = { ...SHAPE, contextCells: 1024 };
+        assert.throws(() => planFromProfile(kv({ mode: 'budget', budget: 0.25 }), short, 'cpu', organismProfile()),
+            (error: Error & { field?: string }) => /A budget of 0\.25 keeps no head full at 1,024 tokens/.test(error.message)
+                && /smallest budget that keeps one head full is 0\.327/.test(error.message) && error.field === 'kv');
+        assert.deepEqual(fullHeads(planned(planFromProfile(kv({ mode: 'budget', budget: 0.327 }), short, 'cpu', organismProfile())).plan), ['3:1']);
     });
 
     test('a budget without a profile keeps the later layers full (the fallback order)', () => {
@@ -124,10 +158,8 @@ describe('plan from profile', () => {
         assert.equal(describeProfile({ profile: duo, path: 'x', origin: 'shipped' }), 'DuoAttention\'s pattern for meta-llama/Meta-Llama-3.1-8B-Instruct, shipped with Headroom');
     });
 
-    test('the budget each mode spends', () => {
-        assert.equal(budgetFor({ mode: 'off' }, null), null);
-        assert.equal(budgetFor({ mode: 'budget', budget: 0.3 }, organismProfile().profile), 0.3);
-        assert.equal(budgetFor({ mode: 'auto' }, organismProfile(0.375).profile), 0.375);
+    test('off plans nothing; a budget needs its fraction', () => {
+        assert.equal(planFromProfile(kv({ mode: 'off' }), SHAPE, 'cpu', organismProfile()), null);
         assert.deepEqual(KvOptions.safeParse({ mode: 'budget' }).error?.issues.map((i) => [i.path.join('.'), i.message]), [['budget', 'KV mode "budget" needs a budget between 0 and 1.']]);
     });
 

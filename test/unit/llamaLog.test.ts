@@ -1,9 +1,9 @@
-// What llama.cpp says it allocated, read from its log: the buffers behind the planner's "actual"
-// numbers and the head-level cache's account of itself.
+// What llama.cpp says it allocated, read from its log (the buffers behind the planner's "actual"
+// numbers), and the head-level cache's seam: the plan as a context option and as a tool's policy file.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BufferLog, parseBufferLine } from '../../engine/llamaLog.ts';
-import { buildSupportsHeadwise, formatPolicyFile, KvLogCollector, parseKvBufferLine } from '../../engine/kv/native.ts';
+import { buildSupportsHeadwise, contextPolicyOf, formatPolicyFile } from '../../engine/kv/native.ts';
 import { kvHeadShares } from '../../engine/profiler/attentionScores.ts';
 
 describe('llama.cpp buffer log', () => {
@@ -22,36 +22,20 @@ describe('llama.cpp buffer log', () => {
     });
 });
 
-describe('the head-level cache\'s log lines', () => {
-    test('its buffers, the stock cache\'s, and an architecture it refused', () => {
-        assert.deepEqual(parseKvBufferLine('llama_kv_cache_headwise: buffer kind=streaming buft=CUDA0 host=0 bytes=294912 cells=288'),
-            { kind: 'streaming', bufferType: 'CUDA0', device: 'gpu', bytes: 294912, cells: 288 });
-        const log = new KvLogCollector();
-        for (const line of [
-            'llama_kv_cache_headwise: buffer kind=full buft=CUDA_Host host=1 bytes=262144 cells=2048',
-            'llama_kv_cache:        CPU KV buffer size =     1.00 MiB',
-            'llama_kv_cache_headwise: buffer kind=window buft=Vulkan0 host=0 bytes=131072 cells=1280',
-            'llama_kv_cache_headwise: unavailable for architecture gpt-oss (learned attention sinks); using the standard KV cache',
-            'llama_context: n_ctx = 2048',
-            'llama_kv_cache_headwise: probe layer=3 queries=7 mass=0.0899704,5.79049,1e-05',
-        ]) log.take(line);
-        assert.deepEqual(log.buffers, [
-            { kind: 'full', bufferType: 'CUDA_Host', device: 'cpu', bytes: 262144, cells: 2048 },
-            { kind: 'window', bufferType: 'Vulkan0', device: 'gpu', bytes: 131072, cells: 1280 },
-        ], 'pinned host memory is CPU RAM; the model\'s window layers have buffers of their own');
-        assert.deepEqual(log.stockBuffers, [{ bufferType: 'CPU', device: 'cpu', bytes: 1 << 20 }]);
-        assert.equal(log.unavailableFor, 'gpt-oss');
-        assert.equal(log.unavailableBecause, 'learned attention sinks');
-        assert.deepEqual(log.probe, [{ layer: 3, queries: 7, mass: [0.0899704, 5.79049, 1e-5] }]);
+describe('the head-level cache\'s seam', () => {
+    test('a plan is node-llama-cpp\'s context option: one llama_kv_head_policy per (layer, KV head), layer-major', () => {
+        const policy = contextPolicyOf({ policy: [['full', 'streaming'], ['window', 'window']], sinks: 4, window: 128, fullPlacement: 'cpu' });
+        assert.deepEqual([...policy.heads], [0, 1, 2, 2]);
+        assert.deepEqual({ ...policy, heads: undefined }, { heads: undefined, sinks: 4, window: 128, fullOffload: false });
+        assert.deepEqual(contextPolicyOf({ policy: [['full', 'full']], sinks: 0, window: 1, fullPlacement: 'gpu' }, { p0: 120, p1: 140, q0: 900 }).probe,
+            { keysStart: 120, keysEnd: 140, queriesStart: 900 }, 'the attention probe: the needle\'s keys and the first counted query');
     });
 
-    test('our build says so in its system info; the policy file is what the native cache parses', () => {
+    test('our build says so in its system info; the policy file is what llama.cpp\'s tools take (--kv-head-policy)', () => {
         assert.equal(buildSupportsHeadwise('CPU : SSE3 = 1 | HEADWISE_KV = 1 | OPENMP = 1'), true);
         assert.equal(buildSupportsHeadwise('CPU : SSE3 = 1 | OPENMP = 1'), false);
         assert.equal(formatPolicyFile({ policy: [['full', 'streaming'], ['window', 'window']], sinks: 4, window: 128, fullPlacement: 'cpu' }),
             '# Headroom head-level KV policy: F = full head, S = streaming head (sinks + window), W = the model\'s window layer\nsinks 4\nwindow 128\nfull_placement cpu\nlayer 0 F S\nlayer 1 W W\n');
-        assert.match(formatPolicyFile({ policy: [['full', 'full']], sinks: 0, window: 1, fullPlacement: 'gpu' }, { p0: 120, p1: 140, q0: 900 }),
-            /\nfull_placement gpu\nprobe 120 140 900\nlayer 0 F F\n$/, 'the attention probe: the needle\'s keys and the first counted query');
     });
 
     test('a KV head\'s retrieval score is its query group\'s mean share of attention per counted query', () => {

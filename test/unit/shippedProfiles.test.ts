@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { KvOptions, planFromProfile } from '../../common/kv/policy.ts';
 import { readAssetText } from '../../engine/assetText.ts';
 import { parseDuoTsv } from '../../engine/profiler/duoAttention.ts';
 import { matchShippedPattern, modelNamesOf, patternUrl, shippedManifest, shippedProfileFor } from '../../engine/kv/shippedProfiles.ts';
@@ -59,5 +60,22 @@ describe('shipped head profiles', () => {
         assert.deepEqual([found.profile.source, found.profile.pattern, found.profile.recommendedBudget], ['duo-attention', 'meta-llama/Meta-Llama-3.1-8B-Instruct', 0.5]);
         assert.equal(found.profile.scores.length, 32);
         assert.equal(found.profile.scores.flat().filter((g) => g > 0).length > 0, true);
+        assert.equal(found.profile.fullHeads, 128, 'DuoAttention\'s gated set: the top half of 256 heads by gate');
+    });
+
+    test('auto keeps the same full heads of a shipped pattern at 4K and at 32K tokens, and the bytes follow', () => {
+        const found = shippedProfileFor('a'.repeat(64), { name: 'Meta Llama 3.1 8B Instruct' }, LLAMA_31);
+        assert.ok(found != null);
+        const at = (contextCells: number) => {
+            const shape = { layers: 32, kvHeads: 8, bytesPerHeadToken: 512, contextCells, ubatch: 128 };
+            const resolved = planFromProfile(KvOptions.parse({ mode: 'auto' }), shape, 'gpu', found);
+            assert.ok(resolved != null);
+            return { full: resolved.plan.policy.flatMap((row, layer) => row.flatMap((p, head) => (p === 'full' ? [`${layer}:${head}`] : []))), budget: resolved.budget };
+        };
+        const short = at(4096);
+        const long = at(32768);
+        assert.equal(short.full.length, 128);
+        assert.deepEqual(short.full, long.full, 'the gated set at both lengths');
+        assert.ok(short.budget > long.budget, `a streaming head is a larger share of a short cache (${short.budget} > ${long.budget})`);
     });
 });

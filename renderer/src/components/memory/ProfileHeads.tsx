@@ -61,7 +61,8 @@ export function ProfileHeads({ model, variant }: { model: ModelInfo; variant: 'o
                 <div className="profile-result" data-testid="profile-result">
                     <p className="muted">
                         {result.reused ? 'Profile already stored' : 'Profile saved'}: top heads {result.topHeads.slice(0, 3).map((h) => `L${h.layer}·H${h.head} (${h.score.toFixed(2)})`).join(', ')};
-                        {' '}recommended budget {Math.round(result.recommendedBudget * 100)}% of the cache
+                        {' '}keeps the {result.fullHeads} best of {result.totalHeads} heads full at any context length
+                        {validation != null ? ` (${Math.round(result.recommendedBudget * 100)}% of the cache at ${validation.contextTokens.toLocaleString('en-US')} tokens)` : ''}
                         {validation?.verdict === 'validated'
                             ? `, checked on held-out prompts at ${validation.contextTokens.toLocaleString('en-US')} tokens (full cache ${Math.round(validation.fullAccuracy * 100)}%).`
                             : ' (not validated: the full cache found no needle).'}
