@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { EngineStatus, EventEnvelope, Method, Params, Result } from '../common/contract.ts';
 import { fromRpcError, HeadroomError, noModelLoaded } from '../common/errors.ts';
+import { MODEL_HASHES_ENV, MODEL_HASHES_FILE } from '../common/models.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { ChatService } from './chats.ts';
 import { HeadroomDatabase } from './database.ts';
@@ -49,7 +50,9 @@ export interface Backend {
 export const DATABASE_FILE = 'headroom.sqlite';
 
 /** Throws (with a sentence) when another Headroom holds the data folder or the database cannot be opened. */
-export function createBackend({ spawnHost, pickModelFile, dataDir, spawnExtractor = () => spawnWorkerThreadExtractor(), engineTimeouts, jobIdleMs, models: modelOptions }: BackendOptions): Backend {
+export function createBackend({ spawnHost: spawnAnyHost, pickModelFile, dataDir, spawnExtractor = () => spawnWorkerThreadExtractor(), engineTimeouts, jobIdleMs, models: modelOptions }: BackendOptions): Backend {
+    // Every engine host keeps model files' sha256 in this data folder: read once per file version, not per host.
+    const spawnHost: SpawnHost = (env) => spawnAnyHost({ [MODEL_HASHES_ENV]: path.join(dataDir, MODEL_HASHES_FILE), ...env });
     const listeners = new Set<(event: EventEnvelope) => void>();
     const emit = (event: EventEnvelope) => {
         for (const listener of listeners) listener(event);

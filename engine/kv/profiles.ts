@@ -2,15 +2,17 @@
 // one JSON per model file, named by the file's sha256, in the app's profile folder
 // (HEADROOM_PROFILE_DIR overrides it); Headroom ships DuoAttention's for some popular models
 // (shippedProfiles.ts). A load, a plan and the benchmarks find them the same way.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { HeadroomError, noModelFile } from '../../common/errors.ts';
+import { HeadroomError } from '../../common/errors.ts';
 import { HeadProfile, profileFits, type FoundProfile } from '../../common/kv/policy.ts';
 import { attentionFromMetadata, type KvShape } from '../../common/modelShape.ts';
+import { modelSha256 } from '../modelHash.ts';
 import { shippedProfileFor } from './shippedProfiles.ts';
+
+// A model file's sha256 is read once per file version and kept on disk (engine/modelHash.ts).
+export { modelSha256, sha256OfFile } from '../modelHash.ts';
 
 /** Electron's userData folder for Headroom, without needing Electron. */
 function appDataDir(): string {
@@ -25,16 +27,6 @@ export function profileDir(): string {
 
 export function profilePathFor(sha256: string): string {
     return path.join(profileDir(), `${sha256}.json`);
-}
-
-export async function sha256OfFile(filePath: string): Promise<string> {
-    const hash = createHash('sha256');
-    try {
-        for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
-    } catch {
-        throw noModelFile(filePath);
-    }
-    return hash.digest('hex');
 }
 
 /** The profile in a file; null when there is no such file, refused when it is not a profile. */
@@ -62,24 +54,6 @@ export async function writeProfile(profile: HeadProfile, filePath: string): Prom
     const temporary = `${filePath}.${process.pid}.tmp`;
     await writeFile(temporary, `${JSON.stringify(HeadProfile.parse(profile), null, 2)}\n`);
     await rename(temporary, filePath);
-}
-
-// Hashing a multi-GB model takes seconds: remembered per file while its size and mtime hold.
-const hashes = new Map<string, { size: number; mtimeMs: number; sha256: Promise<string> }>();
-
-/** sha256 of a model file, hashed once per process unless the file changes. */
-export async function modelSha256(filePath: string): Promise<string> {
-    const key = path.resolve(filePath);
-    const info = await stat(key).catch(() => null);
-    if (info == null) throw noModelFile(filePath);
-    // Only a regular file has an end: /dev/zero would be hashed for ever.
-    if (!info.isFile()) throw new HeadroomError('BAD_REQUEST', `${path.basename(filePath)} is not a regular file, so it is not a model file.`);
-    const known = hashes.get(key);
-    if (known != null && known.size === info.size && known.mtimeMs === info.mtimeMs) return known.sha256;
-    const sha256 = sha256OfFile(key);
-    hashes.set(key, { size: info.size, mtimeMs: info.mtimeMs, sha256 });
-    sha256.catch(() => hashes.delete(key));
-    return sha256;
 }
 
 /** The profile the profiler stored for this model file, or null when there is none (or it is unreadable). */

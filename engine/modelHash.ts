@@ -1,0 +1,116 @@
+// A model file's sha256: what head profiles are stored by and what a KV snapshot's model key
+// holds. Hashing a multi-GB model reads all of it (seconds to minutes), so each hash is kept on
+// disk by the file's path, size and modification time: a load, or a new engine host, reads the
+// file again only when it changed. The cache is a small JSON file in the app's data folder
+// (HEADROOM_MODEL_HASHES names it; the backend points it into its data folder).
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { HeadroomError, noModelFile } from '../common/errors.ts';
+import { MODEL_HASHES_ENV, MODEL_HASHES_FILE } from '../common/models.ts';
+
+/** Electron's userData folder for Headroom, without needing Electron (where the app keeps its own files). */
+function appDataDir(): string {
+    if (process.platform === 'win32') return path.join(process.env.APPDATA ?? path.join(os.homedir(), 'AppData', 'Roaming'), 'Headroom');
+    if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', 'Headroom');
+    return path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'Headroom');
+}
+
+/** Where the hashes are kept: HEADROOM_MODEL_HASHES, else the app's data folder. */
+export function modelHashesFile(): string {
+    return process.env[MODEL_HASHES_ENV] ?? path.join(appDataDir(), MODEL_HASHES_FILE);
+}
+
+export async function sha256OfFile(filePath: string): Promise<string> {
+    const hash = createHash('sha256');
+    try {
+        for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
+    } catch {
+        throw noModelFile(filePath);
+    }
+    return hash.digest('hex');
+}
+
+const Entry = z.object({ path: z.string(), size: z.number(), mtimeMs: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+type Entry = z.infer<typeof Entry>;
+/** Files remembered at most: the newest are kept. */
+const MAX_ENTRIES = 512;
+
+/** sha256 of model files, remembered in memory and in `file` while a file's size and mtime hold. */
+export class ModelHashes {
+    readonly file: string;
+    /** Files actually read to hash them (not answered from a cache): what tests count. */
+    hashed = 0;
+    #memory = new Map<string, { size: number; mtimeMs: number; sha256: Promise<string> }>();
+    #writes: Promise<void> = Promise.resolve();
+
+    constructor(file: string) {
+        this.file = file;
+    }
+
+    async #stored(): Promise<Entry[]> {
+        try {
+            const parsed = z.array(Entry).safeParse(JSON.parse(await readFile(this.file, 'utf8')));
+            return parsed.success ? parsed.data : [];
+        } catch {
+            return []; // none yet, or unreadable: hashed again, and written anew
+        }
+    }
+
+    /** Remembers one hash on disk (written whole, then renamed; writes one at a time). A cache that cannot be written costs only time. */
+    #remember(entry: Entry): Promise<void> {
+        this.#writes = this.#writes.then(async () => {
+            const others = (await this.#stored()).filter((e) => e.path !== entry.path);
+            const entries = [...others, entry].slice(-MAX_ENTRIES);
+            await mkdir(path.dirname(this.file), { recursive: true });
+            const temporary = `${this.file}.${process.pid}.tmp`;
+            await writeFile(temporary, `${JSON.stringify(entries, null, 1)}\n`);
+            await rename(temporary, this.file);
+        }).catch((error: unknown) => console.error(`Headroom could not keep model hashes in ${this.file}: ${(error as Error).message}`));
+        return this.#writes;
+    }
+
+    /** The sha256 of a model file: from memory, else from the disk cache, else read (and remembered) while its size and mtime hold. */
+    async sha256(filePath: string): Promise<string> {
+        const key = path.resolve(filePath);
+        const info = await stat(key).catch(() => null);
+        if (info == null) throw noModelFile(filePath);
+        // Only a regular file has an end: /dev/zero would be hashed for ever.
+        if (!info.isFile()) throw new HeadroomError('BAD_REQUEST', `${path.basename(filePath)} is not a regular file, so it is not a model file.`);
+        const known = this.#memory.get(key);
+        if (known != null && known.size === info.size && known.mtimeMs === info.mtimeMs) return known.sha256;
+        const sha256 = this.#lookUpOrHash(key, info.size, info.mtimeMs);
+        this.#memory.set(key, { size: info.size, mtimeMs: info.mtimeMs, sha256 });
+        sha256.catch(() => this.#memory.delete(key));
+        return sha256;
+    }
+
+    async #lookUpOrHash(key: string, size: number, mtimeMs: number): Promise<string> {
+        const stored = (await this.#stored()).find((e) => e.path === key && e.size === size && e.mtimeMs === mtimeMs);
+        if (stored != null) return stored.sha256;
+        console.error(`Headroom: reading ${path.basename(key)} (${(size / 1e6).toFixed(1)} MB) once for its sha256`);
+        this.hashed++;
+        const sha256 = await sha256OfFile(key);
+        // Changed while it was read: not remembered (the next look reads it again).
+        const after = await stat(key).catch(() => null);
+        if (after?.size === size && after.mtimeMs === mtimeMs) await this.#remember({ path: key, size, mtimeMs, sha256 });
+        return sha256;
+    }
+}
+
+let shared: ModelHashes | null = null;
+
+/** The process's cache, in modelHashesFile(). */
+export function modelHashes(): ModelHashes {
+    const file = modelHashesFile();
+    if (shared?.file !== file) shared = new ModelHashes(file);
+    return shared;
+}
+
+/** sha256 of a model file, read once per file version (size and mtime) across processes. */
+export function modelSha256(filePath: string): Promise<string> {
+    return modelHashes().sha256(filePath);
+}
