@@ -25,9 +25,13 @@ export type ChatHandlers = Handlers<
 export const SNAPSHOT_MIN_TOKENS = 512;
 const NEW_CHAT_TITLE = 'New chat';
 
-/** What a KV snapshot depends on besides the documents: the model file, its context and the cache's layout. */
+/**
+ * What a KV snapshot and token counts depend on besides the documents: the model file (its path,
+ * size and modification time: another file under the same name is another model), its context and
+ * the cache's layout. The engine host checks a snapshot against the file's sha256 as well.
+ */
 export function modelKey(model: ModelInfo): string {
-    return `${model.path}|${model.sizeBytes}|ctx${model.contextSize}|${model.cacheLayout ?? ''}`;
+    return `${model.path}|${model.sizeBytes}|${model.modifiedMs ?? ''}|ctx${model.contextSize}|${model.cacheLayout ?? ''}`;
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -259,7 +263,8 @@ export class ChatService {
         if (this.#replying?.chatId === chatId) await this.stop(chatId);
         this.#db.deleteChat(chatId);
         this.#lastPrefill.delete(chatId);
-        await rm(this.#snapshotFile(chatId), { force: true });
+        // The snapshot and its header are Headroom's own files (engine/snapshot.ts).
+        await Promise.all([rm(this.#snapshotFile(chatId), { force: true }), rm(`${this.#snapshotFile(chatId)}.header`, { force: true })]).catch(() => {});
         this.#changed(null);
     }
 

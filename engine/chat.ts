@@ -17,6 +17,8 @@ export interface GenerationRun {
     onChunk: (text: string) => void;
     onToken: (tokens: readonly unknown[]) => void;
     onPrefill: (done: number, total: number) => void;
+    /** The key a documents' KV snapshot is saved with and checked against (prefill.ts); asked only when a snapshot is used. */
+    snapshotModel?: () => Promise<string>;
 }
 
 // Room a reply needs at the least; a prompt that leaves less is refused, never cut.

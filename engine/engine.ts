@@ -22,6 +22,8 @@ import { backendOf, runtime } from './runtime.ts';
 import { SpeedMeter } from './speedMeter.ts';
 import { kvStatsOf, LIVE_STATS_INTERVAL_MS, memoryStatsOf } from './stats.ts';
 import { checkGgufFile } from '../common/ggufHeader.ts';
+import { checkChatTemplate } from './chatTemplate.ts';
+import { modelSha256 } from './modelHash.ts';
 
 export interface EngineEvents {
     loadProgress: (path: string, progress: number) => void;
@@ -40,6 +42,8 @@ type Loaded = {
     predicted: Prediction | null;
     /** Seconds the load took, and prompt tokens a second once measured: what a profiling estimate needs. */
     loadSeconds: number;
+    /** The file's size and modification time when it was loaded: a snapshot is keyed by this file's identity only while they hold. */
+    fileStamp: { size: number; mtimeMs: number };
     promptSpeed: number | null;
 } & ({ chatMode: 'chat'; chat: LlamaChatSession } | { chatMode: 'completion'; completion: LlamaCompletion });
 
@@ -84,6 +88,8 @@ export class Engine {
     async #load(params: Params<'model.load'>): Promise<ModelInfo> {
         // A file that cannot be a model is refused while the model that works stays loaded.
         const header = await checkGgufFile(fs, params.path);
+        // node-llama-cpp runs the file's chat template in this thread: one that never ends is refused first.
+        if (header.chatTemplate != null && header.chatTemplate.trim() !== '') await checkChatTemplate(header.chatTemplate, path.basename(params.path));
         // the same load again is a no-op, unless the model's head profile was written since
         const profile = params.kv != null && params.kv.mode !== 'off' ? await profileStamp(params.path, params.kv.profile) : null;
         const loadedFrom = JSON.stringify([params, header.fileBytes, header.modifiedMs, profile]);
@@ -119,6 +125,7 @@ export class Engine {
             headProfile: kv.profile == null ? null : summarizeProfile(kv.profile),
             engine: build,
             cacheLayout: cacheLayoutOf(loaded, params),
+            modifiedMs: header.modifiedMs,
         };
         const wantKv = params.kv != null && params.kv.mode !== 'off';
         if (wantKv && !kv.compression.active) console.error(`Headroom KV compression: ${kv.compression.reason}`);
@@ -126,7 +133,7 @@ export class Engine {
             path: params.path, contextSize: context.contextSize, gpuLayers: model.gpuLayers,
             kv: params.kv, kvCacheType: params.kvCacheType ?? 'f16', flashAttention: params.flashAttention ?? 'auto',
         }, kv.profile?.profile ?? null).then((memoryPlan) => memoryPlan.predicted, () => null);
-        this.#loaded = { loaded, loadedFrom, sequence, info, predicted, loadSeconds, promptSpeed: null, ...session };
+        this.#loaded = { loaded, loadedFrom, sequence, info, predicted, loadSeconds, promptSpeed: null, fileStamp: { size: header.fileBytes, mtimeMs: header.modifiedMs }, ...session };
         this.#speed.start();
         void this.#pushStats(false);
         return info;
@@ -179,6 +186,20 @@ export class Engine {
         return { chatHistory: [...chatHistory], metadata: null };
     };
 
+    /**
+     * What the loaded model's KV snapshots are keyed by: the file's sha256 (read once per file
+     * version, engine/modelHash.ts), the context size and the cache's layout. Refused when the file
+     * changed since it was loaded: its sha256 would not be the loaded model's.
+     */
+    async #snapshotModel(current: Loaded): Promise<string> {
+        const { path: file, contextSize, cacheLayout } = current.info;
+        const now = await fs.stat(file).catch(() => null);
+        if (now?.size !== current.fileStamp.size || now.mtimeMs !== current.fileStamp.mtimeMs) {
+            throw new Error(`${path.basename(file)} changed on disk since it was loaded`);
+        }
+        return `sha256:${await modelSha256(file)}|ctx${contextSize}|${cacheLayout ?? ''}`;
+    }
+
     countTokens(texts: readonly string[]): number[] {
         const { model } = this.#model().loaded;
         return texts.map((text) => model.tokenize(text).length);
@@ -194,6 +215,7 @@ export class Engine {
             onChunk: (text) => this.#events.chunk(params.generationId, text),
             onToken: (tokens) => this.#speed.add(tokens.length),
             onPrefill: (done, total) => this.#events.prefill(params.generationId, done, total),
+            snapshotModel: () => this.#snapshotModel(current),
         };
         this.#speed.start();
         // Pushed, not polled: the window sees memory move while the reply streams.

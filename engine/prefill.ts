@@ -1,10 +1,11 @@
 // Bringing a sequence up to a prompt before the reply: in chunks, so the window can show
 // "reading document… n / N"; reusing what the sequence already holds; restoring the documents'
-// KV state from disk when asked, or saving it right after the documents.
-import { mkdir, rename } from 'node:fs/promises';
-import path from 'node:path';
+// KV state from disk when asked and it checks out (engine/snapshot.ts), or saving it right after
+// the documents. A snapshot that cannot be used or saved costs time, never the reply.
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { Params, PrefillInfo } from '../common/contract.ts';
+import { errorMessage } from '../common/errors.ts';
+import { restoreSnapshot, saveSnapshot } from './snapshot.ts';
 
 // Prefill in steps of this many tokens: fine enough for a smooth progress bar, coarse
 // enough that the per-call overhead stays negligible next to the evaluation itself.
@@ -24,7 +25,11 @@ const promptEnds = new WeakMap<LlamaContextSequence, number>();
  */
 export async function prefill(
     sequence: LlamaContextSequence, tokens: Token[], documentTokens: number, snapshot: Params<'generate.run'>['snapshot'],
-    run: { signal: AbortSignal; onPrefill: (done: number, total: number) => void; keepsPromptWindow?: boolean },
+    run: {
+        signal: AbortSignal; onPrefill: (done: number, total: number) => void; keepsPromptWindow?: boolean;
+        /** What a snapshot is saved with and must match to be restored: the model file's identity and the cache's layout. */
+        snapshotModel?: () => Promise<string>;
+    },
 ): Promise<PrefillInfo> {
     const started = performance.now();
     const readBefore = sequence.tokenMeter.usedInputTokens;
@@ -35,23 +40,29 @@ export async function prefill(
     // reasoning is dropped): with the head-level cache, go back to where its prompt ended instead.
     const promptEnd = promptEnds.get(sequence);
     if (run.keepsPromptWindow === true && promptEnd != null && shared > promptEnd && shared < sequence.nextTokenIndex) shared = promptEnd;
+    let saveTo = snapshot != null && !snapshot.restore && documentTokens > 0 ? snapshot.file : null;
+    const model = run.snapshotModel ?? (() => Promise.reject(new Error('no model identity was given for snapshots')));
     if (snapshot?.restore && documentTokens > 0 && shared < documentTokens) {
         try {
-            await sequence.loadStateFromFile(snapshot.file, { acceptRisk: true });
+            await restoreSnapshot(sequence, snapshot.file, await model());
             state = 'restored';
-        } catch {
-            await sequence.clearHistory(); // a missing or damaged snapshot: read the documents again
+        } catch (error) {
+            // Missing, damaged, cut short, another model's: read the documents again, and save them anew.
+            console.error(`Headroom: ${errorMessage(error)}; reading the documents again.`);
+            await sequence.clearHistory();
+            saveTo = snapshot.file;
         }
         shared = sequence.compareContextTokens(target).firstDifferentIndex;
     }
     if (shared < sequence.nextTokenIndex) await sequence.eraseContextTokenRanges([{ start: shared, end: sequence.nextTokenIndex }]);
-    const saveTo = snapshot != null && !snapshot.restore && documentTokens > 0 ? snapshot.file : null;
     const save = async (file: string) => {
-        await mkdir(path.dirname(file), { recursive: true });
-        const partial = `${file}.partial`;
-        await sequence.saveStateToFile(partial);
-        await rename(partial, file); // never a half-written snapshot under the real name
-        state = 'saved';
+        try {
+            await saveSnapshot(sequence, file, await model());
+            state = 'saved';
+        } catch (error) {
+            console.error(`Headroom: the KV snapshot ${file} could not be saved (${errorMessage(error)}); the chat goes on without it.`);
+            saveTo = null;
+        }
     };
     run.onPrefill(shared, target.length);
     for (let at = shared; at < target.length && !run.signal.aborted;) {
