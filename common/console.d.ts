@@ -1,2 +1,6 @@
-// The one global common/ code uses: Node, Electron and browsers all have it.
+// The globals common/ code uses: Node, Electron and browsers all have them.
 declare const console: { warn: (...data: unknown[]) => void; error: (...data: unknown[]) => void };
+declare class TextDecoder {
+    constructor(label?: string);
+    decode(input?: Uint8Array): string;
+}

@@ -3,7 +3,10 @@
 // 2^63 tensors or an array of 2^40 elements keeps them reading for ever. Here every count and
 // length is checked against the bytes that are left, the walk has a size and a time budget,
 // and the tensors must fit in the file (a truncated download is refused before the model that
-// works is unloaded). Layout: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
+// works is unloaded). The hyperparameters llama.cpp asserts on (counts of layers, heads and
+// experts, their ratios, finite norms, a sane trained context) are checked too: llama.cpp aborts
+// the whole engine host on a bad one, where this refuses the file in words that name the field.
+// Layout: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
 // Pure: the caller hands in the file system (Node's fs/promises), so the engine host and the
 // backend's Models view check files the same way.
 import { HeadroomError, noModelFile } from './errors.ts';
@@ -27,6 +30,8 @@ export interface GgufHeader {
     fileBytes: number;
     /** The file's modification time: with its size, what tells a replaced file from the one checked. */
     modifiedMs: number;
+    /** tokenizer.chat_template, whole; null when the file has none. */
+    chatTemplate: string | null;
 }
 
 export interface GgufCheckBudget {
@@ -136,6 +141,34 @@ class HeaderReader {
         return String.fromCharCode(...this.#buffer.subarray(from, from + Math.min(Number(length), 256)));
     }
 
+    /** A fixed-size number of GGUF value type `type` (booleans as 0 or 1). */
+    async number(type: number, what: string): Promise<number> {
+        const size = FIXED_SIZES[type];
+        if (size == null) throw new GgufProblem(`${what} has a value of unknown type ${type}`);
+        const at = await this.#at(size, what);
+        const view = this.#view;
+        switch (type) {
+            case 0: case 7: return view.getUint8(at);
+            case 1: return view.getInt8(at);
+            case 2: return view.getUint16(at, true);
+            case 3: return view.getInt16(at, true);
+            case 4: return view.getUint32(at, true);
+            case 5: return view.getInt32(at, true);
+            case 6: return view.getFloat32(at, true);
+            case 10: return Number(view.getBigUint64(at, true));
+            case 11: return Number(view.getBigInt64(at, true));
+            default: return view.getFloat64(at, true);
+        }
+    }
+
+    /** A whole string as UTF-8 text (a chat template), checked against what the file has left. */
+    async text(what: string): Promise<string> {
+        const length = await this.u64(what);
+        if (length > BigInt(this.remaining)) throw new GgufProblem(`${what} claims ${length} bytes, more than the file has left`);
+        const from = await this.#at(Number(length), what);
+        return new TextDecoder('utf-8').decode(this.#buffer.subarray(from, from + Number(length)));
+    }
+
     /** Keeps the walk within its time budget even when every item is tiny. */
     checkTime(): void {
         if (Date.now() - this.#started > this.#budget.maxMs) throw new GgufProblem('its header took too long to read');
@@ -165,14 +198,171 @@ async function skipValue(reader: HeaderReader, type: number, key: string, inside
     }
 }
 
-/** The value of a metadata entry Headroom needs (a string or a u32), or skips it. */
-async function readEntry(reader: HeaderReader, wanted: ReadonlySet<string>): Promise<[string, string | number | null]> {
+/** A metadata value the checks read: a number, a list of numbers (one per layer), or text. */
+type MetadataValue = string | number | number[];
+
+/**
+ * The hyperparameters read, by their key after `<architecture>.` (the architecture may come later
+ * in the file than its keys): what llama.cpp's llama_model::load_hparams asserts on or divides by.
+ */
+const HYPERPARAMETERS = new Set([
+    'context_length', 'embedding_length', 'block_count', 'nextn_predict_layers',
+    'attention.head_count', 'attention.head_count_kv', 'attention.key_length', 'attention.value_length',
+    'attention.layer_norm_epsilon', 'attention.layer_norm_rms_epsilon', 'attention.group_norm_epsilon',
+    'expert_count', 'expert_used_count', 'expert_group_count', 'expert_group_used_count', 'rope.scaling.type',
+]);
+/** Longer per-layer lists are more than llama.cpp's 512 layers: not read (the layer count is refused). */
+const MAX_LIST = 4096;
+
+const isHyperparameter = (key: string) => HYPERPARAMETERS.has(key.slice(key.indexOf('.') + 1));
+
+/** The value of a metadata entry Headroom needs (text, a number, a list of numbers), or skips it. */
+async function readEntry(reader: HeaderReader, wanted: ReadonlySet<string>): Promise<[string, MetadataValue | null]> {
     const key = await reader.string('a metadata key', MAX_KEY_BYTES);
     const type = await reader.u32(`the type of ${key}`);
-    if (wanted.has(key) && type === STRING) return [key, await reader.string(`the text of ${key}`)];
-    if (wanted.has(key) && type === 4) return [key, await reader.u32(`the value of ${key}`)];
+    if (key === 'tokenizer.chat_template' && type === STRING) return [key, await reader.text(`the text of ${key}`)];
+    if (!wanted.has(key) && !isHyperparameter(key)) {
+        await skipValue(reader, type, key);
+        return [key, null];
+    }
+    if (type === STRING) return [key, await reader.string(`the text of ${key}`)];
+    if (FIXED_SIZES[type] != null) return [key, await reader.number(type, `the value of ${key}`)];
+    if (type === ARRAY) {
+        const elementType = await reader.u32(`the element type of ${key}`);
+        const count = await reader.u64(`the length of ${key}`);
+        const size = FIXED_SIZES[elementType];
+        if (size != null && count <= BigInt(MAX_LIST) && count * BigInt(size) <= BigInt(reader.remaining)) {
+            const values: number[] = [];
+            for (let i = 0; i < Number(count); i++) values.push(await reader.number(elementType, `an element of ${key}`));
+            return [key, values];
+        }
+        // Too long to be per layer, or not numbers: skipped like any other array (its header is read already).
+        const elementSize = size ?? (elementType === STRING ? 8 : null);
+        if (elementSize == null) throw new GgufProblem(`${key} is an array of unknown type ${elementType}`);
+        if (count * BigInt(elementSize) > BigInt(reader.remaining)) throw new GgufProblem(`${key} claims ${count} elements, more than the file has room for`);
+        if (elementType !== STRING) await reader.skip(count * BigInt(elementSize), `the elements of ${key}`);
+        else for (let i = 0n; i < count; i++) await reader.skip(await reader.u64(`an element of ${key}`), `an element of ${key}`);
+        return [key, null];
+    }
     await skipValue(reader, type, key);
     return [key, null];
+}
+
+/** The most layers and experts llama.cpp has room for (llama-hparams.h), and a trained context no model comes near. */
+const MAX_LAYERS = 512;
+const MAX_EXPERTS = 1024;
+const MAX_TRAIN_CONTEXT = 1 << 24;
+const ROPE_SCALING_TYPES = ['none', 'linear', 'yarn', 'longrope'];
+
+const fmt = (n: number) => {
+    if (Number.isNaN(n)) return 'NaN';
+    if (!Number.isFinite(n)) return n > 0 ? 'infinite' : 'minus infinite';
+    return Number.isInteger(n) ? n.toLocaleString('en-US') : String(Number(n.toPrecision(6))); // f32 values read as doubles
+};
+
+/**
+ * What is wrong with a model's hyperparameters, as llama.cpp would find out by aborting (a
+ * GGML_ASSERT, a division by zero, a norm with a NaN epsilon), or null. Keys llama.cpp treats as
+ * optional are checked only when present; per-layer lists, where llama.cpp takes them, layer by layer.
+ */
+export function hyperparameterProblem(architecture: string, metadata: ReadonlyMap<string, MetadataValue>): string | null {
+    const key = (name: string) => `${architecture}.${name}`;
+    const field = (name: string) => metadata.get(key(name));
+    const bad = (name: string, value: MetadataValue, needs: string) =>
+        `its metadata field ${key(name)} is ${Array.isArray(value) ? `[${value.slice(0, 8).map(fmt).join(', ')}${value.length > 8 ? ', …' : ''}]` : typeof value === 'number' ? fmt(value) : `"${value}"`}, where ${needs}; the file is damaged or was converted wrong`;
+    const isCount = (value: number) => Number.isInteger(value) && value >= 0;
+    const asNumber = (name: string): number | null | 'bad' => {
+        const value = field(name);
+        if (value == null) return null;
+        return typeof value === 'number' ? value : 'bad';
+    };
+
+    for (const name of ['attention.layer_norm_epsilon', 'attention.layer_norm_rms_epsilon', 'attention.group_norm_epsilon']) {
+        const value = field(name);
+        if (value == null) continue;
+        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return bad(name, value, 'a normalization epsilon must be a finite number of at least 0');
+    }
+
+    const layers = asNumber('block_count');
+    if (layers === 'bad' || (layers != null && (!isCount(layers) || layers < 1 || layers > MAX_LAYERS))) {
+        return bad('block_count', field('block_count') ?? '', `a model has 1 to ${MAX_LAYERS} layers`);
+    }
+    const nextn = asNumber('nextn_predict_layers');
+    if (nextn === 'bad' || (nextn != null && (!isCount(nextn) || (layers != null && nextn > layers)))) {
+        return bad('nextn_predict_layers', field('nextn_predict_layers') ?? '', 'it may be at most the number of layers');
+    }
+    const context = asNumber('context_length');
+    if (context === 'bad' || (context != null && (!isCount(context) || context < 1 || context > MAX_TRAIN_CONTEXT))) {
+        return bad('context_length', field('context_length') ?? '', `the context the model was trained on is 1 to ${fmt(MAX_TRAIN_CONTEXT)} tokens`);
+    }
+    const embedding = asNumber('embedding_length');
+    if (embedding === 'bad' || (embedding != null && (!isCount(embedding) || embedding < 1))) {
+        return bad('embedding_length', field('embedding_length') ?? '', 'a model\'s embedding has at least one dimension');
+    }
+
+    // Heads: a number for every layer, or a list with one per layer.
+    const perLayer = (name: string): number[] | null | string => {
+        const value = field(name);
+        if (value == null) return null;
+        const list = typeof value === 'number' ? [value] : Array.isArray(value) ? value : null;
+        if (list == null || !list.every(isCount)) return bad(name, value, 'head counts are whole numbers');
+        if (Array.isArray(value) && layers != null && value.length !== layers) return bad(name, value, `a list of head counts has one per layer (${layers})`);
+        return list;
+    };
+    const heads = perLayer('attention.head_count');
+    if (typeof heads === 'string') return heads;
+    const kvHeads = perLayer('attention.head_count_kv');
+    if (typeof kvHeads === 'string') return kvHeads;
+    if (heads != null && kvHeads != null) {
+        const kvIsList = Array.isArray(field('attention.head_count_kv'));
+        const count = Math.max(heads.length, kvHeads.length);
+        for (let layer = 0; layer < count; layer++) {
+            const h = heads[heads.length === 1 ? 0 : layer] ?? 0;
+            const kv = kvHeads[kvHeads.length === 1 ? 0 : layer] ?? 0;
+            // A list may give a layer no KV heads (a recurrent layer between attention ones); one number may not.
+            if (h > 0 && kv === 0 && !kvIsList) return bad('attention.head_count_kv', field('attention.head_count_kv') ?? 0, `the model has ${fmt(h)} attention heads, which need at least one key-value head`);
+            if (kv > h) return bad('attention.head_count_kv', field('attention.head_count_kv') ?? 0, `a layer has more key-value heads than its ${fmt(h)} attention heads`);
+            if (h > 0 && kv > 0 && h % kv !== 0) return bad('attention.head_count_kv', field('attention.head_count_kv') ?? 0, `the ${fmt(h)} attention heads must split evenly among the key-value heads`);
+        }
+    }
+    const firstHeads = heads?.[0] ?? 0;
+    if (firstHeads > 0) {
+        for (const name of ['attention.key_length', 'attention.value_length']) {
+            const length = asNumber(name);
+            if (length === 'bad' || (length != null && (!isCount(length) || length < 1))) return bad(name, field(name) ?? '', 'a head has at least one dimension');
+        }
+        // Without key_length, llama.cpp sizes each head as the embedding divided by the heads.
+        if (field('attention.key_length') == null && typeof embedding === 'number' && embedding % firstHeads !== 0) {
+            return bad('embedding_length', embedding, `its ${fmt(firstHeads)} attention heads must divide it evenly (the file gives no attention.key_length)`);
+        }
+    }
+
+    const experts = asNumber('expert_count');
+    if (experts === 'bad' || (experts != null && (!isCount(experts) || experts > MAX_EXPERTS))) return bad('expert_count', field('expert_count') ?? '', `llama.cpp takes 0 to ${fmt(MAX_EXPERTS)} experts`);
+    const usedValue = field('expert_used_count');
+    if (usedValue != null) {
+        const used = typeof usedValue === 'number' ? [usedValue] : Array.isArray(usedValue) ? usedValue : null;
+        if (used == null || !used.every(isCount)) return bad('expert_used_count', usedValue, 'experts are counted in whole numbers');
+        const most = Math.max(0, ...used);
+        if (most > (experts ?? 0)) return bad('expert_used_count', usedValue, `a token can use at most the ${fmt(experts ?? 0)} experts there are`);
+        if ((experts ?? 0) > 0 && most === 0) return bad('expert_used_count', usedValue, `a model with ${fmt(experts ?? 0)} experts uses at least one for each token`);
+    } else if ((experts ?? 0) > 0) {
+        return `its metadata has ${architecture}.expert_count ${fmt(experts ?? 0)} but no ${architecture}.expert_used_count, where each token needs experts to use; the file is damaged or was converted wrong`;
+    }
+    const groups = asNumber('expert_group_count');
+    if (groups === 'bad' || (groups != null && (!isCount(groups) || (groups > 0 && groups >= (experts ?? 0)) || (groups > 1 && (experts ?? 0) % groups !== 0)))) {
+        return bad('expert_group_count', field('expert_group_count') ?? '', `the ${fmt(experts ?? 0)} experts must split evenly into fewer groups`);
+    }
+    const groupsUsed = asNumber('expert_group_used_count');
+    if (groups != null && typeof groups === 'number' && groups > 1 && (groupsUsed === 'bad' || groupsUsed == null || groupsUsed < 1 || groupsUsed >= groups)) {
+        return bad('expert_group_used_count', field('expert_group_used_count') ?? 0, `a token uses at least one and fewer than all ${fmt(groups)} expert groups`);
+    }
+
+    const scaling = field('rope.scaling.type');
+    if (scaling != null && (typeof scaling !== 'string' || !ROPE_SCALING_TYPES.includes(scaling))) {
+        return bad('rope.scaling.type', scaling, `llama.cpp knows the rope scalings ${ROPE_SCALING_TYPES.map((t) => `"${t}"`).join(', ')}`);
+    }
+    return null;
 }
 
 function tensorBytes(type: number, elements: bigint): bigint {
@@ -196,14 +386,20 @@ async function walk(reader: HeaderReader, fileBytes: number): Promise<Omit<GgufH
 
     let architecture: string | null = null;
     let alignment = DEFAULT_ALIGNMENT;
+    let chatTemplate: string | null = null;
+    const hyperparameters = new Map<string, MetadataValue>();
     const wanted = new Set(['general.architecture', 'general.alignment']);
     for (let i = 0n; i < metadataCount; i++) {
         const [key, value] = await readEntry(reader, wanted);
         if (key === 'general.architecture' && typeof value === 'string') architecture = value;
-        if (key === 'general.alignment' && typeof value === 'number') alignment = value;
+        else if (key === 'general.alignment' && typeof value === 'number') alignment = value;
+        else if (key === 'tokenizer.chat_template' && typeof value === 'string') chatTemplate = value;
+        else if (value != null) hyperparameters.set(key, value);
         reader.checkTime();
     }
     if (architecture == null || architecture === '') throw new GgufProblem('its metadata names no architecture (general.architecture)');
+    const problem = hyperparameterProblem(architecture, hyperparameters);
+    if (problem != null) throw new GgufProblem(problem);
     if (tensorCount === 0n) throw new GgufProblem('it holds no weights (a vocabulary-only file)');
     if (alignment === 0 || (alignment & (alignment - 1)) !== 0) throw new GgufProblem(`its alignment (${alignment}) is not a power of two`);
 
@@ -228,7 +424,7 @@ async function walk(reader: HeaderReader, fileBytes: number): Promise<Omit<GgufH
     if (dataStart + dataEnd > BigInt(fileBytes)) {
         throw new GgufProblem(`it is cut short: its tensors need at least ${dataStart + dataEnd} bytes, but the file has ${fileBytes}. Download it again`);
     }
-    return { version, tensorCount: Number(tensorCount), metadataCount: Number(metadataCount), architecture, fileBytes };
+    return { version, tensorCount: Number(tensorCount), metadataCount: Number(metadataCount), architecture, fileBytes, chatTemplate };
 }
 
 /**

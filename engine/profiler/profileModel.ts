@@ -67,6 +67,11 @@ export async function profileModel(options: ProfileModelOptions): Promise<Profil
     log(`hashing ${options.modelPath}…`);
     const sha256 = await modelSha256(options.modelPath);
     const path = options.out ?? profilePathFor(sha256);
+    // Refused now, not after minutes of measuring: something other than a file where the profile goes.
+    const target = await fs.lstat(path).catch(() => null);
+    if (target != null && !target.isFile()) {
+        throw new HeadroomError('BAD_REQUEST', `The head profile cannot be stored at ${path}: ${target.isDirectory() ? 'a folder' : 'something other than a file'} is in its place. Move it away (Headroom does not delete what it did not make), then profile again.`);
+    }
     if (!options.force) {
         const existing = await readProfile(path);
         if (existing != null && existing.modelSha256 === sha256) {

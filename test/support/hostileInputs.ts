@@ -207,3 +207,101 @@ export function rawSocket(port: number, token: string, frame: Buffer, waitMs = 3
         socket.write(`GET /rpc?token=${token} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`);
     });
 }
+
+// GGUF value types that rewriteGguf writes.
+const I32 = 5;
+const F32 = 6;
+const U64 = 10;
+const F64 = 12;
+const SCALAR_BYTES: Partial<Record<number, number>> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+
+/**
+ * A real GGUF with some metadata changed (a number keeps its entry's type, a new number is a u32,
+ * or an f32 when it is not whole), added, or removed (null); the tensors are kept as they were.
+ * How a hostile or badly converted model file is made from one that works.
+ */
+export function rewriteGguf(bytes: Buffer, changes: Record<string, number | string | null>): Buffer {
+    let offset = 24;
+    const readString = () => {
+        const length = Number(bytes.readBigUInt64LE(offset));
+        const text = bytes.toString('utf8', offset + 8, offset + 8 + length);
+        offset += 8 + length;
+        return text;
+    };
+    const skip = (type: number): void => {
+        if (type === STRING) readString();
+        else if (type === ARRAY) {
+            const elementType = bytes.readUInt32LE(offset);
+            const count = Number(bytes.readBigUInt64LE(offset + 4));
+            offset += 12;
+            for (let i = 0; i < count; i++) skip(elementType);
+        } else offset += SCALAR_BYTES[type] ?? 0;
+    };
+    const encode = (key: string, type: number, value: number | string): Buffer => {
+        const out = new Bytes().string(key).u32(type);
+        if (typeof value === 'string') return out.string(value).buffer;
+        const b = Buffer.alloc(SCALAR_BYTES[type] ?? 4);
+        if (type === F32) b.writeFloatLE(value);
+        else if (type === F64) b.writeDoubleLE(value);
+        else if (type === U32) b.writeUInt32LE(value);
+        else if (type === I32) b.writeInt32LE(value);
+        else if (type === U64) b.writeBigUInt64LE(BigInt(value));
+        else throw new Error(`rewriteGguf: cannot write a number as GGUF type ${type}`);
+        return Buffer.concat([out.buffer, b]);
+    };
+    const tensorCount = Number(bytes.readBigUInt64LE(8));
+    const entryCount = Number(bytes.readBigUInt64LE(16));
+    const entries: Buffer[] = [];
+    const left = new Map(Object.entries(changes));
+    let alignment = 32;
+    for (let i = 0; i < entryCount; i++) {
+        const start = offset;
+        const key = readString();
+        const type = bytes.readUInt32LE(offset);
+        offset += 4;
+        if (key === 'general.alignment') alignment = bytes.readUInt32LE(offset);
+        skip(type);
+        if (!left.has(key)) {
+            entries.push(bytes.subarray(start, offset));
+            continue;
+        }
+        const value = left.get(key);
+        left.delete(key);
+        if (value == null) continue;
+        entries.push(encode(key, typeof value === 'string' ? STRING : type, value));
+    }
+    for (const [key, value] of left) {
+        if (value == null) continue;
+        entries.push(encode(key, typeof value === 'string' ? STRING : Number.isInteger(value) && value >= 0 ? U32 : F32, value));
+    }
+    const infosStart = offset;
+    for (let i = 0; i < tensorCount; i++) {
+        readString();
+        const dims = bytes.readUInt32LE(offset);
+        offset += 4 + dims * 8 + 4 + 8;
+    }
+    const infos = bytes.subarray(infosStart, offset);
+    const data = bytes.subarray(Math.ceil(offset / alignment) * alignment);
+    const head = Buffer.concat([header(3, BigInt(tensorCount), BigInt(entries.length)).buffer, ...entries, infos]);
+    return Buffer.concat([head, Buffer.alloc(Math.ceil(head.length / alignment) * alignment - head.length), data]);
+}
+
+/** Hyperparameters llama.cpp aborts on (or misreads), each written into a copy of `model` (an llama-architecture GGUF). */
+export function impossibleHyperparameters(model: Buffer): Array<{ name: string; field: string; bytes: Buffer }> {
+    const cases: Array<[string, string, number | string]> = [
+        ['eps-nan.gguf', 'llama.attention.layer_norm_rms_epsilon', Number.NaN],
+        ['eps-negative.gguf', 'llama.attention.layer_norm_rms_epsilon', -1e-5],
+        ['eps-infinite.gguf', 'llama.attention.layer_norm_rms_epsilon', Number.POSITIVE_INFINITY],
+        ['kv-heads-0.gguf', 'llama.attention.head_count_kv', 0],
+        ['kv-heads-not-dividing.gguf', 'llama.attention.head_count_kv', 3],
+        ['heads-0.gguf', 'llama.attention.head_count', 0],
+        ['layers-0.gguf', 'llama.block_count', 0],
+        ['layers-513.gguf', 'llama.block_count', 513],
+        ['context-0.gguf', 'llama.context_length', 0],
+        ['context-2^32-1.gguf', 'llama.context_length', 2 ** 32 - 1],
+        ['embedding-0.gguf', 'llama.embedding_length', 0],
+        ['experts-used-without-experts.gguf', 'llama.expert_used_count', 2],
+        ['rope-scaling-unknown.gguf', 'llama.rope.scaling.type', 'sideways'],
+    ];
+    return cases.map(([name, field, value]) => ({ name, field, bytes: rewriteGguf(model, { [field]: value }) }));
+}

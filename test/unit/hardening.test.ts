@@ -20,8 +20,8 @@ import { lockDataDir } from '../../backend/instanceLock.ts';
 import { htmlPage } from '../../bench/extractSpeed.ts';
 import { externalUrl, isOwnPage, permissionCheck, permissionRequest, windowPreferences } from '../../electron/security.ts';
 import { markdownUrl, safeImageUrl, safeLinkUrl } from '../../renderer/src/markdownUrls.ts';
-import { craftedGgufs } from '../support/hostileInputs.ts';
-import { STORIES } from '../support/models.ts';
+import { craftedGgufs, impossibleHyperparameters, rewriteGguf } from '../support/hostileInputs.ts';
+import { ORGANISM, STORIES } from '../support/models.ts';
 
 describe('Markdown URLs in replies', () => {
     test('links go to http(s) and mailto only; relative, protocol-relative and script URLs are dropped', () => {
@@ -127,6 +127,32 @@ describe('GGUF headers', () => {
                 error.code === 'MODEL_LOAD_FAILED' && error.message.startsWith(`Could not load ${name}: `) && error.message.endsWith('.'), name);
             assert.ok(performance.now() - started < 1000, `${name} refused in ${Math.round(performance.now() - started)} ms`);
         }
+    });
+});
+
+describe('hyperparameters llama.cpp aborts on', () => {
+    test('are refused before anything loads, naming the file and the field; real models pass', async () => {
+        const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'headroom-hparams-'));
+        const stories = await fs.readFile(STORIES);
+        const same = path.join(dir, 'unchanged.gguf');
+        await fs.writeFile(same, rewriteGguf(stories, {}));
+        for (const file of [STORIES, ORGANISM, same]) assert.equal((await checkGgufFile(fs, file)).architecture, 'llama', file);
+        assert.equal((await checkGgufFile(fs, ORGANISM)).chatTemplate?.includes('Q: '), true, 'the chat template is read whole');
+        const cases = impossibleHyperparameters(stories);
+        let handled = 0;
+        for (const { name, field, bytes } of cases) {
+            const file = path.join(dir, name);
+            await fs.writeFile(file, bytes);
+            await assert.rejects(checkGgufFile(fs, file), (error: HeadroomError) => {
+                assert.equal(error.code, 'MODEL_LOAD_FAILED', name);
+                assert.ok(error.message.startsWith(`Could not load ${name}: its metadata `), `${name}: ${error.message}`);
+                assert.ok(error.message.includes(field), `${name} names ${field}: ${error.message}`);
+                assert.match(error.message, /the file is damaged or was converted wrong\.$/, name);
+                return true;
+            }, name);
+            handled++;
+        }
+        console.log(`impossible hyperparameters: ${cases.length} tried, ${handled} handled`);
     });
 });
 
