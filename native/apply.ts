@@ -24,6 +24,23 @@ export function nodeLlamaCppPatches(): string[] {
 
 const gitApply = (args: string[]) => spawnSync('git', ['apply', ...args], { cwd: nodeLlamaCppDir, encoding: 'utf8' });
 
+export const GIT_IDENTITY = ['-c', 'user.name=Headroom', '-c', 'user.email=headroom@localhost', '-c', 'commit.gpgsign=false'];
+
+/**
+ * Applies llama.cpp patches to a source checkout in order, each as a commit (`git am -3`: a patch whose
+ * context moved is merged three ways). A patch that still does not apply is backed out and named.
+ */
+export function applyLlamaPatches(repoDir: string, patches: readonly string[], nodeLlamaCpp: string): BuildFailure | null {
+    for (const patch of patches) {
+        const result = spawnSync('git', [...GIT_IDENTITY, 'am', '-3', '--quiet', '--whitespace=nowarn', patch], { cwd: repoDir, encoding: 'utf8' });
+        if (result.status !== 0) {
+            spawnSync('git', ['am', '--abort'], { cwd: repoDir });
+            return { patch: path.basename(patch), nodeLlamaCpp, detail: `${result.stdout}${result.stderr}`.trim().slice(0, 2000) };
+        }
+    }
+    return null;
+}
+
 /** Applies what is not applied yet; returns the patches applied now, or the one that does not apply. */
 export function applyNodeLlamaCppPatches(): { applied: string[]; failed: BuildFailure | null } {
     const applied: string[] = [];

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BUILD_CMAKE_OPTION } from '../engine/kv/native.ts';
-import { applyNodeLlamaCppPatches, describeFailure, nodeLlamaCppVersion, recordBuildFailure } from './apply.ts';
+import { applyLlamaPatches, applyNodeLlamaCppPatches, describeFailure, GIT_IDENTITY, nodeLlamaCppVersion, recordBuildFailure } from './apply.ts';
 import { chooseBuildGpu, NATIVE_GPUS, type NativeGpu } from './toolchain.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -22,7 +22,6 @@ const llamaCppDir = path.join(root, 'node_modules', 'node-llama-cpp', 'llama', '
 const cli = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'node-llama-cpp.cmd' : 'node-llama-cpp');
 // The patches are commits on top of this one in the source copy, so they can be edited and exported.
 const BASE_TAG = 'headroom-base';
-const GIT_IDENTITY = ['-c', 'user.name=Headroom', '-c', 'user.email=headroom@localhost', '-c', 'commit.gpgsign=false'];
 
 const { values } = parseArgs({ options: { gpu: { type: 'string' }, 'export-patches': { type: 'boolean', default: false } } });
 
@@ -80,14 +79,8 @@ git(['tag', '--force', BASE_TAG], true);
 // 2. Our patches, in order, as commits, with a three-way merge where the context moved; a patch that
 //    still does not apply stops here, before anything is built, named with the version it missed.
 const patches = readdirSync(patchesDir).filter((name) => name.endsWith('.patch')).sort();
-for (const name of patches) {
-    const result = spawnSync('git', [...GIT_IDENTITY, 'am', '-3', '--quiet', '--whitespace=nowarn', path.join(patchesDir, name)], { cwd: llamaCppDir, encoding: 'utf8' });
-    if (result.status !== 0) {
-        spawnSync('git', ['am', '--abort'], { cwd: llamaCppDir });
-        console.error(result.stdout, result.stderr);
-        fail(`Headroom: ${describeFailure({ patch: name, nodeLlamaCpp: nodeLlamaCppVersion(), detail: '' })}`, name);
-    }
-}
+const broken = applyLlamaPatches(llamaCppDir, patches.map((name) => path.join(patchesDir, name)), nodeLlamaCppVersion());
+if (broken != null) fail(`${broken.detail}\nHeadroom: ${describeFailure(broken)}`, broken.patch);
 
 // 3. Our changes to node-llama-cpp's addon and its JavaScript (the per-head KV option and stats).
 const addon = applyNodeLlamaCppPatches();
