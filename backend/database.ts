@@ -94,7 +94,7 @@ export const UNREADABLE_WARNINGS = 'The notes Headroom kept about reading this d
 function warningsOf(stored: string): string[] {
     try {
         const parsed: unknown = JSON.parse(stored);
-        if (Array.isArray(parsed) && parsed.every((warning) => typeof warning === 'string')) return parsed as string[];
+        if (Array.isArray(parsed) && parsed.every((warning) => typeof warning === 'string')) return parsed;
     } catch {
         // not JSON: said below
     }

@@ -321,7 +321,7 @@ export function hyperparameterProblem(architecture: string, metadata: ReadonlyMa
             const kv = kvHeads[kvHeads.length === 1 ? 0 : layer] ?? 0;
             // A list may give a layer no KV heads (a recurrent layer between attention ones); one number may not.
             if (h > 0 && kv === 0 && !kvIsList) return bad('attention.head_count_kv', field('attention.head_count_kv') ?? 0, `the model has ${fmt(h)} attention heads, which need at least one key-value head`);
-            if (kv > h) return bad('attention.head_count_kv', field('attention.head_count_kv') ?? 0, `a layer has more key-value heads than its ${fmt(h)} attention heads`);
+            if (kv > h) return bad('attention.head_count', field('attention.head_count') ?? 0, `the ${fmt(kv)} key-value heads of ${architecture}.attention.head_count_kv need at least as many attention heads`);
             if (h > 0 && kv > 0 && h % kv !== 0) return bad('attention.head_count_kv', field('attention.head_count_kv') ?? 0, `the ${fmt(h)} attention heads must split evenly among the key-value heads`);
         }
     }

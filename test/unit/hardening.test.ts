@@ -18,6 +18,8 @@ import { RpcClient } from '../../common/rpc.ts';
 import { htmlToText } from '../../backend/documents/htmlToText.ts';
 import { lockDataDir } from '../../backend/instanceLock.ts';
 import { htmlPage } from '../../bench/extractSpeed.ts';
+import { checkChatTemplate } from '../../engine/chatTemplate.ts';
+import { ModelHashes } from '../../engine/modelHash.ts';
 import { externalUrl, isOwnPage, permissionCheck, permissionRequest, windowPreferences } from '../../electron/security.ts';
 import { markdownUrl, safeImageUrl, safeLinkUrl } from '../../renderer/src/markdownUrls.ts';
 import { craftedGgufs, impossibleHyperparameters, rewriteGguf } from '../support/hostileInputs.ts';
@@ -174,5 +176,62 @@ describe('reading documents in linear time', () => {
         console.log(`htmlToText: 2,000 paragraphs ${small.toFixed(0)} ms, 8,000 paragraphs ${large.toFixed(0)} ms (${ratio.toFixed(1)}x)`);
         // Linear is about 4x; reading the whole text again per paragraph was 16x and more.
         assert.ok(ratio < 8, `8,000 paragraphs took ${ratio.toFixed(1)}x as long as 2,000`);
+    });
+});
+
+describe('a model file\'s sha256, kept on disk', () => {
+    test('a second process finds it without reading the file; a new size or modification time reads it again', async () => {
+        const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'headroom-hashes-'));
+        const file = path.join(dir, 'model.gguf');
+        await fs.copyFile(STORIES, file);
+        const cache = path.join(dir, 'model-hashes.json');
+        const first = new ModelHashes(cache);
+        const sha = await first.sha256(file);
+        assert.equal(first.hashed, 1);
+        assert.equal(await first.sha256(file), sha);
+        assert.equal(first.hashed, 1, 'remembered in memory');
+        const second = new ModelHashes(cache); // another engine host: nothing in memory
+        assert.equal(await second.sha256(file), sha);
+        assert.equal(second.hashed, 0, 'found on disk, the file not read');
+        const later = new Date(Date.now() + 60_000);
+        await fs.utimes(file, later, later);
+        const third = new ModelHashes(cache);
+        assert.equal(await third.sha256(file), sha);
+        assert.equal(third.hashed, 1, 'a new modification time is read again');
+        await fs.appendFile(file, Buffer.alloc(16));
+        const fourth = new ModelHashes(cache);
+        assert.notEqual(await fourth.sha256(file), sha);
+        assert.equal(fourth.hashed, 1, 'a new size is read again');
+        assert.equal((JSON.parse(await fs.readFile(cache, 'utf8')) as unknown[]).length, 1, 'one entry per file');
+        await fs.writeFile(cache, 'not json');
+        const fifth = new ModelHashes(cache);
+        assert.equal((await fifth.sha256(file)).length, 64, 'a damaged cache is read past');
+        assert.equal(fifth.hashed, 1);
+    });
+});
+
+describe('chat templates', () => {
+    test('one that loops or eats memory is refused as the file\'s template, in bounded time; real ones pass', async () => {
+        const cases = [
+            { what: 'range(100000000)', template: '{% for i in range(100000000) %}{{ i }}{% endfor %}', why: /needed more than 64 MB of memory/ },
+            { what: 'nested loops', template: '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}', why: /did not finish rendering a short conversation in 2 s/ },
+        ];
+        let handled = 0;
+        for (const { what, template, why } of cases) {
+            const started = performance.now();
+            await assert.rejects(checkChatTemplate(template, 'hostile.gguf', { timeMs: 2000, memoryMb: 64 }), (error: HeadroomError) => {
+                assert.equal(error.code, 'MODEL_LOAD_FAILED', what);
+                assert.match(error.message, /^Could not load hostile\.gguf: the model file's chat template \(tokenizer\.chat_template\) /, what);
+                assert.match(error.message, why, what);
+                assert.doesNotMatch(error.message, /context size/, what);
+                return true;
+            });
+            assert.ok(performance.now() - started < 10_000, `${what}: refused in ${Math.round(performance.now() - started)} ms`);
+            handled++;
+        }
+        const organism = await checkGgufFile(fs, ORGANISM);
+        await checkChatTemplate(organism.chatTemplate ?? '', 'organism.gguf');
+        await checkChatTemplate('{{ raise_exception("no system messages") }}', 'strict.gguf'); // an error is node-llama-cpp's to handle
+        console.log(`chat templates: ${cases.length} hostile tried, ${handled} handled`);
     });
 });
