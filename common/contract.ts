@@ -6,6 +6,7 @@ import { RpcError } from './errors.ts';
 import { EngineChoice, FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
 import { KvCacheType } from './modelShape.ts';
 import { KvMode, KvOptions, ProfileMethod, ProfileSummary, ProfileValidation } from './kv/policy.ts';
+import { EvalRun } from './eval.ts';
 import { NiahResult } from './niah.ts';
 import { KvCompression, KvStats, KvUsage } from './kv/usage.ts';
 import { CatalogView, DownloadRequest, DownloadState, FitVerdict, LocalModels, PublishedShape } from './models.ts';
@@ -255,12 +256,16 @@ export const RecallParams = z.object({
     /** Context lengths in tokens, at most the loaded context; default a few up to it. */
     lengths: z.array(z.number().int().min(128).max(1 << 20)).min(1).max(8).optional(),
     depths: z.array(z.number().min(0).max(1)).min(1).max(11).optional(),
+    /** Follow-up chats per length (the eval's multi-query task: questions asked in turn about one document); 0: none. Default 1. */
+    followUps: z.number().int().min(0).max(8).optional(),
 }).strict();
 
 export const RecallResult = z.object({
     full: NiahResult,
     /** With the loaded model's head plan; null when it runs the full cache. */
     compressed: NiahResult.nullable(),
+    /** The follow-up questions on each cache (compressed null as above); null when none were asked. */
+    followUps: z.object({ full: EvalRun, compressed: EvalRun.nullable() }).strict().nullable(),
 }).strict();
 export type RecallResult = z.infer<typeof RecallResult>;
 
@@ -348,6 +353,8 @@ export const events = {
     // Test recall's progress: trials done of `total`, the last one's outcome.
     'kv.recallProgress': z.object({
         done: z.number().int().nonnegative(), total: z.number().int().positive(), cache: z.enum(['full', 'compressed']),
+        /** A needle of the haystack grid, or a follow-up question. */
+        task: z.enum(['niah', 'multiquery']),
         contextTokens: z.number().int().positive(), depth: z.number().min(0).max(1), correct: z.boolean(),
     }),
 } as const;

@@ -68,8 +68,8 @@ const handlers: Partial<Handlers> = {
             recommendedBudget: profile.recommendedBudget, topHeads: rankHeads(profile.scores).slice(0, 4), validation: profile.validation ?? null,
         };
     },
-    'recall.run': (params) => testRecall(params, ({ cache, trial, done, total }) => emit(eventEnvelope('kv.recallProgress', {
-        done, total, cache, contextTokens: trial.contextTokens, depth: trial.depth, correct: trial.correct,
+    'recall.run': (params) => testRecall(params, ({ cache, task, contextTokens, depth, correct, done, total }) => emit(eventEnvelope('kv.recallProgress', {
+        done, total, cache, task, contextTokens, depth, correct,
     }))),
 };
 

@@ -98,7 +98,7 @@ describe('compression on by default, and profiling heads from the app (organism.
         }
     });
 
-    test('test recall: the loaded model with its plan and with the full cache, with progress; lengths beyond its context are refused', async () => {
+    test('test recall: the loaded model with its plan and with the full cache, needles then follow-up questions, with progress; lengths beyond its context are refused', async () => {
         await load();
         events.length = 0;
         const recall = await call('kv.testRecall', { lengths: [384, 768], depths: [0.5] });
@@ -107,8 +107,21 @@ describe('compression on by default, and profiling heads from the app (organism.
         assert.ok((recall.compressed.fullHeads ?? 0) >= 1);
         assert.deepEqual(recall.full.trials.map((t) => [t.contextTokens, t.depth]), [[384, 0.5], [768, 0.5]]);
         assert.equal(recall.full.accuracy, 1, JSON.stringify(recall.full.trials));
+        // One follow-up chat at 768 tokens (384 leaves no room for its document): 4 questions in turn, the later ones reusing the document.
+        const followUps = recall.followUps;
+        assert.ok(followUps?.compressed != null);
+        assert.deepEqual([followUps.full.kv.mode, followUps.compressed.kv.mode, followUps.compressed.fullHeads], ['off', 'auto', recall.compressed.fullHeads]);
+        for (const run of [followUps.full, followUps.compressed]) {
+            assert.deepEqual(run.answers.map((a) => [a.task, a.contextTokens, a.chat, a.turn]), [0, 1, 2, 3].map((turn) => ['multiquery', 768, 0, turn]));
+            assert.ok(run.answers.slice(1).every((a) => a.reusedTokens > a.promptTokens / 2), `follow-ups reuse the document: ${JSON.stringify(run.answers.map((a) => [a.promptTokens, a.reusedTokens]))}`);
+            assert.ok(run.answers.every((a) => a.promptTokens <= 768 - 32 && /^\d{5}$/.test(a.expected)));
+        }
+        assert.ok(followUps.full.answers.some((a) => a.correct), `the full cache answers some: ${JSON.stringify(followUps.full.answers.map((a) => a.answer))}`);
         const progress = events.filter((e) => e.name === 'kv.recallProgress').map((e) => e.payload);
-        assert.deepEqual(progress.map((p) => `${p.cache} ${p.done}/${p.total}`), ['compressed 1/4', 'compressed 2/4', 'full 3/4', 'full 4/4']);
+        assert.deepEqual(progress.map((p) => `${p.cache} ${p.task} ${p.done}/${p.total}`), [
+            ...['niah 1', 'niah 2', 'multiquery 3', 'multiquery 4', 'multiquery 5', 'multiquery 6'].map((step) => `compressed ${step}/12`),
+            ...['niah 7', 'niah 8', 'multiquery 9', 'multiquery 10', 'multiquery 11', 'multiquery 12'].map((step) => `full ${step}/12`),
+        ]);
         await assert.rejects(call('kv.testRecall', { lengths: [4096] }), (error: HeadroomError) => error.code === 'BAD_REQUEST' && /do not fit the 2048-token context/.test(error.message));
     });
 

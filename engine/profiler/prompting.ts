@@ -31,11 +31,18 @@ async function chatWrapperOf(model: LlamaModel): Promise<ChatWrapper> {
     return wrapper;
 }
 
-/** The prompt tokens the chat template makes of a system document and one user question. */
-export async function chatPromptTokens(model: LlamaModel, document: string, question: string): Promise<Token[]> {
+/** A question asked earlier in the same chat, and its answer. */
+export interface EarlierTurn {
+    question: string;
+    answer: string;
+}
+
+/** The prompt tokens the chat template makes of a system document and a user question (after `earlier` turns, if any). */
+export async function chatPromptTokens(model: LlamaModel, document: string, question: string, earlier: readonly EarlierTurn[] = []): Promise<Token[]> {
     const wrapper = await chatWrapperOf(model);
     const history: ChatHistoryItem[] = [
         { type: 'system', text: document },
+        ...earlier.flatMap((turn): ChatHistoryItem[] => [{ type: 'user', text: turn.question }, { type: 'model', response: [turn.answer] }]),
         { type: 'user', text: question },
         { type: 'model', response: [] },
     ];

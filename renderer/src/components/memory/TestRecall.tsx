@@ -1,8 +1,10 @@
 // "Test recall": a short needle-in-a-haystack on the loaded model, full cache against the head
 // plan it runs, drawn as the same depth × length heatmaps `npm run niah` writes, so a user sees
-// what compression costs them. A heatmap opens larger in a dialog.
+// what compression costs them; then follow-up questions (`npm run eval`'s multi-query task:
+// several questions asked in turn about one document), said in one line. A heatmap opens larger
+// in a dialog.
 import { useRef, useState } from 'react';
-import type { ModelInfo } from '../../../../common/contract.ts';
+import type { ModelInfo, RecallResult } from '../../../../common/contract.ts';
 import { niahHeatmapSvg, type NiahResult } from '../../../../common/niah.ts';
 import { percent } from '../../format.ts';
 import { useRecallStore } from '../../stores/recallStore.ts';
@@ -26,6 +28,14 @@ function Heatmap({ result, onOpen }: { result: NiahResult; onOpen: (result: Niah
     );
 }
 
+/** "Follow-up questions answered: full cache 75%, compressed 75% (3 chats, 4 questions each, asked in turn about one document)." */
+function followUpsLine(followUps: NonNullable<RecallResult['followUps']>): string {
+    const chats = new Set(followUps.full.answers.map((a) => `${a.contextTokens}|${a.chat}`)).size;
+    const perChat = chats === 0 ? 0 : Math.round(followUps.full.answers.length / chats);
+    const compressed = followUps.compressed != null ? `, compressed ${Math.round(followUps.compressed.accuracy * 100)}%` : '';
+    return `Follow-up questions answered: full cache ${Math.round(followUps.full.accuracy * 100)}%${compressed} (${chats} chat${chats === 1 ? '' : 's'}, ${perChat} questions each, asked in turn about one document).`;
+}
+
 export function TestRecall({ model }: { model: ModelInfo }) {
     const running = useRecallStore((s) => s.running);
     const progress = useRecallStore((s) => s.progress);
@@ -47,10 +57,10 @@ export function TestRecall({ model }: { model: ModelInfo }) {
             {running ? (
                 <JobProgress
                     label="Testing recall" testId="recall-progress" share={share} onCancel={() => void cancel()}
-                    text={`Testing recall${progress != null ? ` ${progress.done} / ${progress.total} · ${progress.cache === 'full' ? 'full cache' : 'compressed'}, ${progress.contextTokens.toLocaleString('en-US')} tokens` : '…'}`}
+                    text={`Testing recall${progress != null ? ` ${progress.done} / ${progress.total} · ${progress.cache === 'full' ? 'full cache' : 'compressed'}, ${progress.contextTokens.toLocaleString('en-US')} tokens${progress.task === 'multiquery' ? ', follow-ups' : ''}` : '…'}`}
                 />
             ) : (
-                <button type="button" className="button" onClick={() => void run(model.path)} title="A short needle-in-a-haystack at a few lengths and depths, with the full cache and with this plan">
+                <button type="button" className="button" onClick={() => void run(model.path)} title="A short needle-in-a-haystack at a few lengths and depths, and follow-up questions about one document, with the full cache and with this plan">
                     {result == null ? 'Test recall' : 'Test recall again'}
                 </button>
             )}
@@ -64,6 +74,7 @@ export function TestRecall({ model }: { model: ModelInfo }) {
                         <Heatmap result={result.full} onOpen={open} />
                         {result.compressed != null && <Heatmap result={result.compressed} onOpen={open} />}
                     </div>
+                    {result.followUps != null && <p className="muted" data-testid="recall-follow-ups">{followUpsLine(result.followUps)}</p>}
                 </>
             )}
             {cancelled && !running && <p className="muted">Test recall was cancelled.</p>}
