@@ -4,7 +4,9 @@
 // answering, the model loaded, the chats intact, PRAGMA integrity_check ok. The suite counts
 // what it tried and what was handled, and prints both.
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, open, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -20,10 +22,15 @@ import { openBackend } from './support/backend.ts';
 import { launchChromium } from './support/browser.ts';
 import { startHarness } from './support/componentHarness.ts';
 import { makePdf } from './support/documents.ts';
-import { chatModelForTests, STORIES } from './support/models.ts';
+import { htmlPage } from '../bench/extractSpeed.ts';
+import { MAX_CHAT_DOCUMENTS } from '../common/contract.ts';
+import { UNREADABLE_WARNINGS } from '../backend/database.ts';
+import { LOCK_FILE } from '../backend/instanceLock.ts';
+import { startModelServer } from './support/modelServer.ts';
+import { chatModelForTests, ORGANISM, STORIES } from './support/models.ts';
 import { serve, stop, type Served } from './support/serve.ts';
 import {
-    badEscapeEpub, brokenXmlDocx, craftedGgufs, docxBomb, epubBomb, rawRequest, rawSocket, spineAmplificationEpub, wsFrame,
+    badEscapeEpub, brokenXmlDocx, craftedGgufs, docxBomb, epubBomb, impossibleHyperparameters, rawRequest, rawSocket, rewriteGguf, spineAmplificationEpub, wsFrame,
 } from './support/hostileInputs.ts';
 
 // What must never reach a person: runtime, library and validator text.
@@ -115,11 +122,13 @@ describe('hostile inputs against npm run serve', () => {
     let rpc: Awaited<ReturnType<typeof connect>>;
     let chatId: string;
     let port: number;
+    let profileDir: string;
 
     before(async () => {
         model = await chatModelForTests();
         dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-'));
-        served = await serve(['--model', model, '--port', '0', '--context', '1024', '--data-dir', dataDir]);
+        profileDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-profiles-'));
+        served = await serve(['--model', model, '--port', '0', '--context', '1024', '--data-dir', dataDir], { HEADROOM_PROFILE_DIR: profileDir });
         port = Number(new URL(served.origin).port);
         rpc = await connect(served);
         await until(async () => (await rpc.client.request('engine.getState', {})).status === 'ready', 'the model to load');
@@ -271,6 +280,17 @@ describe('hostile inputs against npm run serve', () => {
             await writeFile(path.join(dir, name), bytes);
             files.push({ name, file: path.join(dir, name) });
         }
+        // Hyperparameters llama.cpp aborts on, and a chat template that never ends: refused by name, with the field.
+        const named: Array<{ name: string; needs: RegExp }> = [];
+        for (const { name, field, bytes } of impossibleHyperparameters(await readFile(STORIES))) {
+            await writeFile(path.join(dir, name), bytes);
+            files.push({ name, file: path.join(dir, name) });
+            named.push({ name, needs: new RegExp(`^Could not load ${name.replace(/[.^$]/g, '\\$&')}: its metadata field ${field.replace(/\./g, '\\.')} is `) });
+        }
+        const looping = 'looping-template.gguf';
+        await writeFile(path.join(dir, looping), rewriteGguf(await readFile(STORIES), { 'tokenizer.chat_template': '{% for i in range(100000000) %}{{ i }}{% endfor %}' }));
+        files.push({ name: looping, file: path.join(dir, looping) });
+        named.push({ name: looping, needs: /^Could not load looping-template\.gguf: the model file's chat template \(tokenizer\.chat_template\) (needed more than|did not finish)/ });
         const truncated = path.join(dir, 'truncated.gguf');
         await copyFile(model, truncated);
         const handle = await open(truncated, 'r+');
@@ -283,13 +303,148 @@ describe('hostile inputs against npm run serve', () => {
             const started = performance.now();
             const load = await refusal(rpc.client.request('model.load', { path: file, contextSize: 1024 }), `model.load ${name}`);
             assert.ok(['NOT_FOUND', 'MODEL_LOAD_FAILED'].includes(load.code), `${name}: ${load.code}`);
-            await refusal(rpc.client.request('memory.plan', { path: file, contextSize: 1024, gpuLayers: 0, kv: { mode: 'off', offload: 'auto', sinks: 4, window: 128 }, kvCacheType: 'f16', flashAttention: 'auto' }), `memory.plan ${name}`);
+            const words = named.find((n) => n.name === name);
+            if (words != null) assert.match(load.message, words.needs, `${name}: names the file and what is wrong with it`);
+            // A plan never runs the chat template: only the looping template's file may be planned.
+            const plan = rpc.client.request('memory.plan', { path: file, contextSize: 1024, gpuLayers: 0, kv: { mode: 'off', offload: 'auto', sinks: 4, window: 128 }, kvCacheType: 'f16', flashAttention: 'auto' });
+            if (name === looping) await plan;
+            else await refusal(plan, `memory.plan ${name}`);
             assert.ok(performance.now() - started < 10_000, `${name}: refused in ${Math.round(performance.now() - started)} ms`);
             const state = await rpc.client.request('engine.getState', {});
             assert.equal(state.model?.path, model, `${name}: the model that works is still loaded`);
             assert.equal(state.pid, pid, `${name}: the engine host was never restarted`);
         });
         await unchanged('after the bad model files');
+    });
+
+    test('a download never writes over or deletes the user\'s model of the same name; a redirect loop is said as one', async () => {
+        const folder = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-models-folder-'));
+        const victim = path.join(folder, 'victim.gguf');
+        await copyFile(ORGANISM, victim);
+        const victimSha = createHash('sha256').update(await readFile(victim)).digest('hex');
+        const server = await startModelServer();
+        try {
+            server.route('/page/victim.gguf', { status: 200, body: '<!DOCTYPE html><html><body>Sign in to download</body></html>' });
+            server.route('/wrong/victim.gguf', { file: STORIES });
+            server.route('/good/victim.gguf', { file: STORIES });
+            server.route('/loop/a.gguf', { status: 302, headers: { location: '/loop/b.gguf' } });
+            server.route('/loop/b.gguf', { status: 302, headers: { location: '/loop/a.gguf' } });
+            await rpc.client.request('settings.update', { modelsFolder: folder });
+            const finished = async (source: string, sha256?: string) => {
+                const started = await rpc.client.request('models.download', { source, ...(sha256 != null ? { sha256 } : {}) });
+                await until(async () => (await rpc.client.request('models.downloads', {})).some((d) => d.id === started.id && ['done', 'failed', 'cancelled'].includes(d.status)), `the download of ${source}`);
+                const state = (await rpc.client.request('models.downloads', {})).find((d) => d.id === started.id);
+                assert.ok(state != null);
+                return state;
+            };
+            const cases: Array<{ what: string; source: string; sha256?: string; error: RegExp }> = [
+                { what: 'a web page under the model\'s name', source: server.url('/page/victim.gguf'), error: /victim\.gguf is not a GGUF model .*; the downloaded file was deleted \(the victim\.gguf already in the models folder was left as it was\)\.$/ },
+                { what: 'a wrong sha256 under the model\'s name', source: server.url('/wrong/victim.gguf'), sha256: '0'.repeat(64), error: /its sha256 is [0-9a-f]{64}, not the expected 0{64}; the downloaded file was deleted \(the victim\.gguf already in the models folder was left as it was\)\.$/ },
+                { what: 'an address that redirects for ever', source: server.url('/loop/a.gguf'), error: /\/loop\/a\.gguf redirects in a loop \(more than 20 redirects without reaching a file\); the address is wrong or the server is misconfigured\.$/ },
+            ];
+            await each(cases, (c) => c.what, async ({ what, source, sha256, error }) => {
+                const state = await finished(source, sha256);
+                assert.equal(state.status, 'failed', what);
+                assert.match(state.error ?? '', error, what);
+                assertPlain(state.error ?? '', what);
+                assert.equal(createHash('sha256').update(await readFile(victim)).digest('hex'), victimSha, `${what}: victim.gguf is untouched`);
+                assert.deepEqual(await readdir(folder), ['victim.gguf'], `${what}: nothing else is left in the folder`);
+            });
+            await each(['a good model under a taken name'], (what) => what, async (what) => {
+                const state = await finished(server.url('/good/victim.gguf'));
+                assert.equal(state.status, 'done', `${what}: ${state.error ?? ''}`);
+                assert.equal(state.path, path.join(folder, 'victim (2).gguf'));
+                assert.equal(createHash('sha256').update(await readFile(victim)).digest('hex'), victimSha, `${what}: victim.gguf is untouched`);
+                assert.deepEqual((await readdir(folder)).sort(), ['victim (2).gguf', 'victim.gguf']);
+            });
+        } finally {
+            await server.close();
+            await rpc.client.request('settings.update', { modelsFolder: null });
+        }
+        await unchanged('after the downloads');
+    });
+
+    test('documents: a chat deleted while its document is read, damaged warnings, the document past the limit, a 2 MB page', async () => {
+        await each(['documents.add and chats.delete in the same tick'], (what) => what, async (what) => {
+            const box = (await rpc.client.request('chats.create', { title: 'Gone soon' })).id;
+            const adding = rpc.client.request('documents.add', { chatId: box, uploadId: 'race', name: 'race.md', dataBase64: Buffer.from('# Race\n\nA few words.').toString('base64') });
+            const deleting = rpc.client.request('chats.delete', { chatId: box });
+            const error = await refusal(adding, what);
+            await deleting;
+            assert.equal(error.code, 'NOT_FOUND', `${what}: ${error.code} ${error.message}`);
+            assert.equal((await rpc.client.request('chats.list', {})).some((c) => c.id === box), false);
+        });
+        await each(['a document whose warnings are not JSON'], (what) => what, async (what) => {
+            const box = (await rpc.client.request('chats.create', { title: 'Damaged row' })).id;
+            const doc = await rpc.client.request('documents.add', { chatId: box, uploadId: 'damaged', name: 'notes.md', dataBase64: Buffer.from('# Notes\n\nKept.').toString('base64') });
+            const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE));
+            db.prepare('UPDATE documents SET warnings = ? WHERE id = ?').run('{not json', doc.id);
+            db.close();
+            const view = await rpc.client.request('chats.open', { chatId: box });
+            assert.deepEqual(view.documents.map((d) => [d.name, d.warnings]), [['notes.md', [UNREADABLE_WARNINGS]]], what);
+            assertPlain(UNREADABLE_WARNINGS, what);
+        });
+        await each([`document ${MAX_CHAT_DOCUMENTS + 1} in one chat`], (what) => what, async (what) => {
+            const box = (await rpc.client.request('chats.create', { title: 'Many' })).id;
+            // All but the last one straight into the database (reading 256 files would take minutes), the last through the server.
+            const db = new DatabaseSync(path.join(dataDir, DATABASE_FILE));
+            const insert = db.prepare("INSERT INTO documents (id, chat_id, name, kind, size_bytes, pages, text, warnings, created_at) VALUES (?, ?, ?, 'text', 4, NULL, 'Text', '[]', ?)");
+            for (let i = 0; i < MAX_CHAT_DOCUMENTS - 1; i++) insert.run(`doc-${box}-${i}`, box, `part-${i}.txt`, Date.now());
+            db.close();
+            const last = await rpc.client.request('documents.add', { chatId: box, uploadId: 'many', name: 'last.txt', dataBase64: Buffer.from('The last one that fits.').toString('base64') });
+            assert.equal(last.name, 'last.txt');
+            const error = await refusal(rpc.client.request('documents.add', { chatId: box, uploadId: 'many', name: 'one-more.txt', dataBase64: Buffer.from('One too many.').toString('base64') }), what);
+            assert.equal(error.code, 'BAD_REQUEST');
+            assert.match(error.message, new RegExp(`^one-more\\.txt was not added: a chat holds at most ${MAX_CHAT_DOCUMENTS} documents`));
+            assert.equal((await rpc.client.request('chats.open', { chatId: box })).documents.length, MAX_CHAT_DOCUMENTS);
+        });
+        await each(['a 2 MB HTML page (16,000 paragraphs)'], (what) => what, async (what) => {
+            const box = (await rpc.client.request('chats.create', { title: 'Long page' })).id;
+            const started = performance.now();
+            // Read whole (not "may be damaged" after minutes), then refused only because the 1,024-token context cannot hold it.
+            const error = await refusal(rpc.client.request('documents.add', { chatId: box, uploadId: 'page', name: 'page.html', dataBase64: Buffer.from(htmlPage(16_000)).toString('base64') }), what);
+            const seconds = (performance.now() - started) / 1000;
+            console.log(`${what}: read and counted in ${seconds.toFixed(1)} s`);
+            assert.equal(error.code, 'CONTEXT_OVERFLOW', `${what}: ${error.message}`);
+            assert.ok(seconds < 30, `${what}: answered in ${seconds.toFixed(1)} s`);
+        });
+        await unchanged('after the hostile document rows');
+    });
+
+    test('kv.profile where a folder sits in the profile\'s place is refused at once, in words', async () => {
+        const sha = createHash('sha256').update(await readFile(model)).digest('hex');
+        await mkdir(path.join(profileDir, `${sha}.json`), { recursive: true });
+        await each(['a folder where the profile goes'], (what) => what, async (what) => {
+            const started = performance.now();
+            const error = await refusal(rpc.client.request('kv.profile', { path: model }), what);
+            assert.equal(error.code, 'BAD_REQUEST', `${what}: ${error.code}`);
+            assert.match(error.message, /^The head profile cannot be stored at .*: a folder is in its place\. Move it away/);
+            assert.ok(performance.now() - started < 30_000, 'refused before any measuring');
+        });
+        await unchanged('after profiling into a folder');
+    });
+
+    test('a WebSocket dropped right after the upgrade is no news in the log; the server stays up', async () => {
+        const before = served.stderrText();
+        await each(['a reset after the upgrade', 'a reset during the upgrade'], (what) => what, async (what) => {
+            await new Promise<void>((resolve, reject) => {
+                const socket = net.connect(port, '127.0.0.1', () => {
+                    socket.write(`GET /rpc?token=${served.token} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+                    if (what === 'a reset during the upgrade') socket.resetAndDestroy();
+                });
+                socket.once('data', (data: Buffer) => {
+                    assert.match(data.toString('latin1'), /^HTTP\/1\.1 101 /);
+                    socket.resetAndDestroy();
+                });
+                socket.on('close', () => resolve());
+                socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? resolve() : reject(error)));
+            });
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            assert.equal((await fetch(served.url)).status, 200, `${what}: the server answers`);
+        });
+        const logged = served.stderrText().slice(before.length);
+        assert.doesNotMatch(logged, /before the upgrade|ECONNRESET/, 'nothing about the dropped sockets is logged');
+        await unchanged('after the dropped sockets');
     });
 
     test('profiling /dev/zero is refused at once and leaves profiling usable', async () => {
@@ -404,6 +559,25 @@ describe('hostile inputs against npm run serve', () => {
     });
 });
 
+describe('the data folder\'s lock', () => {
+    test('a folder where headroom.lock belongs is named as the lock\'s problem, not the database\'s', async () => {
+        const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-lock-'));
+        await mkdir(path.join(dataDir, LOCK_FILE));
+        await each(['headroom.lock as a folder'], (what) => what, async (what) => {
+            const failed = await serve(['--port', '0', '--data-dir', dataDir]).then(
+                () => assert.fail('serve started'),
+                (error: Error) => error.message,
+            );
+            assert.match(failed, /serve exited with 2/);
+            const line = /headroom: (.*)/.exec(failed)?.[1] ?? '';
+            assert.match(line, /^Headroom cannot take the lock of its data folder .*: .*headroom\.lock is a folder, where Headroom keeps the file that says which Headroom uses the folder\. Move it away/, what);
+            assert.doesNotMatch(line, /database/, what);
+            assertPlain(line, what);
+            assert.ok((await stat(path.join(dataDir, LOCK_FILE))).isDirectory(), 'the folder is left as it was');
+        });
+    });
+});
+
 describe('hostile Markdown in a reply (the real component in Chromium)', () => {
     test('links only to http(s) and mailto, images only from data: URLs, nothing fetched', async () => {
         const harness = await startHarness();
@@ -514,6 +688,114 @@ describe('hostile inputs against the engine host and the document reader, in pro
                 assert.deepEqual((await call('chats.open', { chatId })).messages.map((m) => [m.role, m.status]), [['user', 'done'], ['assistant', reply.status]]);
             });
             assert.equal(backend.db.integrityCheck(), 'ok');
+        } finally {
+            backend.dispose();
+        }
+    });
+
+    /** A document of about `facts` × 60 tokens on organism.gguf, with one passcode in it. */
+    const factsDocument = (facts: number) => Buffer.from(Array.from({ length: facts }, (_, i) =>
+        i === Math.floor(facts / 2) ? 'The passcode for the red door is 41735.' : `Line ${i} of the manual says to keep the valves closed and the gauges clean.`).join('\n')).toString('base64');
+
+    test('a KV snapshot cut in half, overwritten, emptied, replaced by a folder or vouched for another model is read again, never restored; the engine keeps running', async () => {
+        const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-snapshots-'));
+        const { backend, call } = openBackend(dataDir);
+        try {
+            await backend.supervisor.load({ path: ORGANISM, contextSize: 2048 });
+            const chatId = (await call('chats.create', {})).id;
+            const doc = await call('documents.add', { chatId, uploadId: 'facts', name: 'manual.txt', dataBase64: factsDocument(30) });
+            assert.ok((doc.tokens ?? 0) >= 512, `${doc.tokens} tokens: enough for a snapshot`);
+            const ask = async (prompt: string) => {
+                const reply = await call('chat.send', { chatId, prompt });
+                return { reply, prefill: (await call('chats.open', { chatId })).lastPrefill };
+            };
+            assert.equal((await ask('What is the passcode for the red door?')).prefill?.snapshot, 'saved');
+            const file = path.join(dataDir, 'snapshots', `${chatId}.kvstate`);
+            const header = `${file}.header`;
+            const size = (await stat(file)).size;
+            const corruptions: Array<[string, () => Promise<void>]> = [
+                ['cut to half its size', () => truncate(file, Math.floor(size / 2))],
+                ['random bytes of the same size', () => writeFile(file, Buffer.from(Array.from({ length: size }, (_, i) => (i * 7919 + 13) % 256)))],
+                ['emptied', () => writeFile(file, '')],
+                ['a header that names another model', async () => {
+                    const json = JSON.parse(await readFile(header, 'utf8')) as { model: string };
+                    await writeFile(header, JSON.stringify({ ...json, model: `sha256:${'0'.repeat(64)}|ctx2048|other` }));
+                }],
+                ['no header (an older Headroom\'s snapshot)', () => writeFile(header, 'not a header')],
+                ['a folder in its place', async () => {
+                    await rm(file);
+                    await mkdir(path.join(file, 'inside'), { recursive: true });
+                }],
+            ];
+            await each(corruptions, ([what]) => what, async ([what, corrupt]) => {
+                await call('engine.restart', {}); // a fresh engine host holds nothing: the next turn would restore from disk
+                const pid = backend.supervisor.state.pid;
+                await corrupt();
+                for (const turn of ['Which door has a passcode?', 'What is the passcode for the red door?']) {
+                    const { reply, prefill } = await ask(turn);
+                    assert.equal(reply.error, null, `${what}: ${reply.error ?? ''}`);
+                    assert.notEqual(reply.status, 'error', what);
+                    assert.notEqual(prefill?.snapshot, 'restored', `${what}: not restored`);
+                    assert.equal(backend.supervisor.state.pid, pid, `${what}: the engine host kept running`);
+                    assert.equal(backend.supervisor.state.status, 'ready', what);
+                }
+                if (what !== 'a folder in its place') assert.equal((await stat(header)).isFile(), true, `${what}: saved anew, with its header`);
+            });
+            await each(['a snapshot saved anew is restored'], (what) => what, async (what) => {
+                await rm(file, { recursive: true }); // the folder the test put there
+                await call('engine.restart', {});
+                assert.equal((await ask('What is the passcode for the red door?')).prefill?.snapshot, 'saved', what);
+                await call('engine.restart', {});
+                assert.equal((await ask('What is the passcode for the red door?')).prefill?.snapshot, 'restored', what);
+            });
+            assert.equal(backend.db.integrityCheck(), 'ok');
+        } finally {
+            backend.dispose();
+        }
+    });
+
+    test('another model of the same size under the same path is never restored into; a new engine host does not read the model again to hash it', async () => {
+        const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-hostile-identity-'));
+        const modelPath = path.join(dataDir, 'model.gguf');
+        await copyFile(ORGANISM, modelPath);
+        const hashes = path.join(dataDir, 'model-hashes.json');
+        const { backend, call } = openBackend(dataDir);
+        const kv = { mode: 'auto' as const, sinks: 4, window: 128, offload: 'auto' as const };
+        try {
+            await backend.supervisor.load({ path: modelPath, contextSize: 2048, kv });
+            const first = await stat(hashes);
+            const firstText = await readFile(hashes, 'utf8');
+            await each(['a second and third engine host on the same model'], (what) => what, async (what) => {
+                for (let i = 0; i < 2; i++) await call('engine.restart', {});
+                assert.equal(backend.supervisor.state.model?.path, modelPath);
+                assert.equal((await stat(hashes)).mtimeMs, first.mtimeMs, `${what}: the hashes were not written again (the model was not read again)`);
+                assert.equal(await readFile(hashes, 'utf8'), firstText, what);
+            });
+            const chatId = (await call('chats.create', {})).id;
+            await call('documents.add', { chatId, uploadId: 'facts', name: 'manual.txt', dataBase64: factsDocument(30) });
+            await call('chat.send', { chatId, prompt: 'What is the passcode for the red door?' });
+            assert.equal((await call('chats.open', { chatId })).lastPrefill?.snapshot, 'saved');
+            await each(['another model, same size, same path'], (what) => what, async (what) => {
+                // The same file with different weights at its end: the same size, another model.
+                const other = Buffer.from(await readFile(ORGANISM));
+                for (let i = other.length - 8192; i < other.length; i += 4) other.writeFloatLE(-other.readFloatLE(i) || 0.5, i);
+                await writeFile(modelPath, other);
+                assert.equal((await stat(modelPath)).size, (await stat(ORGANISM)).size);
+                await call('engine.restart', {});
+                const reply = await call('chat.send', { chatId, prompt: 'What is the passcode for the red door?' });
+                assert.equal(reply.error, null, what);
+                assert.notEqual((await call('chats.open', { chatId })).lastPrefill?.snapshot, 'restored', `${what}: the old model's KV state is not used`);
+                const entries = JSON.parse(await readFile(hashes, 'utf8')) as Array<{ path: string; sha256: string }>;
+                assert.equal(entries.filter((e) => e.path === modelPath).length, 1, `${what}: one entry per file`);
+                assert.equal(entries.find((e) => e.path === modelPath)?.sha256, createHash('sha256').update(other).digest('hex'), `${what}: the changed file was hashed again`);
+            });
+            await each(['the same file touched'], (what) => what, async (what) => {
+                const later = new Date(Date.now() + 60_000);
+                await utimes(modelPath, later, later);
+                const before = await readFile(hashes, 'utf8');
+                await call('engine.restart', {});
+                assert.notEqual(await readFile(hashes, 'utf8'), before, `${what}: a new modification time is hashed again`);
+            });
         } finally {
             backend.dispose();
         }
