@@ -7,6 +7,8 @@ export interface BarPanel {
     yLabel: string;
     /** values[series][group]; null draws nothing (not measured). */
     values: (number | null)[][];
+    /** Optional [min, max] per bar, drawn as a whisker over it (the spread of repeated rounds). */
+    ranges?: ([number, number] | null)[][];
 }
 
 export interface GroupedBarsInput {
@@ -39,23 +41,34 @@ export function groupedBarsSvg(input: GroupedBarsInput): string {
     const panelHeight = 260;
     const left = 80;
     const gap = 90;
-    const top = 96;
     const width = left + input.panels.length * panelWidth + (input.panels.length - 1) * gap + 40;
+    // Legend across the top, in as many rows as the names need.
+    const legend: { x: number; row: number; name: string; s: number }[] = [];
+    let lx = left;
+    let row = 0;
+    input.series.forEach((name, s) => {
+        const entry = 34 + name.length * 7.5;
+        if (lx > left && lx + entry > width - 20) {
+            row++;
+            lx = left;
+        }
+        legend.push({ x: lx, row, name, s });
+        lx += entry;
+    });
+    const top = 96 + row * 20;
     const height = top + panelHeight + 110;
     const parts: string[] = [];
     parts.push(text(width / 2, 28, input.title, 'font-size="18" font-weight="bold" text-anchor="middle"'));
-    // Legend across the top.
-    let lx = left;
-    input.series.forEach((name, s) => {
-        parts.push(`<rect x="${lx}" y="46" width="14" height="14" fill="${SERIES_COLORS[s % SERIES_COLORS.length]}"/>`);
-        parts.push(text(lx + 20, 58, name, 'font-size="13"'));
-        lx += 34 + name.length * 7.5;
-    });
+    for (const { x, row: r, name, s } of legend) {
+        parts.push(`<rect x="${x}" y="${46 + r * 20}" width="14" height="14" fill="${SERIES_COLORS[s % SERIES_COLORS.length]}"/>`);
+        parts.push(text(x + 20, 58 + r * 20, name, 'font-size="13"'));
+    }
     input.panels.forEach((panel, p) => {
         const x0 = left + p * (panelWidth + gap);
         const y0 = top;
-        const step = niceStep(Math.max(0, ...panel.values.flat().filter((v): v is number => v != null)));
-        const ticks = Math.max(1, Math.ceil(Math.max(0, ...panel.values.flat().filter((v): v is number => v != null)) / step));
+        const highest = Math.max(0, ...panel.values.flat().filter((v): v is number => v != null), ...(panel.ranges ?? []).flat().map((r) => r?.[1] ?? 0));
+        const step = niceStep(highest);
+        const ticks = Math.max(1, Math.ceil(highest / step));
         const max = ticks * step;
         parts.push(text(x0 + panelWidth / 2, y0 - 14, panel.title, 'font-size="14" font-weight="bold" text-anchor="middle"'));
         for (let t = 0; t <= ticks; t++) {
@@ -74,6 +87,13 @@ export function groupedBarsSvg(input: GroupedBarsInput): string {
                 if (value == null) return;
                 const h = (value / max) * panelHeight;
                 parts.push(`<rect x="${gx + s * barWidth}" y="${y0 + panelHeight - h}" width="${barWidth - 2}" height="${h}" fill="${SERIES_COLORS[s % SERIES_COLORS.length]}"/>`);
+                const spread = panel.ranges?.[s]?.[g];
+                if (spread != null) {
+                    const cx = gx + s * barWidth + (barWidth - 2) / 2;
+                    const [lo, hi] = spread.map((v) => y0 + panelHeight - (v / max) * panelHeight);
+                    const half = Math.min(4, (barWidth - 2) / 3);
+                    parts.push(`<path d="M${cx} ${lo}V${hi}M${cx - half} ${lo}H${cx + half}M${cx - half} ${hi}H${cx + half}" stroke="#1a202c" stroke-width="1.2" fill="none"/>`);
+                }
             });
             parts.push(text(x0 + g * groupWidth + groupWidth / 2, y0 + panelHeight + 18, group, 'font-size="12" text-anchor="middle"'));
         });

@@ -1,13 +1,19 @@
 // npm run bench:kv -- --model <gguf> --lengths 1024,2048 --out <dir>
-//   [--kv off,budget:0.5,0.25] [--kv-types f16,q8_0,q4_0] [--offload gpu|cpu|auto] [--decode n] [--repeats n] [--threads n] [--profile <json>]
-// --kv takes one `--kv` value of the other CLIs, or several separated by commas, and --kv-types
-// (or --kv-type) one cache type or several: every mode is measured at every type.
+//   [--kv off,budget:0.5,0.25] [--layout found|fallback|duo:<id or tsv>|profile:<json>,…] [--offload gpu,cpu|auto]
+//   [--kv-types f16,q8_0,q4_0] [--decode n] [--repeats n] [--threads n]
+// --kv takes one `--kv` value of the other CLIs, or several separated by commas; every compressed
+// mode is measured with every --layout (bench/layouts.ts) and every --offload placement, and every
+// mode at every --kv-types (or --kv-type) cache type. --repeats rounds, each side once per round in
+// alternating order, after an untimed warm-up of each.
 import { parseArgs } from 'node:util';
 import { HeadroomError } from '../common/errors.ts';
 import { formatKvFlag, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
-import { findProfile } from '../engine/kv/profiles.ts';
+import { KvOffload } from '../common/kv/policy.ts';
 import { parseNumberList, runCli } from './cliArgs.ts';
 import { DEFAULT_BENCH_MODES, runKvBench, writeKvBenchOutputs } from './kvBench.ts';
+import { LAYOUT_USAGE, parseLayouts } from './layouts.ts';
+
+const USAGE = `usage: npm run bench:kv -- --model <gguf> --lengths 1024,2048 --out <dir> [--kv off,budget:0.5,0.25] [${LAYOUT_USAGE}] [--offload gpu,cpu|auto] [--kv-types f16,q8_0,q4_0] [--decode n] [--repeats n] [--threads n]`;
 
 runCli(async () => {
     const { values } = parseArgs({
@@ -15,20 +21,26 @@ runCli(async () => {
             model: { type: 'string' },
             lengths: { type: 'string', default: '1024,2048' },
             kv: { type: 'string', default: DEFAULT_BENCH_MODES.map(formatKvFlag).join(',') },
+            layout: { type: 'string', default: 'found' },
             'kv-types': { type: 'string' },
             'kv-type': { type: 'string' },
             decode: { type: 'string', default: '64' },
             threads: { type: 'string' },
             offload: { type: 'string', default: 'auto' },
             repeats: { type: 'string', default: '3' },
-            profile: { type: 'string' },
             out: { type: 'string' },
         },
     });
-    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', 'usage: npm run bench:kv -- --model <gguf> --lengths 1024,2048 --out <dir> [--kv off,budget:0.5,0.25] [--kv-types f16,q8_0,q4_0]');
+    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', USAGE);
     const lengths = parseNumberList(values.lengths, 'lengths');
     if (lengths.some((n) => !Number.isInteger(n) || n < 16)) throw new HeadroomError('BAD_REQUEST', '--lengths must be whole token counts of at least 16.');
-    const modes = values.kv.split(',').map((m) => parseKvFlag(m.trim(), values.offload));
+    const offloads = values.offload.split(',').map((o) => {
+        const placement = KvOffload.safeParse(o.trim());
+        if (!placement.success) throw new HeadroomError('BAD_REQUEST', `--offload takes gpu, cpu or auto, comma-separated, not "${o}".`);
+        return placement.data;
+    });
+    const modes = values.kv.split(',').map((m) => parseKvFlag(m.trim()));
+    const layouts = parseLayouts(values.layout);
     const kvTypes = (values['kv-types'] ?? values['kv-type'] ?? 'f16').split(',').map((t) => parseKvTypeFlag(t.trim()));
     const decodeTokens = Number(values.decode);
     const repeats = Number(values.repeats);
@@ -36,10 +48,8 @@ runCli(async () => {
     if (!Number.isInteger(decodeTokens) || decodeTokens < 1 || !Number.isInteger(repeats) || repeats < 1 || (threads != null && !(Number.isInteger(threads) && threads >= 1))) {
         throw new HeadroomError('BAD_REQUEST', '--decode, --repeats and --threads must be whole numbers ≥ 1.');
     }
-    // A profile only matters to compressed modes; without one the engine's fallback order picks the heads.
-    const profile = modes.every((m) => m.mode === 'off') ? null : await findProfile(values.model, { explicit: values.profile });
     const result = await runKvBench({
-        modelPath: values.model, lengths, modes, kvTypes, profile, decodeTokens, repeats, threads,
+        modelPath: values.model, lengths, modes, layouts, offloads, kvTypes, decodeTokens, repeats, threads,
         log: (line) => process.stderr.write(`${line}\n`),
     });
     const { json, png } = await writeKvBenchOutputs(result, values.out);

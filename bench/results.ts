@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { KvCacheType } from '../common/modelShape.ts';
 import { DeviceBytes } from '../common/devices.ts';
 import { KvBuffer } from '../common/kv/usage.ts';
+import { Spread } from './method.ts';
 import { svgToPng } from './svgPng.ts';
 
 export const KvBenchRun = z.object({
@@ -27,8 +28,26 @@ export const KvBenchRun = z.object({
     totalHeads: z.number().int().positive(),
     /** Whose ranking picked the full heads: the model's profile, or the engine's fallback order (no profile). */
     headOrder: z.enum(['profile', 'fallback']).nullable(),
+    /** The medians of `prefill` and `decode` (older results: one run, or the median of runs in a row). */
     prefillTokPerSec: z.number().positive(),
     decodeTokPerSec: z.number().positive(),
+    /** Which heads were kept full: found, fallback, duo:<pattern>, profile:<file> (bench/layouts.ts); null for the stock cache. */
+    layout: z.string().nullable().optional(),
+    /** How the layout was fitted to the model (a slice of a deeper pattern), when it was. */
+    layoutNote: z.string().nullable().optional(),
+    /** Layers holding both full and streaming heads (0 for the stock cache). */
+    mixedLayers: z.number().int().nonnegative().optional(),
+    /** Where the full heads lived (the stock cache: with the compute). */
+    fullPlacement: z.enum(['gpu', 'cpu']).optional(),
+    /** Tokens per batch (llama.cpp's n_ubatch = n_batch): the engine's compressed batch, or 512 for the stock cache. */
+    ubatch: z.number().int().positive().optional(),
+    /** Prefill and decode tokens/s over the rounds: min, median, max and each round's sample. */
+    prefill: Spread.optional(),
+    decode: Spread.optional(),
+    /** Tokens each round's decode generated (what its rate divides by). */
+    decodeTokens: z.array(z.number().int().positive()).optional(),
+    /** Bytes the scheduler copied between backends (patch 0005's counter), per prefilled and per decoded token; 0 with one backend. */
+    copyBytesPerToken: z.object({ prefill: z.number().nonnegative(), decode: z.number().nonnegative() }).nullable().optional(),
 });
 export type KvBenchRun = z.infer<typeof KvBenchRun>;
 
@@ -37,7 +56,15 @@ export const KvBenchResult = z.object({
     device: z.string(),
     runs: z.array(KvBenchRun),
     /** Modes asked for that this build cannot run, and why. */
-    skipped: z.array(z.object({ mode: z.string(), kvType: KvCacheType.default('f16'), budget: z.number(), contextTokens: z.number().int(), reason: z.string() })),
+    skipped: z.array(z.object({ mode: z.string(), kvType: KvCacheType.default('f16'), budget: z.number(), contextTokens: z.number().int(), reason: z.string(), layout: z.string().nullable().optional() })),
+    /** How it was timed: rounds, each side once per round in alternating order, after an untimed warm-up of each side. */
+    method: z.object({
+        rounds: z.number().int().positive(),
+        decodeTokens: z.number().int().positive(),
+        warmup: z.string(),
+        /** Each round's order of the sides, by their labels, per context length and cache type. */
+        order: z.array(z.object({ contextTokens: z.number().int(), kvType: KvCacheType, rounds: z.array(z.array(z.string())) })),
+    }).optional(),
     createdAt: z.string(),
 });
 export type KvBenchResult = z.infer<typeof KvBenchResult>;

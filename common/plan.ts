@@ -1,7 +1,7 @@
 // The memory plan's shape: what the planner predicts for a model at given settings, and how
 // it compares with this machine. Pure zod, shared by the engine host, the CLI and the UI.
 import { z } from 'zod';
-import { Bytes, DeviceBytes } from './devices.ts';
+import { Bytes, Device, DeviceBytes } from './devices.ts';
 import { FlashAttention, GpuLayers } from './loadOptions.ts';
 import { KvCacheType } from './modelShape.ts';
 import { KV_OFF, KvOptions } from './kv/policy.ts';
@@ -25,6 +25,8 @@ export const Machine = z.object({
     vramFree: Bytes,
     ramTotal: Bytes,
     ramFree: Bytes,
+    /** The GPU's name as llama.cpp's backend reports it (e.g. "llvmpipe (LLVM 19.1.7, 256 bits)"); null without one. */
+    gpuName: z.string().nullable().optional(),
 });
 export type Machine = z.infer<typeof Machine>;
 
@@ -38,6 +40,44 @@ export const Prediction = z.object({
     fits: z.boolean(),
 });
 export type Prediction = z.infer<typeof Prediction>;
+
+/**
+ * What keeping the full heads in CPU RAM costs each decoded token, said before it is chosen (engine/planner.ts,
+ * offloadDecodeCost): the bytes that cross between the GPU and the CPU, and decode estimated both ways at a full
+ * context from a read-rate model whose rates, and their source, come with it.
+ */
+export const OffloadCost = z.object({
+    /** Per decoded token: each layer with full heads sends their queries and new keys and values to the CPU, and their attention output back. */
+    crossingBytesPerToken: Bytes,
+    /** The full heads' KV at a full context: what the CPU reads per decoded token instead of the GPU. */
+    fullKvBytes: Bytes,
+    /** Layers whose full heads are attended on the CPU: each waits for two crossings. */
+    crossingLayers: z.number().int().nonnegative(),
+    /** Estimated decode at a full context, tokens/s: full heads attended on the GPU, and in CPU RAM. */
+    decodeTokPerSec: z.object({ gpu: z.number().positive(), cpu: z.number().positive() }),
+    /** The rates the estimate assumed: bytes/s read of weights and of KV on each device, copied across, and seconds per crossing. */
+    rates: z.object({
+        gpuWeights: z.number().positive(), gpuKv: z.number().positive(), cpuWeights: z.number().positive(), cpuKv: z.number().positive(),
+        link: z.number().positive(), crossingSeconds: z.number().nonnegative(),
+    }),
+    /** Where the rates come from, in words. */
+    source: z.string(),
+    /** The cost in one sentence, as the planner and the settings show it. */
+    summary: z.string(),
+});
+export type OffloadCost = z.infer<typeof OffloadCost>;
+
+/** Where a plan keeps the full heads, why, and what CPU RAM would cost. */
+export const OffloadChoice = z.object({
+    placement: Device,
+    /** asked: the setting said so; fits: 'auto' kept them on the GPU; moved: 'auto' put them in RAM because the GPU could not hold them; no-gpu: nothing else runs here. */
+    why: z.enum(['asked', 'fits', 'moved', 'no-gpu']),
+    /** One sentence for people. */
+    note: z.string(),
+    /** With a GPU in use: the cost of full heads in CPU RAM against the GPU; null without one. */
+    cost: OffloadCost.nullable(),
+});
+export type OffloadChoice = z.infer<typeof OffloadChoice>;
 
 export const MemoryPlan = z.object({
     model: z.object({
@@ -60,6 +100,8 @@ export const MemoryPlan = z.object({
     machine: Machine,
     /** Why it does not fit, or caveats of the prediction, in plain words. */
     notes: z.array(z.string()),
+    /** Where the full heads live and what CPU RAM costs (null: the full cache, no head plan). */
+    offload: OffloadChoice.nullable().optional(),
 });
 export type MemoryPlan = z.infer<typeof MemoryPlan>;
 

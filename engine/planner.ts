@@ -5,14 +5,15 @@ import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { GgufFileInfo, GgufInsights, GgufMetadata, Llama } from 'node-llama-cpp';
-import type { Device } from '../common/devices.ts';
+import type { Device, DeviceBytes } from '../common/devices.ts';
 import { HeadroomError } from '../common/errors.ts';
 import { flashAttentionOption, type FlashAttention } from '../common/loadOptions.ts';
 import { attentionOf, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, KvCacheType, kvCacheTypeRefusal, kvShapeOf, supportsKvCacheType, type ModelAttention } from '../common/modelShape.ts';
 import { budgetRefusal, COMPRESSED_UBATCH, KV_OFF, planBudget, planHeads, streamingCellPaddingFor, type HeadPlan, type HeadProfile, type KvOptions } from '../common/kv/policy.ts';
 import { kvUsageFromFormula } from '../common/kv/usage.ts';
 import { supportsHeadwise, type FitVerdict, type PublishedShape } from '../common/models.ts';
-import { HEADROOM_FRACTION, machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type PlanInput } from '../common/plan.ts';
+import { HEADROOM_FRACTION, machineVerdict, PlanRequest, type FitGoal, type FitResult, type Machine, type MemoryPlan, type OffloadChoice, type OffloadCost, type PlanInput } from '../common/plan.ts';
+
 import { findProfile } from './kv/profiles.ts';
 import { buildSupportsHeadwise } from './kv/native.ts';
 import { backendOf, runtime } from './runtime.ts';
@@ -24,7 +25,119 @@ export const DEFAULT_UBATCH = 512;
 export async function machineOf(llama: Llama): Promise<Machine> {
     const backend = backendOf(llama);
     const vram = backend === 'cpu' ? { total: 0, free: 0 } : await llama.getVramState();
-    return { gpu: backend === 'cpu' ? false : backend, vramTotal: vram.total, vramFree: vram.free, ramTotal: os.totalmem(), ramFree: os.freemem() };
+    const gpuName = backend === 'cpu' ? null : (await llama.getGpuDeviceNames())[0] ?? null;
+    return { gpu: backend === 'cpu' ? false : backend, vramTotal: vram.total, vramFree: vram.free, ramTotal: os.totalmem(), ramFree: os.freemem(), gpuName };
+}
+
+/**
+ * The decode-cost model's rates, bytes read per second while decoding, and where they come from.
+ * Decoding one token reads every weight and every cached K/V row once, so a token takes
+ *   t = W_gpu / gpuWeights + W_cpu / cpuWeights + KV_gpu / gpuKv + KV_cpu / cpuKv
+ *       (+ with full heads in CPU RAM: crossing bytes / link + crossing layers × crossingSeconds)
+ * where W and KV are the bytes each device holds (the planner's prediction) at a full context.
+ */
+export interface DecodeRates {
+    gpuWeights: number;
+    gpuKv: number;
+    cpuWeights: number;
+    cpuKv: number;
+    link: number;
+    crossingSeconds: number;
+    source: string;
+}
+
+/** A Vulkan device that is a CPU underneath (Mesa's llvmpipe / lavapipe): what CI and this project's machines have. */
+export function isCpuBackedGpu(gpuName: string | null | undefined): boolean {
+    return gpuName != null && /llvmpipe|lavapipe|softpipe|swiftshader/i.test(gpuName);
+}
+
+/**
+ * Rates per CPU thread, measured on this project's 2-core AMD EPYC (bench/results/vulkan-llvmpipe-offload-cost/):
+ * ggml's CPU backend reading Q4_0 weights and attending an f16 cache with flash attention in decode.
+ * A machine's CPU is credited with them per thread it runs, up to what a desktop's memory delivers.
+ */
+export const CPU_RATES_PER_THREAD = { weights: 2.2e9, kv: 1.9e9 };
+const CPU_MEMORY_BANDWIDTH = 40e9;
+/**
+ * llvmpipe's rates at 2 threads (the same runs): its shaders run on the CPU, slower than ggml's own CPU
+ * code, and its flash-attention shader far slower per KV byte than its matrix products.
+ */
+export const LLVMPIPE_RATES = { weights: 1.6e9, kv: 0.25e9, link: 4e9, crossingSeconds: 0.6e-3 };
+/**
+ * A discrete GPU, assumed, not measured (no GPU was lent to this project): ~300 GB/s read in decode, about
+ * 60-70 % of a mid-range card's published memory bandwidth (an RTX 4060 Ti has 288 GB/s, a 4070 504 GB/s);
+ * PCIe 4.0 x16 moves ~25 GB/s, and each crossing waits ~20 µs for the GPU.
+ */
+export const ASSUMED_GPU_RATES = { weights: 300e9, kv: 300e9, link: 25e9, crossingSeconds: 20e-6 };
+
+export function decodeRatesFor(machine: Pick<Machine, 'gpu' | 'gpuName'>, threads: number): DecodeRates {
+    const cpuWeights = Math.min(CPU_MEMORY_BANDWIDTH, CPU_RATES_PER_THREAD.weights * threads);
+    const cpuKv = Math.min(CPU_MEMORY_BANDWIDTH, CPU_RATES_PER_THREAD.kv * threads);
+    const cpu = `the CPU at ${(CPU_RATES_PER_THREAD.weights / 1e9).toFixed(1)} GB/s of weights and ${(CPU_RATES_PER_THREAD.kv / 1e9).toFixed(1)} GB/s of KV per thread × ${threads} (measured on a 2-core AMD EPYC)`;
+    if (isCpuBackedGpu(machine.gpuName)) {
+        return {
+            gpuWeights: LLVMPIPE_RATES.weights, gpuKv: LLVMPIPE_RATES.kv, cpuWeights, cpuKv, link: LLVMPIPE_RATES.link, crossingSeconds: LLVMPIPE_RATES.crossingSeconds,
+            source: `${machine.gpuName ?? 'the device'} is a CPU-backed Vulkan device: its rates were measured on llvmpipe (2-core AMD EPYC); ${cpu}`,
+        };
+    }
+    return {
+        gpuWeights: ASSUMED_GPU_RATES.weights, gpuKv: ASSUMED_GPU_RATES.kv, cpuWeights, cpuKv, link: ASSUMED_GPU_RATES.link, crossingSeconds: ASSUMED_GPU_RATES.crossingSeconds,
+        source: `the GPU assumed at ${ASSUMED_GPU_RATES.weights / 1e9} GB/s and PCIe at ${ASSUMED_GPU_RATES.link / 1e9} GB/s (no GPU was measured); ${cpu}`,
+    };
+}
+
+/** What crosses between the GPU and the CPU per decoded token with the plan's full heads in CPU RAM. */
+export function crossingPerToken(plan: HeadPlan, attention: { queryHeads: number; kvHeads: number; keyDim: number; valueDim: number }): { bytes: number; layers: number } {
+    const group = attention.queryHeads / attention.kvHeads;
+    let bytes = 0;
+    let layers = 0;
+    for (const row of plan.policy) {
+        const full = row.filter((p) => p === 'full').length;
+        if (full === 0) continue;
+        layers++;
+        // in F32: the full heads' queries (their whole query groups) and new key and value rows go to the CPU, their attention output comes back
+        bytes += 4 * full * (group * attention.keyDim + attention.keyDim + attention.valueDim + group * attention.valueDim);
+    }
+    return { bytes, layers };
+}
+
+/** Seconds one decoded token takes under the read-rate model (DecodeRates). */
+export function decodeSeconds(weights: DeviceBytes, kv: DeviceBytes, rates: DecodeRates, crossing: { bytes: number; layers: number } | null): number {
+    const reads = weights.gpu / rates.gpuWeights + weights.cpu / rates.cpuWeights + kv.gpu / rates.gpuKv + kv.cpu / rates.cpuKv;
+    return reads + (crossing == null ? 0 : crossing.bytes / rates.link + crossing.layers * rates.crossingSeconds);
+}
+
+/**
+ * The cost of full heads in CPU RAM against the GPU, at a full context: `onGpu` and `inRam` are the KV bytes per
+ * device with the full heads on the GPU and in RAM, `plan` the plan with them in RAM.
+ */
+export function offloadDecodeCost(input: {
+    plan: HeadPlan; weights: DeviceBytes; onGpu: DeviceBytes; inRam: DeviceBytes; rates: DecodeRates;
+    attention: { queryHeads: number; kvHeads: number; keyDim: number; valueDim: number };
+}): OffloadCost {
+    const { plan, weights, onGpu, inRam, rates } = input;
+    const crossing = crossingPerToken(plan, input.attention);
+    const gpuSeconds = decodeSeconds(weights, onGpu, rates, null);
+    const cpuSeconds = decodeSeconds(weights, inRam, rates, crossing);
+    const { source, ...numbers } = rates;
+    const cost = {
+        crossingBytesPerToken: crossing.bytes,
+        fullKvBytes: Math.max(0, inRam.cpu - onGpu.cpu),
+        crossingLayers: crossing.layers,
+        decodeTokPerSec: { gpu: 1 / gpuSeconds, cpu: 1 / cpuSeconds },
+        rates: numbers,
+        source,
+    };
+    return { ...cost, summary: describeOffloadCost(cost) };
+}
+
+/** "≈ 41 KB cross per token; decode ≈ 6.1 tok/s against 5.4 with them on the GPU": the cost as the planner and the settings say it. */
+export function describeOffloadCost(cost: Omit<OffloadCost, 'summary' | 'source' | 'rates'>): string {
+    const kb = cost.crossingBytesPerToken / 1000;
+    const crossing = kb >= 1000 ? `${(kb / 1000).toFixed(1)} MB` : `${kb.toFixed(kb < 10 ? 1 : 0)} KB`;
+    const rate = (v: number) => (v >= 10 ? v.toFixed(0) : v.toFixed(1));
+    const layers = cost.crossingLayers === 1 ? '1 layer\'s' : `${cost.crossingLayers} layers'`;
+    return `≈ ${crossing} cross per token (${layers} queries, new keys and values, and outputs); at a full context decode ≈ ${rate(cost.decodeTokPerSec.cpu)} tok/s, against ${rate(cost.decodeTokPerSec.gpu)} with the full heads on the GPU`;
 }
 
 /** What a plan needs to know about a model: from its file, or from its published shape. */
@@ -33,6 +146,8 @@ interface ModelFacts {
     name: string;
     architecture: string;
     attention: ModelAttention;
+    /** Query heads per layer (the first layer's where they vary): what crosses with the full heads. */
+    queryHeads: number;
     /** Weights in bytes on each device with `gpuLayers` layers offloaded. */
     weights: (gpuLayers: number) => Promise<{ gpuVram: number; cpuRam: number }>;
     /** The layers node-llama-cpp would offload for gpuLayers 'auto'. */
@@ -44,6 +159,10 @@ interface ModelFacts {
 }
 
 const factsCache = new Map<string, Promise<ModelFacts>>();
+
+function firstCount(value: number | number[] | undefined): number {
+    return (Array.isArray(value) ? value.find((v) => v > 0) : value) ?? 0;
+}
 
 async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> {
     // Keyed by size and time too: a file replaced at the same path is read again.
@@ -61,6 +180,7 @@ async function modelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> 
                 name: info.metadata.general?.name ?? path.basename(modelPath, '.gguf'),
                 architecture,
                 attention: attentionOf(info.architectureMetadata, architecture),
+                queryHeads: firstCount((info.architectureMetadata as { attention?: { head_count?: number | number[] } }).attention?.head_count),
                 weights: (gpuLayers) => insights.estimateModelResourceRequirementsV2({ gpuLayers }),
                 autoGpuLayers: async (flashAttention) => {
                     const resolved = await insights.configurationResolver.resolveModelGpuLayersV2('auto', { defaultContextFlashAttention: flashAttentionOption(flashAttention) });
@@ -112,6 +232,7 @@ async function publishedFacts(llama: Llama, shape: PublishedShape): Promise<Mode
         name: shape.id,
         architecture: shape.architecture,
         attention: attentionOf(architectureMetadata, shape.architecture),
+        queryHeads: shape.heads,
         weights,
         // As many whole layers as the free GPU memory holds, leaving Headroom's spare share.
         autoGpuLayers: async () => {
@@ -197,6 +318,17 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
             ? 'Full heads live in CPU RAM and the CPU attends them there; streaming heads are attended on the GPU. Only queries and results cross, never the cache, and flash attention stays on.'
             : 'Full and streaming heads are attended on the GPU.');
     }
+    let offload: OffloadChoice | null = null;
+    if (compressed && plannedHeads != null) {
+        const inRamPlan = planFor('cpu');
+        const cost = gpuAvailable && inRamPlan != null && facts.queryHeads > 0 ? offloadDecodeCost({
+            plan: inRamPlan, weights: { gpu: weights.gpuVram, cpu: weights.cpuRam },
+            onGpu: place('gpu').kv, inRam: place('cpu').kv,
+            rates: decodeRatesFor(machine, llama.cpuMathCores),
+            attention: { queryHeads: facts.queryHeads, kvHeads: attention.kvHeads, keyDim: attention.keyDim, valueDim: attention.valueDim },
+        }) : null;
+        offload = offloadChoice(request.kv.offload, placement, gpuAvailable, cost, place('gpu'), machine);
+    }
     if (request.contextSize > (insights.trainContextSize ?? Infinity)) notes.push(`The model was trained for ${insights.trainContextSize} tokens; answers may degrade beyond that.`);
 
     return {
@@ -221,7 +353,25 @@ export async function planMemory(llama: Llama, input: PlanInput, profile: HeadPr
         kv: result.kv,
         machine,
         notes,
+        offload,
     };
+}
+
+/** Where the plan keeps the full heads and why, in words, with what CPU RAM costs. */
+function offloadChoice(asked: KvOptions['offload'], placement: Device, gpuAvailable: boolean, cost: OffloadCost | null, onGpu: { gpuBytes: number }, machine: Machine): OffloadChoice {
+    if (!gpuAvailable) return { placement, why: 'no-gpu', note: 'Full heads are in CPU RAM: the model runs on the CPU.', cost };
+    const price = cost == null ? '' : ` In CPU RAM: ${cost.summary}.`;
+    if (asked !== 'auto') {
+        return { placement, why: 'asked', note: `Full heads ${placement === 'cpu' ? 'in CPU RAM' : 'on the GPU'}, as set.${price}`, cost };
+    }
+    if (placement === 'cpu') {
+        const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+        return {
+            placement, why: 'moved', cost,
+            note: `Full heads moved to CPU RAM automatically: with them on the GPU the model needs ${gib(onGpu.gpuBytes)} of GPU memory and ${gib(machine.vramFree)} is free.${price}`,
+        };
+    }
+    return { placement, why: 'fits', note: `Full heads on the GPU: the model fits there, so 'auto' keeps them with the compute.${price}`, cost };
 }
 
 /**

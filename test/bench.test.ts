@@ -9,12 +9,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
-import { HeadProfile, rankHeads } from '../common/kv/policy.ts';
+import { fallbackScores, HeadProfile, KV_OFF, KvOptions, planForBudget, rankHeads, type HeadPlan } from '../common/kv/policy.ts';
+import { contextCellsFor } from '../common/modelShape.ts';
 import { formatDuoTsv, parseDuoTsv, profileFromDuo } from '../engine/profiler/duoAttention.ts';
 import { buildHaystack, loadFiller, makeNeedle, seededRandom } from '../engine/profiler/haystack.ts';
 import { runtime } from '../engine/runtime.ts';
 import { NiahResult } from '../common/niah.ts';
 import { KvBenchResult } from '../bench/results.ts';
+import { benchSides } from '../bench/kvBench.ts';
+import { layoutLabel, mixedLayers, parseLayouts, profileForLayout, sliceRows } from '../bench/layouts.ts';
+import { roundOrder, schedule, spread, timeDecode } from '../bench/method.ts';
+import { crossingPerToken, decodeRatesFor, decodeSeconds, isCpuBackedGpu, offloadDecodeCost, type DecodeRates } from '../engine/planner.ts';
 import { sha256OfFile } from '../engine/kv/profiles.ts';
 import { ORGANISM } from './support/models.ts';
 import { requiresNative } from './support/native.ts';
@@ -61,6 +66,140 @@ describe('needle-in-a-haystack material', () => {
             assert.ok(Math.abs(at - depth) < 0.06, `fact at ${at.toFixed(3)} for depth ${depth}`);
         }
         await model.dispose();
+    });
+});
+
+describe('the benchmarks\' method', () => {
+    test('every side runs once per round, the order alternating, and each rate is reported as min / median / max', () => {
+        assert.deepEqual(roundOrder(['stock', 'duo', 'fallback'], 0), ['stock', 'duo', 'fallback']);
+        assert.deepEqual(schedule(['stock', 'duo', 'fallback'], 3), [['stock', 'duo', 'fallback'], ['fallback', 'duo', 'stock'], ['stock', 'duo', 'fallback']]);
+        // each side's position averages out: over 2 rounds every side runs once early and once late
+        for (const side of ['stock', 'duo', 'fallback']) {
+            const [first = -1, second = -1] = schedule(['stock', 'duo', 'fallback'], 2).map((round) => round.indexOf(side));
+            assert.equal(first + second, 2, `${side}: ${first}, ${second}`);
+        }
+        assert.deepEqual(spread([3, 1, 2]), { min: 1, median: 2, max: 3, samples: [3, 1, 2] });
+        assert.deepEqual(spread([4, 1, 2, 3]), { min: 1, median: 2.5, max: 4, samples: [4, 1, 2, 3] });
+        assert.throws(() => spread([]));
+    });
+
+    test('decode divides by the tokens it generated: a model that stops early counts fewer, and end-of-generation tokens are asked for', async () => {
+        const asked: { yieldEogToken: boolean }[] = [];
+        // a sequence whose model ends its answer after 3 tokens (as organism does, with an EOS right after the answer)
+        const stopsEarly = {
+            async *evaluate(_tokens: number[], options: { temperature: number; yieldEogToken: boolean }) {
+                asked.push(options);
+                for (const token of [11, 12, 13]) {
+                    await new Promise((resolve) => setTimeout(resolve, 20));
+                    yield token;
+                }
+            },
+        };
+        const early = await timeDecode(stopsEarly, 1, 16);
+        assert.equal(early.tokens, 3, 'three tokens came, not the sixteen asked for');
+        assert.ok(Math.abs(early.tokPerSec - 3 / early.seconds) < 1e-9);
+        assert.ok(early.tokPerSec < 16 / early.seconds / 4, 'a rate of the count asked for would be 16/3 times too high');
+        assert.deepEqual(asked, [{ temperature: 0, yieldEogToken: true }], 'decoding goes on past an end-of-generation token');
+        // and a sequence that goes on is stopped at the count
+        let made = 0;
+        const goesOn = { async *evaluate() { for (;;) yield made++; } };
+        assert.equal((await timeDecode(goesOn, 1, 5)).tokens, 5);
+        await assert.rejects(timeDecode({ async *evaluate() {} }, 1, 5), /no token/);
+    });
+
+    test('the sides: the stock cache once, then each layout\'s compressed modes and placements, in the order given', () => {
+        const modes = [KV_OFF, KvOptions.parse({ mode: 'budget', budget: 0.5 }), KvOptions.parse({ mode: 'budget', budget: 0.25 })];
+        const layouts = parseLayouts('duo:Meta-Llama-3.1-8B-Instruct,fallback');
+        assert.deepEqual(benchSides(modes, layouts).map((s) => s.label), [
+            'off', 'budget 0.5 duo:Meta-Llama-3.1-8B-Instruct', 'budget 0.25 duo:Meta-Llama-3.1-8B-Instruct', 'budget 0.5 fallback', 'budget 0.25 fallback',
+        ]);
+        assert.deepEqual(benchSides([KV_OFF, KvOptions.parse({ mode: 'budget', budget: 0.25 })], parseLayouts('fallback'), ['cpu', 'gpu']).map((s) => [s.label, s.kv.offload]), [
+            ['off', 'auto'], ['budget 0.25 fallback [cpu]', 'cpu'], ['budget 0.25 fallback [gpu]', 'gpu'],
+        ]);
+        assert.throws(() => parseLayouts('duo'), /--layout takes found, fallback, duo:<id or \.tsv> or profile:<\.json>.*Meta-Llama-3\.1-8B-Instruct/);
+        assert.throws(() => parseLayouts('lowest'), /not "lowest"/);
+        assert.deepEqual(parseLayouts('found, profile:/x/organism.profile.json').map(layoutLabel), ['found', 'profile:organism.profile.json']);
+    });
+});
+
+describe('head layouts for the benchmarks', () => {
+    const llama31 = (tokens: number) => ({ layers: 32, kvHeads: 8, bytesPerHeadToken: 512, contextCells: contextCellsFor(tokens), ubatch: 128 });
+    const settings = { sinks: 4, window: 128, fullPlacement: 'cpu' as const };
+    const sha256 = async () => '0'.repeat(64);
+
+    test('DuoAttention\'s Llama-3.1-8B pattern, imported onto its shape, mixes most layers; the fallback order mixes one', async () => {
+        const { profile, note } = await profileForLayout({ kind: 'duo', pattern: 'Meta-Llama-3.1-8B-Instruct' }, { sha256, layers: 32, kvHeads: 8 });
+        assert.ok(profile != null);
+        assert.equal(note, null, 'taken whole');
+        assert.equal(profile.profile.source, 'duo-attention');
+        const plan = (budget: number, scores: number[][]): HeadPlan => planForBudget(llama31(8192), scores, budget, settings);
+        const duo = { 0.25: plan(0.25, profile.profile.scores), 0.5: plan(0.5, profile.profile.scores) };
+        const full = (p: HeadPlan) => p.policy.flat().filter((h) => h === 'full').length;
+        // at 8,192 tokens a quarter of the bytes keeps 57 of 256 heads full, half keeps 123
+        assert.deepEqual([full(duo[0.25]), full(duo[0.5])], [57, 123]);
+        assert.equal(mixedLayers(duo[0.25]), 25, 'DuoAttention at 0.25 mixes 25 of 32 layers');
+        assert.equal(mixedLayers(duo[0.5]), 30, 'and 30 at 0.5');
+        const fallback = plan(0.25, fallbackScores(llama31(8192)));
+        assert.equal(full(fallback), 57, 'the same bytes buy the same number of heads');
+        assert.equal(mixedLayers(fallback), 1, 'later layers first: whole layers full, one mixed');
+        assert.deepEqual(fallback.policy.slice(24).map((row) => row.every((h) => h === 'full')), [false, true, true, true, true, true, true, true], 'layers 25-31 full, 24 mixed');
+        assert.equal(mixedLayers(null), 0);
+        // Mistral-7B v0.2's pattern on its shape (the same 32 × 8)
+        const mistral = await profileForLayout({ kind: 'duo', pattern: 'Mistral-7B-Instruct-v0.2' }, { sha256, layers: 32, kvHeads: 8 });
+        assert.ok(mistral.profile != null);
+        assert.equal(mixedLayers(plan(0.25, mistral.profile.profile.scores)), 19);
+    });
+
+    test('an 8-layer slice takes every fourth row of a 32-layer pattern and says so; another shape is refused', async () => {
+        const rows = Array.from({ length: 32 }, (_, layer) => [layer, layer]);
+        assert.deepEqual(sliceRows(rows, 8).taken, [0, 4, 8, 12, 16, 20, 24, 28]);
+        assert.deepEqual(sliceRows(rows, 8).rows.map((row) => row[0]), [0, 4, 8, 12, 16, 20, 24, 28]);
+        assert.equal(sliceRows(rows, 32).rows, rows);
+        assert.throws(() => sliceRows(rows, 5), /a slice needs the model's layers to divide the pattern's/);
+        const sliced = await profileForLayout({ kind: 'duo', pattern: 'Meta-Llama-3.1-8B-Instruct' }, { sha256, layers: 8, kvHeads: 8 });
+        assert.match(sliced.note ?? '', /^rows 0, 4, …, 28 of the 32-layer pattern/);
+        assert.equal(sliced.profile?.profile.layers, 8);
+        await assert.rejects(profileForLayout({ kind: 'duo', pattern: 'Meta-Llama-3.1-8B-Instruct' }, { sha256, layers: 32, kvHeads: 4 }), /8 KV heads per layer, the model 4/);
+        await assert.rejects(profileForLayout({ kind: 'duo', pattern: 'no-such-model' }, { sha256, layers: 32, kvHeads: 8 }), { code: 'NOT_FOUND' });
+    });
+});
+
+describe('the cost of full heads in CPU RAM', () => {
+    // Llama-3-8B's attention: 32 query heads over 8 KV heads (groups of 4), head dim 128
+    const attention = { queryHeads: 32, kvHeads: 8, keyDim: 128, valueDim: 128 };
+    const plan = (rows: ('full' | 'streaming')[][]): HeadPlan => ({ policy: rows, sinks: 4, window: 128, fullPlacement: 'cpu' });
+    const streaming = (n: number): 'streaming'[] => Array.from({ length: n }, () => 'streaming' as const);
+
+    test('what crosses per token: each layer with full heads sends their query groups and new K and V rows, and gets their output back, in F32', () => {
+        const two = plan([['full', 'full', ...streaming(6)], streaming(8), ['full', ...streaming(7)]]);
+        // per full KV head: 4 query heads × 128 + 128 (K) + 128 (V) + 4 × 128 (output) = 1,280 floats = 5,120 bytes
+        assert.deepEqual(crossingPerToken(two, attention), { bytes: 3 * 5120, layers: 2 });
+        assert.deepEqual(crossingPerToken(plan([streaming(8)]), attention), { bytes: 0, layers: 0 });
+    });
+
+    test('decode time is every byte read at its device\'s rate, plus the crossings; the estimate says where its rates come from', () => {
+        const rates: DecodeRates = { gpuWeights: 100e9, gpuKv: 50e9, cpuWeights: 10e9, cpuKv: 5e9, link: 10e9, crossingSeconds: 1e-3, source: 'test' };
+        // 1 GB of weights on the GPU (10 ms), 0.1 GB KV on the GPU (2 ms), 0.05 GB on the CPU (10 ms)
+        assert.ok(Math.abs(decodeSeconds({ gpu: 1e9, cpu: 0 }, { gpu: 0.1e9, cpu: 0.05e9 }, rates, null) - 0.022) < 1e-12);
+        // plus 1 MB across (0.1 ms) and 3 crossing layers (3 ms)
+        assert.ok(Math.abs(decodeSeconds({ gpu: 1e9, cpu: 0 }, { gpu: 0.1e9, cpu: 0.05e9 }, rates, { bytes: 1e6, layers: 3 }) - 0.0251) < 1e-12);
+        const full = plan([['full', 'streaming'], ['streaming', 'streaming']]);
+        const cost = offloadDecodeCost({
+            plan: full, weights: { gpu: 1e9, cpu: 0 }, onGpu: { gpu: 0.15e9, cpu: 0 }, inRam: { gpu: 0.1e9, cpu: 0.05e9 }, rates,
+            attention: { queryHeads: 8, kvHeads: 2, keyDim: 128, valueDim: 128 },
+        });
+        // on the GPU: 10 + 3 ms; in RAM: 10 + 2 + 10 ms + 5,120 B / 10 GB/s + one crossing layer (1 ms)
+        assert.ok(Math.abs(1 / cost.decodeTokPerSec.gpu - 0.013) < 1e-12);
+        assert.ok(Math.abs(1 / cost.decodeTokPerSec.cpu - (0.023 + 5120 / 10e9)) < 1e-12);
+        assert.equal(cost.fullKvBytes, 0.05e9);
+        assert.deepEqual([cost.crossingBytesPerToken, cost.crossingLayers], [5120, 1]);
+        assert.equal(cost.source, 'test');
+        assert.match(cost.summary, /^≈ 5\.1 KB cross per token \(1 layer's queries, new keys and values, and outputs\); at a full context decode ≈ 43 tok\/s, against 77 with the full heads on the GPU$/);
+        // a CPU-backed Vulkan device is measured, a real GPU assumed, and the source says which
+        assert.ok(isCpuBackedGpu('llvmpipe (LLVM 19.1.7, 256 bits)') && !isCpuBackedGpu('NVIDIA GeForce RTX 4070'));
+        assert.match(decodeRatesFor({ gpu: 'vulkan', gpuName: 'llvmpipe (LLVM 19.1.7, 256 bits)' }, 2).source, /CPU-backed Vulkan device: its rates were measured on llvmpipe/);
+        assert.match(decodeRatesFor({ gpu: 'cuda', gpuName: 'NVIDIA GeForce RTX 4070' }, 8).source, /assumed/);
+        assert.ok(decodeRatesFor({ gpu: 'cuda', gpuName: null }, 8).cpuKv > decodeRatesFor({ gpu: 'cuda', gpuName: null }, 2).cpuKv, 'more threads read faster');
     });
 });
 
@@ -137,14 +276,27 @@ describe('npm run bench:kv (organism)', requiresNative(), () => {
     test('measures the stock cache and the compressed modes in one run, with the bytes llama.cpp allocated', async () => {
         const out = await mkdtemp(path.join(os.tmpdir(), 'headroom-bench-'));
         const profiles = await mkdtemp(path.join(os.tmpdir(), 'headroom-profiles-'));
-        const result = await cli('kvBenchCli.ts', ['--model', ORGANISM, '--lengths', '512,2048', '--decode', '16', '--repeats', '1', '--profile', path.join(root, 'bench/results/cpu-organism-profile/organism.profile.json'), '--out', out], { HEADROOM_PROFILE_DIR: profiles });
+        const result = await cli('kvBenchCli.ts', ['--model', ORGANISM, '--lengths', '512,2048', '--decode', '16', '--repeats', '2', '--layout', `profile:${path.join(root, 'bench/results/cpu-organism-profile/organism.profile.json')}`, '--out', out], { HEADROOM_PROFILE_DIR: profiles });
         assert.equal(result.code, 0, result.stderr);
         const bench = KvBenchResult.parse(JSON.parse(await readFile(path.join(out, 'kv-bench.json'), 'utf8')));
         assert.match(bench.device, /^cpu: .+, 1 thread/);
         assert.deepEqual(bench.runs.map((r) => [r.mode, r.contextTokens]), [['off', 512], ['budget 0.5', 512], ['budget 0.25', 512], ['off', 2048], ['budget 0.5', 2048], ['budget 0.25', 2048]]);
         assert.deepEqual(bench.skipped, []);
+        // two rounds, the second in reverse order, after a warm-up of each side
+        const labels = ['off', 'budget 0.5 profile:organism.profile.json', 'budget 0.25 profile:organism.profile.json'];
+        assert.deepEqual(bench.method?.order.map((o) => o.rounds), [[labels, [...labels].reverse()], [labels, [...labels].reverse()]]);
+        assert.match(bench.method?.warmup ?? '', /untimed/);
         for (const r of bench.runs) {
             assert.ok(r.prefillTokPerSec > 0 && r.decodeTokPerSec > 0);
+            assert.equal(r.prefill?.samples.length, 2);
+            assert.equal(r.decodeTokPerSec, r.decode?.median);
+            assert.ok(r.decode != null && r.decode.min <= r.decode.median && r.decode.median <= r.decode.max);
+            // organism ends its answer with an end-of-sequence token; decoding goes on past it and counts what it generated
+            assert.deepEqual(r.decodeTokens, [16, 16]);
+            assert.equal(r.layout, r.mode === 'off' ? null : 'profile:organism.profile.json');
+            assert.equal(r.headOrder, r.mode === 'off' ? null : 'profile');
+            assert.ok(r.mixedLayers != null && r.mixedLayers <= 4);
+            assert.deepEqual(r.copyBytesPerToken, { prefill: 0, decode: 0 }, 'one backend: nothing crosses');
             assert.equal(r.kvBytes.gpu, 0);
             // organism: 4 layers × 4 KV heads × (16 + 16) F16 values per token, over llama.cpp's padded cells.
             assert.deepEqual(r.kvBytes, r.kvBytesFormula, `${r.mode} at ${r.contextTokens}: allocated = formula`);

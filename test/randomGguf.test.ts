@@ -60,7 +60,7 @@ test('each attention shape at full size has its model\'s published parameter cou
     // 1,012 M embedding + 10,759 M non-embedding parameters, the vision encoder left out.
     // Each is written with its family's tokenizer (within 0.2 % of the real vocab size).
     const published: Record<AttentionShapeName, number> = {
-        'llama3-8b': 8.03e9, 'qwen3-8b': 8.19e9, 'qwen2.5-32b': 32.8e9, 'llama3-70b': 70.6e9, 'gemma3-12b': 11.77e9, 'mistral-nemo-12b': 12.2e9,
+        'llama3-8b': 8.03e9, 'mistral-7b': 7.24e9, 'qwen3-8b': 8.19e9, 'qwen2.5-32b': 32.8e9, 'llama3-70b': 70.6e9, 'gemma3-12b': 11.77e9, 'mistral-nemo-12b': 12.2e9,
     };
     for (const name of Object.keys(ATTENTION_SHAPES) as AttentionShapeName[]) {
         const { model, ...shape } = ATTENTION_SHAPES[name];

@@ -182,8 +182,10 @@ export type RopeScaling =
 export interface RandomGgufOptions {
     architecture: Architecture;
     outPath: string;
-    /** A vocab-only GGUF: its tokenizer.* entries are copied as they are. Default: the architecture's (vocabFor). */
+    /** A vocab-only GGUF: its tokenizer.* entries are copied as they are. Default: `vocab`'s, else the architecture's (vocabFor). */
     vocabPath?: string;
+    /** The bundled tokenizer to use where no vocabPath is given (an attention shape's own, when its model's differs from its family's). */
+    vocab?: BundledVocab;
     nLayer: number;
     nEmbd: number;
     nHead: number;
@@ -412,7 +414,7 @@ function hparamEntries(options: RandomGgufOptions): Buffer[] {
 /** Write a GGUF of any known architecture with seeded random weights; returns its size in bytes. */
 export async function writeRandomGguf(options: RandomGgufOptions): Promise<number> {
     checkOptions(options);
-    const vocabPath = options.vocabPath ?? await bundledVocab(vocabFor(options.architecture));
+    const vocabPath = options.vocabPath ?? await bundledVocab(options.vocab ?? vocabFor(options.architecture));
     const vocab = await readRawMetadata(vocabPath);
     const tokens = vocab.get('tokenizer.ggml.tokens');
     if (tokens == null) throw new Error(`${vocabPath} has no tokenizer`);
@@ -504,7 +506,7 @@ export function writeRandomLlamaGguf(options: RandomLlamaOptions): Promise<numbe
 
 /** A released model's shape: what its KV cache and attention look like, in writer options. */
 export type AttentionShape = Pick<RandomGgufOptions,
-    'architecture' | 'nLayer' | 'nEmbd' | 'nHead' | 'nHeadKv' | 'nFf' | 'contextLength' | 'ropeFreqBase' | 'ropeScaling' | 'slidingWindow'
+    'architecture' | 'nLayer' | 'nEmbd' | 'nHead' | 'nHeadKv' | 'nFf' | 'contextLength' | 'ropeFreqBase' | 'ropeScaling' | 'slidingWindow' | 'vocab'
 > & {
     /** The model this reproduces, as its publisher names it. */
     model: string;
@@ -517,13 +519,19 @@ export type AttentionShape = Pick<RandomGgufOptions,
  * num_attention_heads, num_key_value_heads, head_dim, max_position_embeddings, rope_theta,
  * sliding_window). The architecture is the one llama.cpp's converter writes for that model.
  */
-export type AttentionShapeName = 'llama3-8b' | 'qwen3-8b' | 'qwen2.5-32b' | 'llama3-70b' | 'gemma3-12b' | 'mistral-nemo-12b';
+export type AttentionShapeName = 'llama3-8b' | 'mistral-7b' | 'qwen3-8b' | 'qwen2.5-32b' | 'llama3-70b' | 'gemma3-12b' | 'mistral-nemo-12b';
 
 export const ATTENTION_SHAPES: Readonly<Record<AttentionShapeName, AttentionShape>> = {
     // meta-llama/Meta-Llama-3-8B
     'llama3-8b': {
         model: 'Llama-3-8B', architecture: 'llama', nLayer: 32, nEmbd: 4096, nHead: 32, nHeadKv: 8, headDim: 128,
         nFf: 14336, contextLength: 8192, ropeFreqBase: 500000,
+    },
+    // mistralai/Mistral-7B-Instruct-v0.2 (no sliding window, unlike v0.1): llama.cpp converts it as llama;
+    // its 32,000-token SentencePiece vocab is Llama 2's size, and llama-spm is that tokenizer.
+    'mistral-7b': {
+        model: 'Mistral-7B-v0.2', architecture: 'llama', nLayer: 32, nEmbd: 4096, nHead: 32, nHeadKv: 8, headDim: 128,
+        nFf: 14336, contextLength: 32768, ropeFreqBase: 1000000, vocab: 'llama-spm',
     },
     // Qwen/Qwen3-8B
     'qwen3-8b': {

@@ -10,6 +10,8 @@ interface SettingsPanelProps {
     /** Cache types the chosen model supports; all when unknown. */
     kvCacheTypes?: readonly KvCacheType[];
     modelLoaded: boolean;
+    /** What full heads in CPU RAM would cost, from the memory plan (said before the setting is chosen); null when the plan has none. */
+    offloadCost?: string | null;
     onChange: (patch: Record<string, unknown>) => void;
     onReload: () => void;
 }
@@ -70,7 +72,7 @@ function Choice<K extends SettingKey>({ id, value, options, onChange, disabled }
     );
 }
 
-export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, onChange, onReload }: SettingsPanelProps) {
+export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, offloadCost, onChange, onReload }: SettingsPanelProps) {
     if (state == null) return <p className="muted">Loading settings…</p>;
     const s: Settings = state.settings;
     const pending = new Set(state.pendingReload);
@@ -106,7 +108,8 @@ export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, onChan
                 }} />)}
                 {field('sinks', 'Sinks (tokens)', <TextBox id="sinks" value={String(s.sinks)} placeholder="4" error={errors.sinks} onCommit={(t) => set('sinks')(parseNumber(t, null))} />)}
                 {field('window', 'Window (tokens)', <TextBox id="window" value={String(s.window)} placeholder="128" error={errors.window} onCommit={(t) => set('window')(parseNumber(t, null))} />)}
-                {field('kvOffload', 'Offload', <Choice id="kvOffload" value={s.kvOffload} onChange={set('kvOffload')} options={[['auto', 'Automatic'], ['gpu', 'GPU'], ['cpu', 'CPU RAM']]} />)}
+                {field('kvOffload', 'Offload', <Choice id="kvOffload" value={s.kvOffload} onChange={set('kvOffload')} options={[['auto', 'Automatic'], ['gpu', 'GPU'], ['cpu', 'CPU RAM']]} />,
+                    offloadCost != null ? [`CPU RAM: ${offloadCost}.`] : undefined)}
                 {field('kvCacheType', 'Cache type', <Choice id="kvCacheType" value={s.kvCacheType} onChange={set('kvCacheType')} options={KvCacheType.options.map((type) => [type, cacheTypeOk(type) ? type : `${type} (not for this model)`, !cacheTypeOk(type)])} />)}
             </fieldset>
             <fieldset>

@@ -57,6 +57,9 @@ export function MemoryPlanner({ plan, planning, error, fit, loaded, onFit, onApp
                     </tr>
                 </tbody>
             </table>
+            {plan.offload != null && (
+                <p className="planner-offload note" data-testid="planner-offload" title={plan.offload.cost?.source}>{plan.offload.note}</p>
+            )}
             {plan.notes.length > 0 && (
                 <ul className="planner-notes" data-testid="planner-notes">{plan.notes.map((note) => <li key={note}>{note}</li>)}</ul>
             )}
