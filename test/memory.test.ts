@@ -77,9 +77,9 @@ describe('memory plans (npm run plan)', () => {
     test('a compression budget shrinks the predicted cache; the cache grows with the context', async () => {
         const full = await plan(['--model', ORGANISM, '--context', '4096']);
         const third = await plan(['--model', ORGANISM, '--context', '4096', '--kv', '0.3']);
-        assert.equal(third.budget, 0.3);
         const ratio = third.predicted.kvBytes.cpu / full.predicted.kvBytes.cpu;
         assert.ok(ratio <= 0.3 && ratio > 0.2, `a 30% budget keeps ${ratio} of the cache`);
+        assert.ok(third.budget != null && Math.abs(third.budget - ratio) < 1e-9, `the plan says what it spends (${third.budget}), at most the 0.3 asked`);
         const huge = await plan(['--model', ORGANISM, '--context', String(1 << 20), '--kv', 'off']);
         assert.equal(huge.predicted.kvBytes.cpu, 1024 * full.predicted.kvBytes.cpu / 4, 'the cache grows with the context');
     });
