@@ -1,7 +1,8 @@
 // Compression on by default, end to end in Chromium on organism.gguf: a fresh install loads the
 // model on the full cache and offers Profile heads with a time estimate; profiling shows its
 // progress and can be cancelled; once profiled, a reload runs compressed and says whose profile
-// it is; Test recall draws full cache against the plan as the niah heatmaps.
+// it is; Test recall draws full cache against the plan as the niah heatmaps, and says how many
+// follow-up questions (the eval's multi-query task) each cache answered.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -62,7 +63,7 @@ describe('compression on by default: profile heads and test recall (organism.ggu
         await page.locator('.sidebar').screenshot({ path: path.join(results, 'profile-running.png') });
         const result = page.getByTestId('profile-result');
         await result.waitFor({ timeout: 300_000 });
-        assert.match(await result.textContent() ?? '', /^Profile saved: top heads L3·H1 \(0\.\d\d\).*recommended budget \d+% of the cache, checked on held-out prompts at 2,048 tokens/);
+        assert.match(await result.textContent() ?? '', /^Profile saved: top heads L3·H1 \(0\.\d\d\).*; keeps the \d+ best of 16 heads full at any context length \(\d+% of the cache at 2,048 tokens\), checked on held-out prompts at 2,048 tokens/);
         await result.getByRole('button', { name: 'Reload to compress' }).click();
         await page.getByTestId('kv-compression').filter({ hasText: 'On (head-level)' }).waitFor({ timeout: 60_000 });
         assert.match(await page.getByTestId('head-profile').textContent() ?? '', /^Measured on this machine \(attention scores, validated at 2,048 tokens\)$/);
@@ -71,12 +72,16 @@ describe('compression on by default: profile heads and test recall (organism.ggu
         await page.getByTestId('profile-heads').getByRole('button', { name: 'Profile heads again' }).waitFor();
     });
 
-    test('Test recall runs a short needle-in-a-haystack with both caches and draws the heatmaps', async () => {
+    test('Test recall runs a short needle-in-a-haystack and follow-up questions with both caches, draws the heatmaps and says the follow-ups', async () => {
         await page.getByRole('button', { name: 'Test recall' }).click();
-        await page.getByTestId('recall-progress').filter({ hasText: /Testing recall \d+ \/ 18/ }).waitFor({ timeout: 60_000 });
+        // per cache: 3 lengths × 3 depths of needles, then a chat of 4 follow-up questions at each length
+        await page.getByTestId('recall-progress').filter({ hasText: /Testing recall \d+ \/ 42/ }).waitFor({ timeout: 60_000 });
+        await page.getByTestId('recall-progress').filter({ hasText: /Testing recall \d+ \/ 42 · (full cache|compressed), [\d,]+ tokens, follow-ups/ }).waitFor({ timeout: 300_000 });
         const summary = page.getByTestId('recall-summary');
         await summary.waitFor({ timeout: 300_000 });
         assert.match(await summary.textContent() ?? '', /^Needles found: full cache \d+%, compressed \d+%\.$/);
+        assert.match(await page.getByTestId('recall-follow-ups').textContent() ?? '',
+            /^Follow-up questions answered: full cache \d+%, compressed \d+% \(3 chats, 4 questions each, asked in turn about one document\)\.$/);
         const maps = page.getByTestId('recall-heatmap');
         assert.deepEqual(await maps.evaluateAll((figures) => figures.map((f) => f.getAttribute('data-cache'))), ['full', 'compressed']);
         // The same drawing as `npm run niah`: 3 depths × 3 lengths, a cell per length and depth.
