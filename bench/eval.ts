@@ -154,20 +154,23 @@ function lengthTitle(length: EvalLength): string {
     return `${tokens}: ${plan.fullHeads}/${plan.totalHeads} full, KV ${fullBytes > 0 ? percent(planBytes / fullBytes) : kib(planBytes)}`;
 }
 
-/** One run: accuracy per task, a panel per length, the full cache beside the plan. */
+/** One run: accuracy per task with its 95 % interval, a panel per length, the full cache beside the plan. */
 export function evalSvg(result: EvalResult): string {
+    const scores = (length: EvalLength, cache: 'full' | 'plan') => result.tasks.map((t) => {
+        const row = t.lengths.find((l) => l.contextTokens === length.contextTokens);
+        return (cache === 'full' ? row?.full : row?.plan) ?? null;
+    });
+    const caches = result.kv.mode === 'off' ? (['full'] as const) : (['full', 'plan'] as const);
     return groupedBarsSvg({
         title: `Eval: ${result.model}, ${evalRunLabel(result)} on ${deviceTitle(result.device)}`,
         groups: result.tasks.map((t) => evalTaskLabel(t.name)),
-        groupLabel: `task (${result.chats} chats each)`,
+        groupLabel: `task (${result.chats} chats each; whiskers: 95 % interval)`,
         series: result.kv.mode === 'off' ? ['full cache'] : ['full cache', `${kvLabel(result.kv)} (${result.kv.sinks}/${result.kv.window})`],
         panels: result.lengths.map((length) => ({
             title: lengthTitle(length),
             yLabel: 'accuracy',
-            values: [
-                result.tasks.map((t) => t.lengths.find((l) => l.contextTokens === length.contextTokens)?.full.accuracy ?? null),
-                ...(result.kv.mode === 'off' ? [] : [result.tasks.map((t) => t.lengths.find((l) => l.contextTokens === length.contextTokens)?.plan?.accuracy ?? null)]),
-            ],
+            values: caches.map((cache) => scores(length, cache).map((score) => score?.accuracy ?? null)),
+            ranges: caches.map((cache) => scores(length, cache).map((score) => score?.interval95 ?? null)),
         })),
     });
 }
@@ -176,17 +179,17 @@ export function writeEvalOutputs(result: EvalResult, outDir: string): Promise<{ 
     return writeRun(outDir, 'eval', result, evalSvg(result));
 }
 
-/** Every eval.json in `dir` and its subfolders, one level down, in name order. */
-export async function readEvalResults(dir: string): Promise<{ name: string; result: EvalResult }[]> {
+/** Every eval.json in `dir` and its subfolders, one level down, in name order, with its folder. */
+export async function readEvalResults(dir: string): Promise<{ name: string; dir: string; result: EvalResult }[]> {
     const entries = await readdir(dir, { withFileTypes: true });
     const files = [
-        ...entries.filter((e) => e.isFile() && e.name === 'eval.json').map(() => ({ name: path.basename(dir), file: path.join(dir, 'eval.json') })),
-        ...entries.filter((e) => e.isDirectory()).map((e) => ({ name: e.name, file: path.join(dir, e.name, 'eval.json') })),
+        ...entries.filter((e) => e.isFile() && e.name === 'eval.json').map(() => ({ name: path.basename(dir), dir })),
+        ...entries.filter((e) => e.isDirectory()).map((e) => ({ name: e.name, dir: path.join(dir, e.name) })),
     ];
-    const results: { name: string; result: EvalResult }[] = [];
-    for (const { name, file } of files.sort((a, b) => a.name.localeCompare(b.name))) {
-        const text = await readFile(file, 'utf8').catch(() => null);
-        if (text != null) results.push({ name, result: EvalResult.parse(JSON.parse(text)) });
+    const results: { name: string; dir: string; result: EvalResult }[] = [];
+    for (const found of files.sort((a, b) => a.name.localeCompare(b.name))) {
+        const text = await readFile(path.join(found.dir, 'eval.json'), 'utf8').catch(() => null);
+        if (text != null) results.push({ ...found, result: EvalResult.parse(JSON.parse(text)) });
     }
     return results;
 }
@@ -200,26 +203,31 @@ export function evalFolderSvg(runs: readonly { name: string; result: EvalResult 
     const first = runs[0]?.result;
     if (first == null) throw new HeadroomError('NOT_FOUND', 'No eval.json in that folder.');
     const lengths = [...new Set(runs.flatMap((r) => r.result.lengths.map((l) => l.contextTokens)))].sort((a, b) => a - b);
-    const rowOf = (result: EvalResult, name: EvalTaskName, length: number) => result.tasks.find((t) => t.name === name)?.lengths.find((l) => l.contextTokens === length);
-    const planAccuracy = (result: EvalResult, name: EvalTaskName) => lengths.map((length) => rowOf(result, name, length)?.plan?.accuracy ?? null);
-    const fullAccuracy = (name: EvalTaskName) => lengths.map((length) => runs.map((r) => rowOf(r.result, name, length)?.full).find((score) => score != null)?.accuracy ?? null);
     const planned = runs.filter((r) => r.result.kv.mode !== 'off');
+    const rowOf = (result: EvalResult, name: EvalTaskName, length: number) => result.tasks.find((t) => t.name === name)?.lengths.find((l) => l.contextTokens === length);
+    const planScores = (result: EvalResult, name: EvalTaskName) => lengths.map((length) => rowOf(result, name, length)?.plan ?? null);
+    const fullScores = (name: EvalTaskName) => lengths.map((length) => runs.map((r) => rowOf(r.result, name, length)?.full).find((score) => score != null) ?? null);
+    const series = (name: EvalTaskName) => [fullScores(name), ...planned.map((r) => planScores(r.result, name))];
     return groupedBarsSvg({
         title: `Eval: ${first.model} on ${deviceTitle(first.device)}, seed ${first.seed}, ${first.chats} chats per task and length`,
         groups: lengths.map((length) => length.toLocaleString('en-US')),
-        groupLabel: 'context (tokens)',
+        groupLabel: 'context (tokens); whiskers: 95 % interval',
         series: ['full cache', ...planned.map((r) => `${kvLabel(r.result.kv)} ${r.result.kv.sinks}/${r.result.kv.window}`)],
         panels: first.tasks.map(({ name }) => ({
             title: evalTaskLabel(name),
             yLabel: 'accuracy',
-            values: [fullAccuracy(name), ...planned.map((r) => planAccuracy(r.result, name))],
+            values: series(name).map((row) => row.map((score) => score?.accuracy ?? null)),
+            ranges: series(name).map((row) => row.map((score) => score?.interval95 ?? null)),
         })),
     });
 }
 
-/** `--chart <dir>`: eval-summary.png of every run in the folder. */
-export async function writeEvalFolderChart(dir: string): Promise<string> {
+/** `--chart <dir>`: eval-summary.png of every run in the folder, and each run's eval.png drawn again from its eval.json. */
+export async function writeEvalFolderChart(dir: string): Promise<string[]> {
+    const runs = await readEvalResults(dir);
     const png = path.join(dir, 'eval-summary.png');
-    await writeFile(png, svgToPng(evalFolderSvg(await readEvalResults(dir))));
-    return png;
+    await writeFile(png, svgToPng(evalFolderSvg(runs)));
+    const each = runs.map((run) => path.join(run.dir, 'eval.png'));
+    for (const [i, run] of runs.entries()) await writeFile(each[i] ?? '', svgToPng(evalSvg(run.result)));
+    return [png, ...each];
 }

@@ -1,7 +1,7 @@
 // npm run eval -- --model <gguf> --kv off|auto|0.25|budget:0.25 --seed <n> --out <dir>
 //   [--tasks single,multikey,multivalue,multiquery] [--lengths 1024,2048] [--trials n] [--sinks n] [--window n]
 //   [--offload gpu|cpu|auto] [--profile <json>] [--threads n] [--filler <txt>]
-// npm run eval -- --chart <dir>     every run's eval.json in <dir> drawn side by side (eval-summary.png)
+// npm run eval -- --chart <dir>     every run's eval.json in <dir> drawn side by side (eval-summary.png), each run's eval.png again
 import { parseArgs } from 'node:util';
 import { HeadroomError } from '../common/errors.ts';
 import { EVAL_TASKS, EvalTaskName, evalTaskLabel } from '../common/eval.ts';
@@ -50,7 +50,7 @@ runCli(async () => {
         return;
     }
     if (values.chart != null) {
-        process.stdout.write(`${await writeEvalFolderChart(values.chart)}\n`);
+        process.stdout.write(`${(await writeEvalFolderChart(values.chart)).join('\n')}\n`);
         return;
     }
     if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', USAGE);
