@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { EngineStatus, EventEnvelope, Method, Params, Result } from '../common/contract.ts';
-import { fromRpcError, HeadroomError, noModelLoaded } from '../common/errors.ts';
+import { fromRpcError, HeadroomError, noModelLoaded, PACKAGED_ENV } from '../common/errors.ts';
 import { MODEL_HASHES_ENV, MODEL_HASHES_FILE } from '../common/models.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { ChatService } from './chats.ts';
@@ -31,6 +31,8 @@ export interface BackendOptions {
     jobIdleMs?: number;
     /** Where other apps' models are looked for, and download settings (tests: a temporary home). */
     models?: Pick<ModelsServiceOptions, 'places' | 'downloads'>;
+    /** An installed app (Electron's app.isPackaged): its engine hosts say what applies there, never `npm run build:native`. */
+    packaged?: boolean;
 }
 
 export interface Backend {
@@ -50,9 +52,9 @@ export interface Backend {
 export const DATABASE_FILE = 'headroom.sqlite';
 
 /** Throws (with a sentence) when another Headroom holds the data folder or the database cannot be opened. */
-export function createBackend({ spawnHost: spawnAnyHost, pickModelFile, dataDir, spawnExtractor = () => spawnWorkerThreadExtractor(), engineTimeouts, jobIdleMs, models: modelOptions }: BackendOptions): Backend {
+export function createBackend({ spawnHost: spawnAnyHost, pickModelFile, dataDir, spawnExtractor = () => spawnWorkerThreadExtractor(), engineTimeouts, jobIdleMs, models: modelOptions, packaged = false }: BackendOptions): Backend {
     // Every engine host keeps model files' sha256 in this data folder: read once per file version, not per host.
-    const spawnHost: SpawnHost = (env) => spawnAnyHost({ [MODEL_HASHES_ENV]: path.join(dataDir, MODEL_HASHES_FILE), ...env });
+    const spawnHost: SpawnHost = (env) => spawnAnyHost({ [MODEL_HASHES_ENV]: path.join(dataDir, MODEL_HASHES_FILE), ...(packaged ? { [PACKAGED_ENV]: '1' } : {}), ...env });
     const listeners = new Set<(event: EventEnvelope) => void>();
     const emit = (event: EventEnvelope) => {
         for (const listener of listeners) listener(event);

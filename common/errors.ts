@@ -69,6 +69,20 @@ export const noModelFile = (path: string) => new HeadroomError('NOT_FOUND', `No 
 
 export const engineBusy = () => new HeadroomError('BUSY', 'The engine is busy; stop the current reply first.');
 
-export const PROFILING_NEEDS_BUILD = 'Profiling heads needs Headroom\'s llama.cpp build (its head-level cache measures the heads): run `npm run build:native`.';
+/**
+ * Set to '1' in the engine hosts of an installed app (Electron's app.isPackaged, which a host cannot
+ * see): there is no source checkout to build llama.cpp in, so no message tells its user to run npm.
+ */
+export const PACKAGED_ENV = 'HEADROOM_PACKAGED';
+
+/** How to get Headroom's llama.cpp build where it is missing: a source checkout builds it; an installed app is reinstalled. */
+export function howToGetTheBuild(packaged: boolean): string {
+    return packaged
+        ? 'this installation of Headroom has no build of it for this machine; reinstalling Headroom restores it'
+        : 'run `npm run build:native` to build it';
+}
+
+export const profilingNeedsBuild = (packaged: boolean) =>
+    `Profiling heads needs Headroom's llama.cpp build (its head-level cache measures the heads): ${howToGetTheBuild(packaged)}.`;
 
 export const PROFILING_NEEDS_ENGINE = 'Profiling heads needs Headroom\'s engine: set Settings → Engine to "compressed". The stock llama.cpp has no head-level cache to measure heads with.';

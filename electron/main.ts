@@ -108,7 +108,7 @@ if (!app.requestSingleInstanceLock()) {
         session.defaultSession.setPermissionCheckHandler(permissionCheck);
         session.defaultSession.setPermissionRequestHandler(permissionRequest);
         try {
-            backend = createBackend({ spawnHost: spawnElectronHost, spawnExtractor: spawnElectronExtractor, pickModelFile, dataDir: app.getPath('userData') });
+            backend = createBackend({ spawnHost: spawnElectronHost, spawnExtractor: spawnElectronExtractor, pickModelFile, dataDir: app.getPath('userData'), packaged: app.isPackaged });
         } catch (error) {
             // Another Headroom (web mode) holds the data folder, or the database cannot be opened.
             dialog.showErrorBox('Headroom cannot start', errorMessage(error));

@@ -7,7 +7,7 @@ import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import type { LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
 import type { EngineBuild, Params } from '../common/contract.ts';
-import { errorMessage, HeadroomError } from '../common/errors.ts';
+import { errorMessage, HeadroomError, howToGetTheBuild } from '../common/errors.ts';
 import { automaticContextSize, flashAttentionOption } from '../common/loadOptions.ts';
 import { attentionFromMetadata, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, kvCacheTypeRefusal, kvShapeFromMetadata, quantizedCacheRefusal, type KvShape } from '../common/modelShape.ts';
 import type { Device, DeviceBytes } from '../common/devices.ts';
@@ -17,7 +17,7 @@ import { createKvContext, defaultThreads } from './kv/context.ts';
 import { buildSupportsHeadwise, type ContextKvReport } from './kv/native.ts';
 import { checkProfileShape, findProfile } from './kv/profiles.ts';
 import { BufferLog, type MeasuredBuffers } from './llamaLog.ts';
-import { backendOf, computeDevice, runtime } from './runtime.ts';
+import { backendOf, computeDevice, isPackagedApp, runtime } from './runtime.ts';
 import { checkGgufFile } from '../common/ggufHeader.ts';
 
 /** How a model file is opened: its weights, once, for one context or many. */
@@ -80,12 +80,12 @@ export interface LoadedModel extends Omit<OpenedModel, 'dispose' | 'measured'>, 
 }
 
 const NO_HEADS: KvCompression = { available: false, active: false, reason: 'The model\'s GGUF metadata does not describe its attention heads; the full cache is used.' };
-const STOCK_BUILD = 'This llama.cpp build has no head-level KV cache (the stock binary is loaded); run `npm run build:native` to build it.';
+const stockBuild = () => `This llama.cpp build has no head-level KV cache (the stock binary is loaded); ${howToGetTheBuild(isPackagedApp())}.`;
 const STOCK_CHOSEN = 'The stock llama.cpp runs, as chosen in Settings (Engine): no head-level compression.';
 
 /** Whether this build and this architecture can run the head-level cache at all. */
 function kvAvailability(systemInfo: string, build: EngineBuild, architecture: string, wanted: boolean): KvCompression {
-    if (!buildSupportsHeadwise(systemInfo)) return { available: false, active: false, reason: build.requested === 'stock' ? STOCK_CHOSEN : build.note ?? STOCK_BUILD };
+    if (!buildSupportsHeadwise(systemInfo)) return { available: false, active: false, reason: build.requested === 'stock' ? STOCK_CHOSEN : build.note ?? stockBuild() };
     const support = headwiseSupport(architecture);
     if (!support.supported) return { available: false, active: false, reason: support.reason };
     return { available: true, active: false, reason: wanted ? null : 'Compression is off.' };

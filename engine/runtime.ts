@@ -6,6 +6,7 @@ import os from 'node:os';
 import type { Llama, LlamaLogLevel } from 'node-llama-cpp';
 import type { EngineBuild, GpuBackend } from '../common/contract.ts';
 import type { Device } from '../common/devices.ts';
+import { howToGetTheBuild, PACKAGED_ENV } from '../common/errors.ts';
 import type { EngineChoice } from '../common/loadOptions.ts';
 import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor, readBuildFailure, type BuildFailure } from './kv/native.ts';
 
@@ -137,28 +138,38 @@ function machineHasGpu(gpuRuntimes: readonly GpuBackend[]): boolean {
     return existsSync('/dev/nvidiactl') || renderNodes;
 }
 
+/** Whether this process runs for an installed app (the backend says so), which cannot build llama.cpp. */
+export const isPackagedApp = () => process.env[PACKAGED_ENV] === '1';
+
 /**
  * Which build the engine runs and, when it is not the best this machine allows, what to do about it.
  * `hasGpuDevice`: whether the machine has a GPU a GPU build could use (by default, looked up).
+ * `packaged`: an installed app (by default, as the backend said), whose user has no `npm run build:native`.
  */
 export function engineBuildOf(build: {
     headwise: boolean; requested: EngineChoice; backend: GpuBackend | 'cpu'; gpuRuntimes: readonly GpuBackend[]; hasGpuDevice?: boolean;
     /** Why the last build of Headroom's engine failed, when it did (a source checkout records it). */
     buildFailure?: BuildFailure | null;
+    packaged?: boolean;
 }): EngineBuild {
     const { headwise, requested, backend, gpuRuntimes } = build;
+    const packaged = build.packaged ?? isPackagedApp();
     const gpuName = (gpu: GpuBackend) => ({ cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal' })[gpu];
     let note: string | null = null;
     const gpu = gpuRuntimes[0];
     if (headwise && backend === 'cpu' && gpu != null && (build.hasGpuDevice ?? machineHasGpu(gpuRuntimes))) {
         note = `Compression runs on the CPU: Headroom's engine was built for the CPU only, and this machine has a ${gpuName(gpu)} GPU. `
-            + 'Run `npm run build:native` to build it for the GPU, or use the GPU without compression (Settings → Engine: stock).';
-    } else if (!headwise && requested === 'compressed' && build.buildFailure != null) {
+            + (packaged
+                ? 'This installation has no GPU build of it; you can use the GPU without compression (Settings → Engine: stock).'
+                : 'Run `npm run build:native` to build it for the GPU, or use the GPU without compression (Settings → Engine: stock).');
+    } else if (!headwise && requested === 'compressed' && build.buildFailure != null && !packaged) {
         const { patch, nodeLlamaCpp } = build.buildFailure;
         note = `Head-level KV compression is unavailable: building Headroom's engine failed (${patch != null ? `the patch ${patch} does not apply to node-llama-cpp ${nodeLlamaCpp}` : `node-llama-cpp ${nodeLlamaCpp}`}), so the stock llama.cpp runs. `
             + 'Run `npm run build:native` to see why.';
     } else if (!headwise && requested === 'compressed') {
-        note = 'Head-level KV compression is unavailable: Headroom\'s engine is not built here (the stock llama.cpp runs). Run `npm run build:native` to build it.';
+        note = packaged
+            ? `Head-level KV compression is unavailable: Headroom's engine is missing, so the stock llama.cpp runs; ${howToGetTheBuild(true)}.`
+            : 'Head-level KV compression is unavailable: Headroom\'s engine is not built here (the stock llama.cpp runs). Run `npm run build:native` to build it.';
     }
     return { kind: headwise ? 'headwise' : 'stock', requested, backend, gpuRuntimes: [...gpuRuntimes], note };
 }

@@ -10,11 +10,11 @@
 // not stream during the prompt at all. On the stock build profiling refuses, saying what to do.
 import * as fs from 'node:fs/promises';
 import { checkGgufFile } from '../../common/ggufHeader.ts';
-import { HeadroomError, PROFILING_NEEDS_BUILD, PROFILING_NEEDS_ENGINE } from '../../common/errors.ts';
+import { HeadroomError, PROFILING_NEEDS_ENGINE, profilingNeedsBuild } from '../../common/errors.ts';
 import type { HeadProfile, ProfileMethod } from '../../common/kv/policy.ts';
 import { buildSupportsHeadwise } from '../kv/native.ts';
 import { modelSha256, profilePathFor, readProfile, writeProfile } from '../kv/profiles.ts';
-import { runtime } from '../runtime.ts';
+import { isPackagedApp, runtime } from '../runtime.ts';
 import { DEFAULTS, profileHeads, type ProfileProgress, type ProfileRun } from './headProfiler.ts';
 
 export interface ProfileModelOptions {
@@ -49,7 +49,7 @@ export interface ProfileModelResult {
 export async function requireProfilingBuild(): Promise<void> {
     const { llama, build } = await runtime.get();
     if (buildSupportsHeadwise(llama.systemInfo)) return;
-    throw new HeadroomError('NOT_AVAILABLE', build.requested === 'stock' ? PROFILING_NEEDS_ENGINE : PROFILING_NEEDS_BUILD);
+    throw new HeadroomError('NOT_AVAILABLE', build.requested === 'stock' ? PROFILING_NEEDS_ENGINE : profilingNeedsBuild(isPackagedApp()));
 }
 
 export async function profileModel(options: ProfileModelOptions): Promise<ProfileModelResult> {
