@@ -280,11 +280,13 @@ describe('npm run bench:kv (organism)', requiresNative(), () => {
         assert.equal(result.code, 0, result.stderr);
         const bench = KvBenchResult.parse(JSON.parse(await readFile(path.join(out, 'kv-bench.json'), 'utf8')));
         assert.match(bench.device, /^cpu: .+, 1 thread/);
-        assert.deepEqual(bench.runs.map((r) => [r.mode, r.contextTokens]), [['off', 512], ['budget 0.5', 512], ['budget 0.25', 512], ['off', 2048], ['budget 0.5', 2048], ['budget 0.25', 2048]]);
-        assert.deepEqual(bench.skipped, []);
+        assert.deepEqual(bench.runs.map((r) => [r.mode, r.contextTokens]), [['off', 512], ['budget 0.5', 512], ['off', 2048], ['budget 0.5', 2048], ['budget 0.25', 2048]]);
+        // at 512 tokens (768 cells) the streaming heads alone take 38 % of the cache: a quarter keeps no head full, and says so
+        assert.deepEqual(bench.skipped.map((s) => [s.mode, s.contextTokens, s.layout]), [['budget 0.25', 512, 'profile:organism.profile.json']]);
+        assert.match(bench.skipped[0]?.reason ?? '', /keeps no head full at 768 tokens/);
         // two rounds, the second in reverse order, after a warm-up of each side
         const labels = ['off', 'budget 0.5 profile:organism.profile.json', 'budget 0.25 profile:organism.profile.json'];
-        assert.deepEqual(bench.method?.order.map((o) => o.rounds), [[labels, [...labels].reverse()], [labels, [...labels].reverse()]]);
+        assert.deepEqual(bench.method?.order.map((o) => o.rounds), [[labels.slice(0, 2), labels.slice(0, 2).reverse()], [labels, [...labels].reverse()]]);
         assert.match(bench.method?.warmup ?? '', /untimed/);
         for (const r of bench.runs) {
             assert.ok(r.prefillTokPerSec > 0 && r.decodeTokPerSec > 0);
