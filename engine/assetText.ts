@@ -2,7 +2,6 @@
 // a file: URL when run from the sources, a data: URL where a bundler inlined the file (the
 // app's engine host is built in Vite's library mode, which inlines every such asset).
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
 export function readAssetText(url: URL): string {
     if (url.protocol === 'file:') return readFileSync(url, 'utf8');
@@ -12,7 +11,3 @@ export function readAssetText(url: URL): string {
     return url.href.slice(0, comma).endsWith(';base64') ? Buffer.from(data, 'base64').toString('utf8') : decodeURIComponent(data);
 }
 
-/** The asset's path for people and JSON records: the file's, or its name where it was inlined. */
-export function assetName(url: URL, name: string): string {
-    return url.protocol === 'file:' ? fileURLToPath(url) : name;
-}

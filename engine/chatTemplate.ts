@@ -73,6 +73,19 @@ function renderInProcess(job: Record<string, string>, fileName: string, limits: 
     child.stderr?.on('data', (chunk: Buffer) => {
         stderr = (stderr + chunk.toString('utf8')).slice(-4096);
     });
+    return settledOnce(fileName, limits, () => child.kill('SIGKILL'), (end, resolve, reject) => {
+        child.on('message', () => end(resolve));
+        child.on('error', (error) => end(() => reject(unchecked(fileName, error.message))));
+        child.on('exit', () => end(() => reject(/heap out of memory|Reached heap limit|Allocation failed/i.test(stderr) ? tooBig(fileName, limits) : unchecked(fileName, 'the check stopped'))));
+        child.send(job);
+    });
+}
+
+/** What a check ends with: the first outcome wins, the time limit is an outcome, and `stop` ends the check after it. */
+function settledOnce(
+    fileName: string, limits: TemplateCheckLimits, stop: () => void,
+    listen: (end: (outcome: () => void) => void, resolve: () => void, reject: (error: Error) => void) => void,
+): Promise<void> {
     return new Promise<void>((resolve, reject) => {
         let settled = false;
         const end = (outcome: () => void) => {
@@ -80,13 +93,10 @@ function renderInProcess(job: Record<string, string>, fileName: string, limits: 
             settled = true;
             clearTimeout(timer);
             outcome();
-            child.kill('SIGKILL');
+            stop();
         };
         const timer = setTimeout(() => end(() => reject(tooLong(fileName, limits))), limits.timeMs);
-        child.on('message', () => end(resolve));
-        child.on('error', (error) => end(() => reject(unchecked(fileName, error.message))));
-        child.on('exit', () => end(() => reject(/heap out of memory|Reached heap limit|Allocation failed/i.test(stderr) ? tooBig(fileName, limits) : unchecked(fileName, 'the check stopped'))));
-        child.send(job);
+        listen(end, resolve, reject);
     });
 }
 
@@ -99,16 +109,7 @@ function renderInWorker(job: Record<string, string>, fileName: string, limits: T
         stdout: true,
         stderr: true,
     });
-    return new Promise<void>((resolve, reject) => {
-        let settled = false;
-        const end = (outcome: () => void) => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(timer);
-            outcome();
-            void worker.terminate();
-        };
-        const timer = setTimeout(() => end(() => reject(tooLong(fileName, limits))), limits.timeMs);
+    return settledOnce(fileName, limits, () => void worker.terminate(), (end, resolve, reject) => {
         worker.on('message', () => end(resolve));
         worker.on('error', (error: NodeJS.ErrnoException) => end(() => reject(error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? tooBig(fileName, limits) : unchecked(fileName, error.message))));
         worker.on('exit', () => end(() => reject(unchecked(fileName, 'the check stopped'))));

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Token } from 'node-llama-cpp';
-import { assetName, readAssetText } from '../assetText.ts';
+import { readAssetText } from '../assetText.ts';
 
 export interface Filler {
     name: string;
@@ -20,7 +20,6 @@ export const SCORING_FILLER: Filler = { name: 'filler-apache-2.0.txt', url: new 
 export const HELD_OUT_FILLER: Filler = { name: 'filler-gpl-3.0.txt', url: new URL('./filler-gpl-3.0.txt', import.meta.url) };
 /** GNU LGPL 2.1 (verbatim copies permitted, as above): the quality evaluation's, never the profiler's. */
 export const EVAL_FILLER: Filler = { name: 'filler-lgpl-2.1.txt', url: new URL('./filler-lgpl-2.1.txt', import.meta.url) };
-export const DEFAULT_FILLER_PATH = assetName(SCORING_FILLER.url, SCORING_FILLER.name);
 
 /** The name a filler goes by in results: its file's name. */
 export function fillerName(filler: Filler | string | undefined): string {
