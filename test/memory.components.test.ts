@@ -9,12 +9,17 @@ import { fileURLToPath } from 'node:url';
 import { MemoryStats } from '../common/contract.ts';
 import { MemoryPlan } from '../common/plan.ts';
 import { HeadroomError } from '../common/errors.ts';
+import { KvMode, KvOffload } from '../common/kv/policy.ts';
+import { EngineChoice, FlashAttention } from '../common/loadOptions.ts';
+import { KvCacheType, quantizedCacheRefusal } from '../common/modelShape.ts';
+import { Settings } from '../common/settings.ts';
 import { SettingsService } from '../backend/settings.ts';
 import { HeadroomDatabase } from '../backend/database.ts';
 import { startHarness, type Harness } from './support/componentHarness.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/memory/', import.meta.url));
 const results = fileURLToPath(new URL('../test-results/', import.meta.url));
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const load = async (name: string): Promise<unknown> => JSON.parse(await readFile(path.join(fixtures, name), 'utf8'));
 
 describe('memory components in Chromium (recorded engine data)', () => {
@@ -116,7 +121,7 @@ describe('memory components in Chromium (recorded engine data)', () => {
     test('settings: invalid values are refused with a message and the old value stays', async () => {
         const service = new SettingsService(new HeadroomDatabase(path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-ui-settings-')), 'headroom.sqlite')).settings);
         service.update({ contextSize: 4096 });
-        service.markLoaded(true);
+        service.markLoaded(service.settings);
         const page = await harness.open({ component: 'settings', state: service.state, modelLoaded: true, kvCacheTypes: ['f16'] });
         await page.exposeFunction('harnessUpdateSettings', (patch: Record<string, unknown>) => {
             try {
@@ -154,5 +159,38 @@ describe('memory components in Chromium (recorded engine data)', () => {
         await page.getByRole('button', { name: 'Reload model' }).click();
         assert.deepEqual(await page.evaluate(() => window.harnessEvents), ['reload']);
         await page.screenshot({ path: path.join(results, 'settings.png'), fullPage: true });
+    });
+
+    test('settings: the choices are the schemas\' options, and a quantized cache and flash attention off exclude each other in the rule\'s words', async () => {
+        const service = new SettingsService(new HeadroomDatabase(path.join(await mkdtemp(path.join(os.tmpdir(), 'headroom-ui-choices-')), 'headroom.sqlite')).settings);
+        const page = await harness.open({ component: 'settings', state: service.state, modelLoaded: false });
+        await page.exposeFunction('harnessUpdateSettings', (patch: Record<string, unknown>) => {
+            try {
+                return { ok: true, state: service.update(patch) };
+            } catch (error) {
+                return { ok: false, message: (error as HeadroomError).message };
+            }
+        });
+        const optionsOf = (id: string) => page.locator(`#setting-${id} option`).evaluateAll((options) => options.map((option) => (option as HTMLOptionElement).value));
+        const schemas: Record<string, readonly string[]> = {
+            engine: EngineChoice.options, flashAttention: FlashAttention.options, kvMode: KvMode.options, kvOffload: KvOffload.options,
+            kvCacheType: KvCacheType.options, appearance: Settings.shape.appearance.options,
+        };
+        for (const [id, options] of Object.entries(schemas)) assert.deepEqual(await optionsOf(id), [...options], `${id} offers its schema's options`);
+
+        await page.locator('#setting-flashAttention').selectOption('off');
+        await page.locator('#setting-kvCacheType option[value="q8_0"][disabled]').waitFor({ state: 'attached' });
+        assert.equal(service.settings.flashAttention, 'off');
+        assert.equal(await page.locator('#setting-kvCacheType option[value="q8_0"]').textContent(), 'q8_0 (needs flash attention)');
+        assert.equal(await page.locator('#setting-kvCacheType option[value="q4_0"]').isDisabled(), true);
+        assert.equal(await page.locator('#setting-kvCacheType option[value="f16"]').isDisabled(), false);
+        assert.match(await page.getByTestId('setting-kvCacheType').textContent() ?? '', new RegExp(escapeRegExp(quantizedCacheRefusal('q8_0', 'off') ?? '-')));
+
+        await page.locator('#setting-flashAttention').selectOption('auto');
+        await page.locator('#setting-kvCacheType').selectOption('q8_0');
+        await page.locator('#setting-flashAttention option[value="off"][disabled]').waitFor({ state: 'attached' });
+        assert.equal(service.settings.kvCacheType, 'q8_0');
+        assert.equal(await page.locator('#setting-flashAttention option[value="off"]').textContent(), 'Off (not with a q8_0 cache)');
+        assert.equal(await page.locator('#setting-flashAttention option[value="on"]').isDisabled(), false);
     });
 });

@@ -1,8 +1,24 @@
 // Every setting with its one-line explanation. Changes are sent as they are made; the
-// backend validates them, and a refusal shows its message while the old value stays.
+// backend validates them, and a refusal shows its message while the old value stays. The
+// choices are the schemas' own options (common/settings.ts), each with its words here.
 import { useEffect, useState, type ReactNode } from 'react';
-import { KvCacheType } from '../../../common/modelShape.ts';
-import { AUTO_COMPRESSION_HELP, SETTING_HELP, type SettingKey, type Settings, type SettingsState } from '../../../common/settings.ts';
+import { KvOffload, KvMode } from '../../../common/kv/policy.ts';
+import { EngineChoice, FlashAttention } from '../../../common/loadOptions.ts';
+import { KvCacheType, quantizedCacheRefusal } from '../../../common/modelShape.ts';
+import { AUTO_COMPRESSION_HELP, SETTING_HELP, Settings as SettingsSchema, type SettingKey, type Settings, type SettingsState } from '../../../common/settings.ts';
+
+type Appearance = Settings['appearance'];
+/** What each option of a choice is called; a new option in a schema needs its words here (the type says so). */
+const ENGINE_LABELS: Record<EngineChoice, string> = { compressed: 'Headroom (compressed)', stock: 'Stock llama.cpp (no compression)' };
+const FLASH_ATTENTION_LABELS: Record<FlashAttention, string> = { auto: 'Automatic', on: 'On', off: 'Off' };
+const KV_MODE_LABELS: Record<KvMode, string> = { off: 'Off (full cache)', auto: 'Auto (profile\'s budget)', budget: 'Budget' };
+const KV_OFFLOAD_LABELS: Record<KvOffload, string> = { auto: 'Automatic', gpu: 'GPU', cpu: 'CPU RAM' };
+const APPEARANCE_LABELS: Record<Appearance, string> = { system: 'System', light: 'Light', dark: 'Dark' };
+
+/** A schema's options in its order, with their words: what a choice offers. */
+export function choicesOf<T extends string>(options: readonly T[], labels: Record<T, string>): Array<[T, string]> {
+    return options.map((option) => [option, labels[option]]);
+}
 
 interface SettingsPanelProps {
     state: SettingsState | null;
@@ -81,6 +97,14 @@ export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, offloa
     );
     const set = (key: SettingKey) => (value: unknown) => onChange({ [key]: value });
     const cacheTypeOk = (type: KvCacheType) => kvCacheTypes == null || kvCacheTypes.includes(type);
+    // The one rule between cache type and flash attention, said where each is chosen.
+    const cacheTypeChoice = (type: KvCacheType): [string, string, boolean] => {
+        if (!cacheTypeOk(type)) return [type, `${type} (not for this model)`, true];
+        return quantizedCacheRefusal(type, s.flashAttention) != null ? [type, `${type} (needs flash attention)`, true] : [type, type, false];
+    };
+    const flashAttentionChoice = ([option, label]: [FlashAttention, string]): [string, string, boolean] =>
+        quantizedCacheRefusal(s.kvCacheType, option) != null ? [option, `${label} (not with a ${s.kvCacheType} cache)`, true] : [option, label, false];
+    const quantizedRule = s.flashAttention === 'off' ? KvCacheType.options.map((type) => quantizedCacheRefusal(type, 'off')).find((rule) => rule != null) ?? null : null;
 
     return (
         <div className="settings" data-testid="settings-panel">
@@ -92,15 +116,15 @@ export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, offloa
             )}
             <fieldset>
                 <legend>Model</legend>
-                {field('engine', 'Engine', <Choice id="engine" value={s.engine} onChange={set('engine')} options={[['compressed', 'Headroom (compressed)'], ['stock', 'Stock llama.cpp (no compression)']]} />)}
+                {field('engine', 'Engine', <Choice id="engine" value={s.engine} onChange={set('engine')} options={choicesOf(EngineChoice.options, ENGINE_LABELS)} />)}
                 {field('gpuLayers', 'GPU layers', <TextBox id="gpuLayers" value={String(s.gpuLayers)} placeholder="auto" error={errors.gpuLayers} onCommit={(t) => set('gpuLayers')(parseNumber(t, 'auto'))} />)}
                 {field('contextSize', 'Context size (tokens)', <TextBox id="contextSize" value={s.contextSize == null ? '' : String(s.contextSize)} placeholder="automatic" error={errors.contextSize} onCommit={(t) => set('contextSize')(parseNumber(t, null))} />)}
                 {field('threads', 'Threads', <TextBox id="threads" value={s.threads == null ? '' : String(s.threads)} placeholder="automatic" error={errors.threads} onCommit={(t) => set('threads')(parseNumber(t, null))} />)}
-                {field('flashAttention', 'Flash attention', <Choice id="flashAttention" value={s.flashAttention} onChange={set('flashAttention')} options={[['auto', 'Automatic'], ['on', 'On'], ['off', 'Off']]} />)}
+                {field('flashAttention', 'Flash attention', <Choice id="flashAttention" value={s.flashAttention} onChange={set('flashAttention')} options={choicesOf(FlashAttention.options, FLASH_ATTENTION_LABELS).map(flashAttentionChoice)} />)}
             </fieldset>
             <fieldset>
                 <legend>KV cache</legend>
-                {field('kvMode', 'Compression', <Choice id="kvMode" value={s.kvMode} onChange={set('kvMode')} options={[['off', 'Off (full cache)'], ['auto', 'Auto (profile\'s budget)'], ['budget', 'Budget']]} />,
+                {field('kvMode', 'Compression', <Choice id="kvMode" value={s.kvMode} onChange={set('kvMode')} options={choicesOf(KvMode.options, KV_MODE_LABELS)} />,
                     s.kvMode === 'auto' ? [AUTO_COMPRESSION_HELP.withProfile, AUTO_COMPRESSION_HELP.withoutProfile] : undefined)}
                 {field('kvBudget', 'Budget (% of the full cache)', <TextBox id="kvBudget" value={String(Math.round(s.kvBudget * 1000) / 10)} placeholder="50" error={errors.kvBudget} onCommit={(t) => {
                     const value = parseNumber(t, null);
@@ -108,9 +132,10 @@ export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, offloa
                 }} />)}
                 {field('sinks', 'Sinks (tokens)', <TextBox id="sinks" value={String(s.sinks)} placeholder="4" error={errors.sinks} onCommit={(t) => set('sinks')(parseNumber(t, null))} />)}
                 {field('window', 'Window (tokens)', <TextBox id="window" value={String(s.window)} placeholder="128" error={errors.window} onCommit={(t) => set('window')(parseNumber(t, null))} />)}
-                {field('kvOffload', 'Offload', <Choice id="kvOffload" value={s.kvOffload} onChange={set('kvOffload')} options={[['auto', 'Automatic'], ['gpu', 'GPU'], ['cpu', 'CPU RAM']]} />,
+                {field('kvOffload', 'Offload', <Choice id="kvOffload" value={s.kvOffload} onChange={set('kvOffload')} options={choicesOf(KvOffload.options, KV_OFFLOAD_LABELS)} />,
                     offloadCost != null ? [`CPU RAM: ${offloadCost}.`] : undefined)}
-                {field('kvCacheType', 'Cache type', <Choice id="kvCacheType" value={s.kvCacheType} onChange={set('kvCacheType')} options={KvCacheType.options.map((type) => [type, cacheTypeOk(type) ? type : `${type} (not for this model)`, !cacheTypeOk(type)])} />)}
+                {field('kvCacheType', 'Cache type', <Choice id="kvCacheType" value={s.kvCacheType} onChange={set('kvCacheType')} options={KvCacheType.options.map(cacheTypeChoice)} />,
+                    quantizedRule != null ? [quantizedRule] : undefined)}
             </fieldset>
             <fieldset>
                 <legend>Models</legend>
@@ -118,7 +143,7 @@ export function SettingsPanel({ state, errors, kvCacheTypes, modelLoaded, offloa
             </fieldset>
             <fieldset>
                 <legend>Appearance</legend>
-                {field('appearance', 'Theme', <Choice id="appearance" value={s.appearance} onChange={set('appearance')} options={[['system', 'System'], ['light', 'Light'], ['dark', 'Dark']]} />)}
+                {field('appearance', 'Theme', <Choice id="appearance" value={s.appearance} onChange={set('appearance')} options={choicesOf(SettingsSchema.shape.appearance.options, APPEARANCE_LABELS)} />)}
             </fieldset>
         </div>
     );
