@@ -161,6 +161,33 @@ export class HeadroomDatabase {
         this.#db.close();
     }
 
+    /**
+     * Copies the chats of another Headroom database of this schema (an earlier version's, kept
+     * elsewhere) into this one, in one transaction: all or nothing. Its settings fill in only what
+     * this one has not set; its KV snapshots' files are recorded as moved from `snapshots.from` to
+     * `snapshots.to`. Returns how many chats were added.
+     */
+    absorb(file: string, snapshots: { from: string; to: string }): number {
+        const chats = () => (this.#db.prepare('SELECT COUNT(*) AS count FROM chats').get() as { count: number }).count;
+        this.#db.prepare('ATTACH DATABASE ? AS old').run(file);
+        try {
+            const { user_version: version } = this.#db.prepare('PRAGMA old.user_version').get() as { user_version: number };
+            if (version !== SCHEMA_VERSION) throw new Error(`${file} has schema ${version}, not ${SCHEMA_VERSION}`);
+            return this.#transaction(() => {
+                const before = chats();
+                for (const table of ['chats', 'messages', 'documents', 'document_tokens', 'settings']) {
+                    this.#db.exec(`INSERT OR IGNORE INTO main.${table} SELECT * FROM old.${table}`);
+                }
+                this.#db.prepare(`INSERT OR IGNORE INTO main.kv_snapshots (chat_id, file, model_key, prefix_hash, tokens, prefill_ms, created_at)
+                    SELECT chat_id, CASE WHEN substr(file, 1, length(:from)) = :from THEN :to || substr(file, length(:from) + 1) ELSE file END,
+                        model_key, prefix_hash, tokens, prefill_ms, created_at FROM old.kv_snapshots`).run({ from: snapshots.from, to: snapshots.to });
+                return chats() - before;
+            });
+        } finally {
+            this.#db.exec('DETACH DATABASE old');
+        }
+    }
+
     // Chats
 
     listChats(): ChatSummary[] {

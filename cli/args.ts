@@ -1,8 +1,8 @@
 // What the app's command-line tools (ask, plan, serve) share: one way to refuse an option, and
 // the options they have in common, read the same way.
-import os from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../common/errors.ts';
+import { userDataPaths } from '../backend/paths.ts';
 
 /** Prints `<tool>: <message>` on stderr and exits with code 2 (the command was used wrongly). */
 export function refuse(tool: string, message: string): never {
@@ -34,10 +34,7 @@ export function checked<T>(tool: string, read: () => T, usage?: string): T {
     }
 }
 
-/** Where `npm run serve` keeps chats and settings unless `--data-dir` says otherwise (Electron uses its userData). */
+/** Where the app and `npm run serve` keep chats and settings unless `--data-dir` says otherwise (common/paths.ts). */
 export function defaultDataDir(): string {
-    const base = process.env.XDG_DATA_HOME != null && path.isAbsolute(process.env.XDG_DATA_HOME)
-        ? process.env.XDG_DATA_HOME
-        : path.join(os.homedir(), '.local', 'share');
-    return path.join(base, 'headroom');
+    return path.dirname(userDataPaths().chats);
 }

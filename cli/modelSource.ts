@@ -7,7 +7,7 @@ import { DATABASE_FILE } from '../backend/backend.ts';
 import { HeadroomDatabase } from '../backend/database.ts';
 import { DownloadManager } from '../backend/models/downloads.ts';
 import { defaultModelsFolder } from '../backend/models/folders.ts';
-import { machinePlaces } from '../backend/models/service.ts';
+import { machinePlaces } from '../backend/paths.ts';
 import { SettingsService } from '../backend/settings.ts';
 import { defaultDataDir } from './args.ts';
 

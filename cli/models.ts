@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { formatSize, MODEL_ORIGIN_LABELS, type LocalModel } from '../common/models.ts';
 import { scanModels } from '../backend/models/discovery.ts';
-import { machinePlaces } from '../backend/models/service.ts';
+import { machinePlaces } from '../backend/paths.ts';
 import { checked } from './args.ts';
 import { savedModelsFolder } from './modelSource.ts';
 

@@ -1,8 +1,8 @@
 // A model file's sha256: what head profiles are stored by and what a KV snapshot's model key
 // holds. Hashing a multi-GB model reads all of it (seconds to minutes), so each hash is kept on
 // disk by the file's path, size and modification time: a load, or a new engine host, reads the
-// file again only when it changed. The cache is a small JSON file in the app's data folder
-// (HEADROOM_MODEL_HASHES names it; the backend points it into its data folder).
+// file again only when it changed. The cache is a small JSON file in Headroom's cache folder
+// (common/paths.ts; HEADROOM_MODEL_HASHES names another, as the backend does for its hosts).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -10,18 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { HeadroomError, noModelFile } from '../common/errors.ts';
-import { MODEL_HASHES_ENV, MODEL_HASHES_FILE } from '../common/models.ts';
+import { dataPaths } from '../common/paths.ts';
 
-/** Electron's userData folder for Headroom, without needing Electron (where the app keeps its own files). */
-function appDataDir(): string {
-    if (process.platform === 'win32') return path.join(process.env.APPDATA ?? path.join(os.homedir(), 'AppData', 'Roaming'), 'Headroom');
-    if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', 'Headroom');
-    return path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'Headroom');
-}
-
-/** Where the hashes are kept: HEADROOM_MODEL_HASHES, else the app's data folder. */
+/** Where the hashes are kept: HEADROOM_MODEL_HASHES, else Headroom's cache folder. */
 export function modelHashesFile(): string {
-    return process.env[MODEL_HASHES_ENV] ?? path.join(appDataDir(), MODEL_HASHES_FILE);
+    return dataPaths({ home: os.homedir(), env: process.env, platform: process.platform }).modelHashes;
 }
 
 export async function sha256OfFile(filePath: string): Promise<string> {

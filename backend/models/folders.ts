@@ -2,6 +2,9 @@
 // the layout that app writes. Environment variables the apps themselves honour move them.
 import path from 'node:path';
 import type { ModelOrigin } from '../../common/models.ts';
+import { dataPaths, type MachinePlaces } from '../../common/paths.ts';
+
+export type { MachinePlaces } from '../../common/paths.ts';
 
 /** How a folder is read: a tree of .gguf files, Ollama's manifests and blobs, or the HF hub cache. */
 export type FolderLayout = 'tree' | 'ollama' | 'huggingface';
@@ -12,19 +15,11 @@ export interface ModelSearchFolder {
     layout: FolderLayout;
 }
 
-export interface MachinePlaces {
-    home: string;
-    env: Readonly<Record<string, string | undefined>>;
-    platform: NodeJS.Platform;
-}
-
 const absolute = (value: string | undefined) => (value != null && path.isAbsolute(value) ? value : null);
 
-/** The folder Headroom downloads to unless the settings name another. */
-export function defaultModelsFolder({ home, env, platform }: MachinePlaces): string {
-    if (platform === 'darwin') return path.join(home, 'Library', 'Application Support', 'Headroom', 'models');
-    if (platform === 'win32') return path.join(absolute(env.LOCALAPPDATA) ?? path.join(home, 'AppData', 'Local'), 'Headroom', 'models');
-    return path.join(absolute(env.XDG_DATA_HOME) ?? path.join(home, '.local', 'share'), 'headroom', 'models');
+/** The folder Headroom downloads to unless the settings name another (common/paths.ts decides it). */
+export function defaultModelsFolder(places: MachinePlaces): string {
+    return dataPaths(places).models;
 }
 
 /** Jan's data folder moved between versions; it keeps GGUFs under models/ and (since its llama.cpp engine) llamacpp/models/. */

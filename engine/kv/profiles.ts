@@ -8,21 +8,16 @@ import path from 'node:path';
 import { HeadroomError } from '../../common/errors.ts';
 import { HeadProfile, profileFits, type FoundProfile } from '../../common/kv/policy.ts';
 import { attentionFromMetadata, type KvShape } from '../../common/modelShape.ts';
+import { dataPaths } from '../../common/paths.ts';
 import { modelSha256 } from '../modelHash.ts';
 import { shippedProfileFor } from './shippedProfiles.ts';
 
 // A model file's sha256 is read once per file version and kept on disk (engine/modelHash.ts).
 export { modelSha256, sha256OfFile } from '../modelHash.ts';
 
-/** Electron's userData folder for Headroom, without needing Electron. */
-function appDataDir(): string {
-    if (process.platform === 'win32') return process.env.APPDATA ?? path.join(os.homedir(), 'AppData', 'Roaming');
-    if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support');
-    return process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config');
-}
-
+/** Headroom's head profiles folder (common/paths.ts decides it; HEADROOM_PROFILE_DIR moves it). */
 export function profileDir(): string {
-    return process.env.HEADROOM_PROFILE_DIR ?? path.join(appDataDir(), 'Headroom', 'head-profiles');
+    return dataPaths({ home: os.homedir(), env: process.env, platform: process.platform }).profiles;
 }
 
 export function profilePathFor(sha256: string): string {
