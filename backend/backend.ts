@@ -3,10 +3,12 @@
 // (SQLite in the data folder) and drives the engine host through the supervisor.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { EngineStatus, EventEnvelope, Method, Params, Result } from '../common/contract.ts';
+import type { EventEnvelope } from '../common/contract.ts';
 import { fromRpcError, HeadroomError, noModelLoaded, PACKAGED_ENV } from '../common/errors.ts';
 import { MODEL_HASHES_ENV, MODEL_HASHES_FILE } from '../common/models.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
+import type { Settings } from '../common/settings.ts';
+import { uiContract, type UiMethod, type UiParams, type uiRequests, type UiResult } from '../common/uiContract.ts';
 import { ChatService } from './chats.ts';
 import { HeadroomDatabase } from './database.ts';
 import { spawnWorkerThreadExtractor, type SpawnExtractor } from './documents/extractInWorker.ts';
@@ -14,6 +16,7 @@ import type { SpawnHost } from './host/hostProcess.ts';
 import { HostJobs } from './host/jobs.ts';
 import { EngineSupervisor, type EngineTimeouts } from './host/supervisor.ts';
 import { lockDataDir } from './instanceLock.ts';
+import { ModelLoader } from './modelLoader.ts';
 import { ModelsService, type ModelsServiceOptions } from './models/service.ts';
 import { SettingsService } from './settings.ts';
 
@@ -36,10 +39,13 @@ export interface BackendOptions {
 }
 
 export interface Backend {
-    readonly handlers: Handlers;
+    /** Every request of the window's contract (common/uiContract.ts), and no other. */
+    readonly handlers: Handlers<typeof uiRequests>;
     /** A request as a window sends it: validated against the contract, then handled. */
-    request: <M extends Method>(method: M, params: Params<M>) => Promise<Result<M>>;
+    request: <M extends UiMethod>(method: M, params: UiParams<M>) => Promise<UiResult<M>>;
     readonly supervisor: EngineSupervisor;
+    /** Builds every load from the saved settings and sends it (model.load, memory.plan, memory.fit). */
+    readonly loader: ModelLoader;
     readonly settings: SettingsService;
     readonly chats: ChatService;
     readonly models: ModelsService;
@@ -71,7 +77,7 @@ export function createBackend({ spawnHost: spawnAnyHost, pickModelFile, dataDir,
     }
     const settings = new SettingsService(db.settings);
     let chats: ChatService | null = null;
-    let lastStatus: EngineStatus | null = null;
+    let loadedSettings: Settings | null = null;
     const supervisor = new EngineSupervisor(spawnHost, (event) => {
         if (event.name !== 'engine.state') {
             chats?.onEngineEvent(event);
@@ -79,22 +85,25 @@ export function createBackend({ spawnHost: spawnAnyHost, pickModelFile, dataDir,
             return;
         }
         emit(event);
-        // A model just loaded with the current settings, or none is loaded: nothing awaits a reload.
-        const { status, model } = event.payload;
-        const justLoaded = status === 'ready' && lastStatus === 'loading';
-        lastStatus = status;
-        if (justLoaded || model == null) {
-            settings.markLoaded(model != null);
+        // What awaits a reload is measured against the settings the loaded model's parameters were
+        // built from when the load was sent, not the settings when it finished: a change made
+        // during a load is still pending.
+        const built = event.payload.model == null ? null : event.payload.load?.settings ?? null;
+        if (built !== loadedSettings) {
+            loadedSettings = built;
+            settings.markLoaded(built);
             emit(eventEnvelope('settings.changed', settings.state));
         }
     }, settings.settings.engine, engineTimeouts);
+    const loader = new ModelLoader(supervisor, settings);
     chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit, spawnExtractor);
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
     const jobs = new HostJobs(spawnHost, emit, jobIdleMs);
-    const models = new ModelsService({ ...modelOptions, settings, supervisor, journal: db.settings, emit });
-    const handlers: Handlers = {
+    const models = new ModelsService({ ...modelOptions, settings, supervisor, open: (file) => loader.load({ path: file }), journal: db.settings, emit });
+    const handlers: Handlers<typeof uiRequests> = {
         ...supervisor.handlers(),
+        ...loader.handlers(),
         ...chats.handlers(),
         ...models.handlers(),
         'kv.profile': (params) => jobs.profile(params, settings.settings.engine),
@@ -104,9 +113,6 @@ export function createBackend({ spawnHost: spawnAnyHost, pickModelFile, dataDir,
             return jobs.testRecall({ ...params, load }, settings.settings.engine);
         },
         'kv.cancel': async () => ({ cancelled: jobs.cancel() }),
-        'recall.run': async () => {
-            throw new HeadroomError('NOT_AVAILABLE', 'Use kv.testRecall: it tests the loaded model.');
-        },
         'model.pickFile': async () => {
             if (pickModelFile == null) {
                 throw new HeadroomError('NOT_AVAILABLE', 'There is no file picker in the browser: type the model file\'s path on the machine running Headroom.');
@@ -123,32 +129,17 @@ export function createBackend({ spawnHost: spawnAnyHost, pickModelFile, dataDir,
             if (models.folder() !== folder) emit(eventEnvelope('models.changed', {}));
             return state;
         },
-        // Generation is the backend's own business with the engine host, never the UI's.
-        'generate.run': async () => {
-            throw new HeadroomError('NOT_AVAILABLE', 'Send a chat message instead (chat.send).');
-        },
-        'generate.stop': async () => {
-            throw new HeadroomError('NOT_AVAILABLE', 'Use chat.stop.');
-        },
-        // The catalog's verdicts come with models.catalog.
-        'memory.fitPublished': async () => {
-            throw new HeadroomError('NOT_AVAILABLE', 'Ask for models.catalog.');
-        },
-        'model.countTokens': async ({ texts }) => {
-            const tokens = await supervisor.countTokens(texts);
-            if (tokens == null) throw noModelLoaded();
-            return { tokens };
-        },
     };
     let nextId = 1;
     return {
         handlers,
         async request(method, params) {
-            const response = await dispatch(handlers, { type: 'request', id: nextId++, method, params });
+            const response = await dispatch(uiContract, handlers, { type: 'request', id: nextId++, method, params });
             if (!response.ok) throw fromRpcError(response.error);
-            return response.result as Result<typeof method>;
+            return response.result as UiResult<typeof method>;
         },
         supervisor,
+        loader,
         settings,
         chats,
         models,

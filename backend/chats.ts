@@ -7,16 +7,17 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
     MAX_CHAT_DOCUMENTS, type ChatMessage, type ContextBudget, type DocumentInfo, type EventEnvelope, type HostEventEnvelope, type MessageStatus, type ModelInfo,
-    type Params, type PrefillInfo, type Result, type StopReason, type StoredMessage,
+    type PrefillInfo, type StopReason, type StoredMessage,
 } from '../common/contract.ts';
 import { documentBlock } from '../common/documentPrompt.ts';
 import { HeadroomError, noModelLoaded, toRpcError } from '../common/errors.ts';
 import { eventEnvelope, type CancelSignal, type Handlers } from '../common/rpc.ts';
+import type { UiParams, uiRequests, UiResult } from '../common/uiContract.ts';
 import { tooManyDocuments, type HeadroomDatabase } from './database.ts';
 import { extractInWorker, type SpawnExtractor } from './documents/extractInWorker.ts';
 import type { EngineSupervisor } from './host/supervisor.ts';
 
-export type ChatHandlers = Handlers<
+export type ChatHandlers = Handlers<typeof uiRequests,
     'chats.list' | 'chats.create' | 'chats.rename' | 'chats.delete' | 'chats.open'
     | 'documents.add' | 'documents.remove' | 'chat.send' | 'chat.regenerate' | 'chat.edit' | 'chat.stop'
 >;
@@ -144,7 +145,7 @@ export class ChatService {
         };
     }
 
-    async open(chatId: string): Promise<Result<'chats.open'>> {
+    async open(chatId: string): Promise<UiResult<'chats.open'>> {
         const chat = this.#db.getChat(chatId);
         const messages = this.#db.listMessages(chatId);
         const documents = await this.#documents(chatId);
@@ -152,7 +153,7 @@ export class ChatService {
     }
 
     /** `signal`: the client that sent the document went away; reading it stops and nothing is stored. */
-    async addDocument({ chatId, uploadId, name, dataBase64 }: Params<'documents.add'>, signal?: CancelSignal): Promise<DocumentInfo> {
+    async addDocument({ chatId, uploadId, name, dataBase64 }: UiParams<'documents.add'>, signal?: CancelSignal): Promise<DocumentInfo> {
         this.#db.getChat(chatId);
         // A turn sends every document: past the limit no turn could be sent, so the one past it is refused here.
         if (this.#db.documentCount(chatId) >= MAX_CHAT_DOCUMENTS) throw tooManyDocuments(name, MAX_CHAT_DOCUMENTS);

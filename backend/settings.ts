@@ -60,9 +60,12 @@ export class SettingsService {
         return this.state;
     }
 
-    /** Record what a model was loaded with, so later changes are flagged as needing a reload. */
-    markLoaded(loaded: boolean): void {
-        this.#loadedWith = loaded ? this.settings : null;
+    /**
+     * Record the settings the loaded model's parameters were built from (null: none is loaded, or
+     * its parameters were given, not built), so later changes are flagged as needing a reload.
+     */
+    markLoaded(builtFrom: Settings | null): void {
+        this.#loadedWith = builtFrom == null ? null : { ...builtFrom };
     }
 }
 

@@ -7,31 +7,36 @@
 // alternating order, after an untimed warm-up of each.
 import { parseArgs } from 'node:util';
 import { HeadroomError } from '../common/errors.ts';
+import { HELP_OPTION, helpText, usageLine, type CliSpec } from '../common/cliHelp.ts';
 import { formatKvFlag, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { KvOffload } from '../common/kv/policy.ts';
 import { parseNumberList, runCli } from './cliArgs.ts';
 import { DEFAULT_BENCH_MODES, runKvBench, writeKvBenchOutputs } from './kvBench.ts';
 import { LAYOUT_USAGE, parseLayouts } from './layouts.ts';
 
-const USAGE = `usage: npm run bench:kv -- --model <gguf> --lengths 1024,2048 --out <dir> [--kv off,budget:0.5,0.25] [${LAYOUT_USAGE}] [--offload gpu,cpu|auto] [--kv-types f16,q8_0,q4_0] [--decode n] [--repeats n] [--threads n]`;
+const SPEC = {
+    command: 'npm run bench:kv',
+    summary: 'Measures KV bytes by device and prefill and decode speed for each cache mode, layout, placement and cache type at each length; writes kv-bench.json and kv-bench.png.',
+    options: {
+        model: { type: 'string', value: '<gguf>', help: 'the model', required: true },
+        out: { type: 'string', value: '<dir>', help: 'where the results go', required: true },
+        lengths: { type: 'string', default: '1024,2048', value: '<tokens,…>', help: 'context lengths' },
+        kv: { type: 'string', default: DEFAULT_BENCH_MODES.map(formatKvFlag).join(','), value: '<mode,…>', help: 'cache modes, each as --kv takes it elsewhere' },
+        layout: { type: 'string', default: 'found', value: LAYOUT_USAGE.replace(/^--layout /, ''), help: 'which heads stay full in each compressed mode' },
+        'kv-types': { type: 'string', value: '<type,…>', help: 'cache number formats: f16, q8_0, q4_0', defaultText: 'f16' },
+        'kv-type': { type: 'string', value: '<type>', help: 'one cache number format (as --kv-types)' },
+        decode: { type: 'string', default: '64', value: '<n>', help: 'tokens decoded per run' },
+        threads: { type: 'string', value: '<n>', help: 'CPU threads', defaultText: 'automatic' },
+        offload: { type: 'string', default: 'auto', value: '<gpu|cpu|auto,…>', help: 'where the full heads\' cache lives' },
+        repeats: { type: 'string', default: '3', value: '<n>', help: 'timed rounds, each side once per round in alternating order' },
+        help: HELP_OPTION,
+    },
+} as const satisfies CliSpec;
 
 runCli(async () => {
-    const { values } = parseArgs({
-        options: {
-            model: { type: 'string' },
-            lengths: { type: 'string', default: '1024,2048' },
-            kv: { type: 'string', default: DEFAULT_BENCH_MODES.map(formatKvFlag).join(',') },
-            layout: { type: 'string', default: 'found' },
-            'kv-types': { type: 'string' },
-            'kv-type': { type: 'string' },
-            decode: { type: 'string', default: '64' },
-            threads: { type: 'string' },
-            offload: { type: 'string', default: 'auto' },
-            repeats: { type: 'string', default: '3' },
-            out: { type: 'string' },
-        },
-    });
-    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', USAGE);
+    const { values } = parseArgs({ options: SPEC.options });
+    if (values.help === true) return void process.stdout.write(helpText(SPEC));
+    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', usageLine(SPEC));
     const lengths = parseNumberList(values.lengths, 'lengths');
     if (lengths.some((n) => !Number.isInteger(n) || n < 16)) throw new HeadroomError('BAD_REQUEST', '--lengths must be whole token counts of at least 16.');
     const offloads = values.offload.split(',').map((o) => {

@@ -2,28 +2,35 @@
 //   [--trials n] [--seed s] [--kv off|auto|0.25|budget:0.25] [--profile <json>] [--heads top|lowest] --out <dir>
 import { parseArgs } from 'node:util';
 import { HeadroomError } from '../common/errors.ts';
-import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
+import { HELP_OPTION, helpText, KV_OPTION, KV_TYPE_OPTION, usageLine, type CliSpec } from '../common/cliHelp.ts';
+import { parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { requireProfile } from '../engine/kv/profiles.ts';
 import { parseNumberList, runCli } from './cliArgs.ts';
 import { runNiah } from '../engine/niah.ts';
 import { writeNiahOutputs } from './niah.ts';
 
+const SPEC = {
+    command: 'npm run niah',
+    summary: 'Needle in a haystack: hides a fact at each depth of documents of each length, asks for it, and writes the accuracy as niah.json and a heatmap.',
+    options: {
+        model: { type: 'string', value: '<gguf>', help: 'the model', required: true },
+        out: { type: 'string', value: '<dir>', help: 'where the results go', required: true },
+        lengths: { type: 'string', default: '512,1024,2048', value: '<tokens,…>', help: 'document lengths' },
+        depths: { type: 'string', default: '0,0.25,0.5,0.75,1', value: '<fractions,…>', help: 'where the fact is hidden, from the start (0) to the end (1)' },
+        trials: { type: 'string', default: '1', value: '<n>', help: 'trials at each length and depth' },
+        seed: { type: 'string', default: '1', value: '<n>', help: 'the random seed' },
+        kv: KV_OPTION,
+        'kv-type': KV_TYPE_OPTION,
+        profile: { type: 'string', value: '<json>', help: 'the head profile to plan with', defaultText: 'the model\'s stored or shipped one' },
+        heads: { type: 'string', default: 'top', value: 'top|lowest', help: 'which heads keep every token: the profile\'s best, or its worst (a control)' },
+        help: HELP_OPTION,
+    },
+} as const satisfies CliSpec;
+
 runCli(async () => {
-    const { values } = parseArgs({
-        options: {
-            model: { type: 'string' },
-            lengths: { type: 'string', default: '512,1024,2048' },
-            depths: { type: 'string', default: '0,0.25,0.5,0.75,1' },
-            trials: { type: 'string', default: '1' },
-            seed: { type: 'string', default: '1' },
-            kv: { type: 'string', default: 'off' },
-            'kv-type': { type: 'string', default: 'f16' },
-            profile: { type: 'string' },
-            heads: { type: 'string', default: 'top' },
-            out: { type: 'string' },
-        },
-    });
-    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', `usage: npm run niah -- --model <gguf> --out <dir> [--lengths 512,1024] [--depths 0,0.5,1] [--trials n] [--seed s] [${KV_FLAG_USAGE}] [${KV_TYPE_FLAG_USAGE}] [--heads top|lowest]`);
+    const { values } = parseArgs({ options: SPEC.options });
+    if (values.help === true) return void process.stdout.write(helpText(SPEC));
+    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', usageLine(SPEC));
     const lengths = parseNumberList(values.lengths, 'lengths');
     const depths = parseNumberList(values.depths, 'depths');
     if (lengths.some((n) => !Number.isInteger(n) || n < 64)) throw new HeadroomError('BAD_REQUEST', '--lengths must be whole token counts of at least 64.');

@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readGgufFileInfo } from 'node-llama-cpp';
+import { HELP_OPTION, helpText, usageLine, type CliSpec } from '../common/cliHelp.ts';
 import { HeadroomError } from '../common/errors.ts';
 import { attentionOf } from '../common/modelShape.ts';
 import { heatmapSvg } from '../common/charts.ts';
@@ -33,26 +34,32 @@ function profileHeatmapSvg(profile: HeadProfile, modelName: string): string {
 }
 
 
+const SPEC = {
+    command: 'npm run profile',
+    summary: 'Measures which KV heads a model needs whole (or imports DuoAttention\'s pattern) and stores the head profile by the model file\'s sha256, where the app finds it.',
+    options: {
+        model: { type: 'string', value: '<gguf>', help: 'the model', required: true },
+        out: { type: 'string', value: '<file>', help: 'write the profile here as well' },
+        chart: { type: 'string', value: '<png>', help: 'draw the scores as a layers × KV heads heatmap' },
+        force: { type: 'boolean', default: false, help: 'measure again even when a profile is stored' },
+        duo: { type: 'string', value: '<full_attention_heads.tsv>', help: 'import DuoAttention\'s pattern instead of measuring' },
+        budget: { type: 'string', value: '<fraction>', help: 'with --duo: the budget it recommends' },
+        method: { type: 'string', default: DEFAULTS.method, value: 'attention|ablation', help: 'how heads are scored' },
+        prompts: { type: 'string', default: String(DEFAULTS.prompts), value: '<n>', help: 'scoring prompts' },
+        tokens: { type: 'string', default: String(DEFAULTS.tokens), value: '<n>', help: 'tokens per prompt' },
+        seed: { type: 'string', default: String(DEFAULTS.seed), value: '<n>', help: 'the random seed' },
+        context: { type: 'string', value: '<tokens>', help: 'the context size', defaultText: 'what the prompts need' },
+        'validation-prompts': { type: 'string', default: String(DEFAULTS.validationPrompts), value: '<n>', help: 'held-out prompts a plan must keep quality on' },
+        sinks: { type: 'string', default: String(DEFAULTS.sinks), value: '<n>', help: 'first tokens every compressed head keeps' },
+        window: { type: 'string', default: String(DEFAULTS.window), value: '<n>', help: 'recent tokens every compressed head keeps' },
+        help: HELP_OPTION,
+    },
+} as const satisfies CliSpec;
+
 runCli(async () => {
-    const { values } = parseArgs({
-        options: {
-            model: { type: 'string' },
-            out: { type: 'string' },
-            chart: { type: 'string' },
-            force: { type: 'boolean', default: false },
-            duo: { type: 'string' },
-            budget: { type: 'string' },
-            method: { type: 'string', default: DEFAULTS.method },
-            prompts: { type: 'string', default: String(DEFAULTS.prompts) },
-            tokens: { type: 'string', default: String(DEFAULTS.tokens) },
-            seed: { type: 'string', default: String(DEFAULTS.seed) },
-            context: { type: 'string' },
-            'validation-prompts': { type: 'string', default: String(DEFAULTS.validationPrompts) },
-            sinks: { type: 'string', default: String(DEFAULTS.sinks) },
-            window: { type: 'string', default: String(DEFAULTS.window) },
-        },
-    });
-    if (values.model == null) throw new HeadroomError('BAD_REQUEST', 'usage: npm run profile -- --model <gguf> [--out <file>] [--duo <file.tsv>] [--method attention|ablation] [--context n] [--force]');
+    const { values } = parseArgs({ options: SPEC.options });
+    if (values.help === true) return void process.stdout.write(helpText(SPEC));
+    if (values.model == null) throw new HeadroomError('BAD_REQUEST', usageLine(SPEC));
     const modelPath = values.model;
     const log = (line: string) => process.stderr.write(`${line}\n`);
     // --chart <png>: the profile's scores as a layers × KV heads heatmap.

@@ -7,8 +7,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LoadModelParams } from '../common/contract.ts';
 import { errorMessage, HeadroomError } from '../common/errors.ts';
+import { describeIssues, plainIssue } from '../common/issues.ts';
+import { crossFieldProblems, DEFAULT_SETTINGS, kvSettingsOf, LoadOverrides, SETTING_LABELS } from '../common/settings.ts';
 import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { createBackend } from '../backend/backend.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
@@ -36,21 +37,24 @@ if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);
 }
-const { question, loadOptions } = checked(TOOL, () => {
+const { question, overrides } = checked(TOOL, () => {
     if (values.model == null) throw new Error('--model is required.');
     const asked = values.question?.trim() ?? '';
     if (asked === '') throw new Error('--question is required.');
     if (!isRemoteModelSource(values.model) && !existsSync(values.model)) throw new Error(`no model file at ${path.resolve(values.model)}.`);
     for (const doc of values.doc) if (!existsSync(doc)) throw new Error(`no document at ${path.resolve(doc)}.`);
-    const kv = parseKvFlag(values.kv);
-    const options = {
-        contextSize: contextOption(values.context), threads: threadsOption(values.threads), ...(kv.mode === 'off' ? {} : { kv }),
-        kvCacheType: parseKvTypeFlag(values['kv-type']),
-    };
-    // Checked here with a stand-in path, so a bad option is refused before any download.
-    const params = LoadModelParams.safeParse({ path: values.model, ...options });
-    if (!params.success) throw new Error(`invalid options: ${params.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    return { question: asked, loadOptions: options };
+    // The options are one-off changes to the settings (this run's data folder has the defaults):
+    // the app's own load, with the settings panel's rules, checked here so a bad option is refused before any download.
+    const contextSize = contextOption(values.context);
+    const threads = threadsOption(values.threads);
+    const parsed = LoadOverrides.safeParse({
+        ...(contextSize != null ? { contextSize } : {}), ...(threads != null ? { threads } : {}),
+        ...kvSettingsOf(parseKvFlag(values.kv)), kvCacheType: parseKvTypeFlag(values['kv-type']),
+    }, { error: plainIssue });
+    if (!parsed.success) throw new Error(`invalid options: ${describeIssues(parsed.error).message}`);
+    const problem = crossFieldProblems({ ...DEFAULT_SETTINGS, ...parsed.data })[0];
+    if (problem != null) throw new Error(`${SETTING_LABELS[problem.key]}: ${problem.message}`);
+    return { question: asked, overrides: parsed.data };
 });
 
 let modelPath: string;
@@ -60,13 +64,13 @@ try {
     process.stderr.write(`${TOOL}: ${errorMessage(error)}\n`);
     process.exit(1);
 }
-const loadParams = LoadModelParams.parse({ path: modelPath, ...loadOptions });
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-ask-'));
 const backend = createBackend({ spawnHost: spawnNodeHost, dataDir });
 let exitCode = 0;
 try {
-    await backend.supervisor.load(loadParams);
+    // Loaded as the app loads it: the automatic context unless --context says otherwise.
+    await backend.loader.load({ path: modelPath, overrides });
     const { id: chatId } = await backend.request('chats.create', { title: 'ask' });
     for (const [index, doc] of values.doc.entries()) {
         const bytes = await readFile(doc);

@@ -1,6 +1,7 @@
 // `npm run models [-- --json] [--data-dir <dir>]`: the models on this machine, as the Models view
 // lists them (Headroom's folder, LM Studio, Ollama, Jan, the Hugging Face cache), from their headers.
 import { parseArgs } from 'node:util';
+import { HELP_OPTION, helpText, usageLine, type CliSpec } from '../common/cliHelp.ts';
 import { formatSize, MODEL_ORIGIN_LABELS, type LocalModel } from '../common/models.ts';
 import { scanModels } from '../backend/models/discovery.ts';
 import { machinePlaces } from '../backend/paths.ts';
@@ -8,14 +9,19 @@ import { checked } from './args.ts';
 import { savedModelsFolder } from './modelSource.ts';
 
 const TOOL = 'headroom models';
-const USAGE = 'Usage: npm run models -- [--json] [--data-dir <dir> (whose settings name the models folder)]\n';
+const SPEC = {
+    command: 'npm run models',
+    summary: 'Lists the GGUF models on this machine, as the Models view does: Headroom\'s folder, LM Studio\'s, Ollama\'s, Jan\'s and the Hugging Face cache, read from their headers.',
+    options: {
+        json: { type: 'boolean', default: false, help: 'print the list as JSON' },
+        'data-dir': { type: 'string', value: '<dir>', help: 'the data folder whose settings name the models folder', defaultText: 'Headroom\'s own' },
+        help: HELP_OPTION,
+    },
+} as const satisfies CliSpec;
 
-const values = checked(TOOL, () => parseArgs({
-    options: { json: { type: 'boolean', default: false }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    strict: true,
-}).values, USAGE);
-if (values.help) {
-    process.stdout.write(USAGE);
+const values = checked(TOOL, () => parseArgs({ options: SPEC.options, strict: true }).values, usageLine(SPEC));
+if (values.help === true) {
+    process.stdout.write(helpText(SPEC));
     process.exit(0);
 }
 

@@ -1,11 +1,15 @@
-// `npm run plan -- --model <gguf> --context <n> [--kv off|auto|0.25|budget:0.25] [--offload gpu|cpu|auto] [--load]`
+// `npm run plan -- --model <gguf> [--context <n>] [--kv off|auto|0.25|budget:0.25] [--offload gpu|cpu|auto] [--load]`
 // Prints ONE JSON object: the prediction, and with --load what llama.cpp actually allocated
-// for the same settings (read from its own log, not from the formula).
+// for the same settings (read from its own log, not from the formula). Without --context it
+// plans the automatic context, as the app chooses it: the longest that fits here, up to what
+// the model was trained for.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '../common/errors.ts';
+import { describeIssues, plainIssue } from '../common/issues.ts';
 import { GpuLayers } from '../common/loadOptions.ts';
+import { automaticContextOf, LoadParams, planRequestOf, type ContextChoice } from '../common/loadParams.ts';
 import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { Engine } from '../engine/engine.ts';
 import { isRemoteModelSource } from '../common/models.ts';
@@ -13,7 +17,7 @@ import { checked, contextOption, refuse } from './args.ts';
 import { resolveModelOption, savedModelsFolder } from './modelSource.ts';
 
 const TOOL = 'headroom plan';
-const USAGE = `Usage: npm run plan -- --model <gguf|hf:user/repo:quant|URL> --context <n> [${KV_FLAG_USAGE}] [--offload gpu|cpu|auto] [--gpu-layers auto|<n>] [${KV_TYPE_FLAG_USAGE}] [--load]\n`;
+const USAGE = `Usage: npm run plan -- --model <gguf|hf:user/repo:quant|URL> [--context <n>, default: the longest that fits here] [${KV_FLAG_USAGE}] [--offload gpu|cpu|auto] [--gpu-layers auto|<n>] [${KV_TYPE_FLAG_USAGE}] [--load]\n`;
 
 const values = checked(TOOL, () => parseArgs({
     options: {
@@ -37,10 +41,15 @@ const options = checked(TOOL, () => {
     if (values.model == null) throw new Error('--model <path.gguf> is required.');
     if (!isRemoteModelSource(values.model) && !existsSync(values.model)) throw new Error(`no model file at ${path.resolve(values.model)}.`);
     const contextSize = contextOption(values.context);
-    if (contextSize == null) throw new Error('--context <tokens> is required.');
     const gpuLayers = GpuLayers.safeParse(values['gpu-layers'] === 'auto' ? 'auto' : Number(values['gpu-layers']));
     if (!gpuLayers.success) throw new Error(`--gpu-layers must be auto or a whole number, not "${values['gpu-layers']}".`);
-    return { model: values.model, contextSize, kv: parseKvFlag(values.kv, values.offload), gpuLayers: gpuLayers.data, kvCacheType: parseKvTypeFlag(values['kv-type']) };
+    const kv = parseKvFlag(values.kv, values.offload);
+    // The load's own schema and rules (the settings panel's): checked with a stand-in path, before any download.
+    const load = LoadParams.safeParse({
+        path: values.model, ...(contextSize != null ? { contextSize } : {}), kv, gpuLayers: gpuLayers.data, kvCacheType: parseKvTypeFlag(values['kv-type']),
+    }, { error: plainIssue });
+    if (!load.success) throw new Error(describeIssues(load.error).message);
+    return { model: values.model, load: load.data };
 });
 
 // The engine the app runs, in this process: the same planner, the same load path, and
@@ -52,17 +61,25 @@ try {
     process.stderr.write(`${TOOL}: ${errorMessage(error)}\n`);
     process.exit(1);
 }
-const request = { path: modelPath, contextSize: options.contextSize, kv: options.kv, gpuLayers: options.gpuLayers, kvCacheType: options.kvCacheType };
-
 const engine = new Engine({ loadProgress: () => {}, chunk: () => {}, prefill: () => {}, memoryStats: () => {} });
 try {
+    const load = { ...options.load, path: modelPath };
+    let context: ContextChoice;
+    if (load.contextSize != null) {
+        context = { source: 'given', tokens: load.contextSize, summary: `${load.contextSize.toLocaleString('en-US')} tokens, as asked.` };
+    } else {
+        // The app's automatic context: the planner's Fit, from any size it can plan.
+        const fit = await engine.fit(planRequestOf(load, 256), 'context');
+        context = automaticContextOf(fit, fit.plan?.model.trainContextSize ?? (await engine.plan(planRequestOf(load, 256))).model.trainContextSize);
+    }
+    const request = planRequestOf(load, context.tokens);
     const plan = await engine.plan(request);
     const output: Record<string, unknown> = {
-        model: plan.model, contextSize: request.contextSize, contextCells: plan.contextCells, gpuLayers: plan.gpuLayers,
+        model: plan.model, contextSize: context.tokens, context, contextCells: plan.contextCells, gpuLayers: plan.gpuLayers,
         budget: plan.budget, kvCacheType: plan.kvCacheType, predicted: plan.predicted, machine: plan.machine, notes: plan.notes,
     };
     if (values.load) {
-        const info = await engine.load({ path: request.path, contextSize: request.contextSize, gpuLayers: plan.gpuLayers, kvCacheType: plan.kvCacheType, kv: request.kv });
+        const info = await engine.load(LoadParams.parse({ ...load, contextSize: context.tokens, gpuLayers: plan.gpuLayers, kvCacheType: plan.kvCacheType }));
         const { loaded } = await engine.memoryStats();
         if (loaded != null) {
             // llama.cpp's own KV buffer lines (the head-level cache's two caches log theirs too).

@@ -1,22 +1,24 @@
-// The one IPC contract between the renderer, the main process (or web server) and
-// the engine host. Pure zod + types, no Node or DOM imports, so every side can load it.
+// What crosses Headroom's process boundaries: the data both contracts speak of, the envelopes,
+// the events, and the contract between the backend and the engine host (its requests and the
+// events a host may send). The window's contract with the backend is common/uiContract.ts.
+// Pure zod + types, no Node or DOM imports, so every side can load it.
 import { z } from 'zod';
 import { DeviceBytes } from './devices.ts';
 import { RpcError } from './errors.ts';
-import { EngineChoice, FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
-import { KvCacheType } from './modelShape.ts';
+import { EngineChoice } from './loadOptions.ts';
+import { ContextChoice, LoadParams } from './loadParams.ts';
 import { KvMode, KvOptions, ProfileMethod, ProfileSummary, ProfileValidation } from './kv/policy.ts';
 import { EvalRun } from './eval.ts';
 import { NiahResult } from './niah.ts';
 import { KvCompression, KvStats, KvUsage } from './kv/usage.ts';
-import { CatalogView, DownloadRequest, DownloadState, FitVerdict, LocalModels, PublishedShape } from './models.ts';
+import { DownloadState, FitVerdict, PublishedShape } from './models.ts';
 import { FitRequest, FitResult, MemoryPlan, PlanRequest, Prediction } from './plan.ts';
-import { SettingsState } from './settings.ts';
+import { LoadOverrides, Settings, SettingsState } from './settings.ts';
 
 export const DocumentKind = z.enum(['pdf', 'docx', 'epub', 'html', 'markdown', 'text', 'code']);
 export type DocumentKind = z.infer<typeof DocumentKind>;
 
-const MAX_TEXT = 8 * 1024 * 1024; // a message may hold a whole book
+export const MAX_TEXT = 8 * 1024 * 1024; // a message may hold a whole book
 
 export const ChatMessage = z.object({
     role: z.enum(['user', 'assistant']),
@@ -71,29 +73,31 @@ export type ModelInfo = z.infer<typeof ModelInfo>;
 export const EngineStatus = z.enum(['starting', 'idle', 'loading', 'ready', 'generating', 'crashed']);
 export type EngineStatus = z.infer<typeof EngineStatus>;
 
+/** What the backend sent the engine host for the loaded model, exactly, and what it built that from. */
+export const LoadRecord = z.object({
+    params: LoadParams,
+    context: ContextChoice,
+    /** The saved settings the parameters were built from; null when a caller gave the parameters itself. */
+    settings: Settings.nullable(),
+    /** One-off changes to those settings for this load. */
+    overrides: LoadOverrides,
+});
+export type LoadRecord = z.infer<typeof LoadRecord>;
+
 export const EngineState = z.object({
     status: EngineStatus,
     model: ModelInfo.nullable(),
+    /** What the loaded model was loaded with (null while none is loaded). */
+    load: LoadRecord.nullable(),
     error: RpcError.nullable(),
     pid: z.number().int().nullable(),
     restarts: z.number().int().nonnegative(),
 });
 export type EngineState = z.infer<typeof EngineState>;
 
-const Id = z.string().min(1).max(64).regex(/^[\w-]+$/);
+export const Id = z.string().min(1).max(64).regex(/^[\w-]+$/);
 const GenerationId = Id;
-const Empty = z.object({}).strict();
-
-export const LoadModelParams = z.object({
-    path: z.string().min(1).max(4096),
-    contextSize: z.number().int().min(64).max(1 << 20).optional(),
-    threads: Threads.optional(),
-    /** Head-level KV compression; omitted or mode 'off' means the stock cache. */
-    kv: KvOptions.optional(),
-    gpuLayers: GpuLayers.optional(),
-    flashAttention: FlashAttention.optional(),
-    kvCacheType: KvCacheType.optional(),
-}).strict();
+export const Empty = z.object({}).strict();
 
 export const StopReason = z.enum(['eos', 'maxTokens', 'aborted']);
 export type StopReason = z.infer<typeof StopReason>;
@@ -164,7 +168,7 @@ export type ChatView = z.infer<typeof ChatView>;
 
 /** The largest document Headroom reads; the window checks it before uploading anything. */
 export const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
-const MAX_DOCUMENT_BASE64 = Math.ceil((MAX_DOCUMENT_BYTES + 1) / 3) * 4 + 4;
+export const MAX_DOCUMENT_BASE64 = Math.ceil((MAX_DOCUMENT_BYTES + 1) / 3) * 4 + 4;
 
 /** The most documents one chat holds: documents.add refuses the one past it, so every turn can be sent. */
 export const MAX_CHAT_DOCUMENTS = 256;
@@ -236,6 +240,9 @@ export const ProfileResult = z.object({
 }).strict();
 export type ProfileResult = z.infer<typeof ProfileResult>;
 
+/** What a profiling estimate is asked about: the loaded model, profiled as `kv.profile` would. */
+export const ProfileEstimateParams = ProfileParams.pick({ path: true, prompts: true, tokens: true, contextSize: true, validationPrompts: true }).strict();
+
 /** What profiling the loaded model would take here, before it starts. */
 export const ProfileEstimate = z.object({
     seconds: z.number().nonnegative(),
@@ -269,65 +276,6 @@ export const RecallResult = z.object({
 }).strict();
 export type RecallResult = z.infer<typeof RecallResult>;
 
-/** Every request: its params and its result. The UI's backend serves some, the engine host others. */
-export const requests = {
-    // Engine and model (UI → backend; model.* also backend → engine host)
-    'engine.getState': { params: Empty, result: EngineState },
-    'engine.restart': { params: Empty, result: EngineState },
-    'engine.kvStats': { params: Empty, result: KvStats },
-    'model.load': { params: LoadModelParams, result: ModelInfo },
-    'model.unload': { params: Empty, result: Empty },
-    'model.pickFile': { params: Empty, result: z.object({ path: z.string().nullable() }) },
-    // Chats and documents (UI → backend)
-    'chats.list': { params: Empty, result: z.array(ChatSummary) },
-    'chats.create': { params: z.object({ title: z.string().min(1).max(200).optional() }).strict(), result: ChatSummary },
-    'chats.rename': { params: z.object({ chatId: Id, title: z.string().trim().min(1).max(200) }).strict(), result: ChatSummary },
-    'chats.delete': { params: z.object({ chatId: Id }).strict(), result: Empty },
-    'chats.open': { params: z.object({ chatId: Id }).strict(), result: ChatView },
-    'documents.add': {
-        params: z.object({
-            chatId: Id,
-            uploadId: Id,
-            name: z.string().min(1).max(1024),
-            dataBase64: z.string().max(MAX_DOCUMENT_BASE64, { error: `dataBase64 holds more than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB: Headroom reads documents up to ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB` }),
-        }).strict(),
-        result: DocumentInfo,
-    },
-    'documents.remove': { params: z.object({ documentId: Id }).strict(), result: Empty },
-    'chat.send': { params: z.object({ chatId: Id, prompt: z.string().min(1).max(MAX_TEXT) }).strict(), result: StoredMessage },
-    'chat.regenerate': { params: z.object({ chatId: Id }).strict(), result: StoredMessage },
-    'chat.edit': { params: z.object({ messageId: Id, text: z.string().min(1).max(MAX_TEXT) }).strict(), result: StoredMessage },
-    'chat.stop': { params: z.object({ chatId: Id.optional() }).strict(), result: z.object({ stopped: z.boolean() }) },
-    // Generation (backend → engine host)
-    'generate.run': { params: GenerateParams, result: z.object({ text: z.string(), stopReason: StopReason, prefill: PrefillInfo }) },
-    'generate.stop': { params: z.object({ generationId: GenerationId.optional() }).strict(), result: z.object({ stopped: z.boolean() }) },
-    'model.countTokens': { params: z.object({ texts: z.array(z.string().max(MAX_TEXT * 8)).max(1024) }).strict(), result: z.object({ tokens: z.array(z.number().int()) }) },
-    // Memory and settings (UI → backend; memory.* also backend → engine host)
-    'memory.stats': { params: Empty, result: MemoryStats },
-    'memory.plan': { params: PlanRequest, result: MemoryPlan },
-    'memory.fit': { params: FitRequest, result: FitResult },
-    // The catalog's verdicts, planned from published shapes (backend → engine host)
-    'memory.fitPublished': { params: z.object({ models: z.array(PublishedShape).max(64), kv: KvOptions }).strict(), result: z.array(FitVerdict) },
-    'settings.get': { params: Empty, result: SettingsState },
-    // Checked field by field by the settings service, which words its refusals for people.
-    'settings.update': { params: z.record(z.string(), z.unknown()), result: SettingsState },
-    // Models on disk, the catalog and downloads (UI → backend)
-    'models.list': { params: Empty, result: LocalModels },
-    'models.catalog': { params: Empty, result: CatalogView },
-    'models.download': { params: DownloadRequest, result: DownloadState },
-    'models.cancelDownload': { params: z.object({ id: Id }).strict(), result: z.object({ cancelled: z.boolean() }) },
-    'models.downloads': { params: Empty, result: z.array(DownloadState) },
-    // Head profiling and test recall (UI → backend → an engine host of their own; one job at a time)
-    'kv.profile': { params: ProfileParams, result: ProfileResult },
-    // Answered by the chat engine, which has the model loaded.
-    'kv.profileEstimate': { params: ProfileParams.pick({ path: true, prompts: true, tokens: true, contextSize: true, validationPrompts: true }).strict(), result: ProfileEstimate },
-    'kv.testRecall': { params: RecallParams, result: RecallResult },
-    // Stops the running profile or recall test (its host is ended).
-    'kv.cancel': { params: Empty, result: z.object({ cancelled: z.boolean() }) },
-    // The recall test as the backend asks its host: the loaded model's load parameters (backend → engine host).
-    'recall.run': { params: RecallParams.extend({ load: LoadModelParams }).strict(), result: RecallResult },
-} as const;
-
 /** Every event pushed to subscribers. */
 export const events = {
     'engine.state': EngineState,
@@ -359,12 +307,6 @@ export const events = {
     }),
 } as const;
 
-/** The events an engine host may send; the backend drops any other name it claims (chat.message, engine.state…). */
-export const hostEvents = ['host.ready', 'model.loadProgress', 'chat.chunk', 'chat.prefill', 'memory.stats', 'kv.profileProgress', 'kv.recallProgress'] as const satisfies readonly (keyof typeof events)[];
-
-export type Method = keyof typeof requests;
-export type Params<M extends Method> = z.infer<(typeof requests)[M]['params']>;
-export type Result<M extends Method> = z.infer<(typeof requests)[M]['result']>;
 export type EventName = keyof typeof events;
 export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>;
 
@@ -387,14 +329,60 @@ export type ResponseEnvelope = z.infer<typeof ResponseEnvelope>;
 export type EventEnvelope<E extends EventName = EventName> = { [K in E]: { type: 'event'; name: K; payload: EventPayload<K> } }[E];
 
 const eventEnvelopes = (Object.keys(events) as EventName[]).map((name) => z.object({ type: z.literal('event'), name: z.literal(name), payload: events[name] }));
-/** An event an engine host sent, as the backend receives it once validated. */
-export type HostEventEnvelope = EventEnvelope<(typeof hostEvents)[number]>;
-
 export const EventEnvelope = z.discriminatedUnion('name', eventEnvelopes as [typeof eventEnvelopes[number], ...typeof eventEnvelopes]) as unknown as z.ZodType<EventEnvelope>;
 
 export const InboundToClient = z.union([ResponseEnvelope, EventEnvelope]);
 
-export function isMethod(name: string): name is Method {
-    return Object.hasOwn(requests, name);
+/** A boundary's requests: each method's params and result. */
+export type RequestTable = Readonly<Record<string, { readonly params: z.ZodType; readonly result: z.ZodType }>>;
+
+/**
+ * One process boundary, as the side that serves it declares it: the requests it answers and the
+ * events it may send. Every request and event crossing it is checked against these (common/rpc.ts).
+ */
+export interface Contract<R extends RequestTable = RequestTable, E extends EventName = EventName> {
+    /** Who serves it, for messages ("Unknown method … for the engine host"). */
+    readonly server: string;
+    readonly requests: R;
+    readonly events: readonly E[];
 }
+
+// The engine host's contract: what the backend (its supervisor and its long jobs) asks of an engine host.
+
+/** Every request an engine host serves: its params and its result. */
+export const hostRequests = {
+    'model.load': { params: LoadParams, result: ModelInfo },
+    'model.unload': { params: Empty, result: Empty },
+    /** The model the host has loaded now: after a failed load, whether the previous one is still there. */
+    'model.loaded': { params: Empty, result: z.object({ model: ModelInfo.nullable() }) },
+    'model.countTokens': { params: z.object({ texts: z.array(z.string().max(MAX_TEXT * 8)).max(1024) }).strict(), result: z.object({ tokens: z.array(z.number().int()) }) },
+    'generate.run': { params: GenerateParams, result: z.object({ text: z.string(), stopReason: StopReason, prefill: PrefillInfo }) },
+    'generate.stop': { params: z.object({ generationId: GenerationId.optional() }).strict(), result: z.object({ stopped: z.boolean() }) },
+    'engine.kvStats': { params: Empty, result: KvStats },
+    'memory.stats': { params: Empty, result: MemoryStats },
+    // Plans and fits count the loaded model's memory as free: a load unloads it first.
+    'memory.plan': { params: PlanRequest, result: MemoryPlan },
+    'memory.fit': { params: FitRequest, result: FitResult },
+    // The catalog's verdicts, planned from published shapes.
+    'memory.fitPublished': { params: z.object({ models: z.array(PublishedShape).max(64), kv: KvOptions }).strict(), result: z.array(FitVerdict) },
+    // Answered by the chat engine, which has the model loaded: it measures how fast it reads a prompt.
+    'kv.profileEstimate': { params: ProfileEstimateParams, result: ProfileEstimate },
+    // Only in a host started for the job (backend/host/jobs.ts).
+    'kv.profile': { params: ProfileParams, result: ProfileResult },
+    // The recall test on the chat model's load parameters, in a host started for the job.
+    'recall.run': { params: RecallParams.extend({ load: LoadParams }).strict(), result: RecallResult },
+} as const satisfies RequestTable;
+
+/** The events an engine host may send; the backend drops any other name it claims (chat.message, engine.state…). */
+export const hostEvents = ['host.ready', 'model.loadProgress', 'chat.chunk', 'chat.prefill', 'memory.stats', 'kv.profileProgress', 'kv.recallProgress'] as const satisfies readonly EventName[];
+
+export const hostContract: Contract<typeof hostRequests, HostEvent> = { server: 'the engine host', requests: hostRequests, events: hostEvents };
+
+export type HostMethod = keyof typeof hostRequests;
+export type HostEvent = (typeof hostEvents)[number];
+/** An engine host request's params and result (the engine's own code knows no other contract). */
+export type Params<M extends HostMethod> = z.infer<(typeof hostRequests)[M]['params']>;
+export type Result<M extends HostMethod> = z.infer<(typeof hostRequests)[M]['result']>;
+/** An event an engine host sent, as the backend receives it once validated. */
+export type HostEventEnvelope = EventEnvelope<HostEvent>;
 

@@ -1,8 +1,10 @@
-// Both ends of the contract: `dispatch` serves validated requests, `RpcClient` sends them and
-// validates what comes back, events included. Transport-agnostic: callers move the envelopes.
+// Both ends of a contract (the window's with the backend, common/uiContract.ts; the backend's with
+// an engine host, common/contract.ts): `dispatch` serves validated requests, `RpcClient` sends
+// them and validates what comes back, events included. Transport-agnostic: callers move the envelopes.
+import type { z } from 'zod';
 import {
-    type EventName, type EventPayload, type Method, type Params, type Result, type ResponseEnvelope,
-    EventEnvelope, InboundToClient, isMethod, RequestEnvelope, requests,
+    type Contract, type EventName, type EventPayload, type RequestTable, type ResponseEnvelope,
+    EventEnvelope, InboundToClient, RequestEnvelope,
 } from './contract.ts';
 import { type ErrorCode, fromRpcError, HeadroomError, toRpcError } from './errors.ts';
 import { describeIssues, plainIssue } from './issues.ts';
@@ -19,14 +21,19 @@ export interface RequestContext {
     signal: CancelSignal;
 }
 
-export type Handlers<M extends Method = Method> = {
-    [K in M]: (params: Params<K>, context?: RequestContext) => Promise<Result<K>>;
+export type MethodOf<R extends RequestTable> = keyof R & string;
+export type ParamsOf<R extends RequestTable, M extends MethodOf<R>> = z.infer<R[M]['params']>;
+export type ResultOf<R extends RequestTable, M extends MethodOf<R>> = z.infer<R[M]['result']>;
+
+/** What serves a contract's requests: one handler a method (`M`: the ones a part of the server answers). */
+export type Handlers<R extends RequestTable, M extends MethodOf<R> = MethodOf<R>> = {
+    [K in M]: (params: ParamsOf<R, K>, context?: RequestContext) => Promise<ResultOf<R, K>>;
 };
 
 const NEVER_ABORTED: RequestContext = { signal: { aborted: false, addEventListener: () => {}, removeEventListener: () => {} } };
 
-/** Validate one raw inbound message and run its handler; never throws. */
-export async function dispatch(handlers: Partial<Handlers>, raw: unknown, context: RequestContext = NEVER_ABORTED): Promise<ResponseEnvelope> {
+/** Validate one raw inbound message against the contract and run its handler; never throws. */
+export async function dispatch<R extends RequestTable>(contract: Contract<R>, handlers: Partial<Handlers<R>>, raw: unknown, context: RequestContext = NEVER_ABORTED): Promise<ResponseEnvelope> {
     const envelope = RequestEnvelope.safeParse(raw, { error: plainIssue });
     if (!envelope.success) {
         const id = typeof (raw as { id?: unknown } | null)?.id === 'number' ? (raw as { id: number }).id : -1;
@@ -34,10 +41,12 @@ export async function dispatch(handlers: Partial<Handlers>, raw: unknown, contex
     }
     const { id, method, params } = envelope.data;
     const fail = (error: HeadroomError): ResponseEnvelope => ({ type: 'response', id, ok: false, error: toRpcError(error) });
-    if (!isMethod(method)) return fail(new HeadroomError('UNKNOWN_METHOD', `Unknown method "${method}".`));
-    const handler = handlers[method] as ((p: unknown, c: RequestContext) => Promise<unknown>) | undefined;
+    // Own properties only: "constructor" or "__proto__" is no method.
+    const entry = Object.hasOwn(contract.requests, method) ? contract.requests[method] : undefined;
+    if (entry == null) return fail(new HeadroomError('UNKNOWN_METHOD', `Unknown method "${method}".`));
+    const handler = (Object.hasOwn(handlers, method) ? handlers[method] : undefined) as ((p: unknown, c: RequestContext) => Promise<unknown>) | undefined;
     if (handler == null) return fail(new HeadroomError('NOT_AVAILABLE', `"${method}" is not available here.`));
-    const parsed = requests[method].params.safeParse(params ?? {}, { error: plainIssue });
+    const parsed = entry.params.safeParse(params ?? {}, { error: plainIssue });
     if (!parsed.success) {
         const { message, field } = describeIssues(parsed.error);
         return fail(new HeadroomError('BAD_REQUEST', `Invalid parameters for ${method}: ${message}`, field));
@@ -57,25 +66,27 @@ export function eventEnvelope<E extends EventName>(name: E, payload: EventPayloa
 }
 
 /**
- * Sends requests over any transport and validates every response and event it receives.
- * `E`: the events the other side may send (e.g. `hostEvents`); any other name is dropped.
+ * Sends a contract's requests over any transport and validates every response and event it
+ * receives: results against the method's schema, events against theirs, and only the events the
+ * contract's server may send (any other name is dropped).
  */
-export class RpcClient<E extends EventName = EventName> {
+export class RpcClient<R extends RequestTable, E extends EventName> {
     #nextId = 1;
-    #pending = new Map<number, { method: Method; resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+    #pending = new Map<number, { method: MethodOf<R>; resolve: (value: unknown) => void; reject: (error: Error) => void }>();
     #listeners = new Set<(event: EventEnvelope<E>) => void>();
     #send: (envelope: RequestEnvelope) => void;
-    #accepts: ReadonlySet<EventName> | null;
+    #contract: Contract<R, E>;
+    #accepts: ReadonlySet<EventName>;
 
-    constructor(send: (envelope: RequestEnvelope) => void, options: { events?: readonly E[] } = {}) {
+    constructor(contract: Contract<R, E>, send: (envelope: RequestEnvelope) => void) {
+        this.#contract = contract;
         this.#send = send;
-        this.#accepts = options.events == null ? null : new Set(options.events);
+        this.#accepts = new Set(contract.events);
     }
 
-
-    request<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
+    request<M extends MethodOf<R>>(method: M, params: ParamsOf<R, M>): Promise<ResultOf<R, M>> {
         const id = this.#nextId++;
-        return new Promise<Result<M>>((resolve, reject) => {
+        return new Promise<ResultOf<R, M>>((resolve, reject) => {
             this.#pending.set(id, { method, resolve: resolve as (value: unknown) => void, reject });
             try {
                 this.#send({ type: 'request', id, method, params });
@@ -107,7 +118,7 @@ export class RpcClient<E extends EventName = EventName> {
         }
         const data = message.data;
         if (data.type === 'event') {
-            if (this.#accepts != null && !this.#accepts.has(data.name)) {
+            if (!this.#accepts.has(data.name)) {
                 console.warn(`[rpc] dropped a "${data.name}" event the other side may not send`);
                 return;
             }
@@ -122,7 +133,9 @@ export class RpcClient<E extends EventName = EventName> {
             pending.reject(fromRpcError(data.error));
             return;
         }
-        const result = requests[pending.method].result.safeParse(data.result, { error: plainIssue });
+        const schema = this.#contract.requests[pending.method]?.result;
+        if (schema == null) return pending.reject(new HeadroomError('INTERNAL', `${pending.method} is no method of ${this.#contract.server}.`));
+        const result = schema.safeParse(data.result, { error: plainIssue });
         if (result.success) pending.resolve(result.data);
         else pending.reject(new HeadroomError('INTERNAL', `Invalid ${pending.method} result: ${describeIssues(result.error).message}`));
     }

@@ -2,13 +2,14 @@
 // changing it needs the model reloaded. Pure zod, shared by the backend and the UI.
 import { z } from 'zod';
 import { EngineChoice, FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
-import { quantizedCacheRefusal, KvCacheType } from './modelShape.ts';
-import { DEFAULT_SINKS, DEFAULT_WINDOW, KvMode, KvOffload } from './kv/policy.ts';
+import { loadParamsProblems, type LoadField } from './loadParams.ts';
+import { KvCacheType } from './modelShape.ts';
+import { DEFAULT_SINKS, DEFAULT_WINDOW, KvMode, KvOffload, type KvOptions } from './kv/policy.ts';
 
 export const Settings = z.object({
     engine: EngineChoice,
     gpuLayers: GpuLayers,
-    /** null: automatic (what the model was trained for, at most 8,192 tokens). */
+    /** null: automatic (the longest context that fits this machine with the model's head plan, up to what it was trained for). */
     contextSize: z.number().int().min(256).max(1 << 20).nullable(),
     kvMode: KvMode,
     /** Fraction of the full cache to keep when kvMode is 'budget'. */
@@ -82,19 +83,51 @@ export const RELOAD_SETTINGS: ReadonlySet<SettingKey> = new Set(SETTING_KEYS.fil
 export const SettingsPatch = Settings.partial().strict();
 export type SettingsPatch = z.infer<typeof SettingsPatch>;
 
-/** Rules between settings; each returns a message for the field it blames, or null. */
+/** The setting each field of a load comes from. */
+const SETTING_OF_LOAD_FIELD: Record<LoadField, SettingKey> = { contextSize: 'contextSize', 'kv.window': 'window', 'kv.sinks': 'sinks', kvCacheType: 'kvCacheType' };
+
+/**
+ * Rules between settings; each returns a message for the field it blames, or null. They are the
+ * load's rules (loadParamsProblems), checked on what a load with these settings would send; the
+ * window and sinks must fit a set context even while compression is off.
+ */
 export function crossFieldProblems(settings: Settings): Array<{ key: SettingKey; message: string }> {
-    const problems: Array<{ key: SettingKey; message: string }> = [];
-    if (settings.contextSize != null && settings.window >= settings.contextSize) {
-        problems.push({ key: 'window', message: `The window (${settings.window} tokens) must be smaller than the context (${settings.contextSize} tokens).` });
-    }
-    if (settings.contextSize != null && settings.sinks + settings.window > settings.contextSize) {
-        problems.push({ key: 'sinks', message: 'Sinks plus window must fit in the context.' });
-    }
-    const quantized = quantizedCacheRefusal(settings.kvCacheType, settings.flashAttention);
-    if (quantized != null) problems.push({ key: 'kvCacheType', message: quantized });
-    return problems;
+    const problems = loadParamsProblems({
+        ...(settings.contextSize != null ? { contextSize: settings.contextSize } : {}),
+        kv: kvOptionsOf(settings), kvCacheType: settings.kvCacheType, flashAttention: settings.flashAttention,
+    }, { checkKvOff: true });
+    return problems.map(({ field, message }) => ({ key: SETTING_OF_LOAD_FIELD[field], message }));
 }
+
+/** The KV options the settings ask for. */
+export function kvOptionsOf(settings: Pick<Settings, 'kvMode' | 'kvBudget' | 'sinks' | 'window' | 'kvOffload'>): KvOptions {
+    return {
+        mode: settings.kvMode,
+        ...(settings.kvMode === 'budget' ? { budget: settings.kvBudget } : {}),
+        sinks: settings.sinks,
+        window: settings.window,
+        offload: settings.kvOffload,
+    };
+}
+
+/** The compression settings for a `kv` load option (mode 'off': compression off). */
+export function kvSettingsOf(kv: KvOptions): Partial<Settings> {
+    if (kv.mode === 'off') return { kvMode: 'off' };
+    return {
+        kvMode: kv.mode, sinks: kv.sinks, window: kv.window, kvOffload: kv.offload,
+        ...(kv.mode === 'budget' && kv.budget != null ? { kvBudget: kv.budget } : {}),
+    };
+}
+
+/**
+ * One-off changes to the saved settings for one load (model.load's `overrides`): a reload offered
+ * for a document, say, with a larger context. Only settings a load reads; nothing is saved.
+ */
+export const LoadOverrides = SettingsPatch.pick({
+    gpuLayers: true, contextSize: true, kvMode: true, kvBudget: true, sinks: true, window: true,
+    kvOffload: true, kvCacheType: true, flashAttention: true, threads: true,
+}).strict();
+export type LoadOverrides = z.infer<typeof LoadOverrides>;
 
 export const SettingsState = z.object({
     settings: Settings,

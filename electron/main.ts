@@ -7,6 +7,7 @@ import { app, BrowserWindow, dialog, ipcMain, session, shell, type WebContents }
 import { createBackend, type Backend } from '../backend/backend.ts';
 import { errorMessage } from '../common/errors.ts';
 import { dispatch } from '../common/rpc.ts';
+import { uiContract } from '../common/uiContract.ts';
 import { spawnElectronExtractor } from './electronExtractor.ts';
 import { spawnElectronHost } from './electronHost.ts';
 import { RPC_CHANNEL } from './preloadChannel.ts';
@@ -76,7 +77,7 @@ function serveRenderer(current: Backend): void {
     ipcMain.on(RPC_CHANNEL, (event, message: unknown) => {
         // Only our own page may talk to the backend.
         if (event.senderFrame == null || !isOwnPage(event.senderFrame.url, ownPage)) return;
-        void dispatch(current.handlers, message, { signal: pageSignal(event.sender) }).then((response) => {
+        void dispatch(uiContract, current.handlers, message, { signal: pageSignal(event.sender) }).then((response) => {
             if (!event.sender.isDestroyed()) event.sender.send(RPC_CHANNEL, response);
         });
     });

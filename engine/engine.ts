@@ -10,6 +10,7 @@ import type { MemoryStats, ModelInfo, Params, ProfileEstimate, Result } from '..
 import { engineBusy, errorMessage, HeadroomError, noModelLoaded } from '../common/errors.ts';
 import type { FitGoal, FitResult, MemoryPlan, PlanInput, Prediction } from '../common/plan.ts';
 import type { KvStats } from '../common/kv/usage.ts';
+import type { DeviceBytes } from '../common/devices.ts';
 import { contextOverflow, generateChat, type GenerationRun } from './chat.ts';
 import { generateCompletion } from './completion.ts';
 import { formatPolicyFile } from './kv/native.ts';
@@ -139,6 +140,22 @@ export class Engine {
         return info;
     }
 
+    /** The loaded model's description; null when none is loaded. */
+    get loadedModel(): ModelInfo | null {
+        return this.#loaded?.info ?? null;
+    }
+
+    /**
+     * The memory a load would give back before it allocates (it unloads the loaded model first):
+     * the loaded model's buffers on the GPU, and its KV and compute buffers in RAM (its weights are
+     * mapped from the file, which the system already counts as available).
+     */
+    #reclaimable(): DeviceBytes | undefined {
+        const measured = this.#loaded?.loaded.measured;
+        if (measured == null) return undefined;
+        return { gpu: measured.weights.gpu + measured.kv.gpu + measured.compute.gpu, cpu: measured.kv.cpu + measured.compute.cpu };
+    }
+
     /** The loaded model, or the refusal for requests that need one. */
     #model(): Loaded {
         if (this.#loaded == null) throw noModelLoaded();
@@ -243,12 +260,13 @@ export class Engine {
         }
     }
 
+    /** What a load would need, counting the loaded model's memory as free: a load unloads it first. */
     plan(request: PlanInput): Promise<MemoryPlan> {
-        return plan(request);
+        return plan(request, this.#reclaimable());
     }
 
     fit(request: PlanInput, goal: FitGoal): Promise<FitResult> {
-        return fit(request, goal);
+        return fit(request, goal, this.#reclaimable());
     }
 
     async memoryStats(): Promise<MemoryStats> {

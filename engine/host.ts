@@ -1,7 +1,7 @@
 // Entry of the engine host process: the only process that loads native llama.cpp code,
 // so a native crash or out-of-memory takes down this process and never the window.
 // Runs as an Electron utilityProcess in the app and as a Node child process in web mode.
-import type { EventEnvelope } from '../common/contract.ts';
+import { hostContract, type HostEventEnvelope, type hostRequests } from '../common/contract.ts';
 import { profileFullHeads, rankHeads } from '../common/kv/policy.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import { Engine } from './engine.ts';
@@ -31,7 +31,7 @@ function connectToParent(): ParentChannel {
 }
 
 const parent = connectToParent();
-const emit = (envelope: EventEnvelope) => parent.send(envelope);
+const emit = (envelope: HostEventEnvelope) => parent.send(envelope);
 
 const engine = new Engine({
     loadProgress: (path, progress) => emit(eventEnvelope('model.loadProgress', { path, progress })),
@@ -40,12 +40,14 @@ const engine = new Engine({
     prefill: (generationId, done, total) => emit(eventEnvelope('chat.prefill', { generationId, done, total })),
 });
 
-const handlers: Partial<Handlers> = {
+// Every request of the engine host's contract, and no other (the backend's own are common/uiContract.ts).
+const handlers: Handlers<typeof hostRequests> = {
     'model.load': (params) => engine.load(params),
     'model.unload': async () => {
         await engine.unload();
         return {};
     },
+    'model.loaded': async () => ({ model: engine.loadedModel }),
     'model.countTokens': async ({ texts }) => ({ tokens: engine.countTokens(texts) }),
     'generate.run': (params) => engine.generate(params),
     'generate.stop': async ({ generationId }) => ({ stopped: engine.stop(generationId) }),
@@ -74,7 +76,7 @@ const handlers: Partial<Handlers> = {
 };
 
 parent.onMessage((message) => {
-    void dispatch(handlers, message).then((response) => parent.send(response));
+    void dispatch(hostContract, handlers, message).then((response) => parent.send(response));
 });
 
 // Without a parent there is nobody to serve: leave rather than linger as an orphan.

@@ -22,11 +22,16 @@ import { checkGgufFile } from '../common/ggufHeader.ts';
 /** Tokens llama.cpp evaluates at once by default; a streaming head keeps room for one batch. */
 export const DEFAULT_UBATCH = 512;
 
-export async function machineOf(llama: Llama): Promise<Machine> {
+/** This machine's memory; `freed`: what a load would give back first (the loaded model's buffers), counted as free. */
+export async function machineOf(llama: Llama, freed: DeviceBytes = { gpu: 0, cpu: 0 }): Promise<Machine> {
     const backend = backendOf(llama);
     const vram = backend === 'cpu' ? { total: 0, free: 0 } : await llama.getVramState();
     const gpuName = backend === 'cpu' ? null : (await llama.getGpuDeviceNames())[0] ?? null;
-    return { gpu: backend === 'cpu' ? false : backend, vramTotal: vram.total, vramFree: vram.free, ramTotal: os.totalmem(), ramFree: os.freemem(), gpuName };
+    const ramTotal = os.totalmem();
+    return {
+        gpu: backend === 'cpu' ? false : backend, vramTotal: vram.total, vramFree: Math.min(vram.total, vram.free + freed.gpu),
+        ramTotal, ramFree: Math.min(ramTotal, os.freemem() + freed.cpu), gpuName,
+    };
 }
 
 /**
@@ -245,12 +250,15 @@ async function publishedFacts(llama: Llama, shape: PublishedShape): Promise<Mode
     };
 }
 
-/** The plan for a request; `profile` (the head scores to plan with) must be for this model's shape. */
-export async function planMemory(llama: Llama, input: PlanInput, profile: HeadProfile | null = null, known?: ModelFacts): Promise<MemoryPlan> {
+/**
+ * The plan for a request; `profile` (the head scores to plan with) must be for this model's shape.
+ * `freed`: memory a load would give back before it allocates (the loaded model's), counted as free.
+ */
+export async function planMemory(llama: Llama, input: PlanInput, profile: HeadProfile | null = null, known?: ModelFacts, freed?: DeviceBytes): Promise<MemoryPlan> {
     const request = PlanRequest.parse(input);
     const facts = known ?? await modelFacts(llama, request.path);
     const { insights, name, architecture, attention } = facts;
-    const machine = await machineOf(llama);
+    const machine = await machineOf(llama, freed);
     const notes: string[] = facts.caveat == null ? [] : [facts.caveat];
     const layers = insights.totalLayers;
     const hasGpu = backendOf(llama) !== 'cpu';
@@ -378,10 +386,10 @@ function offloadChoice(asked: KvOptions['offload'], placement: Device, gpuAvaila
  * "Fit to my machine": the largest context that fits (goal 'context'), or the least
  * compression, i.e. the largest budget, at the chosen context (goal 'compression').
  */
-export async function fitToMachine(llama: Llama, input: PlanInput, goal: FitGoal, profile: HeadProfile | null = null, known?: ModelFacts): Promise<FitResult> {
+export async function fitToMachine(llama: Llama, input: PlanInput, goal: FitGoal, profile: HeadProfile | null = null, known?: ModelFacts, freed?: DeviceBytes): Promise<FitResult> {
     const request = PlanRequest.parse(input);
     const facts = known ?? await modelFacts(llama, request.path);
-    const planAt = (planned: PlanInput) => planMemory(llama, planned, profile, facts);
+    const planAt = (planned: PlanInput) => planMemory(llama, planned, profile, facts, freed);
     if (goal === 'context') {
         const most = Math.max(256, Math.min(1 << 20, facts.insights.trainContextSize ?? 1 << 20));
         const fits = async (contextSize: number) => (await planAt({ ...request, contextSize })).predicted.fits;
@@ -436,11 +444,11 @@ async function planned<T>(input: PlanInput, work: (llama: Llama, profile: HeadPr
     }
 }
 
-/** memory.plan: what a model needs at these settings, and whether this machine has it. */
-export const plan = (input: PlanInput) => planned(input, (llama, profile) => planMemory(llama, input, profile));
+/** memory.plan: what a model needs at these settings, and whether this machine has it (`freed` counted as free). */
+export const plan = (input: PlanInput, freed?: DeviceBytes) => planned(input, (llama, profile) => planMemory(llama, input, profile, undefined, freed));
 
-/** memory.fit: the largest context, or the least compression, that fits this machine. */
-export const fit = (input: PlanInput, goal: FitGoal) => planned(input, (llama, profile) => fitToMachine(llama, input, goal, profile));
+/** memory.fit: the largest context, or the least compression, that fits this machine (`freed` counted as free). */
+export const fit = (input: PlanInput, goal: FitGoal, freed?: DeviceBytes) => planned(input, (llama, profile) => fitToMachine(llama, input, goal, profile, undefined, freed));
 
 /**
  * The catalog's verdicts: for each published shape, the largest context that fits this machine

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, HeadroomError } from '../common/errors.ts';
 import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
-import { kvSettingsOf, loadParamsOf } from '../common/settingsRequests.ts';
+import { kvSettingsOf } from '../common/settings.ts';
 import { createBackend, type Backend } from '../backend/backend.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
 import { isRemoteModelSource } from '../common/models.ts';
@@ -116,7 +116,8 @@ const server = await startWebServer({ backend, staticDir, port }).catch((error: 
 process.stdout.write(`Headroom is running at ${server.url}\n`);
 
 if (modelPath != null) {
-    backend.supervisor.load(loadParamsOf(modelPath, backend.settings.settings)).catch((error: Error) => {
+    // Loaded as the window would load it: the saved settings, the automatic context.
+    backend.loader.load({ path: modelPath }).catch((error: Error) => {
         process.stderr.write(`headroom: ${error.message}\n`);
     });
 }

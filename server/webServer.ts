@@ -10,6 +10,7 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Backend } from '../backend/backend.ts';
 import { dispatch, eventEnvelope } from '../common/rpc.ts';
+import { uiContract } from '../common/uiContract.ts';
 
 export interface WebServerOptions {
     backend: Backend;
@@ -204,7 +205,7 @@ function serveSocket(ws: WebSocket, backend: Backend): void {
             send({ type: 'response', id: -1, ok: false, error: { code: 'BAD_REQUEST', message: 'Malformed request: it is not JSON text.' } });
             return;
         }
-        void dispatch(backend.handlers, message, { signal: gone.signal }).then(send);
+        void dispatch(uiContract, backend.handlers, message, { signal: gone.signal }).then(send);
     });
     // A frame over the size limit or with invalid UTF-8: ws closes the socket (1009, 1007) and reports it here.
     ws.on('error', (error: Error & { code?: string }) => log(`closed a WebSocket: ${error.code ?? error.message}`));

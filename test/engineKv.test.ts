@@ -77,7 +77,7 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', re
         assert.deepEqual([info.kvMode, info.headProfile], ['auto', null]);
         const stats = await supervisor.kvStats();
         assert.ok(stats.policy.flat().every((p) => p === 'full'));
-        const plan = await supervisor.handlers()['memory.plan'](PlanRequest.parse({ path: ORGANISM, contextSize: 2048, kv: { mode: 'auto' } }));
+        const plan = await supervisor.plan(PlanRequest.parse({ path: ORGANISM, contextSize: 2048, kv: { mode: 'auto' } }));
         assert.equal(plan.budget, null, 'the planner plans what the load runs: the full cache');
         assert.ok(plan.notes.some((note) => /No head profile for this model yet: "auto" runs the full cache/.test(note)), plan.notes.join(' | '));
     });
@@ -92,7 +92,7 @@ describe('engine with head-level KV compression (organism.gguf, 25% budget)', re
         const fullHeads = (policy: string[][]) => policy.flatMap((row, layer) => row.flatMap((p, head) => p === 'full' ? [`${layer}:${head}`] : [])).sort();
         const kv = { mode: 'auto', sinks: 4, window: 128, offload: 'cpu' } as const;
 
-        const plan = await supervisor.handlers()['memory.plan'](PlanRequest.parse({ path: ORGANISM, contextSize: 2048, kv }));
+        const plan = await supervisor.plan(PlanRequest.parse({ path: ORGANISM, contextSize: 2048, kv }));
         // at the context it was validated at, the profile's heads cost its recommended budget (rounded up to thousandths)
         assert.ok(plan.budget != null && Math.abs(plan.budget - profile.recommendedBudget) < 0.001, `${plan.budget} vs ${profile.recommendedBudget}`);
         assert.ok(plan.notes.every((note) => !/No head profile/.test(note)), plan.notes.join(' | '));

@@ -16,6 +16,7 @@ import WebSocket from 'ws';
 import type { EventEnvelope } from '../common/contract.ts';
 import { HeadroomError } from '../common/errors.ts';
 import { RpcClient } from '../common/rpc.ts';
+import { uiContract } from '../common/uiContract.ts';
 import { DATABASE_FILE } from '../backend/backend.ts';
 import { extractInWorker, spawnWorkerThreadExtractor } from '../backend/documents/extractInWorker.ts';
 import { openBackend } from './support/backend.ts';
@@ -67,7 +68,7 @@ async function each<T>(inputs: readonly T[], label: (input: T) => string, handle
 /** The contract over the real socket, as the window speaks it. */
 async function connect(served: Served) {
     const ws = new WebSocket(`${served.origin.replace('http', 'ws')}/rpc?token=${served.token}`);
-    const client = new RpcClient((envelope) => ws.send(JSON.stringify(envelope)));
+    const client = new RpcClient(uiContract, (envelope) => ws.send(JSON.stringify(envelope)));
     const events: EventEnvelope[] = [];
     client.onEvent((event) => events.push(event));
     ws.on('message', (data: Buffer) => client.receive(JSON.parse(data.toString('utf8'))));
@@ -301,12 +302,12 @@ describe('hostile inputs against npm run serve', () => {
 
         await each(files, (f) => f.name, async ({ name, file }) => {
             const started = performance.now();
-            const load = await refusal(rpc.client.request('model.load', { path: file, contextSize: 1024 }), `model.load ${name}`);
+            const load = await refusal(rpc.client.request('model.load', { path: file, overrides: { contextSize: 1024 } }), `model.load ${name}`);
             assert.ok(['NOT_FOUND', 'MODEL_LOAD_FAILED'].includes(load.code), `${name}: ${load.code}`);
             const words = named.find((n) => n.name === name);
             if (words != null) assert.match(load.message, words.needs, `${name}: names the file and what is wrong with it`);
             // A plan never runs the chat template: only the looping template's file may be planned.
-            const plan = rpc.client.request('memory.plan', { path: file, contextSize: 1024, gpuLayers: 0, kv: { mode: 'off', offload: 'auto', sinks: 4, window: 128 }, kvCacheType: 'f16', flashAttention: 'auto' });
+            const plan = rpc.client.request('memory.plan', { path: file, overrides: { contextSize: 1024, gpuLayers: 0, kvMode: 'off' } });
             if (name === looping) await plan;
             else await refusal(plan, `memory.plan ${name}`);
             assert.ok(performance.now() - started < 10_000, `${name}: refused in ${Math.round(performance.now() - started)} ms`);
@@ -625,7 +626,7 @@ describe('hostile inputs against the engine host and the document reader, in pro
             await backend.supervisor.load({ path: STORIES });
             const pid = backend.supervisor.state.pid;
             await each(['memory.plan past its time'], (what) => what, async (what) => {
-                const error = await refusal(call('memory.plan', { path: STORIES, contextSize: 512, gpuLayers: 0, kv: { mode: 'off', offload: 'auto', sinks: 4, window: 128 }, kvCacheType: 'f16', flashAttention: 'auto' }), what);
+                const error = await refusal(call('memory.plan', { path: STORIES, overrides: { contextSize: 512, gpuLayers: 0, kvMode: 'off' } }), what);
                 assert.equal(error.code, 'TIMED_OUT');
                 assert.match(error.message, /was stopped and started again; stories260K\.gguf is loaded again\.$/);
                 assert.notEqual(backend.supervisor.state.pid, pid, 'a new engine host');

@@ -97,7 +97,7 @@ describe('fit to my machine (through the engine host)', () => {
     after(() => supervisor.dispose());
 
     test('largest context: capped at what the model was trained for when memory allows', async () => {
-        const fit = await supervisor.handlers()['memory.fit']({
+        const fit = await supervisor.fit({
             goal: 'context',
             request: { path: ORGANISM, contextSize: 512, gpuLayers: 'auto', kv: { mode: 'off', sinks: 4, window: 128, offload: 'auto' }, kvCacheType: 'f16', flashAttention: 'auto' },
         });
@@ -108,21 +108,21 @@ describe('fit to my machine (through the engine host)', () => {
 
     test('least compression: the full cache when it fits, else the largest budget that fits', async () => {
         const request = { path: ORGANISM, contextSize: 2048, gpuLayers: 'auto' as const, kv: { mode: 'budget' as const, budget: 0.2, sinks: 4, window: 128, offload: 'auto' as const }, kvCacheType: 'f16' as const, flashAttention: 'auto' as const };
-        const fit = await supervisor.handlers()['memory.fit']({ goal: 'compression', request });
+        const fit = await supervisor.fit({ goal: 'compression', request });
         assert.equal(fit.request?.kv.mode, 'off');
         assert.equal(fit.message, 'The full cache fits: no compression needed.');
-        await assert.rejects(supervisor.handlers()['memory.plan']({ ...request, path: '/nowhere/model.gguf' }), (error: Error & { code?: string }) => error.code === 'NOT_FOUND');
+        await assert.rejects(supervisor.plan({ ...request, path: '/nowhere/model.gguf' }), (error: Error & { code?: string }) => error.code === 'NOT_FOUND');
 
         // 80 layers at a million tokens: tens of GiB of full cache. Whatever this machine has,
         // the answer must fit, and one more percent of cache must not.
         const deep = { ...request, path: await deepModelForTests(), contextSize: 1 << 20 };
-        const squeezed = await supervisor.handlers()['memory.fit']({ goal: 'compression', request: deep });
+        const squeezed = await supervisor.fit({ goal: 'compression', request: deep });
         if (squeezed.request?.kv.mode === 'budget') {
             const budget = squeezed.request.kv.budget ?? 1;
             assert.ok(budget > 0 && budget < 1 && squeezed.plan?.predicted.fits === true, squeezed.message);
             // 100% in budget mode only differs from the stock cache (which did not fit) by its smaller batches
             if (budget < 0.99) {
-                const more = await supervisor.handlers()['memory.plan']({ ...deep, kv: { ...deep.kv, budget: budget + 0.01 } });
+                const more = await supervisor.plan({ ...deep, kv: { ...deep.kv, budget: budget + 0.01 } });
                 assert.equal(more.predicted.fits, false, `${budget + 0.01} should not fit`);
             }
             assert.match(squeezed.message, new RegExp(`keeps ${Math.round(budget * 100)}% of the cache`));
@@ -148,7 +148,7 @@ describe('plans asked for while a model loads (a fresh engine host)', requiresNa
             // Each plan at a size not planned before, so node-llama-cpp simulates it afresh.
             let plans = 0;
             for (let planned = contextSize + 256; loading; planned += 256, plans++) {
-                await supervisor.handlers()['memory.plan']({ path: ORGANISM, contextSize: planned, gpuLayers: 'auto', kv: { ...kv, mode: 'off' }, kvCacheType: 'f16', flashAttention: 'auto' });
+                await supervisor.plan({ path: ORGANISM, contextSize: planned, gpuLayers: 'auto', kv: { ...kv, mode: 'off' }, kvCacheType: 'f16', flashAttention: 'auto' });
             }
             const info = await load;
             assert.ok(plans > 0, 'a plan was asked for while the model loaded');

@@ -10,7 +10,6 @@ import { after, describe, test } from 'node:test';
 import { PROFILING_NEEDS_ENGINE, type HeadroomError } from '../common/errors.ts';
 import { NO_PROFILE_YET } from '../common/kv/policy.ts';
 import { DEFAULT_SETTINGS } from '../common/settings.ts';
-import { loadParamsOf } from '../common/settingsRequests.ts';
 import { openBackend } from './support/backend.ts';
 import { ORGANISM } from './support/models.ts';
 import { requiresNative } from './support/native.ts';
@@ -26,8 +25,8 @@ const freshBackend = () => openBackend(mkdtempSync(path.join(os.tmpdir(), 'headr
 describe('compression on by default, and profiling heads from the app (organism.gguf)', requiresNative(), () => {
     const { backend, events, call } = freshBackend();
     after(() => backend.dispose());
-    // What a window sends when it loads a model: the saved settings, here the defaults, at 2,048 tokens.
-    const load = () => call('model.load', loadParamsOf(ORGANISM, { ...backend.settings.settings, contextSize: 2048 }));
+    // What a window sends when it loads a model: its path, with a one-off 2,048-token context (the backend builds the rest from the saved settings, here the defaults).
+    const load = () => call('model.load', { path: ORGANISM, overrides: { contextSize: 2048 } });
     const request = { path: ORGANISM, prompts: 3, tokens: 512, contextSize: 2048, validationPrompts: 2 };
 
     test('a fresh settings file asks for auto compression; without a profile the model runs the full cache and says why', async () => {
@@ -86,7 +85,7 @@ describe('compression on by default, and profiling heads from the app (organism.
     test('with the stored profile, a fresh settings file loads the model compressed and says whose profile it is', async () => {
         const other = freshBackend();
         try {
-            const info = await other.call('model.load', loadParamsOf(ORGANISM, { ...other.backend.settings.settings, contextSize: 2048 }));
+            const info = await other.call('model.load', { path: ORGANISM, overrides: { contextSize: 2048 } });
             assert.deepEqual(info.kv, { available: true, active: true, reason: null });
             assert.equal(info.headProfile?.origin, 'stored');
             assert.match(info.headProfile.description, /^Measured on this machine \(attention scores, validated at 2,048 tokens\)$/);

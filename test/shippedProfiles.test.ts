@@ -54,7 +54,7 @@ describe('shipped DuoAttention profiles on a load', requiresNative(), () => {
         assert.ok(count > 0 && count < 256);
         assert.deepEqual(fullHeads(stats.policy).sort(), rankHeads(gates).slice(0, count).map((h) => `${h.layer}:${h.head}`).sort());
         assert.ok(new Set(fullHeads(stats.policy).map((h) => h.split(':')[0])).size > 16, 'full heads across most of the 32 layers');
-        const plan = await supervisor.handlers()['memory.plan'](PlanRequest.parse({ path: models.llama31, contextSize: 1024, kv: AUTO }));
+        const plan = await supervisor.plan(PlanRequest.parse({ path: models.llama31, contextSize: 1024, kv: AUTO }));
         assert.equal(plan.budget, 0.5, 'the planner finds it too');
     });
 

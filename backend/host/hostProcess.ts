@@ -1,6 +1,6 @@
 // An engine host process as the backend sees it, whatever started it (Node's fork in web mode
 // and the CLIs, Electron's utilityProcess in the app): messages both ways, and how it ended.
-import { hostEvents, type HostEventEnvelope } from '../../common/contract.ts';
+import { hostContract, type HostEvent, type HostEventEnvelope, type hostRequests } from '../../common/contract.ts';
 import { HeadroomError, type RpcError } from '../../common/errors.ts';
 import { RpcClient } from '../../common/rpc.ts';
 
@@ -57,7 +57,7 @@ const HOST_START_TIMEOUT_MS = 30_000;
 
 export interface StartedHost {
     host: HostProcess;
-    client: RpcClient<(typeof hostEvents)[number]>;
+    client: RpcClient<typeof hostRequests, HostEvent>;
     /** Resolves with the host's pid once it takes requests; rejects when it fails to start in time. */
     ready: Promise<number>;
 }
@@ -66,7 +66,7 @@ export interface StartedHost {
 export function startHost(spawnHost: SpawnHost, onEvent: (event: HostEventEnvelope) => void, what = 'The engine', env?: Record<string, string>): StartedHost {
     const host = spawnHost(env);
     // Only the events a host sends: one that claims to be a stored message or the engine's state is dropped.
-    const client = new RpcClient((envelope) => host.send(envelope), { events: hostEvents });
+    const client = new RpcClient(hostContract, (envelope) => host.send(envelope));
     host.onMessage((message) => client.receive(message));
     client.onEvent(onEvent);
     const ready = new Promise<number>((resolve, reject) => {

@@ -3,7 +3,7 @@
 // again with contexts of its own, which must not disturb the chat engine's model, logs or memory,
 // and a crash (or a cancel, which ends the host) must not take the chat engine down. One at a time.
 // A job that reports no progress for too long is ended the same way, so it never stays busy for good.
-import type { EventEnvelope, Params, Result } from '../../common/contract.ts';
+import type { HostEventEnvelope, Params, Result } from '../../common/contract.ts';
 import { HeadroomError, PROFILING_NEEDS_ENGINE } from '../../common/errors.ts';
 import { engineEnv, type EngineChoice } from '../../common/loadOptions.ts';
 import { describeExit, startHost, type HostProcess, type SpawnHost, type StartedHost } from './hostProcess.ts';
@@ -19,11 +19,11 @@ interface Running {
 
 export class HostJobs {
     #spawnHost: SpawnHost;
-    #emit: (event: EventEnvelope) => void;
+    #emit: (event: HostEventEnvelope) => void;
     #idleMs: number;
     #running: Running | null = null;
 
-    constructor(spawnHost: SpawnHost, emit: (event: EventEnvelope) => void, idleMs = JOB_IDLE_MS) {
+    constructor(spawnHost: SpawnHost, emit: (event: HostEventEnvelope) => void, idleMs = JOB_IDLE_MS) {
         this.#spawnHost = spawnHost;
         this.#emit = emit;
         this.#idleMs = idleMs;

@@ -3,17 +3,24 @@
 // (reloading the last model); chats live in the backend's database, so nothing is lost.
 // A request that hangs (a load, plan or fit past its time) kills the host and starts a new
 // one with the same model, so one bad file never leaves the engine stuck.
-import type { EngineState, EngineStatus, EventEnvelope, HostEventEnvelope, Method, Params, Result } from '../../common/contract.ts';
+import type { EngineState, EngineStatus, EventEnvelope, HostEventEnvelope, HostMethod, LoadRecord, Params, Result } from '../../common/contract.ts';
+import type { ContextChoice, LoadParams } from '../../common/loadParams.ts';
 import { ENGINE_CHOICE_ENV, engineEnv, type EngineChoice } from '../../common/loadOptions.ts';
-import { engineBusy, fromRpcError, HeadroomError, noModelLoaded, toRpcError } from '../../common/errors.ts';
+import { engineBusy, errorMessage, fromRpcError, HeadroomError, noModelLoaded, toRpcError } from '../../common/errors.ts';
 import { eventEnvelope, type Handlers } from '../../common/rpc.ts';
+import type { uiRequests } from '../../common/uiContract.ts';
 import { describeExit, startHost, type HostProcess, type SpawnHost, type StartedHost } from './hostProcess.ts';
 
 /** What the supervisor tells the backend: the engine's state, and what the host sent (validated). */
 export type SupervisorEvent = HostEventEnvelope | EventEnvelope<'engine.state'>;
 
-/** What the UI may ask of the engine directly; generation goes through the chat service. */
-export type SupervisorHandlers = Handlers<'engine.getState' | 'engine.restart' | 'engine.kvStats' | 'model.load' | 'model.unload' | 'memory.stats' | 'memory.plan' | 'memory.fit' | 'kv.profileEstimate'>;
+/** What the window may ask of the engine as it is; loads and plans are built by the model loader, generation by the chat service. */
+export type SupervisorHandlers = Handlers<typeof uiRequests, 'engine.getState' | 'engine.restart' | 'engine.kvStats' | 'model.unload' | 'memory.stats' | 'kv.profileEstimate'>;
+
+/** How a load's context was chosen when the caller gave its parameters itself (ask, plan, the benchmarks, tests). */
+export function givenContext(params: LoadParams): ContextChoice | null {
+    return params.contextSize == null ? null : { source: 'given', tokens: params.contextSize, summary: `${params.contextSize.toLocaleString('en-US')} tokens, as asked.` };
+}
 
 /** How long the engine host may take before it is thought stuck, killed and started again. */
 export interface EngineTimeouts {
@@ -24,6 +31,9 @@ export interface EngineTimeouts {
 }
 
 export const DEFAULT_ENGINE_TIMEOUTS: EngineTimeouts = { loadIdleMs: 300_000, planMs: 120_000, fitMs: 240_000 };
+
+/** A load about to be sent: its context's choice is known once the engine says what it made, when the caller asked for none. */
+type PendingLoad = Omit<LoadRecord, 'context'> & { context: ContextChoice | null };
 
 const HUNG = Symbol('hung');
 const seconds = (ms: number) => (ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`);
@@ -57,9 +67,10 @@ export class EngineSupervisor {
     #host: HostProcess | null = null;
     #client: StartedHost['client'] | null = null;
     #ready: Promise<void> | null = null;
-    #lastLoad: Params<'model.load'> | null = null;
+    /** What the last model was loaded with, exactly as sent, and what it was built from. */
+    #lastLoad: LoadRecord | null = null;
     #loadWatchdog: Watchdog | null = null;
-    #state: EngineState = { status: 'starting', model: null, error: null, pid: null, restarts: 0 };
+    #state: EngineState = { status: 'starting', model: null, load: null, error: null, pid: null, restarts: 0 };
     #disposed = false;
     #engine: EngineChoice;
     /**
@@ -91,9 +102,9 @@ export class EngineSupervisor {
         return this.#state;
     }
 
-    /** What the loaded model was loaded with; null when none is loaded. */
-    get loadedWith(): Params<'model.load'> | null {
-        return this.#state.model == null ? null : this.#lastLoad;
+    /** What the loaded model was loaded with, as sent to the engine host; null when none is loaded. */
+    get loadedWith(): LoadParams | null {
+        return this.#state.load?.params ?? null;
     }
 
     /** State changes while a request is awaited: read it fresh, not as narrowed before. */
@@ -121,7 +132,7 @@ export class EngineSupervisor {
         }, 'The engine', this.#hostEnv());
         this.#host = host;
         this.#client = client;
-        this.#setState({ status: 'starting', pid: host.pid, model: null });
+        this.#setState({ status: 'starting', pid: host.pid, model: null, load: null });
         const exited = new Promise<never>((_, reject) => host.onExit((exit) => {
             // An old host replaced on purpose (a restart): whoever still waits for it hears so, and
             // follows the new one (#connected, #settle); nothing else changes.
@@ -132,7 +143,7 @@ export class EngineSupervisor {
             const error = describeExit(exit);
             client.failAll(error.code, error.message);
             reject(fromRpcError(error));
-            if (!this.#disposed) this.#setState({ status: 'crashed', error, pid: null, model: null });
+            if (!this.#disposed) this.#setState({ status: 'crashed', error, pid: null, model: null, load: null });
         }));
         this.#ready = Promise.race([ready, exited]).then((pid) => {
             if (this.#host === host) this.#setState({ status: 'idle', pid, error: null });
@@ -160,7 +171,7 @@ export class EngineSupervisor {
 
     #crashRefusal(): HeadroomError | null {
         if (!this.#is('crashed')) return null;
-        const model = this.#lastLoad == null ? '' : ` Restarting it loads ${baseName(this.#lastLoad.path)} again.`;
+        const model = this.#lastLoad == null ? '' : ` Restarting it loads ${baseName(this.#lastLoad.params.path)} again.`;
         return new HeadroomError(this.#state.error?.code ?? 'ENGINE_CRASHED', `The engine is not running: it stopped unexpectedly. Your conversation is kept; restart the engine to continue.${model}`);
     }
 
@@ -184,7 +195,7 @@ export class EngineSupervisor {
         const reload = this.#lastLoad;
         await this.#settle(this.#beginReload(async () => {
             await this.start();
-            if (reload != null) await this.load(reload);
+            if (reload != null) await this.#load(reload);
         }));
         return this.#state;
     }
@@ -230,7 +241,7 @@ export class EngineSupervisor {
      * A request that must answer in time: when it does not, the host is killed, a new one
      * started and the last model loaded again, and the request fails saying so.
      */
-    async #timed<M extends Method>(client: StartedHost['client'], method: M, params: Params<M>, what: string, ms: number, watchdog?: (dog: Watchdog | null) => void): Promise<Result<M>> {
+    async #timed<M extends HostMethod>(client: StartedHost['client'], method: M, params: Params<M>, what: string, ms: number, watchdog?: (dog: Watchdog | null) => void): Promise<Result<M>> {
         const request = client.request(method, params);
         request.catch(() => {}); // raced below; once the host is killed for hanging, its failure is no news
         let hung = () => {};
@@ -254,19 +265,30 @@ export class EngineSupervisor {
     async #restartAfterHang(): Promise<string> {
         const reload = this.#lastLoad;
         this.#stopHost();
-        this.#setState({ restarts: this.#state.restarts + 1, model: null, error: null });
+        this.#setState({ restarts: this.#state.restarts + 1, model: null, load: null, error: null });
         try {
             await this.#settle(this.#beginReload(async () => {
                 await this.start();
-                if (reload != null) await this.load(reload);
+                if (reload != null) await this.#load(reload);
             }));
-            return reload == null ? '' : `; ${baseName(reload.path)} is loaded again`;
+            return reload == null ? '' : `; ${baseName(reload.params.path)} is loaded again`;
         } catch {
-            return reload == null ? '' : `, but ${baseName(reload.path)} could not be loaded again`;
+            return reload == null ? '' : `, but ${baseName(reload.params.path)} could not be loaded again`;
         }
     }
 
-    async load(params: Params<'model.load'>): Promise<Result<'model.load'>> {
+    /**
+     * Loads a model with exactly these parameters (what the model loader built, or a caller's own:
+     * `ask`, the benchmarks, tests), recorded with how they were chosen. A load that fails leaves
+     * the previous model loaded or loads it again, and its message says which.
+     */
+    load(params: LoadParams, how: { context?: ContextChoice | null; settings?: LoadRecord['settings']; overrides?: LoadRecord['overrides'] } = {}): Promise<Result<'model.load'>> {
+        const context = how.context ?? givenContext(params);
+        return this.#load({ params, context, settings: how.settings ?? null, overrides: how.overrides ?? {} });
+    }
+
+    async #load(record: PendingLoad): Promise<Result<'model.load'>> {
+        const { params } = record;
         const client = await this.#connected();
         if (this.#state.status === 'generating' || this.#state.status === 'loading') throw engineBusy();
         const previous = this.#state.model != null ? this.#lastLoad : null;
@@ -275,21 +297,36 @@ export class EngineSupervisor {
             const model = await this.#timed(client, 'model.load', params, `Loading ${baseName(params.path)}`, this.#timeouts.loadIdleMs, (dog) => {
                 this.#loadWatchdog = dog;
             });
-            this.#lastLoad = params;
-            this.#setState({ status: 'ready', model });
+            // The context as loaded: without a size asked for, the engine chose it.
+            const loaded = { ...record, context: record.context ?? { source: 'given' as const, tokens: model.contextSize, summary: `${model.contextSize.toLocaleString('en-US')} tokens, the engine's default.` } };
+            this.#lastLoad = loaded;
+            this.#setState({ status: 'ready', model, load: loaded });
             return model;
         } catch (error) {
             if (!this.#is('loading')) throw error; // crashed, or restarted after a hang: that path said what happened
-            // The host refuses a bad file before it unloads anything; a load that failed later
-            // (no memory for the context) has unloaded the old model: load it again.
-            const restored = previous == null ? null : await client.request('model.load', previous).catch(() => null);
-            if (restored == null) {
-                this.#setState({ status: 'idle', model: null, error: toRpcError(error) });
+            const { code, message } = toRpcError(error);
+            if (previous == null) {
+                this.#setState({ status: 'idle', model: null, load: null, error: toRpcError(error) });
                 throw error;
             }
-            this.#setState({ status: 'ready', model: restored });
-            const { code, message } = toRpcError(error);
-            throw new HeadroomError(code, `${message} ${baseName(restored.path)} is still loaded.`);
+            const name = baseName(previous.params.path);
+            // The host refuses a bad file (its header, its chat template) before it unloads anything.
+            const kept = await client.request('model.loaded', {}).then(({ model }) => model, () => null);
+            if (kept != null) {
+                this.#setState({ status: 'ready', model: kept, load: previous });
+                throw new HeadroomError(code, `${message} ${name} is still loaded.`, error instanceof HeadroomError ? error.field : undefined);
+            }
+            // A load that failed later (no memory for the context, a cache type llama.cpp refused) unloaded it first: load it again.
+            let restored: Result<'model.load'>;
+            try {
+                restored = await client.request('model.load', previous.params);
+            } catch (again) {
+                const said = `${message} ${name} was unloaded to make room and could not be loaded again (${errorMessage(again).replace(/\.$/, '')}), so no model is loaded.`;
+                this.#setState({ status: 'idle', model: null, load: null, error: { code, message: said } });
+                throw new HeadroomError(code, said);
+            }
+            this.#setState({ status: 'ready', model: restored, load: previous });
+            throw new HeadroomError(code, `${message} ${name} was unloaded to make room, and is loaded again.`, error instanceof HeadroomError ? error.field : undefined);
         }
     }
 
@@ -297,7 +334,7 @@ export class EngineSupervisor {
         const client = await this.#connected();
         await client.request('model.unload', {});
         this.#lastLoad = null;
-        this.#setState({ status: 'idle', model: null });
+        this.#setState({ status: 'idle', model: null, load: null });
     }
 
     async generate(params: Params<'generate.run'>): Promise<Result<'generate.run'>> {
@@ -318,6 +355,16 @@ export class EngineSupervisor {
         if (this.#state.model == null) throw noModelLoaded();
         const client = await this.#connected();
         return client.request('engine.kvStats', {});
+    }
+
+    /** What a model needs at these settings (the engine host plans it, counting the loaded model's memory as free). */
+    async plan(params: Params<'memory.plan'>): Promise<Result<'memory.plan'>> {
+        return this.#timed(await this.#connected(), 'memory.plan', params, `Planning memory for ${baseName(params.path)}`, this.#timeouts.planMs);
+    }
+
+    /** The largest context, or the least compression, that fits this machine. */
+    async fit(params: Params<'memory.fit'>): Promise<Result<'memory.fit'>> {
+        return this.#timed(await this.#connected(), 'memory.fit', params, `Fitting ${baseName(params.request.path)} to this machine`, this.#timeouts.fitMs);
     }
 
     /** The catalog's verdicts on this machine (the engine host plans them from published shapes). */
@@ -342,15 +389,12 @@ export class EngineSupervisor {
             'engine.getState': async () => this.#state,
             'engine.restart': () => this.restart(),
             'engine.kvStats': () => this.kvStats(),
-            'model.load': (params) => this.load(params),
             'model.unload': async () => {
                 await this.unload();
                 return {};
             },
             // Memory questions go to the engine host: only it may load node-llama-cpp.
             'memory.stats': async (params) => (await this.#connected()).request('memory.stats', params),
-            'memory.plan': async (params) => this.#timed(await this.#connected(), 'memory.plan', params, `Planning memory for ${baseName(params.path)}`, this.#timeouts.planMs),
-            'memory.fit': async (params) => this.#timed(await this.#connected(), 'memory.fit', params, `Fitting ${baseName(params.request.path)} to this machine`, this.#timeouts.fitMs),
             // The chat engine has the model loaded: it measures how fast it reads a prompt.
             'kv.profileEstimate': async (params) => {
                 if (this.#state.model == null) throw noModelLoaded();

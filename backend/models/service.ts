@@ -5,7 +5,7 @@ import type { EventEnvelope } from '../../common/contract.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { ModelCatalog, supportsHeadwise, type CatalogView, type DownloadState, type FitVerdict, type LocalModels } from '../../common/models.ts';
 import { eventEnvelope, type Handlers } from '../../common/rpc.ts';
-import { loadParamsOf } from '../../common/settingsRequests.ts';
+import type { uiRequests } from '../../common/uiContract.ts';
 import type { EngineSupervisor } from '../host/supervisor.ts';
 import type { KeyValueStore, SettingsService } from '../settings.ts';
 import catalogFile from './catalog.json' with { type: 'json' };
@@ -19,11 +19,13 @@ export const CATALOG = ModelCatalog.parse(catalogFile);
 /** Verdicts depend on free memory, which moves: planned again after this long. */
 const VERDICT_TTL_MS = 60_000;
 
-export type ModelsHandlers = Handlers<'models.list' | 'models.catalog' | 'models.download' | 'models.cancelDownload' | 'models.downloads'>;
+export type ModelsHandlers = Handlers<typeof uiRequests, 'models.list' | 'models.catalog' | 'models.download' | 'models.cancelDownload' | 'models.downloads'>;
 
 export interface ModelsServiceOptions {
     settings: SettingsService;
     supervisor: EngineSupervisor;
+    /** Loads a model as a window's model.load would (the model loader: the saved settings). */
+    open: (file: string) => Promise<unknown>;
     /** Where downloads are remembered across restarts (the settings table). */
     journal: KeyValueStore;
     emit: (event: EventEnvelope) => void;
@@ -104,10 +106,10 @@ export class ModelsService {
 
     /** Loads a model that was downloaded to be opened, unless the engine is busy with something else. */
     async #open(file: string): Promise<void> {
-        const { supervisor, settings } = this.#options;
+        const { supervisor, open } = this.#options;
         if (supervisor.state.status === 'generating' || supervisor.state.status === 'loading') return;
         // A failed load shows as the engine's state, like any other load.
-        await supervisor.load(loadParamsOf(file, settings.settings)).catch(() => {});
+        await open(file).catch(() => {});
     }
 
     handlers(): ModelsHandlers {

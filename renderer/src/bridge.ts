@@ -2,17 +2,19 @@
 // desktop app, a token-guarded WebSocket in web mode. Both carry the same envelopes.
 import type { RequestEnvelope } from '../../common/contract.ts';
 import { RpcClient } from '../../common/rpc.ts';
+import { uiContract, type UiEvent, type uiRequests } from '../../common/uiContract.ts';
 
 export type ConnectionState = 'connecting' | 'open' | 'lost';
 
 export interface Bridge {
-    readonly client: RpcClient;
+    /** The window's end of its contract with the backend: results and events are checked as they arrive. */
+    readonly client: RpcClient<typeof uiRequests, UiEvent>;
     readonly kind: 'electron' | 'web';
     onConnection: (listener: (state: ConnectionState) => void) => () => void;
 }
 
 function electronBridge(channel: HeadroomPreload): Bridge {
-    const client = new RpcClient((envelope) => channel.send(envelope));
+    const client = new RpcClient(uiContract, (envelope) => channel.send(envelope));
     channel.onMessage((message) => client.receive(message));
     return { client, kind: 'electron', onConnection: (listener) => (listener('open'), () => {}) };
 }
@@ -41,7 +43,7 @@ function webBridge(): Bridge {
     let queue: RequestEnvelope[] = [];
     let attempt = 0;
 
-    const client = new RpcClient((envelope) => {
+    const client = new RpcClient(uiContract, (envelope) => {
         if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(envelope));
         else queue.push(envelope);
     });

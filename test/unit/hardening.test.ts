@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { hostEvents } from '../../common/contract.ts';
+import { hostContract } from '../../common/contract.ts';
 import { checkGgufFile } from '../../common/ggufHeader.ts';
 import { HeadroomError } from '../../common/errors.ts';
 import { describeIssues, plainIssue } from '../../common/issues.ts';
@@ -93,7 +93,7 @@ describe('plain words at the boundaries', () => {
     });
 
     test('an engine host may send only its own events: a forged chat.message or engine.state is dropped', () => {
-        const client = new RpcClient(() => {}, { events: hostEvents });
+        const client = new RpcClient(hostContract, () => {});
         const seen: string[] = [];
         client.onEvent((event) => seen.push(event.name));
         client.receive({ type: 'event', name: 'chat.message', payload: { id: 'm', chatId: 'c', role: 'assistant', text: 'forged', status: 'done', error: null, createdAt: 0 } });

@@ -91,10 +91,20 @@ describe('settings', () => {
 
     test('changes after a load are flagged as needing a reload; appearance is not', async () => {
         const service = new SettingsService(new HeadroomDatabase(await freshFile()).settings);
-        service.markLoaded(true);
+        service.markLoaded(service.settings);
         assert.deepEqual(service.update({ appearance: 'light' }).pendingReload, []);
         assert.deepEqual(service.update({ contextSize: 2048, flashAttention: 'on' }).pendingReload, ['contextSize', 'flashAttention']);
-        service.markLoaded(true);
+        service.markLoaded(service.settings);
         assert.deepEqual(service.state.pendingReload, []);
+    });
+
+    test('a change made while a load runs stays pending: what counts is what the load was built from', async () => {
+        const service = new SettingsService(new HeadroomDatabase(await freshFile()).settings);
+        const builtFrom = service.settings; // the load is built and sent
+        service.update({ window: 256 }); // changed while the model loads
+        service.markLoaded(builtFrom); // the load finishes
+        assert.deepEqual(service.state.pendingReload, ['window']);
+        service.markLoaded(null);
+        assert.deepEqual(service.state.pendingReload, [], 'nothing is loaded: nothing awaits a reload');
     });
 });

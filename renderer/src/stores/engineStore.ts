@@ -2,7 +2,7 @@
 import { create } from 'zustand';
 import type { EngineState } from '../../../common/contract.ts';
 import { errorMessage } from '../../../common/errors.ts';
-import { loadParamsOf } from '../../../common/settingsRequests.ts';
+import type { LoadOverrides } from '../../../common/settings.ts';
 import { bridge, rpc, type ConnectionState } from '../bridge.ts';
 
 interface EngineStore {
@@ -11,8 +11,8 @@ interface EngineStore {
     loadProgress: number | null;
     /** The last action's failure, in words for the user. */
     actionError: string | null;
-    /** Load a model with the saved settings. */
-    loadModel: (path: string) => Promise<void>;
+    /** Load a model with the saved settings (the backend builds the load), and one-off overrides; false when it failed. */
+    loadModel: (path: string, overrides?: LoadOverrides) => Promise<boolean>;
     pickModelFile: () => Promise<string | null>;
     restart: () => Promise<void>;
     dismissError: () => void;
@@ -24,13 +24,14 @@ export const useEngineStore = create<EngineStore>((set) => ({
     loadProgress: null,
     actionError: null,
 
-    async loadModel(path) {
+    async loadModel(path, overrides) {
         set({ actionError: null, loadProgress: 0 });
         try {
-            const settings = (await rpc.request('settings.get', {})).settings;
-            await rpc.request('model.load', loadParamsOf(path, settings));
+            await rpc.request('model.load', overrides == null ? { path } : { path, overrides });
+            return true;
         } catch (error) {
             set({ actionError: errorMessage(error) });
+            return false;
         } finally {
             set({ loadProgress: null });
         }

@@ -4,7 +4,7 @@ import { create } from 'zustand';
 import type { MemoryStats } from '../../../common/contract.ts';
 import { errorMessage } from '../../../common/errors.ts';
 import type { FitResult, MemoryPlan } from '../../../common/plan.ts';
-import { kvSettingsOf, planInputOf } from '../../../common/settingsRequests.ts';
+import { kvSettingsOf } from '../../../common/settings.ts';
 import { bridge, rpc } from '../bridge.ts';
 import { useEngineStore } from './engineStore.ts';
 import { useSettingsStore } from './settingsStore.ts';
@@ -31,13 +31,11 @@ function plannedPath(): string | null {
     return useMemoryStore.getState().candidatePath ?? useEngineStore.getState().engine?.model?.path ?? null;
 }
 
-function planInput() {
+/** The model to plan; the backend plans it as a load of it would be built (the saved settings, the automatic context). */
+function planInput(): { path: string } | null {
     const path = plannedPath();
-    const settings = useSettingsStore.getState().state?.settings;
-    if (path == null || settings == null) return null;
-    const model = useEngineStore.getState().engine?.model;
-    const trained = model?.path === path ? model.trainContextSize : useMemoryStore.getState().plan?.model.trainContextSize;
-    return planInputOf(path, settings, trained);
+    if (path == null || useSettingsStore.getState().state == null) return null;
+    return { path };
 }
 
 export const useMemoryStore = create<MemoryStore>((set, get) => ({
@@ -78,7 +76,7 @@ export const useMemoryStore = create<MemoryStore>((set, get) => ({
         if (input == null) return;
         set({ planning: true, fit: null });
         try {
-            set({ fit: await rpc.request('memory.fit', { request: input, goal }) });
+            set({ fit: await rpc.request('memory.fit', { ...input, goal }) });
         } catch (error) {
             set({ planError: errorMessage(error) });
         } finally {
