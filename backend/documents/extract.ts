@@ -7,6 +7,7 @@ import path from 'node:path';
 import JSZip from 'jszip';
 import { MAX_DOCUMENT_BYTES, type DocumentKind } from '../../common/contract.ts';
 import { HeadroomError } from '../../common/errors.ts';
+import { plural } from '../../common/words.ts';
 import { htmlToText } from './htmlToText.ts';
 import { BoundedZip, ZIP_LIMITS, type ZipLimits } from './zip.ts';
 
@@ -142,7 +143,7 @@ async function extractPdf(name: string, bytes: Uint8Array, onProgress: ExtractPr
     if (characters < Math.max(16, pages.length * 8)) {
         fail('DOCUMENT_UNREADABLE', `${name} has no text layer: it looks like a scan. Headroom reads text, not images; run it through OCR first (many PDF tools can), then add the result.`);
     }
-    if (emptyPages > 0) warnings.push(`${emptyPages} of ${pages.length} pages have no text (images or scans).`);
+    if (emptyPages > 0) warnings.push(`${emptyPages} of ${plural('page', pages.length)} ${emptyPages === 1 ? 'has' : 'have'} no text (images or scans).`);
     return { text: pages.join('\n\n'), pages: pages.length };
 }
 

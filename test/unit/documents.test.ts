@@ -36,7 +36,7 @@ describe('document extraction', () => {
 
     test('pages without text are counted; a PDF with no text layer at all is called a scan', async () => {
         const partly = await extractDocument('mixed.pdf', makePdf([['Some text on the first page.', 'And more of it here.'], []]));
-        assert.deepEqual(partly.warnings, ['1 of 2 pages have no text (images or scans).']);
+        assert.deepEqual(partly.warnings, ['1 of 2 pages has no text (images or scans).']);
         await refused('scan.pdf', makePdf([[], [], []]), 'DOCUMENT_UNREADABLE', /^scan\.pdf has no text layer: it looks like a scan\. .*OCR/);
     });
 

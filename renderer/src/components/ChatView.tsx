@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import type { PrefillInfo, StoredMessage } from '../../../common/contract.ts';
 import { useChatStore } from '../stores/chatStore.ts';
+import { plural } from '../../../common/words.ts';
 import { useEngineStore } from '../stores/engineStore.ts';
 import { MarkdownText } from './Markdown.tsx';
 
@@ -47,13 +48,13 @@ function PrefillNote({ prefill }: { prefill: PrefillInfo }) {
         return (
             <div className="message-meta" data-testid="prefill-note">
                 Documents restored from disk in {seconds(prefill.ms)}
-                {prefill.originalPrefillMs != null && ` (first reading took ${seconds(prefill.originalPrefillMs)})`} · read {fmt(read)} new tokens
+                {prefill.originalPrefillMs != null && ` (first reading took ${seconds(prefill.originalPrefillMs)})`} · read {plural('new token', read)}
             </div>
         );
     }
     return (
         <div className="message-meta" data-testid="prefill-note">
-            Read {fmt(read)} of {fmt(prefill.tokens)} prompt tokens in {seconds(prefill.ms)}
+            Read {fmt(read)} of {plural('prompt token', prefill.tokens)} in {seconds(prefill.ms)}
             {prefill.snapshot === 'saved' && ' · saved for instant re-open'}
         </div>
     );

@@ -1,5 +1,6 @@
 import { useRef } from 'react';
 import type { ContextBudget, DocumentInfo } from '../../../common/contract.ts';
+import { plural } from '../../../common/words.ts';
 import { useChatStore } from '../stores/chatStore.ts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -11,7 +12,7 @@ const STAGES = { reading: 'Reading', extracting: 'Extracting text', counting: 'C
 
 function DocumentChip({ doc }: { doc: DocumentInfo }) {
     const removeDocument = useChatStore((s) => s.removeDocument);
-    const facts = [doc.pages != null ? `${doc.pages} pages` : null, doc.tokens != null ? `${fmt(doc.tokens)} tokens` : 'load a model to count tokens'].filter(Boolean).join(' · ');
+    const facts = [doc.pages != null ? plural('page', doc.pages) : null, doc.tokens != null ? plural('token', doc.tokens) : 'load a model to count tokens'].filter(Boolean).join(' · ');
     return (
         <li className="doc-chip" data-testid="document" title={doc.warnings.join('\n') || doc.name}>
             <span className="doc-kind" aria-hidden="true">{doc.kind.toUpperCase()}</span>
