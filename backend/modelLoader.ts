@@ -4,7 +4,7 @@
 // has the supervisor send it and record exactly what was sent. Plans and fits for the window are
 // built the same way, so the planner shows what a load would do.
 import { HeadroomError } from '../common/errors.ts';
-import { describeIssues, plainIssue } from '../common/issues.ts';
+import { plainIssue } from '../common/issues.ts';
 import { automaticContextOf, LoadParams, planRequestOf, type ContextChoice } from '../common/loadParams.ts';
 import type { FitGoal, FitResult, MemoryPlan } from '../common/plan.ts';
 import type { Handlers } from '../common/rpc.ts';
@@ -28,6 +28,8 @@ export interface BuiltLoad {
 const FIT_FROM = 256;
 
 const fmt = (n: number) => n.toLocaleString('en-US');
+/** A file's name without its folder (either separator: the path may be a Windows one). */
+const fileName = (file: string) => file.split(/[\\/]/).at(-1) ?? file;
 
 /** The load's parameters for these settings, without a context size (the caller chooses it). */
 export function loadParamsOf(path: string, settings: Settings): LoadParams {
@@ -71,16 +73,28 @@ export class ModelLoader {
             : await this.#automaticContext(base);
         const params = LoadParams.safeParse({ ...base, contextSize: context.tokens }, { error: plainIssue });
         if (!params.success) {
-            const { message, field } = describeIssues(params.error);
+            // The first problem, said under the setting it blames, with how the context was chosen.
+            const issue = params.error.issues[0];
+            const field = issue?.path.join('.');
             const key = settingOf(field);
-            throw new HeadroomError('INVALID_SETTINGS', `${key != null ? `${SETTING_LABELS[key]}: ` : ''}${message.replace(/^[\w.]+: /, '')} (${context.summary})`, key ?? field);
+            throw new HeadroomError('INVALID_SETTINGS', `${key != null ? `${SETTING_LABELS[key]}: ` : ''}${issue?.message ?? 'invalid'} ${context.summary}`, key ?? field);
         }
         return { params: params.data, context, settings, overrides };
     }
 
-    /** Loads a model as the settings (and the overrides, this once) say; the engine state records what was sent. */
+    /**
+     * Loads a model as the settings (and the overrides, this once) say; the engine state records what
+     * was sent. A load refused before it is sent (a file that is no model, a rule) says what stays loaded.
+     */
     async load(request: ModelRequest): Promise<ModelInfo> {
-        const built = await this.build(request);
+        let built: BuiltLoad;
+        try {
+            built = await this.build(request);
+        } catch (error) {
+            const loaded = this.#supervisor.state.model;
+            if (!(error instanceof HeadroomError) || loaded == null) throw error;
+            throw new HeadroomError(error.code, `${error.message} ${fileName(loaded.path)} is still loaded.`, error.field);
+        }
         return this.#supervisor.load(built.params, built);
     }
 

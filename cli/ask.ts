@@ -37,6 +37,9 @@ if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);
 }
+/** The flag each setting ask takes comes from. */
+const FLAG_OF_SETTING: Record<string, string> = { contextSize: '--context', threads: '--threads', kvBudget: '--kv', kvCacheType: '--kv-type' };
+
 const { question, overrides } = checked(TOOL, () => {
     if (values.model == null) throw new Error('--model is required.');
     const asked = values.question?.trim() ?? '';
@@ -51,7 +54,11 @@ const { question, overrides } = checked(TOOL, () => {
         ...(contextSize != null ? { contextSize } : {}), ...(threads != null ? { threads } : {}),
         ...kvSettingsOf(parseKvFlag(values.kv)), kvCacheType: parseKvTypeFlag(values['kv-type']),
     }, { error: plainIssue });
-    if (!parsed.success) throw new Error(`invalid options: ${describeIssues(parsed.error).message}`);
+    if (!parsed.success) {
+        // Said with the flag's name: "--context must be at least 256."
+        const { message, field } = describeIssues(parsed.error);
+        throw new Error(message.replace(field ?? '', FLAG_OF_SETTING[field ?? ''] ?? field ?? ''));
+    }
     const problem = crossFieldProblems({ ...DEFAULT_SETTINGS, ...parsed.data })[0];
     if (problem != null) throw new Error(`${SETTING_LABELS[problem.key]}: ${problem.message}`);
     return { question: asked, overrides: parsed.data };

@@ -1,0 +1,178 @@
+// Loading, owned by the backend: a window asks for a model by path, the backend builds the load
+// from the saved settings (the automatic context from the planner's Fit), sends it and records
+// exactly what it sent; a load that fails says what is loaded afterwards. `ask` and `plan` check
+// a load with the same rules. Real engine hosts, real llama.cpp, real SQLite, the real CLIs.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { EngineState } from '../common/contract.ts';
+import type { HeadroomError } from '../common/errors.ts';
+import { openBackend } from './support/backend.ts';
+import { ORGANISM, STORIES } from './support/models.ts';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const run = promisify(execFile);
+
+async function freshBackend() {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'headroom-loading-'));
+    return { dataDir, ...openBackend(dataDir) };
+}
+
+describe('the backend builds every load from the saved settings (organism.gguf)', () => {
+    const opened: Array<{ dispose: () => void }> = [];
+    after(() => opened.forEach((backend) => backend.dispose()));
+
+    test('model.load with a path alone: the saved settings and the automatic context, recorded exactly as sent', async () => {
+        const { backend, call } = await freshBackend();
+        opened.push(backend);
+        backend.settings.update({ kvMode: 'budget', kvBudget: 0.5, window: 64 });
+        const info = await call('model.load', { path: ORGANISM });
+        const { load } = await call('engine.getState', {});
+        assert.ok(load != null);
+        // organism is trained for 4,096 tokens and tiny: the longest context that fits here is all of it
+        assert.equal(info.contextSize, 4096);
+        assert.deepEqual(load.context, { source: 'automatic', tokens: 4096, summary: `Automatic: all 4,096 tokens the model was trained for fit here ${info.kv.active ? 'with compression' : 'with the full cache'}.` });
+        assert.deepEqual(load.params, {
+            path: ORGANISM, contextSize: 4096, gpuLayers: 'auto', flashAttention: 'auto', kvCacheType: 'f16',
+            kv: { mode: 'budget', budget: 0.5, sinks: 4, window: 64, offload: 'auto' },
+        });
+        assert.deepEqual(load.settings, backend.settings.settings, 'built from the saved settings');
+        assert.deepEqual(load.overrides, {});
+        assert.deepEqual((await call('settings.get', {})).pendingReload, []);
+    });
+
+    test('a one-off override is used for that load only; the settings are not changed', async () => {
+        const { backend, call } = await freshBackend();
+        opened.push(backend);
+        const info = await call('model.load', { path: ORGANISM, overrides: { contextSize: 1024, kvMode: 'off' } });
+        assert.equal(info.contextSize, 1024);
+        const { load } = await call('engine.getState', {});
+        assert.deepEqual(load?.context, { source: 'override', tokens: 1024, summary: '1,024 tokens for this load (Settings: automatic).' });
+        assert.equal(load.params.kv, undefined, 'compression off: no KV options are sent');
+        assert.equal(backend.settings.settings.contextSize, null);
+        assert.equal(backend.settings.settings.kvMode, 'auto');
+    });
+
+    test('a setting changed while the model loads is shown as waiting for a reload, not as applied', async () => {
+        const { backend, call, events } = await freshBackend();
+        opened.push(backend);
+        const loading = new Promise<void>((resolve) => {
+            const unsubscribe = backend.subscribe((event) => {
+                if (event.name === 'engine.state' && event.payload.status === 'loading') {
+                    unsubscribe();
+                    resolve();
+                }
+            });
+        });
+        const load = call('model.load', { path: ORGANISM, overrides: { contextSize: 2048 } });
+        await loading;
+        await call('settings.update', { window: 256 });
+        await load;
+        const { load: sent } = await call('engine.getState', {});
+        assert.equal(sent?.params.kv?.window, 128, 'the load was built before the change');
+        assert.deepEqual((await call('settings.get', {})).pendingReload, ['window']);
+        const last = events.filter((event) => event.name === 'settings.changed').at(-1);
+        assert.deepEqual(last?.name === 'settings.changed' ? last.payload.pendingReload : null, ['window'], 'and the window was told so');
+        // Reloading sends the change.
+        await call('model.load', { path: ORGANISM, overrides: { contextSize: 2048 } });
+        assert.equal((await call('engine.getState', {})).load?.params.kv?.window, 256);
+        assert.deepEqual((await call('settings.get', {})).pendingReload, []);
+    });
+
+    test('the settings\' rules hold for the load as built: a window the automatic context cannot hold is refused in words', async () => {
+        const { backend, call } = await freshBackend();
+        opened.push(backend);
+        backend.settings.update({ window: 8192 });
+        await assert.rejects(call('model.load', { path: ORGANISM }), (error: HeadroomError) => error.code === 'INVALID_SETTINGS' && error.field === 'window'
+            && /^Window: The window \(8192 tokens\) must be smaller than the context \(4096 tokens\)\. Automatic: all 4,096 tokens the model was trained for fit here with (compression|the full cache)\.$/.test(error.message));
+        await assert.rejects(call('model.load', { path: ORGANISM, overrides: { kvCacheType: 'q8_0', flashAttention: 'off' } }),
+            (error: HeadroomError) => error.code === 'INVALID_SETTINGS' && error.field === 'kvCacheType' && /needs flash attention/.test(error.message));
+        assert.equal((await call('engine.getState', {})).model, null, 'nothing was sent');
+    });
+});
+
+describe('a load that fails says what is loaded afterwards', () => {
+    const opened: Array<{ dispose: () => void }> = [];
+    let dir: string;
+    after(async () => {
+        opened.forEach((backend) => backend.dispose());
+        if (dir != null) await rm(dir, { recursive: true, force: true });
+    });
+
+    const loadedPath = (state: EngineState) => state.model?.path ?? null;
+
+    test('refused before anything was unloaded: the previous model is still loaded', async () => {
+        const { backend, call } = await freshBackend();
+        opened.push(backend);
+        await call('model.load', { path: ORGANISM, overrides: { contextSize: 1024 } });
+        const error = await call('model.load', { path: path.join(root, 'README.md') }).then(() => null, (e: HeadroomError) => e);
+        assert.match(error?.message ?? '', /^Could not load README\.md: .* organism\.gguf is still loaded\.$/);
+        const state = await call('engine.getState', {});
+        assert.equal(loadedPath(state), ORGANISM);
+        assert.equal(state.load?.params.contextSize, 1024, 'and the record is the previous load\'s');
+    });
+
+    test('a valid model whose context cannot be made (a cache type it cannot store): the previous one is loaded again, and the message says so', async () => {
+        const { backend, call } = await freshBackend();
+        opened.push(backend);
+        await call('model.load', { path: ORGANISM, overrides: { contextSize: 1024 } });
+        // stories260K's heads are 8 wide: a q8_0 cache stores rows in blocks of 32, so llama.cpp cannot make its context.
+        const error = await call('model.load', { path: STORIES, overrides: { kvCacheType: 'q8_0', contextSize: 256 } }).then(() => null, (e: HeadroomError) => e);
+        assert.ok(error != null, 'refused');
+        assert.match(error.message, /q8_0.*organism\.gguf was unloaded to make room, and is loaded again\.$/s);
+        const state = await call('engine.getState', {});
+        assert.equal(state.status, 'ready');
+        assert.equal(loadedPath(state), ORGANISM);
+        assert.equal(state.load?.params.contextSize, 1024);
+        assert.equal(state.error, null);
+    });
+
+    test('when the previous model cannot be loaded again either, the message says that no model is loaded', async () => {
+        const { backend, call } = await freshBackend();
+        opened.push(backend);
+        dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-loading-gone-'));
+        const copy = path.join(dir, 'organism-copy.gguf');
+        await copyFile(ORGANISM, copy);
+        await call('model.load', { path: copy, overrides: { contextSize: 1024 } });
+        await rm(copy); // loaded, then deleted: it cannot be loaded again
+        const error = await call('model.load', { path: STORIES, overrides: { kvCacheType: 'q8_0', contextSize: 256 } }).then(() => null, (e: HeadroomError) => e);
+        assert.match(error?.message ?? '', /organism-copy\.gguf was unloaded to make room and could not be loaded again \(No model file at .*organism-copy\.gguf\), so no model is loaded\.$/s);
+        const state = await call('engine.getState', {});
+        assert.equal(state.status, 'idle');
+        assert.equal(state.model, null);
+        assert.equal(state.load, null);
+        assert.equal(state.error?.message, error?.message, 'the engine state says it too');
+    });
+});
+
+describe('ask and plan load with the same rules and the same automatic context', () => {
+    const cli = (script: string, args: string[]) => run('npm', ['run', '--silent', script, '--', ...args], { cwd: root, env: { ...process.env, HEADROOM_GPU: 'false' } })
+        .then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }), (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }));
+
+    test('ask refuses what the settings panel refuses, before loading anything', async () => {
+        const result = await cli('ask', ['--model', ORGANISM, '--question', 'x', '--context', '100', '--kv', '0.25']);
+        assert.equal(result.code, 2);
+        assert.equal(result.stdout, '');
+        assert.match(result.stderr, /^headroom ask: --context must be at least 256\.$/m);
+    });
+
+    test('plan refuses it too', async () => {
+        const result = await cli('plan', ['--model', ORGANISM, '--context', '100', '--kv', '0.25']);
+        assert.equal(result.code, 2);
+        assert.match(result.stderr, /^headroom plan: kv\.window: The window \(128 tokens\) must be smaller than the context \(100 tokens\); kv\.sinks: Sinks plus window must fit in the context\.$/m);
+    });
+
+    test('plan without --context plans the automatic context, as the app chooses it, and prints it as contextSize', async () => {
+        const result = await cli('plan', ['--model', ORGANISM, '--kv', 'off']);
+        assert.equal(result.code, 0, result.stderr);
+        const output = JSON.parse(result.stdout) as { contextSize: number; context: { source: string; summary: string }; predicted: { fits: boolean } };
+        assert.equal(output.contextSize, 4096);
+        assert.deepEqual(output.context, { source: 'automatic', tokens: 4096, summary: 'Automatic: all 4,096 tokens the model was trained for fit here with the full cache.' });
+        assert.equal(output.predicted.fits, true);
+    });
+});
