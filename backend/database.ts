@@ -15,6 +15,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { ChatSummary, DocumentInfo, DocumentKind, MessageStatus, StoredMessage } from '../common/contract.ts';
 import { HeadroomError } from '../common/errors.ts';
+import { SamplingOverrides, type ChatSettings } from '../common/chatSettings.ts';
 import type { KeyValueStore } from './settings.ts';
 
 /** Each entry upgrades the schema by one version; never edit one that has shipped. */
@@ -68,7 +69,56 @@ const MIGRATIONS: string[] = [
         prefill_ms INTEGER NOT NULL,
         created_at INTEGER NOT NULL
     );`,
+    // A chat's own system prompt and sampling (common/chatSettings.ts: JSON of what it overrides),
+    // and what each reply ran with (model and KV settings, in words), for exports.
+    `ALTER TABLE chats ADD COLUMN system_prompt TEXT NOT NULL DEFAULT '';
+    ALTER TABLE chats ADD COLUMN sampling TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE messages ADD COLUMN ran_with TEXT;`,
 ];
+
+/**
+ * Full-text search over chat titles and finished messages (SQLite FTS5), kept by triggers. Not a
+ * migration: made where this SQLite has FTS5 (Node's and Electron's do), and search falls back to
+ * a plain scan where it has not. A message is indexed once it is no longer streaming, so a reply
+ * is indexed once, not once per token.
+ */
+const SEARCH_SCHEMA = `
+    CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(text, content='messages', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2');
+    CREATE VIRTUAL TABLE IF NOT EXISTS chats_fts USING fts5(title, content='chats', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2');
+    CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages WHEN new.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+    END;
+    CREATE TRIGGER IF NOT EXISTS messages_fts_unindex AFTER UPDATE OF text, status ON messages WHEN old.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    END;
+    CREATE TRIGGER IF NOT EXISTS messages_fts_index AFTER UPDATE OF text, status ON messages WHEN new.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+    END;
+    CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages WHEN old.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    END;
+    CREATE TRIGGER IF NOT EXISTS chats_fts_insert AFTER INSERT ON chats BEGIN
+        INSERT INTO chats_fts (rowid, title) VALUES (new.rowid, new.title);
+    END;
+    CREATE TRIGGER IF NOT EXISTS chats_fts_update AFTER UPDATE OF title ON chats BEGIN
+        INSERT INTO chats_fts (chats_fts, rowid, title) VALUES ('delete', old.rowid, old.title);
+        INSERT INTO chats_fts (rowid, title) VALUES (new.rowid, new.title);
+    END;
+    CREATE TRIGGER IF NOT EXISTS chats_fts_delete AFTER DELETE ON chats BEGIN
+        INSERT INTO chats_fts (chats_fts, rowid, title) VALUES ('delete', old.rowid, old.title);
+    END;`;
+
+/** Marks around the matched words in a search snippet (never in a chat's text). */
+export const MATCH_START = '\u0002';
+export const MATCH_END = '\u0003';
+
+/** A search's words as an FTS5 query: every word must be there, each also as the start of a longer one. */
+export function ftsQuery(text: string): string | null {
+    const words = text.normalize('NFKC').split(/[^\p{L}\p{N}_]+/u).filter((word) => word.length > 0).slice(0, 16);
+    return words.length === 0 ? null : words.map((word) => `"${word}"*`).join(' ');
+}
+
+export interface SearchHit { chatId: string; title: string; messageId: string | null; snippet: string; updatedAt: number }
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -110,6 +160,8 @@ const chatGone = () => new HeadroomError('NOT_FOUND', 'That chat no longer exist
 
 export class HeadroomDatabase {
     readonly file: string;
+    /** Whether this SQLite has FTS5, so search uses its index (else a plain scan). */
+    readonly fullTextSearch: boolean;
     #db: DatabaseSync;
 
     constructor(file: string) {
@@ -118,6 +170,7 @@ export class HeadroomDatabase {
         this.#db = new DatabaseSync(file);
         this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
         this.#migrate();
+        this.fullTextSearch = this.#ensureSearch();
         // A reply that was streaming when the app died is kept, marked as cut off.
         this.#db.prepare("UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'").run();
     }
@@ -133,6 +186,23 @@ export class HeadroomDatabase {
                 this.#db.exec(migration);
                 this.#db.exec(`PRAGMA user_version = ${index + 1}`);
             });
+        }
+    }
+
+    /** The search index and its triggers, filled from what is already here when they are new; false where SQLite has no FTS5. */
+    #ensureSearch(): boolean {
+        try {
+            const existed = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'messages_fts'").get() != null;
+            this.#transaction(() => {
+                this.#db.exec(SEARCH_SCHEMA);
+                if (existed) return;
+                this.#db.exec("INSERT INTO messages_fts (rowid, text) SELECT rowid, text FROM messages WHERE status != 'streaming'");
+                this.#db.exec('INSERT INTO chats_fts (rowid, title) SELECT rowid, title FROM chats');
+            });
+            return true;
+        } catch (error) {
+            if (!/fts5/i.test((error as Error).message)) throw error;
+            return false;
         }
     }
 
@@ -314,6 +384,77 @@ export class HeadroomDatabase {
     setDocumentTokens(documentId: string, modelKey: string, tokens: number): void {
         this.#db.prepare('INSERT OR REPLACE INTO document_tokens (document_id, model_key, tokens) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM documents WHERE id = ?)')
             .run(documentId, modelKey, tokens, documentId);
+    }
+
+    // A chat's own settings, and what its replies ran with
+
+    chatSettings(chatId: string): ChatSettings {
+        const row = this.#db.prepare('SELECT system_prompt, sampling FROM chats WHERE id = ?').get(chatId) as { system_prompt: string; sampling: string } | undefined;
+        if (row == null) throw chatGone();
+        let sampling: SamplingOverrides = {};
+        try {
+            // A damaged value is dropped key by key: the model's defaults apply instead.
+            const stored = JSON.parse(row.sampling) as Record<string, unknown>;
+            sampling = Object.fromEntries(Object.entries(stored).filter(([key, value]) => SamplingOverrides.safeParse({ [key]: value }).success));
+        } catch {
+            // not JSON: the model's defaults
+        }
+        return { systemPrompt: row.system_prompt, sampling };
+    }
+
+    setChatSettings(chatId: string, settings: ChatSettings): ChatSettings {
+        this.getChat(chatId);
+        this.#db.prepare('UPDATE chats SET system_prompt = ?, sampling = ? WHERE id = ?').run(settings.systemPrompt, JSON.stringify(settings.sampling), chatId);
+        return this.chatSettings(chatId);
+    }
+
+    /** Records what a reply ran with (the model and its KV settings, in words). */
+    setRanWith(messageId: string, ranWith: string): void {
+        this.#db.prepare('UPDATE messages SET ran_with = ? WHERE id = ?').run(ranWith, messageId);
+    }
+
+    /** Each message of a chat with what its reply ran with (null for questions, and for replies from before this was kept). */
+    ranWith(chatId: string): Map<string, string | null> {
+        const rows = this.#db.prepare('SELECT id, ran_with FROM messages WHERE chat_id = ? ORDER BY seq').all(chatId) as unknown as Array<{ id: string; ran_with: string | null }>;
+        return new Map(rows.map((row) => [row.id, row.ran_with]));
+    }
+
+    // Search
+
+    /** Chats whose title or messages hold every word of `text` (a word may go on: "harb" finds "harbor"), best first. */
+    search(text: string, limit = 50): SearchHit[] {
+        const query = ftsQuery(text);
+        if (query == null) return [];
+        if (!this.fullTextSearch) return this.#scan(text, limit);
+        const titles = this.#db.prepare(`SELECT c.id AS chatId, c.title AS title, NULL AS messageId, highlight(chats_fts, 0, ?, ?) AS snippet, c.updated_at AS updatedAt
+            FROM chats_fts JOIN chats c ON c.rowid = chats_fts.rowid WHERE chats_fts MATCH ? ORDER BY bm25(chats_fts) LIMIT ?`).all(MATCH_START, MATCH_END, query, limit);
+        const messages = this.#db.prepare(`SELECT c.id AS chatId, c.title AS title, m.id AS messageId, snippet(messages_fts, 0, ?, ?, '…', 16) AS snippet, c.updated_at AS updatedAt
+            FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid JOIN chats c ON c.id = m.chat_id
+            WHERE messages_fts MATCH ? ORDER BY bm25(messages_fts) LIMIT ?`).all(MATCH_START, MATCH_END, query, limit);
+        return [...titles, ...messages].slice(0, limit) as unknown as SearchHit[];
+    }
+
+    /** Search without FTS5: every word somewhere in a title or a finished message, newest chats first. */
+    #scan(text: string, limit: number): SearchHit[] {
+        const words = (ftsQuery(text) ?? '').split(' ').map((word) => word.slice(1, -2).toLowerCase());
+        const hits: SearchHit[] = [];
+        const mark = (value: string) => {
+            const lower = value.toLowerCase();
+            const at = lower.indexOf(words[0] ?? '');
+            const start = Math.max(0, at - 60);
+            const part = value.slice(start, at + 120);
+            const marked = words.reduce((s, word) => s.replace(new RegExp(word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), (m) => `${MATCH_START}${m}${MATCH_END}`), part);
+            return `${start > 0 ? '…' : ''}${marked}${at + 120 < value.length ? '…' : ''}`;
+        };
+        const has = (value: string) => words.every((word) => value.toLowerCase().includes(word));
+        for (const chat of this.listChats()) {
+            if (has(chat.title)) hits.push({ chatId: chat.id, title: chat.title, messageId: null, snippet: mark(chat.title), updatedAt: chat.updatedAt });
+            for (const message of this.listMessages(chat.id)) {
+                if (message.status !== 'streaming' && has(message.text)) hits.push({ chatId: chat.id, title: chat.title, messageId: message.id, snippet: mark(message.text), updatedAt: chat.updatedAt });
+            }
+            if (hits.length >= limit) break;
+        }
+        return hits.slice(0, limit);
     }
 
     // KV snapshots
