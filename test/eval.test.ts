@@ -104,7 +104,9 @@ describe('npm run eval (organism)', requiresNative(), () => {
     test('--help says the grammar; a task it does not know is refused in one line', async () => {
         const help = await evalCli(['--help']);
         assert.equal(help.code, 0);
-        assert.match(help.stdout, /^usage: npm run eval -- --model <gguf> --out <dir> \[--kv off\|auto\|0\.25\|budget:0\.25\] \[--seed n\] \[--tasks single,multikey,multivalue,multiquery\]/);
+        assert.match(help.stdout, /^Usage: npm run eval -- --model <gguf> --out <dir> \[options\]\n {7}npm run eval -- --chart <dir>\n/);
+        assert.match(help.stdout, /^ {2}--tasks <task,…> +which tasks: single, multikey, multivalue, multiquery \(default: single,multikey,multivalue,multiquery\)$/m);
+        assert.match(help.stdout, /^ {2}--lengths <tokens,…> +context sizes, each loaded as its own context/m);
         const bad = await evalCli(['--model', ORGANISM, '--tasks', 'single,trivia', '--out', os.tmpdir()]);
         assert.equal(bad.code, 1);
         assert.equal(bad.stderr, 'error (BAD_REQUEST): --tasks are single, multikey, multivalue, multiquery, not "trivia".\n');
