@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { EventEnvelope } from '../common/contract.ts';
 import { fromRpcError, HeadroomError, noModelLoaded, PACKAGED_ENV } from '../common/errors.ts';
-import { MODEL_HASHES_ENV, MODEL_HASHES_FILE } from '../common/models.ts';
+import { DATABASE_FILE, MODEL_HASHES_ENV, PROFILE_DIR_ENV, type DataPaths } from '../common/paths.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import type { Settings } from '../common/settings.ts';
 import { uiContract, type UiMethod, type UiParams, type uiRequests, type UiResult } from '../common/uiContract.ts';
@@ -18,12 +18,20 @@ import { EngineSupervisor, type EngineTimeouts } from './host/supervisor.ts';
 import { lockDataDir } from './instanceLock.ts';
 import { ModelLoader } from './modelLoader.ts';
 import { ModelsService, type ModelsServiceOptions } from './models/service.ts';
+import { moveLegacyData, userDataPaths } from './paths.ts';
 import { SettingsService } from './settings.ts';
 
 export interface BackendOptions {
     spawnHost: SpawnHost;
-    /** Where chats, documents and KV snapshots live (Electron's userData, or --data-dir). */
-    dataDir: string;
+    /**
+     * A folder of its own for the chats database and what belongs to it (KV snapshots, model
+     * hashes): serve's --data-dir, tests. Without it, each kind lives where common/paths.ts says.
+     */
+    dataDir?: string;
+    /** Where each kind of data lives, when not as dataDir or the platform says (tests). */
+    paths?: DataPaths;
+    /** Moves what earlier versions kept in other folders into these places first (the app and serve, in their default places). */
+    moveLegacyData?: boolean;
     /** The platform's file picker; absent where there is none (web mode). */
     pickModelFile?: () => Promise<string | null>;
     /** Where documents are read: a worker thread by default, a utilityProcess in Electron. */
@@ -50,17 +58,27 @@ export interface Backend {
     readonly chats: ChatService;
     readonly models: ModelsService;
     readonly db: HeadroomDatabase;
+    /** Where each kind of data lives. */
+    readonly paths: DataPaths;
+    /** One line for each earlier data folder whose contents were moved in as it started. */
+    readonly moved: readonly string[];
     subscribe: (listener: (event: EventEnvelope) => void) => () => void;
     /** Stops the engine host and any download (a download resumes next time). */
     dispose: () => void;
 }
 
-export const DATABASE_FILE = 'headroom.sqlite';
+export { DATABASE_FILE };
 
 /** Throws (with a sentence) when another Headroom holds the data folder or the database cannot be opened. */
-export function createBackend({ spawnHost: spawnAnyHost, pickModelFile, dataDir, spawnExtractor = () => spawnWorkerThreadExtractor(), engineTimeouts, jobIdleMs, models: modelOptions, packaged = false }: BackendOptions): Backend {
-    // Every engine host keeps model files' sha256 in this data folder: read once per file version, not per host.
-    const spawnHost: SpawnHost = (env) => spawnAnyHost({ [MODEL_HASHES_ENV]: path.join(dataDir, MODEL_HASHES_FILE), ...(packaged ? { [PACKAGED_ENV]: '1' } : {}), ...env });
+export function createBackend(options: BackendOptions): Backend {
+    const { spawnHost: spawnAnyHost, pickModelFile, spawnExtractor = () => spawnWorkerThreadExtractor(), engineTimeouts, jobIdleMs, models: modelOptions, packaged = false } = options;
+    const paths = options.paths ?? userDataPaths(options.dataDir);
+    const dataDir = path.dirname(paths.chats);
+    // Every engine host keeps model files' sha256 in one file (read once per file version, not per
+    // host) and finds head profiles in one folder: the backend's.
+    const spawnHost: SpawnHost = (env) => spawnAnyHost({
+        [MODEL_HASHES_ENV]: paths.modelHashes, [PROFILE_DIR_ENV]: paths.profiles, ...(packaged ? { [PACKAGED_ENV]: '1' } : {}), ...env,
+    });
     const listeners = new Set<(event: EventEnvelope) => void>();
     const emit = (event: EventEnvelope) => {
         for (const listener of listeners) listener(event);
@@ -69,8 +87,10 @@ export function createBackend({ spawnHost: spawnAnyHost, pickModelFile, dataDir,
     // Before the database: opening it marks the replies that were streaming as interrupted.
     const lock = lockDataDir(dataDir);
     let db: HeadroomDatabase;
+    let moved: string[] = [];
     try {
-        db = new HeadroomDatabase(path.join(dataDir, DATABASE_FILE));
+        if (options.moveLegacyData === true) moved = moveLegacyData(paths);
+        db = new HeadroomDatabase(paths.chats);
     } catch (error) {
         lock.release();
         throw error;
@@ -96,7 +116,7 @@ export function createBackend({ spawnHost: spawnAnyHost, pickModelFile, dataDir,
         }
     }, settings.settings.engine, engineTimeouts);
     const loader = new ModelLoader(supervisor, settings);
-    chats = new ChatService(db, supervisor, path.join(dataDir, 'snapshots'), emit, spawnExtractor);
+    chats = new ChatService(db, supervisor, paths.snapshots, emit, spawnExtractor);
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
     const jobs = new HostJobs(spawnHost, emit, jobIdleMs);
@@ -144,6 +164,8 @@ export function createBackend({ spawnHost: spawnAnyHost, pickModelFile, dataDir,
         chats,
         models,
         db,
+        paths,
+        moved,
         subscribe(listener) {
             listeners.add(listener);
             return () => listeners.delete(listener);

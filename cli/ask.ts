@@ -10,7 +10,8 @@ import { parseArgs } from 'node:util';
 import { errorMessage, HeadroomError } from '../common/errors.ts';
 import { describeIssues, plainIssue } from '../common/issues.ts';
 import { crossFieldProblems, DEFAULT_SETTINGS, kvSettingsOf, LoadOverrides, SETTING_LABELS } from '../common/settings.ts';
-import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
+import { CONTEXT_OPTION, HELP_OPTION, helpText, KV_OPTION, KV_TYPE_OPTION, MODEL_VALUE, THREADS_OPTION, usageLine, type CliSpec } from '../common/cliHelp.ts';
+import { parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { createBackend } from '../backend/backend.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
 import { isRemoteModelSource } from '../common/models.ts';
@@ -18,23 +19,25 @@ import { checked, contextOption, threadsOption } from './args.ts';
 import { resolveModelOption, savedModelsFolder } from './modelSource.ts';
 
 const TOOL = 'headroom ask';
-const USAGE = `Usage: npm run ask -- --model <path.gguf|hf:user/repo:quant|URL> --doc <file> [--doc <file> …] --question "<text>" [${KV_FLAG_USAGE}] [${KV_TYPE_FLAG_USAGE}] [--context <tokens>] [--threads <n>]\n`;
-
-const values = checked(TOOL, () => parseArgs({
+const SPEC = {
+    command: 'npm run ask',
+    summary: 'Answers a question about documents with the app\'s own reading and chat pipeline, headless: each document is read whole into the context, and only the answer is printed (errors go to stderr, with a non-zero exit).',
     options: {
-        model: { type: 'string' },
-        doc: { type: 'string', multiple: true, default: [] },
-        question: { type: 'string' },
-        kv: { type: 'string', default: 'off' },
-        'kv-type': { type: 'string', default: 'f16' },
-        context: { type: 'string' },
-        threads: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
+        model: { type: 'string', value: MODEL_VALUE, help: 'the model; a URI or URL is downloaded into the models folder first', required: true },
+        doc: { type: 'string', multiple: true, default: [] as string[], value: '<file>', help: 'a document: PDF, DOCX, EPUB, HTML, Markdown, text or source code' },
+        question: { type: 'string', value: '<text>', help: 'what to ask', required: true },
+        kv: KV_OPTION,
+        'kv-type': KV_TYPE_OPTION,
+        context: CONTEXT_OPTION,
+        threads: THREADS_OPTION,
+        help: HELP_OPTION,
     },
-    strict: true,
-}).values, USAGE);
-if (values.help) {
-    process.stdout.write(USAGE);
+} as const satisfies CliSpec;
+const USAGE = usageLine(SPEC);
+
+const values = checked(TOOL, () => parseArgs({ options: SPEC.options, strict: true }).values, USAGE);
+if (values.help === true) {
+    process.stdout.write(helpText(SPEC));
     process.exit(0);
 }
 /** The flag each setting ask takes comes from. */

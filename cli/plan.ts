@@ -10,31 +10,33 @@ import { errorMessage } from '../common/errors.ts';
 import { describeIssues, plainIssue } from '../common/issues.ts';
 import { GpuLayers } from '../common/loadOptions.ts';
 import { automaticContextOf, LoadParams, planRequestOf, type ContextChoice } from '../common/loadParams.ts';
-import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
+import { CONTEXT_OPTION, HELP_OPTION, helpText, KV_OPTION, KV_TYPE_OPTION, MODEL_VALUE, usageLine, type CliSpec } from '../common/cliHelp.ts';
+import { parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { Engine } from '../engine/engine.ts';
 import { isRemoteModelSource } from '../common/models.ts';
 import { checked, contextOption, refuse } from './args.ts';
 import { resolveModelOption, savedModelsFolder } from './modelSource.ts';
 
 const TOOL = 'headroom plan';
-const USAGE = `Usage: npm run plan -- --model <gguf|hf:user/repo:quant|URL> [--context <n>, default: the longest that fits here] [${KV_FLAG_USAGE}] [--offload gpu|cpu|auto] [--gpu-layers auto|<n>] [${KV_TYPE_FLAG_USAGE}] [--load]\n`;
-
-const values = checked(TOOL, () => parseArgs({
+const SPEC = {
+    command: 'npm run plan',
+    summary: 'Plans a model\'s memory on this machine and prints one JSON object: the KV cache, weights and compute buffers by device, whether it fits, and with --load what llama.cpp actually allocated.',
     options: {
-        model: { type: 'string' },
-        context: { type: 'string' },
-        kv: { type: 'string', default: 'off' },
-        offload: { type: 'string', default: 'auto' },
-        'gpu-layers': { type: 'string', default: 'auto' },
-        'kv-type': { type: 'string', default: 'f16' },
-        load: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
+        model: { type: 'string', value: MODEL_VALUE, help: 'the model; a URI or URL is downloaded into the models folder first', required: true },
+        context: { ...CONTEXT_OPTION, defaultText: 'the longest that fits here, up to what the model was trained for' },
+        kv: KV_OPTION,
+        offload: { type: 'string', default: 'auto', value: 'gpu|cpu|auto', help: 'where the full heads\' cache lives' },
+        'gpu-layers': { type: 'string', default: 'auto', value: 'auto|<n>', help: 'how many layers run on the GPU' },
+        'kv-type': KV_TYPE_OPTION,
+        load: { type: 'boolean', default: false, help: 'load the model too, and add what llama.cpp allocated' },
+        help: HELP_OPTION,
     },
-    strict: true,
-}).values);
+} as const satisfies CliSpec;
 
-if (values.help) {
-    process.stdout.write(USAGE);
+const values = checked(TOOL, () => parseArgs({ options: SPEC.options, strict: true }).values, usageLine(SPEC));
+
+if (values.help === true) {
+    process.stdout.write(helpText(SPEC));
     process.exit(0);
 }
 const options = checked(TOOL, () => {

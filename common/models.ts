@@ -124,10 +124,6 @@ export const CatalogView = z.object({
 export type CatalogView = z.infer<typeof CatalogView>;
 
 /** A model URI or URL: what `--model` and the Models view accept besides a path. */
-/** Where engine hosts keep model files' sha256 (engine/modelHash.ts): the backend names a file in its data folder. */
-export const MODEL_HASHES_ENV = 'HEADROOM_MODEL_HASHES';
-export const MODEL_HASHES_FILE = 'model-hashes.json';
-
 export function isRemoteModelSource(source: string): boolean {
     return /^(hf:|https?:\/\/)/i.test(source.trim());
 }

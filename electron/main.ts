@@ -5,6 +5,8 @@
 import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, session, shell, type WebContents } from 'electron';
 import { createBackend, type Backend } from '../backend/backend.ts';
+import { logStderrTo } from '../backend/logFile.ts';
+import { userDataPaths } from '../backend/paths.ts';
 import { errorMessage } from '../common/errors.ts';
 import { dispatch } from '../common/rpc.ts';
 import { uiContract } from '../common/uiContract.ts';
@@ -108,8 +110,13 @@ if (!app.requestSingleInstanceLock()) {
     void app.whenReady().then(() => {
         session.defaultSession.setPermissionCheckHandler(permissionCheck);
         session.defaultSession.setPermissionRequestHandler(permissionRequest);
+        // Chats, profiles, models, caches and logs where common/paths.ts says (shared with `npm run
+        // serve`); Electron's userData keeps only Chromium's own files.
+        const paths = userDataPaths();
+        logStderrTo(paths.logs);
         try {
-            backend = createBackend({ spawnHost: spawnElectronHost, spawnExtractor: spawnElectronExtractor, pickModelFile, dataDir: app.getPath('userData'), packaged: app.isPackaged });
+            backend = createBackend({ spawnHost: spawnElectronHost, spawnExtractor: spawnElectronExtractor, pickModelFile, paths, moveLegacyData: true, packaged: app.isPackaged });
+            for (const line of backend.moved) process.stderr.write(`${line}\n`);
         } catch (error) {
             // Another Headroom (web mode) holds the data folder, or the database cannot be opened.
             dialog.showErrorBox('Headroom cannot start', errorMessage(error));

@@ -5,12 +5,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, HeadroomError } from '../common/errors.ts';
-import { KV_FLAG_USAGE, KV_TYPE_FLAG_USAGE, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
+import { CONTEXT_OPTION, HELP_OPTION, helpText, KV_OPTION, KV_TYPE_OPTION, MODEL_VALUE, THREADS_OPTION, usageLine, type CliSpec } from '../common/cliHelp.ts';
+import { parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { kvSettingsOf } from '../common/settings.ts';
 import { createBackend, type Backend } from '../backend/backend.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
 import { isRemoteModelSource } from '../common/models.ts';
-import { checked, contextOption, defaultDataDir, refuse, threadsOption } from '../cli/args.ts';
+import { checked, contextOption, refuse, threadsOption } from '../cli/args.ts';
+import { logStderrTo } from '../backend/logFile.ts';
+import { userDataPaths } from '../backend/paths.ts';
 import { resolveModelOption } from '../cli/modelSource.ts';
 import { startWebServer } from './webServer.ts';
 
@@ -41,22 +44,25 @@ async function ensureRendererBuilt(): Promise<void> {
     await build({ configFile: path.join(root, 'renderer', 'vite.config.ts'), mode: 'web', logLevel: 'warn' });
 }
 
-const values = checked(TOOL, () => parseArgs({
+const SPEC = {
+    command: 'npm run serve',
+    summary: 'Serves the app to a browser on this machine (127.0.0.1 only) and prints one line, the address to open; --context, --threads, --kv and --kv-type are saved as settings.',
     options: {
-        model: { type: 'string' },
-        port: { type: 'string', default: String(DEFAULT_PORT) },
-        context: { type: 'string' },
-        threads: { type: 'string' },
-        'data-dir': { type: 'string' },
-        kv: { type: 'string' },
-        'kv-type': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
+        model: { type: 'string', value: MODEL_VALUE, help: 'the model to load; a URI or URL is downloaded into the models folder first', defaultText: 'none: pick one in the app' },
+        port: { type: 'string', default: String(DEFAULT_PORT), value: '<n>', help: 'the port; 0 picks a free one' },
+        context: { ...CONTEXT_OPTION, defaultText: 'the saved setting' },
+        threads: { ...THREADS_OPTION, defaultText: 'the saved setting' },
+        'data-dir': { type: 'string', value: '<dir>', help: 'a folder of its own for the chats', defaultText: 'Headroom\'s data folder, shared with the desktop app' },
+        kv: { type: 'string', value: KV_OPTION.value, help: KV_OPTION.help, defaultText: 'the saved setting' },
+        'kv-type': { type: 'string', value: KV_TYPE_OPTION.value, help: KV_TYPE_OPTION.help, defaultText: 'the saved setting' },
+        help: HELP_OPTION,
     },
-    strict: true,
-}).values);
+} as const satisfies CliSpec;
 
-if (values.help) {
-    process.stdout.write(`Usage: npm run serve -- [--model <path.gguf|hf:user/repo:quant|URL>] [--port <n>, 0 = any free port] [--context <tokens>] [--threads <n>] [--data-dir <dir>] [${KV_FLAG_USAGE}] [${KV_TYPE_FLAG_USAGE}]\n`);
+const values = checked(TOOL, () => parseArgs({ options: SPEC.options, strict: true }).values, usageLine(SPEC));
+
+if (values.help === true) {
+    process.stdout.write(helpText(SPEC));
     process.exit(0);
 }
 
@@ -76,12 +82,17 @@ const { port, contextSize, threads, kv, kvCacheType, modelSource } = checked(TOO
     };
 });
 
-const dataDir = path.resolve(values['data-dir'] ?? defaultDataDir());
 
 await ensureRendererBuilt();
+// --data-dir: the chats (and their snapshots) in that folder. Without it, every kind of data where
+// common/paths.ts says, shared with the desktop app; what earlier versions kept elsewhere is moved in.
+const paths = userDataPaths(values['data-dir']);
+const dataDir = path.dirname(paths.chats);
+if (values['data-dir'] == null) logStderrTo(paths.logs);
 let backend: Backend;
 try {
-    backend = createBackend({ spawnHost: spawnNodeHost, dataDir });
+    backend = createBackend({ spawnHost: spawnNodeHost, paths, moveLegacyData: values['data-dir'] == null });
+    for (const line of backend.moved) process.stderr.write(`${line}\n`);
 } catch (error) {
     // Another Headroom on this data folder says so itself; anything else is the database.
     fail(error instanceof HeadroomError ? error.message : `cannot open the chat database in ${dataDir}: ${errorMessage(error)}`);

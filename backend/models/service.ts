@@ -1,6 +1,5 @@
 // The Models view's backend: the models on this machine, the catalog with its verdicts for this
 // machine, and downloads into Headroom's models folder (which the settings may move).
-import os from 'node:os';
 import type { EventEnvelope } from '../../common/contract.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { ModelCatalog, supportsHeadwise, type CatalogView, type DownloadState, type FitVerdict, type LocalModels } from '../../common/models.ts';
@@ -12,6 +11,7 @@ import catalogFile from './catalog.json' with { type: 'json' };
 import { scanModels } from './discovery.ts';
 import { DownloadManager, type DownloadManagerOptions } from './downloads.ts';
 import { defaultModelsFolder, type MachinePlaces } from './folders.ts';
+import { machinePlaces } from '../paths.ts';
 
 /** Checked once, when the backend starts: a broken catalog is a bug to see at once. */
 export const CATALOG = ModelCatalog.parse(catalogFile);
@@ -34,7 +34,6 @@ export interface ModelsServiceOptions {
     downloads?: Pick<DownloadManagerOptions, 'freeBytes' | 'stallMs' | 'huggingFaceEndpoint'>;
 }
 
-export const machinePlaces = (): MachinePlaces => ({ home: os.homedir(), env: process.env, platform: process.platform });
 
 export class ModelsService {
     readonly downloads: DownloadManager;
