@@ -15,6 +15,7 @@ import { eventEnvelope, type CancelSignal, type Handlers } from '../common/rpc.t
 import type { UiParams, uiRequests, UiResult } from '../common/uiContract.ts';
 import { tooManyDocuments, type HeadroomDatabase } from './database.ts';
 import { extractInWorker, type SpawnExtractor } from './documents/extractInWorker.ts';
+import { contextOffers } from './contextOffers.ts';
 import type { EngineSupervisor } from './host/supervisor.ts';
 
 export type ChatHandlers = Handlers<typeof uiRequests,
@@ -169,7 +170,7 @@ export class ChatService {
             progress('counting', 0, 1);
             tokens = (await this.#supervisor.countTokens([documentBlock({ name, text: extracted.text })]))?.[0] ?? null;
             progress('counting', 1, 1);
-            if (tokens != null) this.#checkFits(chatId, name, tokens, model);
+            if (tokens != null) await this.#checkFits(chatId, name, tokens, model);
         }
         // The chat may have been deleted, or filled, while the document was read: refused in words, never a database error.
         const id = this.#db.addDocument(chatId, { name, kind: extracted.kind, sizeBytes: bytes.length, pages: extracted.pages, text: extracted.text, warnings: extracted.warnings }, MAX_CHAT_DOCUMENTS);
@@ -180,19 +181,29 @@ export class ChatService {
         return added;
     }
 
-    /** Refuse a document that cannot fit, saying how big it is, what fits, and what would help. */
-    #checkFits(chatId: string, name: string, tokens: number, model: ModelInfo): void {
+    /**
+     * Refuse a document that cannot fit, saying how big it is and what fits, with what would help
+     * decided by the planner: a reload with a larger context (an action, one click in the window),
+     * or the change that would make one fit, or a smaller model.
+     */
+    async #checkFits(chatId: string, name: string, tokens: number, model: ModelInfo): Promise<void> {
         const key = modelKey(model);
         const others = this.#db.listDocuments(chatId, key).reduce((sum, d) => sum + (d.tokens ?? 0), 0);
         const reserve = Math.min(512, Math.floor(model.contextSize / 8));
         const fits = model.contextSize - others - reserve;
         if (tokens <= fits) return;
-        const needed = others + tokens + reserve;
+        // What the documents need with the reply's room at the larger context (an eighth of it, at most 512).
+        const needed = others + tokens + 512;
         const besides = others > 0 ? ` beside the other documents (${fmt(others)} tokens)` : '';
-        throw new HeadroomError('CONTEXT_OVERFLOW',
-            `${name} has ${fmt(tokens)} tokens, but only ${fmt(Math.max(0, fits))} fit${besides} in the ${fmt(model.contextSize)}-token context with room for a reply. ` +
-            `Load the model with a context size of at least ${fmt(needed)} tokens${needed > model.trainContextSize && model.trainContextSize > 0 ? ` (the model was trained on ${fmt(model.trainContextSize)}, so answers may suffer)` : ''}, ` +
-            'or turn on KV compression so a larger context fits in memory.');
+        const said = `${name} has ${fmt(tokens)} tokens, but only ${fmt(Math.max(0, fits))} fit${besides} in the ${fmt(model.contextSize)}-token context with room for a reply.`;
+        const offers = await contextOffers(this.#supervisor, needed).catch((error: unknown) => {
+            console.error('[chats] planning a larger context failed:', error);
+            return null;
+        });
+        if (offers == null) {
+            throw new HeadroomError('CONTEXT_OVERFLOW', `${said} Load the model with a context size of at least ${fmt(needed)} tokens, or turn on KV compression so a larger context fits in memory.`);
+        }
+        throw new HeadroomError('CONTEXT_OVERFLOW', `${said} ${offers.advice}`, undefined, offers.actions);
     }
 
     removeDocument(documentId: string): void {

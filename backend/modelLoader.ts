@@ -120,7 +120,7 @@ export class ModelLoader {
 
     #chosenContext(tokens: number, override: boolean, saved: number | null): ContextChoice {
         if (!override) return { source: 'setting', tokens, summary: `Set in Settings: ${fmt(tokens)} tokens.` };
-        return { source: 'override', tokens, summary: `${fmt(tokens)} tokens for this load (Settings: ${saved == null ? 'automatic' : `${fmt(saved)} tokens`}).` };
+        return { source: 'override', tokens, summary: `Chosen for this load; Settings say ${saved == null ? 'automatic' : `${fmt(saved)} tokens`}.` };
     }
 
     /** The longest context that fits this machine with the model's head plan, up to what it was trained for. */

@@ -25,23 +25,41 @@ export const ErrorCode = z.enum([
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
+/**
+ * What a person can do about a refusal, in one click: load the model again with one-off overrides
+ * (model.load's `overrides`, common/settings.ts LoadOverrides, checked when they are sent).
+ */
+export const ErrorAction = z.object({
+    kind: z.literal('reload'),
+    /** The button's words: "Reload with 64K tokens: KV 2.1 GiB compressed, fits". */
+    label: z.string().min(1).max(300),
+    /** The model to load again. */
+    path: z.string().min(1).max(4096),
+    overrides: z.record(z.string(), z.unknown()),
+}).strict();
+export type ErrorAction = z.infer<typeof ErrorAction>;
+
 export const RpcError = z.object({
     code: ErrorCode,
     message: z.string(),
     /** The field at fault (a setting, a request parameter's path), so a form can show the message beside it. */
     field: z.string().optional(),
+    /** What would help, each a click away (a document that does not fit: a reload with a larger context). */
+    actions: z.array(ErrorAction).max(8).optional(),
 });
 export type RpcError = z.infer<typeof RpcError>;
 
 export class HeadroomError extends Error {
     readonly code: ErrorCode;
     readonly field: string | undefined;
+    readonly actions: readonly ErrorAction[];
 
-    constructor(code: ErrorCode, message: string, field?: string) {
+    constructor(code: ErrorCode, message: string, field?: string, actions: readonly ErrorAction[] = []) {
         super(message);
         this.name = 'HeadroomError';
         this.code = code;
         this.field = field;
+        this.actions = actions;
     }
 }
 
@@ -56,11 +74,15 @@ export const UNEXPECTED_ERROR = 'Something went wrong inside Headroom; the detai
 /** A failure as it crosses a boundary: refusals as worded, anything else (a TypeError, a library's own text) as UNEXPECTED_ERROR. */
 export function toRpcError(error: unknown): RpcError {
     if (!(error instanceof HeadroomError)) return { code: 'INTERNAL', message: UNEXPECTED_ERROR };
-    return error.field == null ? { code: error.code, message: error.message } : { code: error.code, message: error.message, field: error.field };
+    return {
+        code: error.code, message: error.message,
+        ...(error.field != null ? { field: error.field } : {}),
+        ...(error.actions.length > 0 ? { actions: [...error.actions] } : {}),
+    };
 }
 
-export function fromRpcError({ code, message, field }: RpcError): HeadroomError {
-    return new HeadroomError(code, message, field);
+export function fromRpcError({ code, message, field, actions }: RpcError): HeadroomError {
+    return new HeadroomError(code, message, field, actions);
 }
 
 export const noModelLoaded = () => new HeadroomError('NO_MODEL', 'No model is loaded. Pick a model first.');

@@ -12,8 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { EngineState } from '../common/contract.ts';
 import type { HeadroomError } from '../common/errors.ts';
+import { KV_OFF } from '../common/kv/policy.ts';
+import { contextCellsFor } from '../common/modelShape.ts';
+import { LoadOverrides } from '../common/settings.ts';
+import { contextOffers, offeredContext, tokensShort } from '../backend/contextOffers.ts';
 import { openBackend } from './support/backend.ts';
+import { haystackPdf, passkey } from './support/haystack.ts';
 import { ORGANISM, STORIES } from './support/models.ts';
+import { cachedRandomGguf } from './support/randomGguf.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const run = promisify(execFile);
@@ -52,7 +58,7 @@ describe('the backend builds every load from the saved settings (organism.gguf)'
         const info = await call('model.load', { path: ORGANISM, overrides: { contextSize: 1024, kvMode: 'off' } });
         assert.equal(info.contextSize, 1024);
         const { load } = await call('engine.getState', {});
-        assert.deepEqual(load?.context, { source: 'override', tokens: 1024, summary: '1,024 tokens for this load (Settings: automatic).' });
+        assert.deepEqual(load?.context, { source: 'override', tokens: 1024, summary: 'Chosen for this load; Settings say automatic.' });
         assert.equal(load.params.kv, undefined, 'compression off: no KV options are sent');
         assert.equal(backend.settings.settings.contextSize, null);
         assert.equal(backend.settings.settings.kvMode, 'auto');
@@ -174,5 +180,80 @@ describe('ask and plan load with the same rules and the same automatic context',
         assert.equal(output.contextSize, 4096);
         assert.deepEqual(output.context, { source: 'automatic', tokens: 4096, summary: 'Automatic: all 4,096 tokens the model was trained for fit here with the full cache.' });
         assert.equal(output.predicted.fits, true);
+    });
+});
+
+describe('a document the context cannot hold is refused with what would help, decided by the planner', () => {
+    const opened: Array<{ dispose: () => void }> = [];
+    after(() => opened.forEach((backend) => backend.dispose()));
+    const base64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
+
+    test('a larger context that fits: the reload is offered, and taking it adds the document with the chat as it was', async () => {
+        const { backend, call } = await freshBackend();
+        opened.push(backend);
+        await call('model.load', { path: ORGANISM, overrides: { contextSize: 1024, kvMode: 'off' } });
+        const chatId = (await call('chats.create', {})).id;
+        await call('documents.add', { chatId, uploadId: 'note', name: 'note.md', dataBase64: base64('# Note\n\nThe harbor code is 50628.') });
+        const pdf = base64(haystackPdf(passkey('amber compass', '61847').fact));
+        const refusal = await call('documents.add', { chatId, uploadId: 'pdf', name: 'manual.pdf', dataBase64: pdf }).then(() => null, (error: HeadroomError) => error);
+        assert.equal(refusal?.code, 'CONTEXT_OVERFLOW');
+        assert.match(refusal.message, /^manual\.pdf has [\d,]+ tokens, but only [\d,]+ fit beside the other documents \([\d,]+ tokens\) in the 1,024-token context with room for a reply\. A 3,072-token context fits here: reload the model with it to add this\.$/);
+        assert.equal(refusal.actions.length, 1);
+        const [action] = refusal.actions;
+        assert.match(action?.label ?? '', /^Reload with 3K tokens: KV [\d.]+ (MiB|GiB) full cache, fits$/);
+        // The current load's one-off overrides stay; the context is the offer's.
+        assert.deepEqual(action, { kind: 'reload', label: action?.label, path: ORGANISM, overrides: { contextSize: 3072, kvMode: 'off' } });
+        assert.deepEqual((await call('chats.open', { chatId })).documents.map((d) => d.name), ['note.md'], 'the refused document was not stored');
+
+        const info = await call('model.load', { path: action.path, overrides: LoadOverrides.parse(action.overrides) });
+        assert.equal(info.contextSize, 3072);
+        const added = await call('documents.add', { chatId, uploadId: 'pdf2', name: 'manual.pdf', dataBase64: pdf });
+        assert.ok((added.tokens ?? 0) > 1000);
+        assert.deepEqual((await call('chats.open', { chatId })).documents.map((d) => d.name), ['note.md', 'manual.pdf']);
+    });
+
+    test('where no context that holds it fits with these settings, it says what would: a q8_0 cache, a smaller budget', async (t) => {
+        // 64 layers × 8 KV heads × 32 dims: 64 KiB of f16 cache a token, trained for 1M tokens.
+        const model = await cachedRandomGguf('random-64-layers-1m-v1.gguf', {
+            architecture: 'llama', vocab: 'llama-spm', nLayer: 64, nEmbd: 256, nHead: 8, nHeadKv: 8, nFf: 256, contextLength: 1 << 20,
+            tensorType: 'f16', seed: 11, name: 'Random 64-layer 1M (test)',
+        });
+        const { backend, call } = await freshBackend();
+        opened.push(backend);
+        await call('model.load', { path: model, overrides: { contextSize: 1024 } });
+        // Sized from this machine's memory with the planner: longer than the longest context that fits
+        // with an f16 cache, shorter than the longest with a q8_0 one.
+        const request = { path: model, contextSize: 1024, gpuLayers: 'auto' as const, kv: KV_OFF, kvCacheType: 'f16' as const, flashAttention: 'auto' as const };
+        const f16 = (await backend.supervisor.fit({ request, goal: 'context' })).request?.contextSize ?? 0;
+        const quantized = (await backend.supervisor.fit({ request: { ...request, kvCacheType: 'q8_0' }, goal: 'context' })).request?.contextSize ?? 0;
+        if (quantized - f16 < 4096 || quantized >= 1 << 20) {
+            t.skip(`a q8_0 cache fits ${quantized} tokens here and f16 ${f16}: no room between them this test model can show`);
+            return;
+        }
+        const needed = f16 + Math.round((quantized - f16) / 2);
+        const offers = await contextOffers(backend.supervisor, needed);
+        assert.ok(offers != null);
+        const labels = offers.actions.map((action) => action.label);
+        t.diagnostic(`${needed} tokens: ${offers.advice} ${labels.join(' | ')}`);
+        assert.ok(labels.some((label) => /^Reload with [\d,K]+ tokens and a q8_0 cache: KV [\d.]+ GiB full cache, fits$/.test(label)), labels.join('\n'));
+        const withBudget = labels.find((label) => / and a \d+% budget: /.test(label));
+        const { model: info } = backend.supervisor.state;
+        if (info?.kv.available === true) assert.ok(withBudget != null, `a smaller budget is offered where compression runs: ${labels.join('\n')}`);
+        assert.match(offers.advice, new RegExp(`^No context that holds it fits here with these settings; a ${contextCellsFor(needed).toLocaleString('en-US')}-token one would with (a smaller budget or )?a q8_0 cache\\.$`));
+        const q8 = offers.actions.find((action) => action.label.includes('q8_0'));
+        assert.deepEqual(q8?.overrides, { contextSize: contextCellsFor(needed), kvCacheType: 'q8_0' });
+        // Each offer is what the planner says fits, planned as the reload would be built.
+        const planned = await call('memory.plan', { path: model, overrides: LoadOverrides.parse(q8?.overrides) });
+        assert.equal(planned.predicted.fits, true);
+    });
+
+    test('the size offered: the next of 1K, 1.5K, 2K, 3K, 4K, 6K… with an eighth to spare, at most the trained length', () => {
+        assert.equal(offeredContext(2000, 4096), 3072);
+        assert.equal(offeredContext(2800, 4096), 4096);
+        assert.equal(offeredContext(3700, 4096), 4096, 'what the model was trained for, when the next size is past it');
+        assert.equal(offeredContext(50_000, 131_072), 65_536);
+        assert.equal(offeredContext(60_000, 0), 98_304);
+        assert.equal(tokensShort(65_536), '64K');
+        assert.equal(tokensShort(1536), '1.5K');
     });
 });

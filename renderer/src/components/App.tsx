@@ -2,6 +2,7 @@ import { useEffect, useState, type DragEvent } from 'react';
 import { useChatStore } from '../stores/chatStore.ts';
 import { useModelsStore } from '../stores/modelsStore.ts';
 import { ChatList } from './ChatList.tsx';
+import { ChatActions } from './ChatSettingsPanel.tsx';
 import { ChatView } from './ChatView.tsx';
 import { Composer } from './Composer.tsx';
 import { DocumentsBar } from './DocumentsBar.tsx';
@@ -9,6 +10,7 @@ import { EngineBanner } from './EngineBanner.tsx';
 import { MemoryAside } from './MemoryAside.tsx';
 import { ModelPanel } from './ModelPanel.tsx';
 import { ModelsView } from './models/ModelsView.tsx';
+import { ReloadOfferBanner } from './ReloadOfferBanner.tsx';
 import { SettingsSection } from './SettingsSection.tsx';
 import { StatusPill } from './StatusPill.tsx';
 
@@ -86,10 +88,12 @@ export function App() {
                     <main className="main">
                         <header className="topbar">
                             <h1 className="chat-title">{title}</h1>
+                            <ChatActions />
                             <StatusPill />
                         </header>
                         <EngineBanner />
                         <ChatBanner />
+                        <ReloadOfferBanner />
                         <DocumentsBar />
                         <ChatView />
                         <Composer />

@@ -16,6 +16,7 @@ export function MemoryAside() {
     const fitTo = useMemoryStore((s) => s.fitTo);
     const applyFit = useMemoryStore((s) => s.applyFit);
     const model = useEngineStore((s) => s.engine?.model ?? null);
+    const contextChoice = useEngineStore((s) => s.engine?.load?.context.summary ?? null);
     const loadedPath = model?.path ?? null;
     // Predicted vs actual only when the planned model is the loaded one.
     // Before a model is loaded, the plan's heads show what loading would give.
@@ -25,7 +26,7 @@ export function MemoryAside() {
         <aside className="memory-aside" aria-label="Memory">
             <section className="panel" aria-labelledby="gauges-heading">
                 <h2 id="gauges-heading" className="panel-title">Memory</h2>
-                <MemoryGauges stats={stats} ramTotalBytes={plan?.machine.ramTotal} />
+                <MemoryGauges stats={stats} ramTotalBytes={plan?.machine.ramTotal} contextChoice={contextChoice} />
             </section>
             {headKv != null && (
                 <section className="panel" aria-labelledby="heads-heading">

@@ -24,6 +24,8 @@ export function ModelPanel() {
     const showModels = useModelsStore((s) => s.show);
     const modelsOpen = useModelsStore((s) => s.open);
     const model = engine?.model ?? null;
+    // How the backend chose the context it sent (automatic, the setting, a one-off for this load).
+    const contextChoice = engine?.load?.context ?? null;
     const busy = engine?.status === 'loading' || engine?.status === 'generating' || engine?.status === 'starting';
 
     const submit = (event: FormEvent) => {
@@ -55,7 +57,11 @@ export function ModelPanel() {
                 <dl className="model-card" data-testid="model-card">
                     <div className="model-name" title={model.path}>{model.name}</div>
                     <div className="model-facts">
-                        <dt>Context</dt><dd>{model.contextSize.toLocaleString()} tokens</dd>
+                        <dt>Context</dt>
+                        <dd data-testid="model-context">
+                            {model.contextSize.toLocaleString('en-US')} tokens
+                            {contextChoice != null && <span className="model-context-choice" data-testid="context-choice">{contextChoice.summary}</span>}
+                        </dd>
                         <dt>Trained for</dt><dd>{model.trainContextSize.toLocaleString()} tokens</dd>
                         <dt>Layers</dt><dd>{model.layers}</dd>
                         <dt>File</dt><dd>{formatBytes(model.sizeBytes)}</dd>

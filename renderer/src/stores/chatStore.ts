@@ -2,8 +2,9 @@
 // open chat, applies streamed text as it arrives, and turns user actions into requests.
 import { create } from 'zustand';
 import { MAX_DOCUMENT_BYTES, type ChatSummary, type ChatView, type StoredMessage } from '../../../common/contract.ts';
-import { errorMessage } from '../../../common/errors.ts';
+import { errorMessage, HeadroomError } from '../../../common/errors.ts';
 import { bridge, rpc } from '../bridge.ts';
+import { useReloadOfferStore } from './reloadOfferStore.ts';
 
 export interface Upload {
     id: string;
@@ -27,7 +28,8 @@ interface ChatStore {
     newChat: () => Promise<string | null>;
     renameChat: (chatId: string, title: string) => Promise<void>;
     deleteChat: (chatId: string) => Promise<void>;
-    addFiles: (files: readonly File[]) => Promise<void>;
+    /** Adds documents to the open chat (or a new one), or to `chatId`, which is opened. */
+    addFiles: (files: readonly File[], chatId?: string) => Promise<void>;
     removeDocument: (documentId: string) => Promise<void>;
     send: (text: string) => Promise<void>;
     regenerate: () => Promise<void>;
@@ -114,21 +116,26 @@ export const useChatStore = create<ChatStore>((set, get) => {
             await get().refreshChats();
         },
 
-        async addFiles(files) {
+        async addFiles(files, into) {
             // Refused before a byte is read: a file this size would never be accepted anyway.
             const tooLarge = files.filter((file) => file.size > MAX_DOCUMENT_BYTES);
             const accepted = files.filter((file) => file.size <= MAX_DOCUMENT_BYTES);
             set({ error: tooLarge.length === 0 ? null : tooLargeMessage(tooLarge) });
             if (accepted.length === 0) return;
-            const chatId = await currentChatId();
+            if (into != null && get().view?.chat.id !== into) await get().openChat(into);
+            const chatId = into ?? await currentChatId();
             if (chatId == null) return;
             for (const file of accepted) {
                 const id = crypto.randomUUID();
                 set((s) => ({ uploads: [...s.uploads, { id, name: file.name, stage: 'reading', done: 0, total: 1 }] }));
-                await attempt(async () => {
+                try {
                     const dataBase64 = toBase64(new Uint8Array(await file.arrayBuffer()));
                     await rpc.request('documents.add', { chatId, uploadId: id, name: file.name, dataBase64 });
-                });
+                } catch (error) {
+                    // A document the context cannot hold comes with what would help (a reload): offered, one click away.
+                    if (error instanceof HeadroomError && error.actions.length > 0) useReloadOfferStore.getState().show({ chatId, file, message: error.message, actions: error.actions });
+                    else set({ error: errorMessage(error) });
+                }
                 set((s) => ({ uploads: s.uploads.filter((u) => u.id !== id) }));
             }
             await reload();

@@ -8,9 +8,11 @@ interface MemoryGaugesProps {
     stats: MemoryStats | null;
     /** The machine's RAM, when known (from the planner), to scale the RAM bar. */
     ramTotalBytes?: number;
+    /** How the loaded context's size was chosen ("Automatic: the longest that fits here with compression: 65,536 tokens."). */
+    contextChoice?: string | null;
 }
 
-export function MemoryGauges({ stats, ramTotalBytes }: MemoryGaugesProps) {
+export function MemoryGauges({ stats, ramTotalBytes, contextChoice }: MemoryGaugesProps) {
     if (stats == null) return <p className="muted" data-testid="gauges-empty">Memory appears once the engine is running.</p>;
     const { gpu, kv, context } = stats;
     return (
@@ -53,6 +55,7 @@ export function MemoryGauges({ stats, ramTotalBytes }: MemoryGaugesProps) {
                     testId="gauge-context" label="Context"
                     value={`${formatTokens(context.usedTokens)} of ${formatTokens(context.capacityTokens)} tokens`}
                     segments={[{ label: 'used', value: context.usedTokens, tone: 'accent' }]} capacity={context.capacityTokens}
+                    {...(contextChoice != null ? { caption: contextChoice } : {})}
                 />
             )}
             <div className="gauge gauge-speed" data-testid="gauge-speed">
