@@ -5,10 +5,11 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { EventEnvelope } from '../common/contract.ts';
 import { fromRpcError, HeadroomError, noModelLoaded, PACKAGED_ENV } from '../common/errors.ts';
-import { DATABASE_FILE, MODEL_HASHES_ENV, PROFILE_DIR_ENV, type DataPaths } from '../common/paths.ts';
+import { DATA_KIND_LABELS, DATA_KINDS, DATABASE_FILE, FILE_KINDS, MODEL_HASHES_ENV, PROFILE_DIR_ENV, type DataKind, type DataPaths } from '../common/paths.ts';
 import { dispatch, eventEnvelope, type Handlers } from '../common/rpc.ts';
 import type { Settings } from '../common/settings.ts';
 import { uiContract, type UiMethod, type UiParams, type uiRequests, type UiResult } from '../common/uiContract.ts';
+import { ChatTools } from './chatTools.ts';
 import { ChatService } from './chats.ts';
 import { HeadroomDatabase } from './database.ts';
 import { spawnWorkerThreadExtractor, type SpawnExtractor } from './documents/extractInWorker.ts';
@@ -32,6 +33,8 @@ export interface BackendOptions {
     paths?: DataPaths;
     /** Moves what earlier versions kept in other folders into these places first (the app and serve, in their default places). */
     moveLegacyData?: boolean;
+    /** Opens a folder in the system's file manager; absent where there is none to open it in (web mode). */
+    openFolder?: (folder: string) => Promise<void>;
     /** The platform's file picker; absent where there is none (web mode). */
     pickModelFile?: () => Promise<string | null>;
     /** Where documents are read: a worker thread by default, a utilityProcess in Electron. */
@@ -121,10 +124,17 @@ export function createBackend(options: BackendOptions): Backend {
     let disposed = false;
     const jobs = new HostJobs(spawnHost, emit, jobIdleMs);
     const models = new ModelsService({ ...modelOptions, settings, supervisor, open: (file) => loader.load({ path: file }), journal: db.settings, emit });
+    const tools = new ChatTools(db, () => supervisor.state);
+    /** Where a kind of data is: the file or folder (`file`), or the folder to open. */
+    const folderOf = (kind: DataKind, file: boolean): string => {
+        const where = kind === 'models' ? models.folder() : paths[kind];
+        return file || !FILE_KINDS.has(kind) ? where : path.dirname(where);
+    };
     const handlers: Handlers<typeof uiRequests> = {
         ...supervisor.handlers(),
         ...loader.handlers(),
         ...chats.handlers(),
+        ...tools.handlers(),
         ...models.handlers(),
         'kv.profile': (params) => jobs.profile(params, settings.settings.engine),
         'kv.testRecall': async (params) => {
@@ -138,6 +148,18 @@ export function createBackend(options: BackendOptions): Backend {
                 throw new HeadroomError('NOT_AVAILABLE', 'There is no file picker in the browser: type the model file\'s path on the machine running Headroom.');
             }
             return { path: await pickModelFile() };
+        },
+        'app.dataLocations': async () => ({
+            kinds: DATA_KINDS.map((kind) => ({ kind, label: DATA_KIND_LABELS[kind], path: folderOf(kind, true), folder: folderOf(kind, false) })),
+            canOpen: options.openFolder != null,
+            moved: [...moved],
+        }),
+        'app.openFolder': async ({ kind }) => {
+            if (options.openFolder == null) throw new HeadroomError('NOT_AVAILABLE', `A browser cannot open folders on this machine: ${DATA_KIND_LABELS[kind]} are in ${folderOf(kind, false)}.`);
+            const folder = folderOf(kind, false);
+            mkdirSync(folder, { recursive: true });
+            await options.openFolder(folder);
+            return {};
         },
         'settings.get': async () => settings.state,
         'settings.update': async (patch) => {

@@ -7,6 +7,7 @@
 //   Windows: %APPDATA%\Headroom (roaming: chats, head profiles), %LOCALAPPDATA%\Headroom (this
 //     machine's: models, caches, logs).
 // Pure: the machine (home, environment, platform) is passed in; Node callers give their own.
+import { z } from 'zod';
 
 /** The machine a path is decided for: tests pass a made-up one. */
 export interface MachinePlaces {
@@ -124,3 +125,13 @@ export function legacyDataFolders(places: MachinePlaces): string[] {
     const data = baseFolders(places).data;
     return [...new Set([electron, serve])].filter((folder) => folder !== data);
 }
+
+/** Where each kind lives, as the settings show it: a button opens the folder where the window can (the desktop app). */
+export const DataLocations = z.object({
+    kinds: z.array(z.object({ kind: z.enum(DATA_KINDS), label: z.string(), path: z.string(), folder: z.string() })),
+    /** Whether the backend can open a folder in the system's file manager (the desktop app; not a browser tab). */
+    canOpen: z.boolean(),
+    /** What was moved in from earlier versions' folders as this Headroom started. */
+    moved: z.array(z.string()),
+});
+export type DataLocations = z.infer<typeof DataLocations>;

@@ -6,7 +6,10 @@ import {
     ChatSummary, ChatView, type Contract, DocumentInfo, Empty, EngineState, type EventEnvelope, type EventName, Id, MAX_DOCUMENT_BASE64, MAX_DOCUMENT_BYTES,
     MAX_TEXT, ModelInfo, ProfileEstimate, ProfileEstimateParams, ProfileParams, ProfileResult, RecallParams, RecallResult, type RequestTable, StoredMessage, MemoryStats,
 } from './contract.ts';
+import { ChatSettingsPatch, ChatSettingsView } from './chatSettings.ts';
+import { ChatExportFile, MAX_SEARCH, SearchHit } from './chatSearch.ts';
 import { KvStats } from './kv/usage.ts';
+import { DATA_KINDS, DataLocations } from './paths.ts';
 import { CatalogView, DownloadRequest, DownloadState, LocalModels } from './models.ts';
 import { FitGoal, FitResult, MemoryPlan } from './plan.ts';
 import { LoadOverrides, SettingsState } from './settings.ts';
@@ -37,6 +40,13 @@ export const uiRequests = {
     'chats.rename': { params: z.object({ chatId: Id, title: z.string().trim().min(1).max(200) }).strict(), result: ChatSummary },
     'chats.delete': { params: z.object({ chatId: Id }).strict(), result: Empty },
     'chats.open': { params: z.object({ chatId: Id }).strict(), result: ChatView },
+    // A chat's system prompt and sampling, over the loaded model's defaults
+    'chats.settings': { params: z.object({ chatId: Id }).strict(), result: ChatSettingsView },
+    'chats.updateSettings': { params: ChatSettingsPatch.extend({ chatId: Id }).strict(), result: ChatSettingsView },
+    // Titles and messages holding every word (SQLite FTS5)
+    'chats.search': { params: z.object({ query: z.string().max(MAX_SEARCH) }).strict(), result: z.array(SearchHit) },
+    // The chat as Markdown, with its documents' names and the model and KV settings its replies ran with
+    'chats.export': { params: z.object({ chatId: Id }).strict(), result: ChatExportFile },
     'documents.add': {
         params: z.object({
             chatId: Id,
@@ -55,6 +65,9 @@ export const uiRequests = {
     'memory.stats': { params: Empty, result: MemoryStats },
     'memory.plan': { params: ModelRequest, result: MemoryPlan },
     'memory.fit': { params: ModelRequest.extend({ goal: FitGoal }).strict(), result: FitResult },
+    // Where each kind of user data lives; the desktop app opens its folder (web mode: the path is shown)
+    'app.dataLocations': { params: Empty, result: DataLocations },
+    'app.openFolder': { params: z.object({ kind: z.enum(DATA_KINDS) }).strict(), result: Empty },
     // Settings: checked field by field by the settings service, which words its refusals for people.
     'settings.get': { params: Empty, result: SettingsState },
     'settings.update': { params: z.record(z.string(), z.unknown()), result: SettingsState },

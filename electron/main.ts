@@ -7,7 +7,7 @@ import { app, BrowserWindow, dialog, ipcMain, session, shell, type WebContents }
 import { createBackend, type Backend } from '../backend/backend.ts';
 import { logStderrTo } from '../backend/logFile.ts';
 import { userDataPaths } from '../backend/paths.ts';
-import { errorMessage } from '../common/errors.ts';
+import { errorMessage, HeadroomError } from '../common/errors.ts';
 import { dispatch } from '../common/rpc.ts';
 import { uiContract } from '../common/uiContract.ts';
 import { spawnElectronExtractor } from './electronExtractor.ts';
@@ -98,6 +98,12 @@ async function pickModelFile(): Promise<string | null> {
     return result.canceled ? null : result.filePaths[0] ?? null;
 }
 
+/** Settings → Where your data lives: the window asks over the preload channel; only the backend's own folders are opened. */
+async function openFolder(folder: string): Promise<void> {
+    const failure = await shell.openPath(folder);
+    if (failure !== '') throw new HeadroomError('INTERNAL', `${folder} could not be opened: ${failure}`);
+}
+
 if (!app.requestSingleInstanceLock()) {
     app.quit();
 } else {
@@ -115,7 +121,9 @@ if (!app.requestSingleInstanceLock()) {
         const paths = userDataPaths();
         logStderrTo(paths.logs);
         try {
-            backend = createBackend({ spawnHost: spawnElectronHost, spawnExtractor: spawnElectronExtractor, pickModelFile, paths, moveLegacyData: true, packaged: app.isPackaged });
+            backend = createBackend({
+                spawnHost: spawnElectronHost, spawnExtractor: spawnElectronExtractor, pickModelFile, openFolder, paths, moveLegacyData: true, packaged: app.isPackaged,
+            });
             for (const line of backend.moved) process.stderr.write(`${line}\n`);
         } catch (error) {
             // Another Headroom (web mode) holds the data folder, or the database cannot be opened.

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../common/errors.ts';
+import { samplingFromMetadata, type Sampling } from '../../common/chatSettings.ts';
 import { readGgufHeader } from '../../common/ggufHeader.ts';
 
 export interface ModelHeader {
@@ -11,6 +12,8 @@ export interface ModelHeader {
     name: string | null;
     quantization: string | null;
     trainContextSize: number;
+    /** The sampling the file recommends (general.sampling.*), as far as it says. */
+    sampling: Partial<Sampling>;
 }
 
 /** The tokenizer's arrays are most of a header and say nothing the Models view shows. */
@@ -60,6 +63,7 @@ export async function readModelHeader(file: string): Promise<ModelHeader> {
         name: general.name ?? null,
         quantization,
         trainContextSize: typeof context === 'number' ? context : 0,
+        sampling: samplingFromMetadata(general),
     };
 }
 

@@ -2,6 +2,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './components/App.tsx';
 import './styles.css';
+import './chatTools.css';
 
 const root = document.getElementById('root');
 if (root == null) throw new Error('index.html has no #root element.');

@@ -43,6 +43,17 @@ const malformedUi: Record<keyof typeof uiRequests, Cases> = {
     'chats.rename': [{ params: { chatId: 'c1', title: '   ' }, mentions: 'title' }, { params: { title: 'x' }, mentions: 'chatId' }],
     'chats.delete': [{ params: {}, mentions: 'chatId' }, { params: { chatId: '../etc' }, mentions: 'chatId' }],
     'chats.open': [{ params: { chatId: 'a b' }, mentions: 'chatId' }],
+    'chats.settings': [{ params: {}, mentions: 'chatId' }],
+    'chats.updateSettings': [
+        { params: { chatId: 'c1', sampling: { temperature: -1 } }, mentions: 'sampling.temperature' },
+        { params: { chatId: 'c1', sampling: { topK: 2.5 } }, mentions: 'sampling.topK' },
+        { params: { chatId: 'c1', sampling: { seed: 1 } }, mentions: 'seed' },
+        { params: { chatId: 'c1', systemPrompt: 5 }, mentions: 'systemPrompt' },
+    ],
+    'chats.search': [{ params: {}, mentions: 'query' }, { params: { query: 'x'.repeat(501) }, mentions: 'query' }],
+    'chats.export': [{ params: { chatId: '' }, mentions: 'chatId' }],
+    'app.dataLocations': [{ params: { kind: 'chats' }, mentions: 'kind' }],
+    'app.openFolder': [{ params: { kind: '/etc' }, mentions: 'kind' }, { params: { path: '/etc' }, mentions: 'path' }],
     'documents.add': [
         { params: { chatId: 'c1', uploadId: 'u1', name: '', dataBase64: '' }, mentions: 'name' },
         { params: { chatId: 'c1', name: 'a.pdf', dataBase64: '' }, mentions: 'uploadId' },

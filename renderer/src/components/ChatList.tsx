@@ -1,7 +1,8 @@
 import { useState, type KeyboardEvent } from 'react';
 import { useChatStore } from '../stores/chatStore.ts';
+import { ChatSearch } from './ChatSearch.tsx';
 
-/** Every chat, newest first: open, rename (double-click or F2), delete. */
+/** Every chat, newest first: open, rename (double-click or F2), delete; or, while searching, what matched. */
 export function ChatList() {
     const chats = useChatStore((s) => s.chats);
     const openId = useChatStore((s) => s.view?.chat.id);
@@ -12,6 +13,7 @@ export function ChatList() {
     const [editing, setEditing] = useState<{ id: string; title: string } | null>(null);
     // Deleting takes a second click on the same button, so a stray click loses nothing.
     const [confirming, setConfirming] = useState<string | null>(null);
+    const [searching, setSearching] = useState(false);
 
     const commit = () => {
         if (editing != null) void renameChat(editing.id, editing.title);
@@ -28,8 +30,9 @@ export function ChatList() {
                 <h2 id="chats-heading" className="panel-title">Chats</h2>
                 <button type="button" className="button button-small" onClick={() => void newChat()} title="New chat">+ New</button>
             </div>
+            {chats.length > 0 && <ChatSearch onActive={setSearching} />}
             {chats.length === 0 && <p className="muted">No chats yet.</p>}
-            <ul className="chat-list" aria-label="Chats">
+            <ul className="chat-list" aria-label="Chats" hidden={searching}>
                 {chats.map((chat) => (
                     <li key={chat.id} className={chat.id === openId ? 'chat-item chat-item-open' : 'chat-item'}>
                         {editing?.id === chat.id ? (

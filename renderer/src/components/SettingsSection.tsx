@@ -1,6 +1,7 @@
 import { useEngineStore } from '../stores/engineStore.ts';
 import { useMemoryStore } from '../stores/memoryStore.ts';
 import { useSettingsStore } from '../stores/settingsStore.ts';
+import { DataLocationsPanel } from './DataLocationsPanel.tsx';
 import { SettingsPanel } from './SettingsPanel.tsx';
 
 export function SettingsSection() {
@@ -19,6 +20,7 @@ export function SettingsSection() {
                 onChange={(patch) => void update(patch)}
                 onReload={() => model != null && void loadModel(model.path)}
             />
+            <DataLocationsPanel />
         </section>
     );
 }
