@@ -10,6 +10,7 @@ import { EngineBanner } from './EngineBanner.tsx';
 import { MemoryAside } from './MemoryAside.tsx';
 import { ModelPanel } from './ModelPanel.tsx';
 import { ModelsView } from './models/ModelsView.tsx';
+import { ReloadOfferBanner } from './ReloadOfferBanner.tsx';
 import { SettingsSection } from './SettingsSection.tsx';
 import { StatusPill } from './StatusPill.tsx';
 
@@ -92,6 +93,7 @@ export function App() {
                         </header>
                         <EngineBanner />
                         <ChatBanner />
+                        <ReloadOfferBanner />
                         <DocumentsBar />
                         <ChatView />
                         <Composer />
