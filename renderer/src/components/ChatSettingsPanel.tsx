@@ -4,10 +4,20 @@
 // (or on Enter), checked by the backend. Also: the chat as Markdown.
 import { useEffect, useState, type KeyboardEvent } from 'react';
 import { SAMPLING_HELP, SAMPLING_KEYS, SAMPLING_LABELS, type ChatSettingsView, type SamplingKey, type SamplingOverrides } from '../../../common/chatSettings.ts';
-import { errorMessage } from '../../../common/errors.ts';
+import { errorMessage, HeadroomError } from '../../../common/errors.ts';
 import { rpc } from '../bridge.ts';
 import { useChatStore } from '../stores/chatStore.ts';
 import { useEngineStore } from '../stores/engineStore.ts';
+
+/** A refusal in the panel's words: "Top-k must be a whole number." rather than the request's field path. */
+function refusalOf(failure: unknown): string {
+    const message = errorMessage(failure);
+    const field = failure instanceof HeadroomError ? failure.field : undefined;
+    const key = field?.startsWith('sampling.') === true ? field.slice('sampling.'.length) as SamplingKey : null;
+    if (key == null || !(key in SAMPLING_LABELS) || field == null) return message;
+    const said = message.slice(message.indexOf(field) + field.length).trim();
+    return `${SAMPLING_LABELS[key]} ${said}`;
+}
 
 const shown = (key: SamplingKey, value: number | null | undefined) => (value == null ? (key === 'maxTokens' ? 'no limit' : '') : String(value));
 
@@ -21,11 +31,12 @@ function download(fileName: string, text: string): void {
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-function SamplingBox({ name, view, onCommit }: { name: SamplingKey; view: ChatSettingsView; onCommit: (value: string) => void }) {
+function SamplingBox({ name, view, refused, onCommit }: { name: SamplingKey; view: ChatSettingsView; refused: number; onCommit: (value: string) => void }) {
     const own = view.sampling[name];
     const saved = own == null ? '' : String(own);
     const [draft, setDraft] = useState(saved);
-    useEffect(() => setDraft(saved), [saved]);
+    // A refused value goes back to the kept one (the panel says why).
+    useEffect(() => setDraft(saved), [saved, refused]);
     const commit = () => {
         if (draft.trim() !== saved) onCommit(draft.trim());
     };
@@ -53,6 +64,7 @@ export function ChatActions() {
     const [view, setView] = useState<ChatSettingsView | null>(null);
     const [error, setError] = useState<string | null>(null);
     const [prompt, setPrompt] = useState('');
+    const [refused, setRefused] = useState(0);
 
     // The chat's settings, and the defaults of whichever model is loaded.
     useEffect(() => {
@@ -75,7 +87,10 @@ export function ChatActions() {
         rpc.request('chats.updateSettings', { chatId, ...patch }).then((saved) => {
             setView(saved);
             setError(null);
-        }, (failure: unknown) => setError(errorMessage(failure)));
+        }, (failure: unknown) => {
+            setError(refusalOf(failure));
+            setRefused((n) => n + 1);
+        });
     };
     const setSampling = (name: SamplingKey, text: string) => {
         if (view == null) return;
@@ -117,7 +132,7 @@ export function ChatActions() {
                                 />
                             </label>
                             <div className="sampling-grid">
-                                {SAMPLING_KEYS.map((name) => <SamplingBox key={name} name={name} view={view} onCommit={(text) => setSampling(name, text)} />)}
+                                {SAMPLING_KEYS.map((name) => <SamplingBox key={name} name={name} view={view} refused={refused} onCommit={(text) => setSampling(name, text)} />)}
                             </div>
                             <div className="chat-settings-foot">
                                 <span className="setting-help">
