@@ -31,7 +31,12 @@ export function flashAttentionOption(setting: FlashAttention): 'auto' | boolean 
     return setting === 'auto' ? 'auto' : setting === 'on';
 }
 
-/** The context a model gets when none is asked for: what it was trained for, at most 8,192 tokens. */
+/**
+ * The context a load gets when none is asked for and none was chosen for it (the app chooses the
+ * automatic context with the planner, automaticContextOf in common/loadParams.ts; this is its
+ * fallback where nothing fits, and the engine's own default for callers that ask for no size):
+ * what the model was trained for, at most 8,192 tokens.
+ */
 export const AUTOMATIC_CONTEXT = 8192;
 
 export function automaticContextSize(trainContextSize: number | undefined): number {

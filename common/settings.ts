@@ -57,7 +57,7 @@ export function isSettingKey(key: string | undefined): key is SettingKey {
 export const SETTING_HELP: Record<SettingKey, string> = {
     engine: 'Headroom\'s llama.cpp compresses the cache; the stock one cannot, but uses your GPU where Headroom\'s was built for the CPU only.',
     gpuLayers: 'How many of the model\'s layers run on the GPU; "auto" offloads as many as fit.',
-    contextSize: 'How many tokens the model can see at once: the document, the chat and the reply.',
+    contextSize: 'How many tokens the model can see at once: the document, the chat and the reply. Automatic: the longest that fits this machine with the model\'s head plan, up to what it was trained for.',
     kvMode: 'Compress the attention cache head by head so that long documents fit in less memory.',
     kvBudget: 'How much of the full cache compression keeps; less memory, but retrieval may suffer.',
     sinks: 'First tokens every compressed head always keeps (attention sinks).',
