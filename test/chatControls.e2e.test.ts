@@ -95,8 +95,9 @@ describe('chat controls and the data home in Chromium (organism.gguf)', () => {
         await page.screenshot({ path: path.join(results, 'chat-settings.png') });
         await page.keyboard.press('Escape');
         await page.getByTestId('chat-settings').waitFor({ state: 'detached' });
-        // Saved with the chat: the panel opened again shows them.
-        await page.getByTestId('chat-settings-toggle').click();
+        // Saved with the chat: the panel opened again (Ctrl+,) shows them.
+        await page.keyboard.press('Control+,');
+        await page.getByTestId('chat-settings').waitFor();
         assert.equal(await page.getByTestId('system-prompt').inputValue(), 'Answer with the passcode only.');
         assert.equal(await page.getByTestId('sampling-temperature').inputValue(), '0.7');
         await page.keyboard.press('Escape');

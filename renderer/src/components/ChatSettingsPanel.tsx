@@ -82,6 +82,18 @@ export function ChatActions() {
         };
     }, [chatId, modelPath]);
 
+    // Ctrl+, (⌘, on a Mac) opens and closes the panel.
+    useEffect(() => {
+        const onKey = (event: globalThis.KeyboardEvent) => {
+            if ((event.ctrlKey || event.metaKey) && event.key === ',') {
+                event.preventDefault();
+                setOpen((shown) => !shown);
+            }
+        };
+        window.addEventListener('keydown', onKey);
+        return () => window.removeEventListener('keydown', onKey);
+    }, []);
+
     if (chatId == null) return null;
     const save = (patch: { systemPrompt?: string; sampling?: SamplingOverrides }) => {
         rpc.request('chats.updateSettings', { chatId, ...patch }).then((saved) => {
