@@ -49,7 +49,8 @@ export const MODEL_HASHES_FILE = 'model-hashes.json';
 export const PROFILE_DIR_ENV = 'HEADROOM_PROFILE_DIR';
 export const MODEL_HASHES_ENV = 'HEADROOM_MODEL_HASHES';
 
-const isAbsolute = (platform: string, value: string) => (platform === 'win32' ? /^([A-Za-z]:[\\/]|\\\\)/.test(value) : value.startsWith('/'));
+/** Windows: a drive's path, a share's, or one rooted on the current drive; elsewhere, from the root. */
+const isAbsolute = (platform: string, value: string) => (platform === 'win32' ? /^([A-Za-z]:[\\/]|[\\/])/.test(value) : value.startsWith('/'));
 
 /** Joins path parts with the platform's separator (no Node here: common/ runs in the window too). */
 export function joinPath(platform: string, ...parts: string[]): string {

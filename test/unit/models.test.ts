@@ -2,7 +2,6 @@
 // shapes the engine tests use, where each app's folders are, split-part names, download speed
 // and time left, and the models-folder setting.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import { isRemoteModelSource } from '../../common/models.ts';
 import { RELOAD_SETTINGS, Settings } from '../../common/settings.ts';
@@ -54,7 +53,8 @@ describe('where models are', () => {
         assert.equal(defaultModelsFolder({ home, env: { XDG_DATA_HOME: '/data' }, platform: 'linux' }), '/data/headroom/models');
         assert.equal(defaultModelsFolder({ home, env: { XDG_DATA_HOME: 'relative' }, platform: 'linux' }), '/home/ada/.local/share/headroom/models');
         assert.equal(defaultModelsFolder({ home, env: {}, platform: 'darwin' }), '/home/ada/Library/Application Support/Headroom/models');
-        assert.equal(defaultModelsFolder({ home, env: { LOCALAPPDATA: '/appdata' }, platform: 'win32' }), path.join('/appdata', 'Headroom', 'models'));
+        assert.equal(defaultModelsFolder({ home: 'C:\\Users\\ada', env: { LOCALAPPDATA: 'D:\\Local' }, platform: 'win32' }), 'D:\\Local\\Headroom\\models');
+        assert.equal(defaultModelsFolder({ home: 'C:\\Users\\ada', env: {}, platform: 'win32' }), 'C:\\Users\\ada\\AppData\\Local\\Headroom\\models');
     });
 
     test('every app\'s folders, moved where the apps\' own variables move them', () => {
