@@ -57,6 +57,8 @@ export interface ProbeRequest {
      * (the reply's text and a follow-up question) and record the logits after the last one.
      */
     followUp?: number[];
+    /** Decode these tokens after the prompt (one at a time, as generated ones are) instead of the greedy ones; `generated` reports them. */
+    reply?: number[];
     /** After the prompt: take a checkpoint (a partial state: what a sliding-window model keeps) and save the whole state, and report both sizes. */
     checkpoint?: boolean;
 }
@@ -208,9 +210,13 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
     }
     const started = performance.now();
     for (let i = 1; i < request.generate; i++) {
-        const out = await sequence.controlledEvaluate([[generated.at(-1) as Token, next]]);
+        // a given reply is decoded as given, one token at a time: two backends then read the same tokens
+        // however a near-tie in a random model's logits breaks on each
+        const previous = request.reply != null ? request.reply[i - 1] : generated.at(-1);
+        const out = await sequence.controlledEvaluate([[previous as Token, next]]);
         record(out[0]);
     }
+    if (request.reply != null) generated.splice(0, generated.length, ...request.reply.slice(0, request.generate));
     const seconds = (performance.now() - started) / 1000;
     const decodeCopies = request.timings ? await timings() : 0;
     const regenerated: number[] = [];
