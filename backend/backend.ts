@@ -119,12 +119,12 @@ export function createBackend(options: BackendOptions): Backend {
         }
     }, settings.settings.engine, engineTimeouts);
     const loader = new ModelLoader(supervisor, settings);
-    chats = new ChatService(db, supervisor, paths.snapshots, emit, spawnExtractor);
+    const tools = new ChatTools(db, () => supervisor.state);
+    chats = new ChatService(db, supervisor, paths.snapshots, emit, spawnExtractor, (chatId) => tools.forReply(chatId));
     void supervisor.start().catch(() => {}); // failures surface as engine state
     let disposed = false;
     const jobs = new HostJobs(spawnHost, emit, jobIdleMs);
     const models = new ModelsService({ ...modelOptions, settings, supervisor, open: (file) => loader.load({ path: file }), journal: db.settings, emit });
-    const tools = new ChatTools(db, () => supervisor.state);
     /** Where a kind of data is: the file or folder (`file`), or the folder to open. */
     const folderOf = (kind: DataKind, file: boolean): string => {
         const where = kind === 'models' ? models.folder() : paths[kind];

@@ -1,6 +1,7 @@
 // A chat as Markdown: its title, the documents it was about (by name), the model and KV settings
 // its replies ran with, its system prompt and sampling, then every turn. What each reply ran with
 // is recorded as it finishes (describeRun), so an export says it even after another model loads.
+import path from 'node:path';
 import type { ChatSummary, DocumentInfo, LoadRecord, ModelInfo, StoredMessage } from '../common/contract.ts';
 import { SAMPLING_KEYS, SAMPLING_LABELS, type Sampling, type SamplingOverrides } from '../common/chatSettings.ts';
 import { plural } from '../common/words.ts';
@@ -15,8 +16,9 @@ export function describeRun(model: ModelInfo, load: LoadRecord | null): string {
         ? `compressed (${kv.mode === 'budget' && kv.budget != null ? `budget ${percent(kv.budget)}` : kv.mode}, sinks ${fmt(kv.sinks)}, window ${fmt(kv.window)}, full heads on ${kv.offload})`
         : `full cache (compression ${model.kvMode === 'off' ? 'off' : 'not active'})`;
     const engine = `${model.engine.kind === 'headwise' ? 'Headroom\'s' : 'stock'} llama.cpp on ${model.gpu === 'cpu' ? 'the CPU' : model.gpu}`;
+    const file = path.basename(model.path);
     return [
-        model.name, `${fmt(model.contextSize)}-token context`, `KV: ${compression}`,
+        model.name === file ? file : `${model.name} (${file})`, `${fmt(model.contextSize)}-token context`, `KV: ${compression}`,
         `cache ${load?.params.kvCacheType ?? 'f16'}`, `flash attention ${load?.params.flashAttention ?? 'auto'}`, engine,
     ].join(' · ');
 }
@@ -35,7 +37,7 @@ export interface ChatExport {
 }
 
 const STATUS_NOTES: Partial<Record<StoredMessage['status'], string>> = {
-    stopped: 'stopped before the end', contextFull: 'stopped: the context was full', interrupted: 'cut off: Headroom closed while it was written', streaming: 'still being written',
+    stopped: 'stopped before the end', contextFull: 'stopped: the context was full', replyLimit: 'stopped at the chat\'s longest reply', interrupted: 'cut off: Headroom closed while it was written', streaming: 'still being written',
 };
 
 /** A block of text as a Markdown quote. */

@@ -9,10 +9,12 @@ import {
     MAX_CHAT_DOCUMENTS, type ChatMessage, type ContextBudget, type DocumentInfo, type EventEnvelope, type HostEventEnvelope, type MessageStatus, type ModelInfo,
     type PrefillInfo, type StopReason, type StoredMessage,
 } from '../common/contract.ts';
+import type { Sampling } from '../common/chatSettings.ts';
 import { documentBlock } from '../common/documentPrompt.ts';
 import { HeadroomError, noModelLoaded, toRpcError } from '../common/errors.ts';
 import { eventEnvelope, type CancelSignal, type Handlers } from '../common/rpc.ts';
 import type { UiParams, uiRequests, UiResult } from '../common/uiContract.ts';
+import { describeRun } from './chatExport.ts';
 import { tooManyDocuments, type HeadroomDatabase } from './database.ts';
 import { extractInWorker, type SpawnExtractor } from './documents/extractInWorker.ts';
 import { contextOffers } from './contextOffers.ts';
@@ -26,6 +28,9 @@ export type ChatHandlers = Handlers<typeof uiRequests,
 /** Documents at least this long get their KV state saved to disk for instant re-open. */
 export const SNAPSHOT_MIN_TOKENS = 512;
 const NEW_CHAT_TITLE = 'New chat';
+
+/** What a reply in a chat runs with besides its turns: the chat's system prompt, and its sampling over the model's defaults. */
+export interface ReplySettings { systemPrompt: string; sampling: Sampling }
 
 /**
  * What a KV snapshot and token counts depend on besides the documents: the model file (its path,
@@ -55,7 +60,8 @@ export function historyOf(messages: readonly StoredMessage[]): ChatMessage[] {
  * context it has left, so running out of tokens means the context is full. */
 export function finishedStatus(stopReason: StopReason): MessageStatus {
     if (stopReason === 'aborted') return 'stopped';
-    return stopReason === 'maxTokens' ? 'contextFull' : 'done';
+    if (stopReason === 'maxTokens') return 'replyLimit';
+    return stopReason === 'contextFull' ? 'contextFull' : 'done';
 }
 
 function titleFrom(prompt: string): string {
@@ -66,6 +72,7 @@ function titleFrom(prompt: string): string {
 export class ChatService {
     #db: HeadroomDatabase;
     #supervisor: EngineSupervisor;
+    #replySettings: (chatId: string) => Promise<ReplySettings | null>;
     #snapshotDir: string;
     #emit: (event: EventEnvelope) => void;
     #spawnExtractor: SpawnExtractor;
@@ -77,7 +84,15 @@ export class ChatService {
     #replying: { chatId: string; messageId: string | null } | null = null;
     #lastPrefill = new Map<string, PrefillInfo>();
 
-    constructor(db: HeadroomDatabase, supervisor: EngineSupervisor, snapshotDir: string, emit: (event: EventEnvelope) => void, spawnExtractor: SpawnExtractor) {
+    /**
+     * `replySettings`: what a reply in a chat runs with, its system prompt and sampling (backend/chatTools.ts);
+     * without it, no system prompt and greedy sampling.
+     */
+    constructor(
+        db: HeadroomDatabase, supervisor: EngineSupervisor, snapshotDir: string, emit: (event: EventEnvelope) => void, spawnExtractor: SpawnExtractor,
+        replySettings: (chatId: string) => Promise<ReplySettings | null> = async () => null,
+    ) {
+        this.#replySettings = replySettings;
         this.#db = db;
         this.#supervisor = supervisor;
         this.#snapshotDir = snapshotDir;
@@ -300,6 +315,7 @@ export class ChatService {
         const reusable = saved != null && saved.modelKey === modelKey(model) && saved.prefixHash === prefixHash && existsSync(saved.file);
         const snapshot = documents.length === 0 || documentTokens < SNAPSHOT_MIN_TOKENS ? undefined : { file, restore: reusable };
 
+        const own = await this.#replySettings(chatId);
         const answer = this.#db.addMessage(chatId, 'assistant', '', 'streaming');
         if (this.#replying?.chatId === chatId) this.#replying.messageId = answer.id;
         this.#emit(eventEnvelope('chat.message', answer));
@@ -310,6 +326,11 @@ export class ChatService {
                 history,
                 prompt: question.text,
                 snapshot,
+                ...(own == null ? {} : {
+                    ...(own.systemPrompt.trim() !== '' ? { systemPrompt: own.systemPrompt } : {}),
+                    ...(own.sampling.maxTokens != null ? { maxTokens: own.sampling.maxTokens } : {}),
+                    sampling: { temperature: own.sampling.temperature, topP: own.sampling.topP, topK: own.sampling.topK, minP: own.sampling.minP, repeatPenalty: own.sampling.repeatPenalty },
+                }),
             });
             const prefill: PrefillInfo = { ...result.prefill, originalPrefillMs: result.prefill.snapshot === 'restored' ? saved?.prefillMs ?? null : null };
             this.#lastPrefill.set(chatId, prefill);
@@ -317,6 +338,8 @@ export class ChatService {
                 this.#db.setSnapshot(chatId, { file, modelKey: modelKey(model), prefixHash, tokens: documentTokens, prefillMs: Math.round(prefill.ms) });
             }
             const done = this.#db.finishMessage(answer.id, { text: result.text, status: finishedStatus(result.stopReason) });
+            // What it ran with, for the export: the model as loaded now, and the load it was sent.
+            this.#db.setRanWith(answer.id, describeRun(model, this.#supervisor.state.load));
             this.#db.durable();
             this.#emit(eventEnvelope('chat.message', done));
             return done;

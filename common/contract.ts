@@ -3,6 +3,7 @@
 // events a host may send). The window's contract with the backend is common/uiContract.ts.
 // Pure zod + types, no Node or DOM imports, so every side can load it.
 import { z } from 'zod';
+import { MAX_SYSTEM_PROMPT, Sampling } from './chatSettings.ts';
 import { DeviceBytes } from './devices.ts';
 import { RpcError } from './errors.ts';
 import { EngineChoice } from './loadOptions.ts';
@@ -99,12 +100,14 @@ export const Id = z.string().min(1).max(64).regex(/^[\w-]+$/);
 const GenerationId = Id;
 export const Empty = z.object({}).strict();
 
-export const StopReason = z.enum(['eos', 'maxTokens', 'aborted']);
+/** maxTokens: the reply reached the length it was asked to stop at; contextFull: the context had no room left. */
+export const StopReason = z.enum(['eos', 'maxTokens', 'contextFull', 'aborted']);
 export type StopReason = z.infer<typeof StopReason>;
 
 // Chats as stored: the backend owns them, the UI shows them.
-// contextFull: the reply ran until the context had no room left (no context shift: see engine.ts).
-export const MessageStatus = z.enum(['streaming', 'done', 'stopped', 'contextFull', 'error', 'interrupted']);
+// contextFull: the reply ran until the context had no room left (no context shift: see engine.ts);
+// replyLimit: it reached the chat's longest reply (its sampling settings).
+export const MessageStatus = z.enum(['streaming', 'done', 'stopped', 'contextFull', 'replyLimit', 'error', 'interrupted']);
 export type MessageStatus = z.infer<typeof MessageStatus>;
 
 export const StoredMessage = z.object({
@@ -180,6 +183,10 @@ export const GenerateParams = z.object({
     history: z.array(ChatMessage).max(10_000),
     prompt: z.string().min(1).max(MAX_TEXT),
     maxTokens: z.number().int().min(1).max(1 << 16).optional(),
+    /** The chat's own system prompt: said after the documents, so changing it leaves their cached state as it is. */
+    systemPrompt: z.string().max(MAX_SYSTEM_PROMPT).optional(),
+    /** How the reply is sampled (the chat's settings over the model's defaults; common/chatSettings.ts); absent: greedy. */
+    sampling: Sampling.omit({ maxTokens: true }).optional(),
     /**
      * The documents' evaluated KV state on disk: restored from `file` when `restore` is set
      * (the caller vouches it was saved with this same model and settings), else saved there.

@@ -7,7 +7,7 @@
 // the completion finds it all evaluated and only generates.
 import type { LlamaCompletion, LlamaContextSequence, Token } from 'node-llama-cpp';
 import { documentsSystemText } from '../common/documentPrompt.ts';
-import { MIN_REPLY_TOKENS, promptTooLong, sharedPrefix, stopReasonOf, type GenerateRequest, type GenerateResult, type GenerationRun } from './chat.ts';
+import { MIN_REPLY_TOKENS, promptTooLong, samplingOptions, sharedPrefix, stopReasonOf, type GenerateRequest, type GenerateResult, type GenerationRun } from './chat.ts';
 import { prefill } from './prefill.ts';
 
 const DEFAULT_COMPLETION_TOKENS = 256;
@@ -36,11 +36,13 @@ export async function generateCompletion(completion: LlamaCompletion, sequence: 
     if (tokens.prompt.length + MIN_REPLY_TOKENS > contextSize) throw promptTooLong(tokens.prompt.length, contextSize);
     const documentTokens = head === '' ? 0 : sharedPrefix(completionTokens(sequence, head).prompt, tokens.prompt);
     const read = await prefill(sequence, tokens.prompt, documentTokens, snapshot, run);
+    const room = contextSize - tokens.prompt.length;
+    const limit = maxTokens ?? DEFAULT_COMPLETION_TOKENS;
     if (run.signal.aborted) return { text: '', stopReason: 'aborted', prefill: read };
     const reply = await completion.generateCompletionWithMeta(tokens.text, {
         onTextChunk: run.onChunk, onToken: run.onToken, signal: run.signal, stopOnAbortSignal: true,
-        maxTokens: Math.min(maxTokens ?? DEFAULT_COMPLETION_TOKENS, contextSize - tokens.prompt.length), temperature: 0,
+        maxTokens: Math.min(limit, room), ...samplingOptions(request.sampling),
         disableContextShift: true,
     });
-    return { text: reply.response, stopReason: stopReasonOf(reply.metadata.stopReason), prefill: read };
+    return { text: reply.response, stopReason: stopReasonOf(reply.metadata.stopReason, limit < room), prefill: read };
 }

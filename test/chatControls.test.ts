@@ -58,3 +58,43 @@ describe('edit and ask again, full cache', () => editAndAskAgain({ path: ORGANIS
 describe('edit and ask again, head-level compression', requiresNative(), () => editAndAskAgain({
     path: ORGANISM, contextSize: 4096, kv: { mode: 'budget', budget: 0.5, sinks: 4, window: 128, offload: 'auto', profile: PROFILE },
 }));
+
+describe('a chat\'s system prompt and sampling reach the engine (full cache)', () => {
+    const fact = passkey('amber compass', '61847');
+    let session: ReturnType<typeof openBackend>;
+    let chatId: string;
+    let documentTokens: number;
+
+    before(async () => {
+        session = openBackend(await mkdtemp(path.join(os.tmpdir(), 'headroom-controls-')));
+        await session.backend.supervisor.load({ path: ORGANISM, contextSize: 4096 });
+        chatId = (await session.call('chats.create', {})).id;
+        documentTokens = (await session.call('documents.add', { chatId, uploadId: 'u1', name: 'atlas.txt', dataBase64: base64(haystackText(fact.fact, 4_000)) })).tokens ?? 0;
+    });
+    after(() => session?.backend.dispose());
+
+    test('a system prompt goes after the documents: set or changed, the documents are not read again', async () => {
+        await session.call('chat.send', { chatId, prompt: fact.question });
+        const plain = (await session.call('chats.open', { chatId })).lastPrefill;
+        await session.call('chats.updateSettings', { chatId, systemPrompt: 'You answer questions about the attached documents. Quote the passcode exactly as written.' });
+        const reply = await session.call('chat.regenerate', { chatId });
+        assert.match(reply.text, new RegExp(fact.digits));
+        const instructed = (await session.call('chats.open', { chatId })).lastPrefill;
+        assert.ok(plain != null && instructed != null);
+        assert.ok(instructed.tokens >= plain.tokens + 10, `the system prompt is in the prompt (${plain.tokens} → ${instructed.tokens} tokens)`);
+        assert.ok(instructed.reusedTokens >= documentTokens, `the documents were reused (${instructed.reusedTokens} of ${instructed.tokens})`);
+    });
+
+    test('the longest reply stops a reply there, said as such; the reply records what it ran with, and the export says it', async () => {
+        await session.call('chats.updateSettings', { chatId, sampling: { maxTokens: 3, temperature: 0 } });
+        const reply = await session.call('chat.send', { chatId, prompt: 'Describe the license of this package in detail.' });
+        assert.equal(reply.status, 'replyLimit');
+        const [tokens = 0] = (await session.backend.supervisor.countTokens([reply.text])) ?? [];
+        assert.ok(tokens <= 4, `at most 3 tokens (${tokens}: ${JSON.stringify(reply.text)})`);
+        const { markdown } = await session.call('chats.export', { chatId });
+        assert.match(markdown, /^- Documents: atlas\.txt$/m);
+        assert.match(markdown, /^- Model and KV settings: Headroom retrieval organism \(organism\.gguf\) · 4,096-token context · KV: full cache \(compression off\) · cache f16 · flash attention auto · (Headroom's|stock) llama\.cpp on the CPU$/m);
+        assert.match(markdown, /^- Sampling: temperature 0, top-p 0\.95 \(model default\).*longest reply 3 tokens$/m);
+        assert.match(markdown, /\*\(stopped at the chat's longest reply\)\*\n$/);
+    });
+});

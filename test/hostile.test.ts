@@ -812,7 +812,7 @@ describe('hostile inputs against the engine host and the document reader, in pro
                 const prompt = 'Once upon a time, there was a little girl named Lily. She loved to play outside.';
                 const reply = await backend.supervisor.generate({ generationId: 'long', documents: [], history: [], prompt, maxTokens: 4000 });
                 const [promptTokens = 0, replyTokens = 0] = (await backend.supervisor.countTokens([prompt, reply.text])) ?? [];
-                assert.equal(reply.stopReason, 'maxTokens');
+                assert.equal(reply.stopReason, 'contextFull');
                 assert.ok(promptTokens + replyTokens <= info.contextSize + 8, `prompt ${promptTokens} + reply ${replyTokens} tokens fit in ${info.contextSize}: nothing was shifted out`);
             });
         } finally {

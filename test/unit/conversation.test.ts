@@ -42,15 +42,17 @@ describe('history building', () => {
 });
 
 describe('finish status', () => {
-    test('a reply the model ended is done; stopped is stopped; running out of tokens is a full context', () => {
+    test('a reply the model ended is done; stopped is stopped; out of room is a full context; at the chat\'s longest reply, said so', () => {
         assert.equal(finishedStatus('eos'), 'done');
         assert.equal(finishedStatus('aborted'), 'stopped');
-        assert.equal(finishedStatus('maxTokens'), 'contextFull');
+        assert.equal(finishedStatus('contextFull'), 'contextFull');
+        assert.equal(finishedStatus('maxTokens'), 'replyLimit');
     });
 
     test('node-llama-cpp\'s stop reasons in the contract\'s words', () => {
         assert.equal(stopReasonOf('abort'), 'aborted');
         assert.equal(stopReasonOf('maxTokens'), 'maxTokens');
+        assert.equal(stopReasonOf('maxTokens', false), 'contextFull', 'the room left in the context, not a limit asked for');
         assert.equal(stopReasonOf('eogToken'), 'eos');
         assert.equal(stopReasonOf('stopGenerationTrigger'), 'eos');
     });

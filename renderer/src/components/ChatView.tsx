@@ -77,6 +77,7 @@ function MessageItem({ message, isLast, prefill }: { message: StoredMessage; isL
             )}
             {message.status === 'stopped' && <div className="message-meta">Stopped</div>}
             {message.status === 'contextFull' && <div className="message-meta">Stopped: the context is full. Start a new chat, or load the model with a larger context.</div>}
+            {message.status === 'replyLimit' && <div className="message-meta" data-testid="reply-limit">Stopped at this chat's longest reply (Chat settings).</div>}
             {message.status === 'interrupted' && <div className="message-meta">Cut off when Headroom stopped</div>}
             {message.status === 'error' && <div className="message-error" role="alert">{message.error}</div>}
             {assistant && isLast && prefill != null && !streaming && <PrefillNote prefill={prefill} />}
