@@ -62,7 +62,8 @@ export function samplingFromMetadata(general: Readonly<Record<string, unknown>> 
     const sampling = (general?.sampling ?? {}) as Record<string, unknown>;
     const found: Partial<Sampling> = {};
     for (const [key, name] of Object.entries(GGUF_SAMPLING_KEYS) as Array<[SamplingKey, string]>) {
-        const value = Number(sampling[name]);
+        // f32 in the file: 0.6 is read as 0.6000000238, said as 0.6.
+        const value = Number(Number(sampling[name]).toPrecision(6));
         if (sampling[name] == null || !Number.isFinite(value)) continue;
         const checked = Sampling.shape[key].safeParse(key === 'topK' ? Math.round(value) : value);
         if (checked.success) Object.assign(found, { [key]: checked.data });

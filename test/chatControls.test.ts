@@ -3,7 +3,7 @@
 // the full cache and with head-level compression; a chat's system prompt and sampling reach the
 // engine, and each reply records the model and KV settings it ran with, for the export.
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { LoadParams } from '../common/loadParams.ts';
 import { openBackend } from './support/backend.ts';
 import { haystackText, passkey } from './support/haystack.ts';
+import { rewriteGguf } from './support/hostileInputs.ts';
 import { ORGANISM } from './support/models.ts';
 import { requiresNative } from './support/native.ts';
 
@@ -96,5 +97,30 @@ describe('a chat\'s system prompt and sampling reach the engine (full cache)', (
         assert.match(markdown, /^- Model and KV settings: Headroom retrieval organism \(organism\.gguf\) · 4,096-token context · KV: full cache \(compression off\) · cache f16 · flash attention auto · (Headroom's|stock) llama\.cpp on the CPU$/m);
         assert.match(markdown, /^- Sampling: temperature 0, top-p 0\.95 \(model default\).*longest reply 3 tokens$/m);
         assert.match(markdown, /\*\(stopped at the chat's longest reply\)\*\n$/);
+    });
+});
+
+describe('the model\'s own sampling defaults (general.sampling.* in its GGUF)', () => {
+    let session: ReturnType<typeof openBackend>;
+    let file: string;
+
+    before(async () => {
+        const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-sampling-'));
+        file = path.join(dir, 'organism-sampling.gguf');
+        await writeFile(file, rewriteGguf(await readFile(ORGANISM), { 'general.sampling.temp': 0.6, 'general.sampling.top_k': 20, 'general.sampling.top_p': 0.9 }));
+        session = openBackend(path.join(dir, 'data'));
+        await session.backend.supervisor.load({ path: file, contextSize: 1024 });
+    });
+    after(() => session?.backend.dispose());
+
+    test('are what a chat runs with where it sets nothing, and are said to be the model\'s', async () => {
+        const chatId = (await session.call('chats.create', {})).id;
+        const view = await session.call('chats.settings', { chatId });
+        assert.deepEqual(view.defaults, { temperature: 0.6, topP: 0.9, topK: 20, minP: 0, repeatPenalty: 1, maxTokens: null });
+        assert.deepEqual(view.fromModel.sort(), ['temperature', 'topK', 'topP']);
+        assert.equal(view.defaultsFrom, 'organism-sampling.gguf');
+        const reply = await session.call('chat.send', { chatId, prompt: 'Hello there' });
+        assert.equal(reply.status === 'done' || reply.status === 'contextFull', true, `a reply sampled at the model's temperature (${reply.status})`);
+        assert.match((await session.call('chats.export', { chatId })).markdown, /- Sampling: temperature 0\.6 \(model default\), top-p 0\.9 \(model default\), top-k 20 \(model default\)/);
     });
 });
