@@ -29,7 +29,7 @@ export function logStderrTo(folder: string): { file: string; stop: () => void } 
             // a full disk must not stop the app
         }
         return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof stderr.write;
+    });
     return {
         file,
         stop: () => {
