@@ -3,7 +3,7 @@
 // Applying is idempotent: a patch that is already in place is left as it is. A patch that does
 // not apply (a node-llama-cpp update) is named, with the version, and recorded for the app.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILD_FAILURE_FILE, type BuildFailure } from '../engine/kv/native.ts';
@@ -71,5 +71,3 @@ export function describeFailure(failure: BuildFailure): string {
     return `the patch ${failure.patch} does not apply to node-llama-cpp ${failure.nodeLlamaCpp}: rebase it on this version `
         + '(native/README.md, "Working on the patches") or install the node-llama-cpp version package-lock.json names.';
 }
-
-export const hasGit = () => existsSync(nodeLlamaCppDir) && spawnSync('git', ['--version']).status === 0;
