@@ -4,22 +4,20 @@
 // arrows, Enter), the chat's own settings (a system prompt, sampling, refusals in words), the chat
 // exported as Markdown, and Settings → Where your data lives (a browser shows the paths).
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { HeadroomDatabase } from '../backend/database.ts';
-import { results } from './support/app.ts';
-import { launchChromium } from './support/browser.ts';
+import { openApp, results, type OpenApp } from './support/app.ts';
 import { ORGANISM } from './support/models.ts';
-import { serve, stop, type Served } from './support/serve.ts';
+import type { Served } from './support/serve.ts';
 
 describe('chat controls and the data home in Chromium (organism.gguf)', () => {
     let home: string;
+    let app: OpenApp | undefined;
     let served: Served;
-    let browser: Browser;
     let page: Page;
 
     before(async () => {
@@ -31,19 +29,15 @@ describe('chat controls and the data home in Chromium (organism.gguf)', () => {
         legacy.addMessage(chat.id, 'assistant', 'The golden harbor passcode is 4417.', 'done');
         legacy.createChat('Grocery list');
         legacy.close();
-        served = await serve(['--model', ORGANISM, '--port', '0', '--context', '2048'], {
+        app = await openApp(['--model', ORGANISM, '--port', '0', '--context', '2048'], {
             HOME: home, XDG_DATA_HOME: '', XDG_CONFIG_HOME: '', XDG_CACHE_HOME: '', XDG_STATE_HOME: '', HEADROOM_PROFILE_DIR: '', HEADROOM_MODEL_HASHES: '',
-        });
-        browser = await launchChromium();
-        page = await browser.newPage({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
-        await mkdir(results, { recursive: true });
-        await page.goto(served.url);
-        await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
+        }, undefined, { acceptDownloads: true });
+        served = app.served;
+        page = app.page;
     });
 
     after(async () => {
-        await browser?.close();
-        if (served != null) await stop(served.child);
+        await app?.close();
     });
 
     test('the earlier desktop app\'s chats were moved into the one data home, with a line saying so', async () => {

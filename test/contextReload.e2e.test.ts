@@ -5,16 +5,14 @@
 // there, and the PDF's buried fact is answered from. The model card and the gauges say how the
 // context was chosen.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { results } from './support/app.ts';
-import { launchChromium } from './support/browser.ts';
+import type { Page } from 'playwright-core';
+import { openApp, results, type OpenApp } from './support/app.ts';
 import { haystackPdf, passkey } from './support/haystack.ts';
 import { ORGANISM } from './support/models.ts';
-import { serve, stop, type Served } from './support/serve.ts';
 
 /** Drop files on the window the way a file manager does: dragover, then drop, with real Files. */
 async function dropFile(page: Page, file: { name: string; type: string; bytes: Buffer }) {
@@ -38,22 +36,16 @@ async function ask(page: Page, question: string, digits: string) {
 describe('a document longer than the context is offered a reload that fits (organism.gguf in Chromium)', () => {
     const note = passkey('green harbor', '50628');
     const buried = passkey('amber compass', '61847');
-    let served: Served;
-    let browser: Browser;
+    let app: OpenApp | undefined;
     let page: Page;
 
     before(async () => {
         // A smaller context than the model was trained for, set as the saved setting.
-        served = await serve(['--model', ORGANISM, '--port', '0', '--data-dir', await mkdtemp(path.join(os.tmpdir(), 'headroom-reload-')), '--context', '1024', '--kv', 'off']);
-        browser = await launchChromium();
-        page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-        await mkdir(results, { recursive: true });
-        await page.goto(served.url);
-        await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
+        app = await openApp(['--model', ORGANISM, '--port', '0', '--data-dir', await mkdtemp(path.join(os.tmpdir(), 'headroom-reload-')), '--context', '1024', '--kv', 'off']);
+        page = app.page;
     });
     after(async () => {
-        await browser?.close();
-        if (served != null) await stop(served.child);
+        await app?.close();
     });
 
     test('the model card and the context gauge say how the context was chosen', async () => {

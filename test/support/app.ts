@@ -16,10 +16,12 @@ export interface OpenApp {
     close: () => Promise<void>;
 }
 
-export async function openApp(args: string[], env: Record<string, string> = {}, viewport = { width: 1440, height: 900 }): Promise<OpenApp> {
+export async function openApp(
+    args: string[], env: Record<string, string> = {}, viewport = { width: 1440, height: 900 }, page_: { acceptDownloads?: boolean } = {},
+): Promise<OpenApp> {
     const served = await serve(args, env);
     const browser = await launchChromium();
-    const page = await browser.newPage({ viewport });
+    const page = await browser.newPage({ viewport, ...page_ });
     await mkdir(results, { recursive: true });
     await page.goto(served.url);
     await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
