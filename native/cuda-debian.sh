@@ -23,7 +23,9 @@
 #
 # Why: a CUDA toolkit without cuBLAS (e.g. the CUDA 13 nvcc alone) cannot link ggml-cuda; Debian's
 # 11.8 toolkit has it, but its nvcc lives in /usr/lib/nvidia-cuda-toolkit/bin with headers in
-# /usr/include, which CMake's FindCUDAToolkit does not find by itself, so the build gets a CMake
+# /usr/include, which CMake's FindCUDAToolkit does not find by itself, and its ptxas, fatbinary and
+# nvlink in /usr/bin, behind another CUDA's in /usr/local/bin (links to them go first on PATH), so the
+# build gets a CMake
 # toolchain file (CMAKE_TOOLCHAIN_FILE in the environment, which cmake-js's configure also reads:
 # node-llama-cpp's build folder stays the one the engine looks for) naming nvcc, g++-11 as nvcc's
 # host compiler, the architecture and CUDAToolkit_INCLUDE_DIR=/usr/include. CUDA 11.8 cannot build
@@ -99,7 +101,14 @@ set(CMAKE_CUDA_HOST_COMPILER $(command -v g++-11))
 set(CMAKE_CUDA_ARCHITECTURES $arch)
 set(CUDAToolkit_INCLUDE_DIR /usr/include CACHE PATH "Debian's CUDA headers")
 EOF
-    export PATH="$toolkit_bin:$PATH" CMAKE_TOOLCHAIN_FILE="$toolchain"
+    # the toolkit's programs ahead of any other CUDA's (the CUDA 13 nvcc here puts ptxas, fatbinary, nvlink, … in
+    # /usr/local/bin, ahead of Debian's in /usr/bin): a folder of links to this package's own, first on PATH
+    bin=$work/cuda-debian-bin
+    rm -rf "$bin" && mkdir -p "$bin"
+    for program in $(dpkg -L nvidia-cuda-toolkit | grep '^/usr/bin/') "$toolkit_bin"/*; do
+        [ -f "$program" ] && [ -x "$program" ] && ln -sf "$program" "$bin/$(basename "$program")"
+    done
+    export PATH="$bin:$toolkit_bin:$PATH" CMAKE_TOOLCHAIN_FILE="$toolchain"
     say "nvcc: $(nvcc --version | grep -i release); host compiler: $(g++-11 --version | head -1); arch sm_$arch; $(nproc) cores"
 fi
 

@@ -16,7 +16,7 @@
 #   --cuda-arch N               CMAKE_CUDA_ARCHITECTURES (default: nvidia-smi's compute capability, e.g. 90-real)
 #   --jobs N                    build jobs (default: every core)
 #   --build-only                build, record, stop (e.g. to check that CUDA compiles on a machine without a GPU)
-#   --depths N[,N]              llama-bench's depths (default 8192,32768; --quick: 2048)
+#   --depths N[,N]              llama-bench's depths (default 8192,32768; --quick: 2048, on Vulkan 1024)
 #   --compact                   DIR gets five files: the tools' logs and llama-bench's lines go into DIR/details.tar.gz
 #                               (rewritten after every step), for a device tool that brings back only a few files
 #
@@ -203,17 +203,18 @@ assemble
 # (nvidia/cu13/lib and include, or nvidia/cublas/ for CUDA 12), and no stub libcuda.so, where the driver's
 # libcuda.so.1 is the one there is. Named to CMake's FindCUDAToolkit by its cache variables; only cuBLAS's own
 # headers are put on the include path, so the toolkit's runtime headers stay the ones it compiles with.
+any_file() { local f; for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
 cuda_libs() {
     local nvcc_bin root lib="" inc="" d sub drv
     nvcc_bin=${CUDACXX:-$(command -v nvcc)}
     [ -n "$nvcc_bin" ] || return 0
     root=$(dirname "$(dirname "$(readlink -f "$nvcc_bin")")")
-    if ! ls "$root"/lib64/libcublas.so* "$root"/lib/libcublas.so* "$root"/targets/*/lib/libcublas.so* \
-            /usr/lib/x86_64-linux-gnu/libcublas.so* /usr/lib64/libcublas.so* >/dev/null 2>&1; then
+    if ! any_file "$root"/lib64/libcublas.so* "$root"/lib/libcublas.so* "$root"/targets/*/lib/libcublas.so* \
+            /usr/lib/x86_64-linux-gnu/libcublas.so* /usr/lib64/libcublas.so*; then
         for d in $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) /opt/*/.venv/lib/python3*/site-packages \
                 /usr/local/lib/python3*/dist-packages /usr/lib/python3/dist-packages; do
             for sub in nvidia/cu13 nvidia/cu12 nvidia/cublas; do
-                if ls "$d/$sub/lib/libcublas.so."* >/dev/null 2>&1 && [ -f "$d/$sub/include/cublas_v2.h" ]; then
+                if any_file "$d/$sub/lib/libcublas.so."* && [ -f "$d/$sub/include/cublas_v2.h" ]; then
                     lib=$d/$sub/lib inc=$d/$sub/include; break 2
                 fi
             done
@@ -229,8 +230,8 @@ cuda_libs() {
             say "warning: no cuBLAS in the CUDA toolkit at $root nor in a Python site-packages; ggml-cuda needs it"
         fi
     fi
-    if ! ls "$root"/lib64/stubs/libcuda.so "$root"/lib/stubs/libcuda.so "$root"/targets/*/lib/stubs/libcuda.so "$root"/lib64/libcuda.so \
-            /usr/lib/x86_64-linux-gnu/libcuda.so /usr/lib64/libcuda.so >/dev/null 2>&1; then
+    if ! any_file "$root"/lib64/stubs/libcuda.so "$root"/lib/stubs/libcuda.so "$root"/targets/*/lib/stubs/libcuda.so "$root"/lib64/libcuda.so \
+            /usr/lib/x86_64-linux-gnu/stubs/libcuda.so /usr/lib/x86_64-linux-gnu/libcuda.so /usr/lib64/libcuda.so; then
         drv=$(ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 / { print $NF; exit }')
         [ -n "$drv" ] || drv=$(ls /usr/local/nvidia/lib64/libcuda.so.1 /usr/local/nvidia/lib/libcuda.so.1 /usr/lib/x86_64-linux-gnu/libcuda.so.1 2>/dev/null | head -1)
         if [ -n "$drv" ]; then
@@ -262,7 +263,12 @@ BIN=$BUILD/bin
 if [ $build_only = 0 ]; then
     MODEL_DIR=$WORK/models
     mkdir -p "$MODEL_DIR"
-    if [ $quick = 1 ]; then
+    if [ $quick = 1 ] && [ "$backend" = vulkan ]; then
+        # Mesa's llvmpipe runs Vulkan on the CPU, slower than ggml's CPU backend: narrower still
+        vocab=$src/models/ggml-vocab-llama-spm.gguf
+        model_args=(--layers 32 --embd 512 --heads 8 --kv-heads 8 --ff 512 --rope-base 500000 --ctx-train 131072 --seed 1)
+        MODEL=$MODEL_DIR/quick-llama-32L-512.gguf
+    elif [ $quick = 1 ]; then
         # small widths, the same layers and KV heads as Llama-3-8B (the DuoAttention pattern is 32 x 8)
         vocab=$src/models/ggml-vocab-llama-spm.gguf
         model_args=(--layers 32 --embd 1024 --heads 16 --kv-heads 8 --ff 1024 --rope-base 500000 --ctx-train 131072 --seed 1)
@@ -324,10 +330,12 @@ assemble
 
 POL=$HERE/policies
 case "$backend" in cpu) ngl=0 ;; *) ngl=99 ;; esac
-if [ $quick = 1 ]; then
-    BYTES_CTX=2048,8192,32768; DEPTHS=(2048); NP=256; NG=32; PROMPT_CHARS=1200; PPL_CHUNKS=2
+if [ $quick = 1 ] && [ "$backend" = vulkan ]; then
+    BYTES_CTX=2048,8192,32768; DEPTHS=(1024); NP=128; NG=16; PROMPT_CHARS=600; PPL_CTX=256; PPL_CHUNKS=2
+elif [ $quick = 1 ]; then
+    BYTES_CTX=2048,8192,32768; DEPTHS=(2048); NP=256; NG=32; PROMPT_CHARS=1200; PPL_CTX=512; PPL_CHUNKS=2
 else
-    BYTES_CTX=8192,32768,131072; DEPTHS=(8192 32768); NP=512; NG=128; PROMPT_CHARS=3000; PPL_CHUNKS=4
+    BYTES_CTX=8192,32768,131072; DEPTHS=(8192 32768); NP=512; NG=128; PROMPT_CHARS=3000; PPL_CTX=512; PPL_CHUNKS=4
 fi
 [ -z "$depths" ] || IFS=, read -ra DEPTHS <<< "$depths"
 REPS=3
@@ -363,7 +371,7 @@ assemble
 
 step_start exactness
 gen_args=(-m "$MODEL" -f "$prompt" -n 48 --temp 0 --seed 1 -c 2048 -b 2048 -ub 512 -fa on -ngl "$ngl" --ignore-eos --no-display-prompt -no-cnv)
-ppl_args=(-m "$MODEL" -f "$text" -c 512 -b 512 --chunks "$PPL_CHUNKS" -fa on -ngl "$ngl")
+ppl_args=(-m "$MODEL" -f "$text" -c "$PPL_CTX" -b "$PPL_CTX" --chunks "$PPL_CHUNKS" -fa on -ngl "$ngl")
 ex_parts=()
 for variant in stock all-full-gpu all-full-cpu; do
     pol_args=(); [ $variant = stock ] || pol_args=(--kv-head-policy "$POL/$variant.txt")

@@ -175,11 +175,23 @@ uint64_t pad_to(uint64_t x, uint64_t n) {
     return (x + n - 1) / n * n;
 }
 
+// llama.cpp's log on stderr without its debug lines (a graph reserve lists every input tensor's users)
+ggml_log_level last_level = GGML_LOG_LEVEL_INFO;
+void log_without_debug(ggml_log_level level, const char * text, void * /* user_data */) {
+    if (level != GGML_LOG_LEVEL_CONT) {
+        last_level = level;
+    }
+    if (last_level != GGML_LOG_LEVEL_DEBUG) {
+        fputs(text, stderr);
+    }
+}
+
 } // namespace
 
 int main(int argc, char ** argv) {
     const options o = parse(argc, argv);
 
+    llama_log_set(log_without_debug, nullptr);
     llama_backend_init();
     ggml_backend_load_all();
 
