@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BUILD_CMAKE_OPTION } from '../engine/kv/native.ts';
 import { applyLlamaPatches, applyNodeLlamaCppPatches, describeFailure, GIT_IDENTITY, nodeLlamaCppVersion, recordBuildFailure } from './apply.ts';
-import { chooseBuildGpu, NATIVE_GPUS, type NativeGpu } from './toolchain.ts';
+import { buildGpuCandidates, NATIVE_GPUS, thisBuildMachine, type BuildGpuChoice, type NativeGpu } from './toolchain.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const patchesDir = path.join(root, 'native', 'patches');
@@ -32,14 +32,21 @@ function fail(line: string, patch: string | null = null): never {
     process.exit(1);
 }
 
-function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; quiet?: boolean } = {}): string {
+type RunOptions = { cwd?: string; env?: NodeJS.ProcessEnv; quiet?: boolean };
+
+function tryRun(command: string, args: string[], options: RunOptions = {}): { ok: boolean; stdout: string; failure: string } {
     if (!options.quiet) console.log(`$ ${[command, ...args].join(' ')}`);
     const result = spawnSync(command, args, {
         cwd: options.cwd ?? root, env: options.env ?? process.env, shell: process.platform === 'win32',
         stdio: options.quiet ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8',
     });
-    if (result.status !== 0) fail(`failed (${result.status ?? result.signal}): ${command} ${args.join(' ')}`);
-    return result.stdout ?? '';
+    return { ok: result.status === 0, stdout: result.stdout ?? '', failure: `failed (${result.status ?? result.signal}): ${command} ${args.join(' ')}` };
+}
+
+function run(command: string, args: string[], options: RunOptions = {}): string {
+    const result = tryRun(command, args, options);
+    if (!result.ok) fail(result.failure);
+    return result.stdout;
 }
 
 const git = (args: string[], quiet = false) => run('git', [...GIT_IDENTITY, ...args], { cwd: llamaCppDir, quiet });
@@ -55,23 +62,24 @@ if (values['export-patches']) {
     process.exit(0);
 }
 
-let gpu: NativeGpu;
+// The backends to try, best first: the one asked for, or this machine's GPU backends and then the CPU
+// (a GPU build that fails, e.g. a toolkit too old for the card, leaves a CPU build rather than none).
+let candidates: BuildGpuChoice[];
 if (values.gpu != null) {
     if (!(NATIVE_GPUS as readonly string[]).includes(values.gpu)) {
         console.error(`--gpu must be one of ${NATIVE_GPUS.join(', ')}, not ${values.gpu}`);
         process.exit(2);
     }
-    gpu = values.gpu as NativeGpu;
+    candidates = [{ gpu: values.gpu as NativeGpu, reason: 'asked for with --gpu.' }];
 } else {
-    const choice = await chooseBuildGpu();
-    gpu = choice.gpu;
-    console.log(`Building for ${choice.gpu === 'false' ? 'the CPU' : choice.gpu}: ${choice.reason}`);
+    candidates = buildGpuCandidates(await thisBuildMachine());
 }
+const backendName = (gpu: NativeGpu) => gpu === 'false' ? 'the CPU' : gpu;
 
 const started = performance.now();
 
 // 1. A fresh copy of the exact llama.cpp node-llama-cpp ships, its own changes committed as the base.
-run(cli, ['source', 'download', '--gpu', gpu, '--skipBuild', '--noUsageExample']);
+run(cli, ['source', 'download', '--gpu', candidates[0]?.gpu ?? 'false', '--skipBuild', '--noUsageExample']);
 git(['add', '--all']);
 git(['commit', '--quiet', '--allow-empty', '--message', 'node-llama-cpp: its own changes to the bundled release']);
 git(['tag', '--force', BASE_TAG], true);
@@ -87,10 +95,22 @@ const addon = applyNodeLlamaCppPatches();
 if (addon.failed != null) fail(`Headroom: ${describeFailure(addon.failed)}\n${addon.failed.detail}`, addon.failed.patch);
 
 // 4. The local build, tagged with our CMake option so it never shadows the stock binary.
-run(cli, ['source', 'build', '--gpu', gpu, '--noUsageExample'], {
-    env: { ...process.env, [`NODE_LLAMA_CPP_CMAKE_OPTION_${BUILD_CMAKE_OPTION}`]: 'ON' },
-});
+let gpu: NativeGpu | null = null;
+for (const [index, candidate] of candidates.entries()) {
+    console.log(`Building for ${backendName(candidate.gpu)}: ${candidate.reason}`);
+    const build = tryRun(cli, ['source', 'build', '--gpu', candidate.gpu, '--noUsageExample'], {
+        env: { ...process.env, [`NODE_LLAMA_CPP_CMAKE_OPTION_${BUILD_CMAKE_OPTION}`]: 'ON' },
+    });
+    if (build.ok) {
+        gpu = candidate.gpu;
+        break;
+    }
+    const next = candidates[index + 1];
+    if (next == null) fail(build.failure);
+    console.log(`Headroom: the build for ${backendName(candidate.gpu)} failed (above); trying ${backendName(next.gpu)} instead.`);
+}
+if (gpu == null) throw new Error('unreachable: every candidate either built or failed the build');
 recordBuildFailure(null);
 
 const seconds = Math.round((performance.now() - started) / 1000);
-console.log(`Built llama.cpp with ${patches.length} Headroom patches for ${gpu === 'false' ? 'the CPU' : gpu} in ${Math.floor(seconds / 60)} m ${seconds % 60} s.`);
+console.log(`Built llama.cpp with ${patches.length} Headroom patches for ${backendName(gpu)} in ${Math.floor(seconds / 60)} m ${seconds % 60} s.`);

@@ -1,7 +1,8 @@
 // Which backend `npm run build:native` builds for: the GPU backend node-llama-cpp would use on this
 // machine (CUDA, Vulkan, Metal), when the tools to build it are installed; otherwise the CPU, with
 // what to install to get the GPU one.
-import { accessSync, constants, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { getLlamaGpuTypes } from 'node-llama-cpp';
 
@@ -51,21 +52,67 @@ export function missingVulkanTools(env: NodeJS.ProcessEnv = process.env): string
 
 const VULKAN_PACKAGES = 'Debian/Ubuntu: sudo apt-get install glslc libvulkan-dev spirv-headers; elsewhere the Vulkan SDK';
 
-export async function chooseBuildGpu(): Promise<BuildGpuChoice> {
-    if (process.platform === 'darwin' && process.arch === 'arm64') return { gpu: 'metal', reason: 'Apple silicon has Metal.' };
-    // the GPU runtimes node-llama-cpp finds here, best first (e.g. ['cuda', 'vulkan', false])
-    const runtimes = await getLlamaGpuTypes('supported');
-    const skipped: string[] = [];
-    if (runtimes.includes('cuda')) {
-        const missing = missingCudaTools();
-        if (missing.length === 0) return { gpu: 'cuda', reason: 'a CUDA GPU and the CUDA toolkit are here.' };
-        skipped.push(`CUDA needs ${missing.join(', ')}`);
+/**
+ * Whether an NVIDIA GPU with its driver is here. node-llama-cpp counts CUDA as supported where the CUDA
+ * libraries are installed, and a CUDA toolkit alone installs them: on such a machine without a GPU a
+ * CUDA build has no card to aim at (CMake falls back to an architecture the toolkit's assembler may lack).
+ */
+export function nvidiaGpuPresent(): boolean {
+    if (process.platform === 'linux') {
+        try {
+            if (readdirSync('/proc/driver/nvidia/gpus').length > 0) return true;
+        } catch {
+            // no NVIDIA kernel driver loaded
+        }
     }
-    if (runtimes.includes('vulkan')) {
-        const missing = missingVulkanTools();
-        if (missing.length === 0) return { gpu: 'vulkan', reason: 'a Vulkan driver and its build tools are here.' };
-        skipped.push(`Vulkan needs ${missing.join(', ')} (${VULKAN_PACKAGES})`);
+    if (!onPath('nvidia-smi')) return false;
+    const list = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 10_000 });
+    return list.status === 0 && /\bGPU \d+:/.test(list.stdout ?? '');
+}
+
+/** What the choice looks at; tests pass their own. */
+export interface BuildMachine {
+    platform: NodeJS.Platform;
+    arch: string;
+    /** node-llama-cpp's supported GPU runtimes here, best first (e.g. ['cuda', 'vulkan', false]). */
+    runtimes: readonly (string | false)[];
+    nvidiaGpu: boolean;
+    missingCuda: string[];
+    missingVulkan: string[];
+}
+
+export async function thisBuildMachine(): Promise<BuildMachine> {
+    return {
+        platform: process.platform, arch: process.arch, runtimes: await getLlamaGpuTypes('supported'),
+        nvidiaGpu: nvidiaGpuPresent(), missingCuda: missingCudaTools(), missingVulkan: missingVulkanTools(),
+    };
+}
+
+/**
+ * The backends to build for, best first, each with why: the build tries the next when one fails to
+ * build, and the CPU, last, always. The first one's reason says why the GPU ones before it were skipped.
+ */
+export function buildGpuCandidates(machine: BuildMachine): BuildGpuChoice[] {
+    if (machine.platform === 'darwin' && machine.arch === 'arm64') return [{ gpu: 'metal', reason: 'Apple silicon has Metal.' }, { gpu: 'false', reason: 'the Metal build failed.' }];
+    const candidates: BuildGpuChoice[] = [];
+    const noGpu: string[] = []; // a runtime's libraries without the device
+    const toInstall: string[] = []; // a device without the tools to build for it
+    if (machine.runtimes.includes('cuda')) {
+        if (!machine.nvidiaGpu) noGpu.push('CUDA\'s libraries are here, but no NVIDIA driver lists a GPU');
+        else if (machine.missingCuda.length > 0) toInstall.push(`CUDA needs ${machine.missingCuda.join(', ')}`);
+        else candidates.push({ gpu: 'cuda', reason: 'a CUDA GPU and the CUDA toolkit are here.' });
     }
-    if (skipped.length === 0) return { gpu: 'false', reason: 'no GPU runtime (CUDA, Vulkan) was found on this machine.' };
-    return { gpu: 'false', reason: `this machine has a GPU runtime but not the tools to build for it: ${skipped.join('; ')}. Install them and run \`npm run build:native\` again to compress on the GPU.` };
+    if (machine.runtimes.includes('vulkan')) {
+        if (machine.missingVulkan.length > 0) toInstall.push(`Vulkan needs ${machine.missingVulkan.join(', ')} (${VULKAN_PACKAGES})`);
+        else candidates.push({ gpu: 'vulkan', reason: 'a Vulkan driver and its build tools are here.' });
+    }
+    const skipped = [...noGpu, ...toInstall];
+    const cpuReason = candidates.length > 0
+        ? `the ${candidates.map((c) => c.gpu === 'cuda' ? 'CUDA' : 'Vulkan').join(' and ')} build failed.`
+        : toInstall.length > 0
+            ? `this machine has a GPU but not the tools to build for it: ${skipped.join('; ')}. Install them and run \`npm run build:native\` again to compress on the GPU.`
+            : `no GPU was found on this machine${noGpu.length > 0 ? ` (${noGpu.join('; ')})` : ''}.`;
+    const [first] = candidates;
+    if (first != null && skipped.length > 0) first.reason = `${first.reason} (Skipped: ${skipped.join('; ')}.)`;
+    return [...candidates, { gpu: 'false', reason: cpuReason }];
 }
