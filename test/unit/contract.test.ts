@@ -21,6 +21,20 @@ function untouchableHandlers<R extends RequestTable>(contract: Contract<R>): Han
 type Cases = Array<{ params: unknown; mentions: string }>;
 
 // For each request type of the window's contract: payloads that must be refused, each with the field the error must name.
+// the same requests cross both boundaries (renderer → main, main → engine host)
+const malformedProfile: Cases = [
+    { params: {}, mentions: 'path' },
+    { params: { path: '/m.gguf', prompts: 0 }, mentions: 'prompts' },
+    { params: { path: '/m.gguf', tokens: 64 }, mentions: 'tokens' },
+    { params: { path: '/m.gguf', budget: 0.5 }, mentions: 'budget' },
+    { params: { path: '/m.gguf', contextSize: 100 }, mentions: 'contextSize' },
+    { params: { path: '/m.gguf', validationPrompts: 0 }, mentions: 'validationPrompts' },
+];
+const malformedProfileEstimate: Cases = [
+    { params: {}, mentions: 'path' },
+    { params: { path: '/m.gguf', force: true }, mentions: 'force' },
+];
+
 const malformedUi: Record<keyof typeof uiRequests, Cases> = {
     'engine.getState': [{ params: { extra: 1 }, mentions: 'extra' }, { params: 'now', mentions: 'must be an object' }],
     'engine.restart': [{ params: { force: true }, mentions: 'force' }, { params: [], mentions: 'must be an object' }],
@@ -92,18 +106,8 @@ const malformedUi: Record<keyof typeof uiRequests, Cases> = {
     ],
     'models.cancelDownload': [{ params: {}, mentions: 'id' }, { params: { id: '../x' }, mentions: 'id' }],
     'models.downloads': [{ params: { all: true }, mentions: 'all' }],
-    'kv.profile': [
-        { params: {}, mentions: 'path' },
-        { params: { path: '/m.gguf', prompts: 0 }, mentions: 'prompts' },
-        { params: { path: '/m.gguf', tokens: 64 }, mentions: 'tokens' },
-        { params: { path: '/m.gguf', budget: 0.5 }, mentions: 'budget' },
-        { params: { path: '/m.gguf', contextSize: 100 }, mentions: 'contextSize' },
-        { params: { path: '/m.gguf', validationPrompts: 0 }, mentions: 'validationPrompts' },
-    ],
-    'kv.profileEstimate': [
-        { params: {}, mentions: 'path' },
-        { params: { path: '/m.gguf', force: true }, mentions: 'force' },
-    ],
+    'kv.profile': malformedProfile,
+    'kv.profileEstimate': malformedProfileEstimate,
     'kv.testRecall': [
         { params: { lengths: [] }, mentions: 'lengths' },
         { params: { lengths: [64] }, mentions: 'lengths.0' },
@@ -161,18 +165,8 @@ const malformedHost: Record<keyof typeof hostRequests, Cases> = {
         { params: { models: [], kv: { mode: 'squeeze' } }, mentions: 'kv.mode' },
         { params: { models: [{ id: 'x', architecture: 'llama', sizeBytes: 1, layers: 0 }], kv: { mode: 'off' } }, mentions: 'models.0.layers' },
     ],
-    'kv.profileEstimate': [
-        { params: {}, mentions: 'path' },
-        { params: { path: '/m.gguf', force: true }, mentions: 'force' },
-    ],
-    'kv.profile': [
-        { params: {}, mentions: 'path' },
-        { params: { path: '/m.gguf', prompts: 0 }, mentions: 'prompts' },
-        { params: { path: '/m.gguf', tokens: 64 }, mentions: 'tokens' },
-        { params: { path: '/m.gguf', budget: 0.5 }, mentions: 'budget' },
-        { params: { path: '/m.gguf', contextSize: 100 }, mentions: 'contextSize' },
-        { params: { path: '/m.gguf', validationPrompts: 0 }, mentions: 'validationPrompts' },
-    ],
+    'kv.profileEstimate': malformedProfileEstimate,
+    'kv.profile': malformedProfile,
     'recall.run': [
         { params: {}, mentions: 'load' },
         { params: { load: { path: '' } }, mentions: 'load.path' },
