@@ -3,6 +3,7 @@
 // settings, the change that would make one fit (a smaller budget, a q8_0 cache, full heads in
 // CPU RAM); else a smaller model. Each reload is an action the window offers in one click.
 import type { ErrorAction } from '../common/errors.ts';
+import { MAX_CONTEXT_TOKENS } from '../common/loadOptions.ts';
 import { planRequestOf, type LoadParams } from '../common/loadParams.ts';
 import { contextCellsFor } from '../common/modelShape.ts';
 import { KvOptions } from '../common/kv/policy.ts';
@@ -29,13 +30,14 @@ function bytesShort(bytes: number): string {
 
 /**
  * The context to offer for `needed` tokens: the next of 1K, 1.5K, 2K, 3K, 4K, 6K, 8K… that leaves an
- * eighth more for the conversation, at most what the model was trained for (0: unknown).
+ * eighth more for the conversation, at most `longest` (what the model was trained for, within what
+ * Headroom loads; 0: no limit).
  */
-export function offeredContext(needed: number, trained: number): number {
+export function offeredContext(needed: number, longest: number): number {
     const wanted = Math.ceil(needed * 1.125);
     let size = 1024;
     for (let step = 0; size < wanted; step++) size = step % 2 === 0 ? size * 1.5 : (size / 3) * 4;
-    return trained > 0 && size > trained ? Math.max(trained, contextCellsFor(needed)) : size;
+    return longest > 0 && size > longest ? Math.max(longest, contextCellsFor(needed)) : size;
 }
 
 /** The reloads (and the words) that would make room for `needed` tokens; null when no model is loaded. */
@@ -46,6 +48,11 @@ export async function contextOffers(supervisor: EngineSupervisor, needed: number
     if (trained > 0 && needed > trained) {
         return { actions: [], advice: `${model.name} was trained for ${fmt(trained)} tokens, fewer than this needs: a model trained for a longer context would read it whole (Models… lists them).` };
     }
+    if (needed > MAX_CONTEXT_TOKENS) {
+        return { actions: [], advice: `One context holds at most ${fmt(MAX_CONTEXT_TOKENS)} tokens in Headroom, fewer than this needs: add the document in parts, each to its own chat.` };
+    }
+    // the longest context to offer: what the model was trained for, within what Headroom loads
+    const longest = Math.min(trained > 0 ? trained : MAX_CONTEXT_TOKENS, MAX_CONTEXT_TOKENS);
     const base = load.params;
     const plan = (params: LoadParams, contextSize: number) => supervisor.plan(planRequestOf(params, contextSize));
     const reload = (contextSize: number, planned: MemoryPlan, how: string, extra: LoadOverrides = {}): ErrorAction => ({
@@ -55,7 +62,7 @@ export async function contextOffers(supervisor: EngineSupervisor, needed: number
         overrides: { ...load.overrides, ...extra, contextSize },
     });
 
-    const target = offeredContext(needed, trained);
+    const target = offeredContext(needed, longest);
     const atTarget = await plan(base, target);
     if (atTarget.predicted.fits) return { actions: [reload(target, atTarget, '')], advice: `A ${fmt(target)}-token context fits here: reload the model with it to add this.` };
     // The target does not fit; the largest context that does may still hold it.
@@ -66,7 +73,7 @@ export async function contextOffers(supervisor: EngineSupervisor, needed: number
     }
 
     // No context that holds it fits with these settings: what would, at the smallest context that holds it.
-    const size = Math.min(contextCellsFor(needed), trained > 0 ? trained : Infinity);
+    const size = Math.min(contextCellsFor(needed), longest);
     const actions: ErrorAction[] = [];
     const helps: string[] = [];
     if (model.kv.available) {

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { MAX_SYSTEM_PROMPT, Sampling } from './chatSettings.ts';
 import { DeviceBytes } from './devices.ts';
 import { RpcError } from './errors.ts';
-import { EngineChoice } from './loadOptions.ts';
+import { EngineChoice, MAX_CONTEXT_TOKENS } from './loadOptions.ts';
 import { ContextChoice, LoadParams } from './loadParams.ts';
 import { KvMode, KvOptions, ProfileMethod, ProfileSummary, ProfileValidation } from './kv/policy.ts';
 import { EvalRun } from './eval.ts';
@@ -226,7 +226,7 @@ export const ProfileParams = z.object({
     prompts: z.number().int().min(1).max(64).optional(),
     tokens: z.number().int().min(128).max(1 << 17).optional(),
     /** The context the user runs: plans are validated there (as far as this machine's memory allows). */
-    contextSize: z.number().int().min(128).max(1 << 20).optional(),
+    contextSize: z.number().int().min(128).max(MAX_CONTEXT_TOKENS).optional(),
     validationPrompts: z.number().int().min(1).max(64).optional(),
 }).strict();
 
@@ -268,7 +268,7 @@ export type ProfileStage = z.infer<typeof ProfileStage>;
 /** Test recall: a short needle-in-a-haystack on the loaded model, with the full cache and with its head plan. */
 export const RecallParams = z.object({
     /** Context lengths in tokens, at most the loaded context; default a few up to it. */
-    lengths: z.array(z.number().int().min(128).max(1 << 20)).min(1).max(8).optional(),
+    lengths: z.array(z.number().int().min(128).max(MAX_CONTEXT_TOKENS)).min(1).max(8).optional(),
     depths: z.array(z.number().min(0).max(1)).min(1).max(11).optional(),
     /** Follow-up chats per length (the eval's multi-query task: questions asked in turn about one document); 0: none. Default 1. */
     followUps: z.number().int().min(0).max(8).optional(),

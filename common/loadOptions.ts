@@ -38,6 +38,8 @@ export function flashAttentionOption(setting: FlashAttention): 'auto' | boolean 
  * what the model was trained for, at most 8,192 tokens.
  */
 export const AUTOMATIC_CONTEXT = 8192;
+/** The longest context Headroom loads or plans (llama.cpp has no limit of its own but memory). */
+export const MAX_CONTEXT_TOKENS = 1 << 20;
 
 export function automaticContextSize(trainContextSize: number | undefined): number {
     return Math.min(trainContextSize || AUTOMATIC_CONTEXT, AUTOMATIC_CONTEXT);

@@ -1,7 +1,7 @@
 // What a model is loaded with, named once with the rules between its fields: the settings, the
 // backend's loads, `ask`, `plan`, `serve` and the engine host all check a load against these.
 import { z } from 'zod';
-import { AUTOMATIC_CONTEXT, automaticContextSize, FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
+import { AUTOMATIC_CONTEXT, automaticContextSize, FlashAttention, GpuLayers, MAX_CONTEXT_TOKENS, Threads } from './loadOptions.ts';
 import { KvCacheType, quantizedCacheRefusal } from './modelShape.ts';
 import { KV_OFF, KvOptions } from './kv/policy.ts';
 import type { FitResult, PlanRequest } from './plan.ts';
@@ -17,7 +17,7 @@ export interface LoadProblem {
 /** The fields of a load, before the rules between them. */
 export const LoadParamsFields = z.object({
     path: z.string().min(1).max(4096),
-    contextSize: z.number().int().min(64).max(1 << 20).optional(),
+    contextSize: z.number().int().min(64).max(MAX_CONTEXT_TOKENS).optional(),
     threads: Threads.optional(),
     /** Head-level KV compression; omitted or mode 'off' means the stock cache. */
     kv: KvOptions.optional(),

@@ -2,14 +2,14 @@
 // it compares with this machine. Pure zod, shared by the engine host, the CLI and the UI.
 import { z } from 'zod';
 import { Bytes, Device, DeviceBytes } from './devices.ts';
-import { FlashAttention, GpuLayers } from './loadOptions.ts';
+import { FlashAttention, GpuLayers, MAX_CONTEXT_TOKENS } from './loadOptions.ts';
 import { KvCacheType } from './modelShape.ts';
 import { KV_OFF, KvOptions } from './kv/policy.ts';
 import { KvUsage } from './kv/usage.ts';
 
 export const PlanRequest = z.object({
     path: z.string().min(1).max(4096),
-    contextSize: z.number().int().min(64).max(1 << 20),
+    contextSize: z.number().int().min(64).max(MAX_CONTEXT_TOKENS),
     gpuLayers: GpuLayers.default('auto'),
     kv: KvOptions.default(KV_OFF),
     kvCacheType: KvCacheType.default('f16'),

@@ -1,7 +1,7 @@
 // Every user setting: its zod rule, its default, one line saying what it does, and whether
 // changing it needs the model reloaded. Pure zod, shared by the backend and the UI.
 import { z } from 'zod';
-import { EngineChoice, FlashAttention, GpuLayers, Threads } from './loadOptions.ts';
+import { EngineChoice, FlashAttention, GpuLayers, MAX_CONTEXT_TOKENS, Threads } from './loadOptions.ts';
 import { loadParamsProblems, type LoadField } from './loadParams.ts';
 import { KvCacheType } from './modelShape.ts';
 import { DEFAULT_SINKS, DEFAULT_WINDOW, KvMode, KvOffload, type KvOptions } from './kv/policy.ts';
@@ -10,12 +10,12 @@ export const Settings = z.object({
     engine: EngineChoice,
     gpuLayers: GpuLayers,
     /** null: automatic (the longest context that fits this machine with the model's head plan, up to what it was trained for). */
-    contextSize: z.number().int().min(256).max(1 << 20).nullable(),
+    contextSize: z.number().int().min(256).max(MAX_CONTEXT_TOKENS).nullable(),
     kvMode: KvMode,
     /** Fraction of the full cache to keep when kvMode is 'budget'. */
     kvBudget: z.number().gt(0, 'must be more than 0').max(1, 'must be at most 1 (100%)'),
     sinks: z.number().int().min(0).max(1024),
-    window: z.number().int().min(1).max(1 << 20),
+    window: z.number().int().min(1).max(MAX_CONTEXT_TOKENS),
     kvOffload: KvOffload,
     kvCacheType: KvCacheType,
     flashAttention: FlashAttention,

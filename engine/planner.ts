@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { GgufFileInfo, GgufInsights, GgufMetadata, Llama } from 'node-llama-cpp';
 import type { Device, DeviceBytes } from '../common/devices.ts';
 import { HeadroomError } from '../common/errors.ts';
-import { flashAttentionOption, type FlashAttention } from '../common/loadOptions.ts';
+import { flashAttentionOption, MAX_CONTEXT_TOKENS, type FlashAttention } from '../common/loadOptions.ts';
 import { attentionOf, contextCellsFor, headwiseSupport, KV_CACHE_TYPES, KvCacheType, kvCacheTypeRefusal, kvShapeOf, supportsKvCacheType, type ModelAttention } from '../common/modelShape.ts';
 import { budgetRefusal, COMPRESSED_UBATCH, KV_OFF, planBudget, planHeads, streamingCellPaddingFor, type HeadPlan, type HeadProfile, type KvOptions } from '../common/kv/policy.ts';
 import { kvUsageFromFormula } from '../common/kv/usage.ts';
@@ -391,7 +391,7 @@ export async function fitToMachine(llama: Llama, input: PlanInput, goal: FitGoal
     const facts = known ?? await modelFacts(llama, request.path);
     const planAt = (planned: PlanInput) => planMemory(llama, planned, profile, facts, freed);
     if (goal === 'context') {
-        const most = Math.max(256, Math.min(1 << 20, facts.insights.trainContextSize ?? 1 << 20));
+        const most = Math.max(256, Math.min(MAX_CONTEXT_TOKENS, facts.insights.trainContextSize ?? MAX_CONTEXT_TOKENS));
         const fits = async (contextSize: number) => (await planAt({ ...request, contextSize })).predicted.fits;
         // Whole multiples of the 256-cell padding: llama.cpp allocates those anyway.
         let low = 0;

@@ -247,6 +247,35 @@ describe('a document the context cannot hold is refused with what would help, de
         assert.equal(planned.predicted.fits, true);
     });
 
+    test('where nothing this model can do would hold it, it says a smaller model would, and offers no reload', async (t) => {
+        // MPT (ALiBi): no head-level compression, so no smaller budget; 64 KiB of f16 cache a token,
+        // trained for 4M tokens: the most Headroom loads, 1M tokens, needs 34 GiB even as q8_0, and a
+        // CPU has no GPU to move heads off.
+        const model = await cachedRandomGguf('random-mpt-64-layers-4m-v1.gguf', {
+            architecture: 'mpt', nLayer: 64, nEmbd: 256, nHead: 8, nHeadKv: 8, nFf: 256, contextLength: 1 << 22,
+            tensorType: 'f16', seed: 12, name: 'Random MPT 64-layer 4M (test)',
+        });
+        const { backend, call } = await freshBackend();
+        opened.push(backend);
+        const info = await call('model.load', { path: model, overrides: { contextSize: 1024 } });
+        assert.equal(info.kv.available, false, 'MPT runs the full cache');
+        const q8 = await backend.supervisor.plan({ path: model, contextSize: 1 << 20, gpuLayers: 'auto', kv: KV_OFF, kvCacheType: 'q8_0', flashAttention: 'auto' });
+        if (q8.predicted.fits) {
+            t.skip('this machine holds a million tokens of this model\'s q8_0 cache');
+            return;
+        }
+        const offers = await contextOffers(backend.supervisor, 1_000_000);
+        assert.ok(offers != null);
+        assert.deepEqual(offers.actions, []);
+        assert.equal(offers.advice, 'No context that holds it fits this machine, not even with a smaller budget, a q8_0 cache or full heads in CPU RAM: a smaller model would (Models… says which fit here).');
+        // past what Headroom loads in one context (1M tokens): parts, not a reload
+        const past = await contextOffers(backend.supervisor, 2_000_000);
+        assert.deepEqual(past, { actions: [], advice: 'One context holds at most 1,048,576 tokens in Headroom, fewer than this needs: add the document in parts, each to its own chat.' });
+        // past what the model was trained for: a model trained longer
+        const untrained = await contextOffers(backend.supervisor, 5_000_000);
+        assert.match(untrained?.advice ?? '', /^Random MPT 64-layer 4M \(test\) was trained for 4,194,304 tokens, fewer than this needs: a model trained for a longer context would read it whole/);
+    });
+
     test('the size offered: the next of 1K, 1.5K, 2K, 3K, 4K, 6K… with an eighth to spare, at most the trained length', () => {
         assert.equal(offeredContext(2000, 4096), 3072);
         assert.equal(offeredContext(2800, 4096), 4096);

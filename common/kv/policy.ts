@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { Device } from '../devices.ts';
 import { HeadroomError } from '../errors.ts';
+import { MAX_CONTEXT_TOKENS } from '../loadOptions.ts';
 import { isWindowLayer, type KvShape } from '../modelShape.ts';
 
 /** full: every token; streaming: sinks + a recent window; window: a layer the model itself attends through its window cache (Gemma). */
@@ -29,7 +30,7 @@ export const KvOptions = z.object({
     /** Fraction of the stock full cache's KV bytes to spend, in (0, 1]. */
     budget: z.number().gt(0).max(1).optional(),
     sinks: z.number().int().min(0).max(1024).default(DEFAULT_SINKS),
-    window: z.number().int().min(1).max(1 << 20).default(DEFAULT_WINDOW),
+    window: z.number().int().min(1).max(MAX_CONTEXT_TOKENS).default(DEFAULT_WINDOW),
     offload: KvOffload.default('auto'),
     /** Path of a HeadProfile JSON for this model; without one, the stored profile or a fallback order. */
     profile: z.string().min(1).max(4096).optional(),
