@@ -1,13 +1,13 @@
 // node-llama-cpp with our llama.cpp build, once per process: the engine, the profiler and the
 // benchmarks all load through it. It owns llama.cpp's log (weights' buffers, and the error lines
 // that say why a call failed), and runs the work that must not overlap one at a time.
-import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import type { Llama, LlamaLogLevel } from 'node-llama-cpp';
 import type { EngineBuild, GpuBackend } from '../common/contract.ts';
 import type { Device } from '../common/devices.ts';
 import { howToGetTheBuild, PACKAGED_ENV } from '../common/errors.ts';
 import type { EngineChoice } from '../common/loadOptions.ts';
+import { gpuDevicePresent } from './gpuDevices.ts';
 import { buildChoice, buildSupportsHeadwise, cmakeOptionsFor, readBuildFailure, type BuildFailure } from './kv/native.ts';
 
 export type NodeLlamaCpp = typeof import('node-llama-cpp');
@@ -130,24 +130,16 @@ export function deviceTitle(device: string): string {
     return device.replace(/, \d+ threads? \(.*$/, '').replace(/ \(host [^)]*\)$/, '');
 }
 
-/** Whether this machine has a GPU device a GPU build could use (not a software renderer such as Mesa's llvmpipe). */
-function machineHasGpu(gpuRuntimes: readonly GpuBackend[]): boolean {
-    if (gpuRuntimes.length === 0) return false;
-    if (process.platform !== 'linux') return true;
-    const renderNodes = existsSync('/dev/dri') && readdirSync('/dev/dri').some((name) => name.startsWith('renderD'));
-    return existsSync('/dev/nvidiactl') || renderNodes;
-}
-
 /** Whether this process runs for an installed app (the backend says so), which cannot build llama.cpp. */
 export const isPackagedApp = () => process.env[PACKAGED_ENV] === '1';
 
 /**
  * Which build the engine runs and, when it is not the best this machine allows, what to do about it.
- * `hasGpuDevice`: whether the machine has a GPU a GPU build could use (by default, looked up).
+ * `gpuDevices`: the runtimes whose GPU is really here, best first (by default, looked up).
  * `packaged`: an installed app (by default, as the backend said), whose user has no `npm run build:native`.
  */
 export function engineBuildOf(build: {
-    headwise: boolean; requested: EngineChoice; backend: GpuBackend | 'cpu'; gpuRuntimes: readonly GpuBackend[]; hasGpuDevice?: boolean;
+    headwise: boolean; requested: EngineChoice; backend: GpuBackend | 'cpu'; gpuRuntimes: readonly GpuBackend[]; gpuDevices?: readonly GpuBackend[];
     /** Why the last build of Headroom's engine failed, when it did (a source checkout records it). */
     buildFailure?: BuildFailure | null;
     packaged?: boolean;
@@ -156,8 +148,8 @@ export function engineBuildOf(build: {
     const packaged = build.packaged ?? isPackagedApp();
     const gpuName = (gpu: GpuBackend) => ({ cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal' })[gpu];
     let note: string | null = null;
-    const gpu = gpuRuntimes[0];
-    if (headwise && backend === 'cpu' && gpu != null && (build.hasGpuDevice ?? machineHasGpu(gpuRuntimes))) {
+    const gpu = (build.gpuDevices ?? gpuRuntimes.filter(gpuDevicePresent))[0];
+    if (headwise && backend === 'cpu' && gpu != null) {
         note = `Compression runs on the CPU: Headroom's engine was built for the CPU only, and this machine has a ${gpuName(gpu)} GPU. `
             + (packaged
                 ? 'This installation has no GPU build of it; you can use the GPU without compression (Settings → Engine: stock).'

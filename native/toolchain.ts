@@ -1,10 +1,10 @@
 // Which backend `npm run build:native` builds for: the GPU backend node-llama-cpp would use on this
 // machine (CUDA, Vulkan, Metal), when the tools to build it are installed; otherwise the CPU, with
 // what to install to get the GPU one.
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { getLlamaGpuTypes } from 'node-llama-cpp';
+import { nvidiaGpuPresent } from '../engine/gpuDevices.ts';
 
 export const NATIVE_GPUS = ['false', 'cuda', 'vulkan', 'metal'] as const;
 export type NativeGpu = (typeof NATIVE_GPUS)[number];
@@ -51,24 +51,6 @@ export function missingVulkanTools(env: NodeJS.ProcessEnv = process.env): string
 }
 
 const VULKAN_PACKAGES = 'Debian/Ubuntu: sudo apt-get install glslc libvulkan-dev spirv-headers; elsewhere the Vulkan SDK';
-
-/**
- * Whether an NVIDIA GPU with its driver is here. node-llama-cpp counts CUDA as supported where the CUDA
- * libraries are installed, and a CUDA toolkit alone installs them: on such a machine without a GPU a
- * CUDA build has no card to aim at (CMake falls back to an architecture the toolkit's assembler may lack).
- */
-export function nvidiaGpuPresent(): boolean {
-    if (process.platform === 'linux') {
-        try {
-            if (readdirSync('/proc/driver/nvidia/gpus').length > 0) return true;
-        } catch {
-            // no NVIDIA kernel driver loaded
-        }
-    }
-    if (!onPath('nvidia-smi')) return false;
-    const list = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 10_000 });
-    return list.status === 0 && /\bGPU \d+:/.test(list.stdout ?? '');
-}
 
 /** What the choice looks at; tests pass their own. */
 export interface BuildMachine {

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { existsSync } from 'node:fs';
-import { buildGpuCandidates, nvidiaGpuPresent, onPath, type BuildMachine } from '../../native/toolchain.ts';
+import { nvidiaGpuPresent } from '../../engine/gpuDevices.ts';
+import { buildGpuCandidates, onPath, type BuildMachine } from '../../native/toolchain.ts';
 
 const linux: BuildMachine = { platform: 'linux', arch: 'x64', runtimes: ['cuda', 'vulkan', false], nvidiaGpu: true, missingCuda: [], missingVulkan: [] };
 const order = (machine: BuildMachine) => buildGpuCandidates(machine).map((c) => c.gpu);
@@ -43,7 +44,7 @@ describe('the backends a build tries', () => {
         assert.deepEqual(order({ ...linux, platform: 'darwin', arch: 'arm64', runtimes: ['metal', false] }), ['metal', 'false']);
     });
 
-    test('a machine without an NVIDIA driver reports no NVIDIA GPU, CUDA toolkit or not', (t) => {
+    test('a machine without an NVIDIA driver reports no NVIDIA GPU, CUDA toolkit or /dev/nvidiactl or not', (t) => {
         if (existsSync('/proc/driver/nvidia') || onPath('nvidia-smi')) return t.skip('this machine has an NVIDIA driver');
         assert.equal(nvidiaGpuPresent(), false);
     });

@@ -12,13 +12,20 @@ import { engineBuildOf } from '../../engine/runtime.ts';
 describe('the engine build and its note', () => {
     test('our build on the GPU, or on a machine with no GPU: nothing to say', () => {
         assert.equal(engineBuildOf({ headwise: true, requested: 'compressed', backend: 'vulkan', gpuRuntimes: ['vulkan'] }).note, null);
-        assert.equal(engineBuildOf({ headwise: true, requested: 'compressed', backend: 'cpu', gpuRuntimes: [], hasGpuDevice: false }).note, null);
-        assert.equal(engineBuildOf({ headwise: true, requested: 'compressed', backend: 'cpu', gpuRuntimes: ['vulkan'], hasGpuDevice: false }).note, null,
+        assert.equal(engineBuildOf({ headwise: true, requested: 'compressed', backend: 'cpu', gpuRuntimes: [], gpuDevices: [] }).note, null);
+        assert.equal(engineBuildOf({ headwise: true, requested: 'compressed', backend: 'cpu', gpuRuntimes: ['vulkan'], gpuDevices: [] }).note, null,
             'a Vulkan driver without a GPU (Mesa\'s llvmpipe) is no GPU');
+        assert.equal(engineBuildOf({ headwise: true, requested: 'compressed', backend: 'cpu', gpuRuntimes: ['cuda', 'vulkan'], gpuDevices: [] }).note, null,
+            'CUDA\'s libraries without a card (a toolkit installed for building) are no GPU');
+    });
+
+    test('the note names the GPU that is here, not the first runtime whose libraries are', () => {
+        const build = engineBuildOf({ headwise: true, requested: 'compressed', backend: 'cpu', gpuRuntimes: ['cuda', 'vulkan'], gpuDevices: ['vulkan'] });
+        assert.match(build.note ?? '', /this machine has a Vulkan GPU\./);
     });
 
     test('our CPU build on a GPU machine: build it for the GPU, or use the GPU without compression', () => {
-        const build = engineBuildOf({ headwise: true, requested: 'compressed', backend: 'cpu', gpuRuntimes: ['cuda', 'vulkan'], hasGpuDevice: true });
+        const build = engineBuildOf({ headwise: true, requested: 'compressed', backend: 'cpu', gpuRuntimes: ['cuda', 'vulkan'], gpuDevices: ['cuda', 'vulkan'] });
         assert.equal(build.note, 'Compression runs on the CPU: Headroom\'s engine was built for the CPU only, and this machine has a CUDA GPU. '
             + 'Run `npm run build:native` to build it for the GPU, or use the GPU without compression (Settings → Engine: stock).');
         assert.deepEqual([build.kind, build.backend], ['headwise', 'cpu']);
@@ -33,7 +40,7 @@ describe('the engine build and its note', () => {
 describe('an installed app never says `npm run build:native`', () => {
     test('its notes say what applies to an installed app', () => {
         const notes = [
-            engineBuildOf({ headwise: true, requested: 'compressed', backend: 'cpu', gpuRuntimes: ['cuda'], hasGpuDevice: true, packaged: true }),
+            engineBuildOf({ headwise: true, requested: 'compressed', backend: 'cpu', gpuRuntimes: ['cuda'], gpuDevices: ['cuda'], packaged: true }),
             engineBuildOf({ headwise: false, requested: 'compressed', backend: 'cpu', gpuRuntimes: [], packaged: true }),
             engineBuildOf({ headwise: false, requested: 'compressed', backend: 'cpu', gpuRuntimes: [], packaged: true, buildFailure: { patch: '0001-x.patch', nodeLlamaCpp: '3.22.1', detail: '' } }),
         ].map((build) => build.note ?? '');
