@@ -31,6 +31,8 @@ const Entry = z.object({ path: z.string(), size: z.number(), mtimeMs: z.number()
 type Entry = z.infer<typeof Entry>;
 /** Files remembered at most: the newest are kept. */
 const MAX_ENTRIES = 512;
+/** Files this large get a line on stderr while they are hashed. */
+const SAY_HASHING_FROM = 500e6;
 
 /** sha256 of model files, remembered in memory and in `file` while a file's size and mtime hold. */
 export class ModelHashes {
@@ -84,7 +86,8 @@ export class ModelHashes {
     async #lookUpOrHash(key: string, size: number, mtimeMs: number): Promise<string> {
         const stored = (await this.#stored()).find((e) => e.path === key && e.size === size && e.mtimeMs === mtimeMs);
         if (stored != null) return stored.sha256;
-        console.error(`Headroom: reading ${path.basename(key)} (${(size / 1e6).toFixed(1)} MB) once for its sha256`);
+        // said where it takes a while (about a second per GB here); a small file's hash is instant
+        if (size >= SAY_HASHING_FROM) console.error(`Headroom: reading ${path.basename(key)} (${(size / 1e9).toFixed(1)} GB) once for its sha256`);
         this.hashed++;
         const sha256 = await sha256OfFile(key);
         // Changed while it was read: not remembered (the next look reads it again).

@@ -235,7 +235,7 @@ describe('a document the context cannot hold is refused with what would help, de
         assert.ok(offers != null);
         const labels = offers.actions.map((action) => action.label);
         t.diagnostic(`${needed} tokens: ${offers.advice} ${labels.join(' | ')}`);
-        assert.ok(labels.some((label) => /^Reload with [\d,K]+ tokens and a q8_0 cache: KV [\d.]+ GiB full cache, fits$/.test(label)), labels.join('\n'));
+        assert.ok(labels.some((label) => /^Reload with [\d.,K]+ tokens and a q8_0 cache: KV [\d.]+ GiB full cache, fits$/.test(label)), labels.join('\n'));
         const withBudget = labels.find((label) => / and a \d+% budget: /.test(label));
         const { model: info } = backend.supervisor.state;
         if (info?.kv.available === true) assert.ok(withBudget != null, `a smaller budget is offered where compression runs: ${labels.join('\n')}`);

@@ -174,14 +174,14 @@ describe('memory in web mode (organism.gguf, Chromium)', () => {
         await page.getByTestId('engine-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 60_000 });
     });
 
-    test('profile heads: its stage and progress, then the best heads and a validated budget', async () => {
+    test('profile heads: its stage and progress, then the best heads and the validated count kept full', async () => {
         await page.getByRole('button', { name: 'Profile heads' }).click();
         await page.getByTestId('profile-progress').filter({ hasText: /(Scoring heads|Checking budgets on held-out prompts) · \d+%/ }).waitFor({ timeout: 60_000 });
         await page.getByTestId('profile-heads').screenshot({ path: path.join(results, 'profile-heads-running.png') });
         const result = page.getByTestId('profile-result');
         await result.waitFor({ timeout: 300_000 });
         await page.locator('.memory-aside').screenshot({ path: path.join(results, 'profile-heads-done.png') });
-        assert.match((await result.textContent() ?? ''), /^Profile saved: top heads L3·H1 \(0\.\d\d\).*recommended budget \d+% of the cache, checked on held-out prompts/);
+        assert.match((await result.textContent() ?? ''), /^Profile saved: top heads L3·H1 \(0\.\d\d\).*; keeps the \d+ best of 16 heads full at any context length \(\d+% of the cache at [\d,]+ tokens\), checked on held-out prompts at [\d,]+ tokens/);
         assert.ok(existsSync(path.join(dataDir, 'head-profiles')), 'stored in the profile folder');
         assert.equal(await page.getByRole('button', { name: 'Profile heads' }).count(), 1, 'ready to run again');
     });
