@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { HELP_OPTION, helpText, usageLine, type CliSpec } from '../common/cliHelp.ts';
 import { HeadroomError } from '../common/errors.ts';
 import { parseKvFlag } from '../common/kv/flag.ts';
 import { decodeRatesFor, decodeSeconds, planMemory } from '../engine/planner.ts';
@@ -40,9 +41,21 @@ export const OffloadCheck = z.object({
 });
 export type OffloadCheck = z.infer<typeof OffloadCheck>;
 
+const SPEC = {
+    command: 'node bench/offloadCheck.ts',
+    summary: 'Sets the planner\'s stated cost of full heads in CPU RAM (bytes crossing, decode in RAM and on the GPU) beside what a bench:kv run measured on the same device; writes offload-check.json and offload-check.png.',
+    options: {
+        bench: { type: 'string', value: '<kv-bench.json>', help: 'a bench:kv result with offload cpu and gpu runs', required: true },
+        model: { type: 'string', value: '<gguf>', help: 'the model that run measured', required: true },
+        out: { type: 'string', value: '<dir>', help: 'where the result goes', required: true },
+        help: HELP_OPTION,
+    },
+} as const satisfies CliSpec;
+
 runCli(async () => {
-    const { values } = parseArgs({ options: { bench: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' } } });
-    if (values.bench == null || values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', 'usage: node bench/offloadCheck.ts --bench <kv-bench.json> --model <gguf> --out <dir>');
+    const { values } = parseArgs({ options: SPEC.options });
+    if (values.help === true) return void process.stdout.write(helpText(SPEC));
+    if (values.bench == null || values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', usageLine(SPEC));
     const bench = KvBenchResult.parse(JSON.parse(await readFile(values.bench, 'utf8')));
     const { llama } = await runtime.get();
     const decodeTokens = bench.method?.decodeTokens ?? 16;

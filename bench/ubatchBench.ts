@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { HELP_OPTION, helpText, usageLine, type CliSpec } from '../common/cliHelp.ts';
 import { HeadroomError } from '../common/errors.ts';
 import { DEFAULT_SINKS, DEFAULT_WINDOW, fallbackScores, fullHeadsForBudget, kvBytes, planForBudget, streamingCells, type HeadPlan } from '../common/kv/policy.ts';
 import { attentionFromMetadata, contextCellsFor, kvShapeOf, type KvShape } from '../common/modelShape.ts';
@@ -21,7 +22,7 @@ import { parseBufferLine } from '../engine/llamaLog.ts';
 import { modelSha256 } from '../engine/modelHash.ts';
 import { groupedBarsSvg } from './charts.ts';
 import { parseNumberList, runCli } from './cliArgs.ts';
-import { layoutLabel, mixedLayers, parseLayouts, profileForLayout } from './layouts.ts';
+import { LAYOUT_USAGE, layoutLabel, mixedLayers, parseLayouts, profileForLayout } from './layouts.ts';
 import { schedule, Spread, spread } from './method.ts';
 import { writeRun } from './results.ts';
 
@@ -171,27 +172,31 @@ export function ubatchSvg(result: UbatchBenchResult): string {
     });
 }
 
+const SPEC = {
+    command: 'node bench/ubatchBench.ts',
+    summary: 'Prefill at several batch sizes, the head plan against the stock cache, with our build\'s llama-bench (it takes --kv-head-policy); writes ubatch-bench.json and ubatch-bench.png.',
+    options: {
+        'llama-bench': { type: 'string', value: '<path>', help: 'llama-bench built from our patches (bench/gpu/check.sh builds one in .gpu/build-cpu/bin)', required: true },
+        model: { type: 'string', value: '<gguf>', help: 'the model', required: true },
+        out: { type: 'string', value: '<dir>', help: 'where the results go', required: true },
+        lengths: { type: 'string', default: '2048', value: '<tokens,…>', help: 'prompt lengths' },
+        ubatch: { type: 'string', default: '128,256,512', value: '<n,…>', help: 'batch sizes for the head plan' },
+        'stock-ubatch': { type: 'string', default: '512', value: '<n,…>', help: 'batch sizes for the stock cache' },
+        budget: { type: 'string', default: '0.25', value: '<share>', help: 'the share of the cache the plan keeps at the engine\'s batch of 128; the same heads stay full at every batch size' },
+        layout: { type: 'string', default: 'fallback', value: LAYOUT_USAGE.replace(/^--layout /, ''), help: 'which heads stay full' },
+        repeats: { type: 'string', default: '3', value: '<n>', help: 'timed rounds, each side once per round in alternating order' },
+        threads: { type: 'string', default: String(os.cpus().length), value: '<n>', help: 'CPU threads' },
+        sinks: { type: 'string', default: String(DEFAULT_SINKS), value: '<n>', help: 'first tokens every streaming head keeps' },
+        window: { type: 'string', default: String(DEFAULT_WINDOW), value: '<n>', help: 'recent tokens every streaming head keeps' },
+        help: HELP_OPTION,
+    },
+} as const satisfies CliSpec;
+
 if (process.argv[1] === new URL(import.meta.url).pathname) {
     runCli(async () => {
-        const { values } = parseArgs({
-            options: {
-                'llama-bench': { type: 'string' },
-                model: { type: 'string' },
-                out: { type: 'string' },
-                lengths: { type: 'string', default: '2048' },
-                ubatch: { type: 'string', default: '128,256,512' },
-                'stock-ubatch': { type: 'string', default: '512' },
-                budget: { type: 'string', default: '0.25' },
-                layout: { type: 'string', default: 'fallback' },
-                repeats: { type: 'string', default: '3' },
-                threads: { type: 'string', default: String(os.cpus().length) },
-                sinks: { type: 'string', default: String(DEFAULT_SINKS) },
-                window: { type: 'string', default: String(DEFAULT_WINDOW) },
-            },
-        });
-        if (values['llama-bench'] == null || values.model == null || values.out == null) {
-            throw new HeadroomError('BAD_REQUEST', 'usage: node bench/ubatchBench.ts --llama-bench <path> --model <gguf> --out <dir> [--lengths 2048] [--ubatch 128,256,512] [--stock-ubatch 512] [--budget 0.25] [--layout duo:<id>] [--repeats 3] [--threads n]');
-        }
+        const { values } = parseArgs({ options: SPEC.options });
+        if (values.help === true) return void process.stdout.write(helpText(SPEC));
+        if (values['llama-bench'] == null || values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', usageLine(SPEC));
         const budget = Number(values.budget);
         if (!(budget > 0 && budget <= 1)) throw new HeadroomError('BAD_REQUEST', `--budget is a share in (0, 1], not "${values.budget}".`);
         const result = await runUbatchBench({

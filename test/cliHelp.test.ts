@@ -24,6 +24,7 @@ const COMMANDS: Record<string, string> = {
     'cli/ask.ts': 'npm run ask', 'cli/plan.ts': 'npm run plan', 'cli/models.ts': 'npm run models', 'server/serve.ts': 'npm run serve',
     'bench/niahCli.ts': 'npm run niah', 'bench/evalCli.ts': 'npm run eval', 'bench/kvBenchCli.ts': 'npm run bench:kv',
     'bench/profileCli.ts': 'npm run profile', 'bench/profileTimeCli.ts': 'node bench/profileTimeCli.ts',
+    'bench/ubatchBench.ts': 'node bench/ubatchBench.ts', 'bench/offloadCheck.ts': 'node bench/offloadCheck.ts',
 };
 
 describe('--help on every command', () => {
