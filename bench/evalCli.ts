@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { HeadroomError } from '../common/errors.ts';
 import { EVAL_TASKS, EvalTaskName, evalTaskLabel } from '../common/eval.ts';
-import { HELP_OPTION, helpText, KV_OPTION, usageLine, type CliSpec } from '../common/cliHelp.ts';
+import { commandLine, HELP_OPTION, helpText, KV_OPTION, usageLine, type CliSpec } from '../common/cliHelp.ts';
 import { parseKvFlag } from '../common/kv/flag.ts';
 import { DEFAULT_SINKS, DEFAULT_WINDOW, KvOptions } from '../common/kv/policy.ts';
 import { requireProfile } from '../engine/kv/profiles.ts';
@@ -42,9 +42,6 @@ const wholeNumber = (value: string, what: string, least: number): number => {
     return n;
 };
 
-/** The command line as typed, for the record. */
-const commandLine = (args: readonly string[]) => ['npm run eval --', ...args.map((a) => (/^[\w./:,=@+-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`))].join(' ');
-
 runCli(async () => {
     const args = process.argv.slice(2);
     const { values } = parseArgs({ args, options: SPEC.options });
@@ -74,7 +71,7 @@ runCli(async () => {
     const result = await runEval({
         modelPath: values.model, kv, tasks, lengths, chats, seed, ...(threads != null ? { threads } : {}),
         ...(values.filler != null ? { filler: values.filler } : {}),
-        command: commandLine(args),
+        command: commandLine(SPEC.command, args),
         log: (line) => process.stderr.write(`${line}\n`),
         onAnswer(cache, answer, done, total) {
             const wrong = answer.correct ? 'right' : `wrong${answer.confusedWith != null ? ` (gave ${answer.confusedWith})` : ''}`;

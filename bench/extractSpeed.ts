@@ -10,10 +10,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { extractDocument } from '../backend/documents/extract.ts';
+import { HELP_OPTION, helpText, type CliSpec } from '../common/cliHelp.ts';
 import { makeDocx } from '../test/support/documents.ts';
+import { runCli } from './cliArgs.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
-const rounds = Number(values.rounds);
 const out = fileURLToPath(new URL('./results/cpu-extract-speed/', import.meta.url));
 
 /** An ordinary article: paragraphs with inline markup, a heading every 20, a list every 50. */
@@ -28,7 +28,7 @@ export function htmlPage(paragraphs: number): string {
 }
 
 /** The median of `rounds` timings of one extraction, in milliseconds. */
-async function timed(name: string, bytes: Uint8Array): Promise<{ ms: number; chars: number }> {
+async function timed(name: string, bytes: Uint8Array, rounds: number): Promise<{ ms: number; chars: number }> {
     const times: number[] = [];
     let chars = 0;
     for (let round = 0; round < rounds; round++) {
@@ -40,16 +40,28 @@ async function timed(name: string, bytes: Uint8Array): Promise<{ ms: number; cha
     return { ms: Math.round(times[Math.floor(times.length / 2)] ?? 0), chars };
 }
 
-if (import.meta.main) {
+const SPEC = {
+    command: 'node bench/extractSpeed.ts',
+    summary: 'Times reading HTML pages of 2k to 16k paragraphs, a 10 MB page and Word documents of 3k to 12k paragraphs through extractDocument; writes bench/results/cpu-extract-speed/extract-speed.json.',
+    options: {
+        rounds: { type: 'string', default: '3', value: '<n>', help: 'timings of each document; the median is kept' },
+        help: HELP_OPTION,
+    },
+} as const satisfies CliSpec;
+
+if (import.meta.main) runCli(async () => {
+    const { values } = parseArgs({ options: SPEC.options });
+    if (values.help === true) return void process.stdout.write(helpText(SPEC));
+    const rounds = Number(values.rounds);
     const html: Array<{ paragraphs: number; bytes: number; ms: number; chars: number }> = [];
     for (const paragraphs of [2000, 4000, 8000, 16000]) {
         const bytes = Buffer.from(htmlPage(paragraphs));
-        html.push({ paragraphs, bytes: bytes.length, ...await timed('page.html', bytes) });
+        html.push({ paragraphs, bytes: bytes.length, ...await timed('page.html', bytes, rounds) });
         process.stderr.write(`html ${paragraphs} paragraphs: ${html.at(-1)?.ms} ms\n`);
     }
     // More than 10 MB of HTML: 80,000 paragraphs of the page above.
     const tenMb = Buffer.from(htmlPage(80_000));
-    const large = { bytes: tenMb.length, ...await timed('large.html', tenMb) };
+    const large = { bytes: tenMb.length, ...await timed('large.html', tenMb, rounds) };
     process.stderr.write(`html ${(large.bytes / 1e6).toFixed(1)} MB: ${large.ms} ms\n`);
     const docx: Array<{ paragraphs: number; bytes: number; ms: number; chars: number }> = [];
     for (const paragraphs of [3000, 6000, 12000]) {
@@ -59,7 +71,7 @@ if (import.meta.main) {
             bullets: ['Check the gauges'],
             table: [['Station', 'Level'], ['North', '2.1 m']],
         });
-        docx.push({ paragraphs, bytes: bytes.length, ...await timed('notes.docx', bytes) });
+        docx.push({ paragraphs, bytes: bytes.length, ...await timed('notes.docx', bytes, rounds) });
         process.stderr.write(`docx ${paragraphs} paragraphs: ${docx.at(-1)?.ms} ms\n`);
     }
     const ratio = (rows: Array<{ ms: number }>) => Number(((rows.at(-1)?.ms ?? 0) / Math.max(1, rows.at(-2)?.ms ?? 1)).toFixed(2));
@@ -77,4 +89,4 @@ if (import.meta.main) {
     const file = path.join(out, 'extract-speed.json');
     await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`${file}\n`);
-}
+});

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
 import { EngineSupervisor } from '../backend/host/supervisor.ts';
+import { HELP_OPTION, helpText, usageLine, type CliSpec } from '../common/cliHelp.ts';
 import type { EventEnvelope } from '../common/contract.ts';
 import { HeadroomError } from '../common/errors.ts';
 import { parseKvFlag } from '../common/kv/flag.ts';
@@ -43,19 +44,25 @@ export const FollowUpResult = z.object({
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
+const SPEC = {
+    command: 'node bench/followUp.ts',
+    summary: 'Times the first token of a follow-up question after a document, a question and a reply, compressed against the stock cache, through the real engine host; writes follow-up.json and follow-up.png.',
+    options: {
+        model: { type: 'string', value: '<gguf>', help: 'the model', required: true },
+        out: { type: 'string', value: '<dir>', help: 'where the results go', required: true },
+        document: { type: 'string', default: '1800', value: '<tokens>', help: 'the document\'s length' },
+        reply: { type: 'string', default: '400', value: '<tokens>', help: 'the first reply\'s length' },
+        context: { type: 'string', default: '4096', value: '<tokens>', help: 'the context size' },
+        kv: { type: 'string', default: 'off,0.5,0.25', value: '<off|auto|0.25|budget:0.25,…>', help: 'the KV settings to compare, comma-separated' },
+        repeats: { type: 'string', default: '3', value: '<n>', help: 'timed follow-ups per setting; the median is kept' },
+        help: HELP_OPTION,
+    },
+} as const satisfies CliSpec;
+
 runCli(async () => {
-    const { values } = parseArgs({
-        options: {
-            model: { type: 'string' },
-            out: { type: 'string' },
-            document: { type: 'string', default: '1800' },
-            reply: { type: 'string', default: '400' },
-            context: { type: 'string', default: '4096' },
-            kv: { type: 'string', default: 'off,0.5,0.25' },
-            repeats: { type: 'string', default: '3' },
-        },
-    });
-    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', 'usage: node bench/followUp.ts --model <gguf> --out <dir> [--document 1800] [--reply 400] [--kv off,0.5,0.25]');
+    const { values } = parseArgs({ options: SPEC.options });
+    if (values.help === true) return void process.stdout.write(helpText(SPEC));
+    if (values.model == null || values.out == null) throw new HeadroomError('BAD_REQUEST', usageLine(SPEC));
     const [documentTokens = 0, replyTokens = 0, contextSize = 0, repeats = 0] = parseNumberList(`${values.document},${values.reply},${values.context},${values.repeats}`, 'document/reply/context/repeats');
     const modes = values.kv.split(',').map((m) => parseKvFlag(m.trim()));
     const filler = loadFiller();

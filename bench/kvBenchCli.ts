@@ -7,7 +7,7 @@
 // alternating order, after an untimed warm-up of each.
 import { parseArgs } from 'node:util';
 import { HeadroomError } from '../common/errors.ts';
-import { HELP_OPTION, helpText, usageLine, type CliSpec } from '../common/cliHelp.ts';
+import { commandLine, HELP_OPTION, helpText, usageLine, type CliSpec } from '../common/cliHelp.ts';
 import { formatKvFlag, parseKvFlag, parseKvTypeFlag } from '../common/kv/flag.ts';
 import { KvOffload } from '../common/kv/policy.ts';
 import { parseNumberList, runCli } from './cliArgs.ts';
@@ -57,6 +57,6 @@ runCli(async () => {
         modelPath: values.model, lengths, modes, layouts, offloads, kvTypes, decodeTokens, repeats, threads,
         log: (line) => process.stderr.write(`${line}\n`),
     });
-    const { json, png } = await writeKvBenchOutputs(result, values.out);
+    const { json, png } = await writeKvBenchOutputs({ ...result, command: commandLine(SPEC.command, process.argv.slice(2)) }, values.out);
     process.stdout.write(`${result.runs.length} runs, ${result.skipped.length} skipped (${[...new Set(result.skipped.map((s) => s.mode))].join(', ') || 'none'}) on ${result.device}\n${json}\n${png}\n`);
 });

@@ -1,9 +1,11 @@
 // The tables of bench/results/README.md from kv-bench.json files: one row per run, each rate as
 // median [min–max] over the rounds, its ratio to the stock cache of the same length and cache type,
 // and the KV bytes (allocated; = planned where they agree) beside it.
-//   node bench/kvTable.ts <kv-bench.json>… [--markdown]
+//   node bench/kvTable.ts <kv-bench.json>…
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { HELP_OPTION, helpText, usageLine, type CliSpec } from '../common/cliHelp.ts';
+import { HeadroomError } from '../common/errors.ts';
 import { runLabel } from './kvBench.ts';
 import { runCli } from './cliArgs.ts';
 import { KvBenchResult, type KvBenchRun } from './results.ts';
@@ -40,9 +42,20 @@ export function kvTableRows(result: KvBenchResult): string[][] {
 
 export const KV_TABLE_HEADER = ['tokens', 'cache', 'full heads', 'mixed layers', 'KV (allocated)', 'of f16 stock', 'prefill tok/s, median [min–max]', 'decode tok/s, median [min–max]'];
 
+const SPEC = {
+    command: 'node bench/kvTable.ts',
+    summary: 'Prints the Markdown tables of bench/results/README.md from kv-bench.json files: one row per run, each rate as median [min–max] with its ratio to the stock cache, and the KV bytes.',
+    positionals: '<kv-bench.json>…',
+    options: {
+        help: HELP_OPTION,
+    },
+} as const satisfies CliSpec;
+
 if (process.argv[1] === new URL(import.meta.url).pathname) {
     runCli(async () => {
-        const { positionals } = parseArgs({ allowPositionals: true, options: {} });
+        const { values, positionals } = parseArgs({ allowPositionals: true, options: SPEC.options });
+        if (values.help === true) return void process.stdout.write(helpText(SPEC));
+        if (positionals.length === 0) throw new HeadroomError('BAD_REQUEST', usageLine(SPEC));
         for (const file of positionals) {
             const result = KvBenchResult.parse(JSON.parse(await readFile(file, 'utf8')));
             const rows = [KV_TABLE_HEADER, KV_TABLE_HEADER.map(() => '---'), ...kvTableRows(result)];

@@ -6,14 +6,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { HELP_OPTION, helpText, type CliSpec } from '../common/cliHelp.ts';
 import type { EventEnvelope } from '../common/contract.ts';
 import { spawnNodeHost } from '../backend/host/nodeHost.ts';
 import { EngineSupervisor } from '../backend/host/supervisor.ts';
 import { ORGANISM } from '../test/support/models.ts';
+import { runCli } from './cliArgs.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' }, rounds: { type: 'string', default: '3' } } });
-const seconds = Number(values.seconds);
-const rounds = Number(values.rounds);
 const out = fileURLToPath(new URL('./results/cpu-organism-live-stats/', import.meta.url));
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -26,8 +25,8 @@ interface Run {
     engineTokensPerSecond: number | null;
 }
 
-/** An engine host with the live push every `intervalMs` (0 = off), and a way to time one reply on it. */
-async function startEngine(intervalMs: number) {
+/** An engine host with the live push every `intervalMs` (0 = off), and a way to time one reply of `seconds` on it. */
+async function startEngine(intervalMs: number, seconds: number) {
     process.env.HEADROOM_LIVE_STATS_MS = String(intervalMs); // read by the host it spawns
     const chunkTimes: number[] = [];
     let statsCount = 0;
@@ -64,27 +63,43 @@ async function startEngine(intervalMs: number) {
     };
 }
 
-// Both hosts loaded up front and rounds alternated, so drift in machine load hits both alike.
-const engineOff = await startEngine(0);
-const engineOn = await startEngine(400);
-const off: Run[] = [];
-const on: Run[] = [];
-for (let i = 0; i < rounds; i++) {
-    off.push(await engineOff.run());
-    on.push(await engineOn.run());
-}
-engineOff.supervisor.dispose();
-engineOn.supervisor.dispose();
-const median = (runs: Array<{ chunksPerSecond: number }>) => [...runs].map((r) => r.chunksPerSecond).sort((a, b) => a - b)[Math.floor(runs.length / 2)] ?? 0;
-const result = {
-    model: path.basename(ORGANISM),
-    secondsPerRound: seconds,
-    rounds,
-    pushOff: off,
-    pushEvery400ms: on,
-    medianChunksPerSecond: { off: median(off), on: median(on) },
-    slowdown: 1 - median(on) / median(off),
-};
-await mkdir(out, { recursive: true });
-await writeFile(path.join(out, 'live-stats.json'), `${JSON.stringify(result, null, 2)}\n`);
-process.stdout.write(`${JSON.stringify({ medianChunksPerSecond: result.medianChunksPerSecond, slowdown: result.slowdown, statsPerSecond: on.map((r) => r.statsPerSecond) })}\n`);
+const SPEC = {
+    command: 'node bench/liveStats.ts',
+    summary: 'Streams organism replies through the real engine host with the live memory stats pushed every 400 ms and not at all, and compares decoding speed and the gaps between chunks; writes bench/results/cpu-organism-live-stats/live-stats.json.',
+    options: {
+        seconds: { type: 'string', default: '4', value: '<s>', help: 'how long each reply streams' },
+        rounds: { type: 'string', default: '3', value: '<n>', help: 'replies on each side, alternated' },
+        help: HELP_OPTION,
+    },
+} as const satisfies CliSpec;
+
+runCli(async () => {
+    const { values } = parseArgs({ options: SPEC.options });
+    if (values.help === true) return void process.stdout.write(helpText(SPEC));
+    const seconds = Number(values.seconds);
+    const rounds = Number(values.rounds);
+    // Both hosts loaded up front and rounds alternated, so drift in machine load hits both alike.
+    const engineOff = await startEngine(0, seconds);
+    const engineOn = await startEngine(400, seconds);
+    const off: Run[] = [];
+    const on: Run[] = [];
+    for (let i = 0; i < rounds; i++) {
+        off.push(await engineOff.run());
+        on.push(await engineOn.run());
+    }
+    engineOff.supervisor.dispose();
+    engineOn.supervisor.dispose();
+    const median = (runs: Array<{ chunksPerSecond: number }>) => [...runs].map((r) => r.chunksPerSecond).sort((a, b) => a - b)[Math.floor(runs.length / 2)] ?? 0;
+    const result = {
+        model: path.basename(ORGANISM),
+        secondsPerRound: seconds,
+        rounds,
+        pushOff: off,
+        pushEvery400ms: on,
+        medianChunksPerSecond: { off: median(off), on: median(on) },
+        slowdown: 1 - median(on) / median(off),
+    };
+    await mkdir(out, { recursive: true });
+    await writeFile(path.join(out, 'live-stats.json'), `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ medianChunksPerSecond: result.medianChunksPerSecond, slowdown: result.slowdown, statsPerSecond: on.map((r) => r.statsPerSecond) })}\n`);
+});

@@ -65,6 +65,8 @@ export const KvBenchResult = z.object({
         /** Each round's order of the sides, by their labels, per context length and cache type. */
         order: z.array(z.object({ contextTokens: z.number().int(), kvType: KvCacheType, rounds: z.array(z.array(z.string())) })),
     }).optional(),
+    /** The command line that made it, as typed (older results have none: bench/results/README.md gives theirs). */
+    command: z.string().optional(),
     createdAt: z.string(),
 });
 export type KvBenchResult = z.infer<typeof KvBenchResult>;

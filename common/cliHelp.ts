@@ -25,6 +25,8 @@ export interface CliSpec {
     command: string;
     /** What it does, one sentence. */
     summary: string;
+    /** What it takes besides its options, said right after the command ('<kv-bench.json>…'). */
+    positionals?: string;
     options: Readonly<Record<string, CliOption>>;
     /** Other ways to run it, after the command's `--` ('--chart <dir>'). */
     otherForms?: readonly string[];
@@ -41,7 +43,7 @@ export function usageLine(spec: CliSpec): string {
     const required = Object.entries(spec.options).filter(([, option]) => option.required === true)
         .map(([name, option]) => `--${name}${option.value != null ? ` ${option.value}` : ''}${option.multiple === true ? '…' : ''}`);
     const optional = Object.values(spec.options).some((option) => option.required !== true);
-    const forms = [[...required, ...(optional ? ['[options]'] : [])].join(' '), ...(spec.otherForms ?? [])];
+    const forms = [[...(spec.positionals != null ? [spec.positionals] : []), ...required, ...(optional ? ['[options]'] : [])].join(' '), ...(spec.otherForms ?? [])];
     // npm passes a command's own options after `--`; node takes them as they are.
     const separator = spec.command.startsWith('npm ') ? ' -- ' : ' ';
     return forms.map((form, index) => `${index === 0 ? 'Usage:' : '      '} ${spec.command}${form === '' ? '' : `${separator}${form}`}`).join('\n');
@@ -61,6 +63,12 @@ export function helpText(spec: CliSpec): string {
     const width = Math.min(34, Math.max(...rows.map(([flag]) => flag.length)));
     const lines = rows.map(([flag, help]) => (flag.length > width ? `  ${flag}\n  ${' '.repeat(width)}  ${help}` : `  ${flag.padEnd(width)}  ${help}`));
     return `${usageLine(spec)}\n\n${spec.summary}\n\nOptions:\n${lines.join('\n')}\n`;
+}
+
+/** The command line as a person would type it again (`npm run bench:kv -- --model m.gguf …`), for results to record. */
+export function commandLine(command: string, args: readonly string[]): string {
+    const quoted = args.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`));
+    return [command, ...(command.startsWith('npm ') && args.length > 0 ? ['--'] : []), ...quoted].join(' ');
 }
 
 // Options several commands share, said the same way everywhere.

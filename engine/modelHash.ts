@@ -1,10 +1,11 @@
 // A model file's sha256: what head profiles are stored by and what a KV snapshot's model key
 // holds. Hashing a multi-GB model reads all of it (seconds to minutes), so each hash is kept on
-// disk by the file's path, size and modification time: a load, or a new engine host, reads the
-// file again only when it changed. The cache is a small JSON file in Headroom's cache folder
+// disk by the file's path and version (size, modification time, status-change time, inode): a
+// load, or a new engine host, reads the file again only when it changed. The status-change time
+// is what no copy can set: `cp -p` of another model of the same size keeps the mtime, not it. The cache is a small JSON file in Headroom's cache folder
 // (common/paths.ts; HEADROOM_MODEL_HASHES names another, as the backend does for its hosts).
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,19 +28,25 @@ export async function sha256OfFile(filePath: string): Promise<string> {
     return hash.digest('hex');
 }
 
-const Entry = z.object({ path: z.string(), size: z.number(), mtimeMs: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+/** What identifies one version of a file: any write, copy over it or replacement changes one of these. */
+const FileVersion = z.object({ size: z.number(), mtimeMs: z.number(), ctimeMs: z.number(), ino: z.number() });
+type FileVersion = z.infer<typeof FileVersion>;
+const versionOf = (info: Stats): FileVersion => ({ size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino });
+const sameVersion = (a: Partial<FileVersion>, b: FileVersion) => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
+// entries written before the version held ctime and inode parse, and match nothing (read once more)
+const Entry = FileVersion.partial({ ctimeMs: true, ino: true }).extend({ path: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
 type Entry = z.infer<typeof Entry>;
 /** Files remembered at most: the newest are kept. */
 const MAX_ENTRIES = 512;
 /** Files this large get a line on stderr while they are hashed. */
 const SAY_HASHING_FROM = 500e6;
 
-/** sha256 of model files, remembered in memory and in `file` while a file's size and mtime hold. */
+/** sha256 of model files, remembered in memory and in `file` while a file's version holds. */
 export class ModelHashes {
     readonly file: string;
     /** Files actually read to hash them (not answered from a cache): what tests count. */
     hashed = 0;
-    #memory = new Map<string, { size: number; mtimeMs: number; sha256: Promise<string> }>();
+    #memory = new Map<string, { version: FileVersion; sha256: Promise<string> }>();
     #writes: Promise<void> = Promise.resolve();
 
     constructor(file: string) {
@@ -68,31 +75,32 @@ export class ModelHashes {
         return this.#writes;
     }
 
-    /** The sha256 of a model file: from memory, else from the disk cache, else read (and remembered) while its size and mtime hold. */
+    /** The sha256 of a model file: from memory, else from the disk cache, else read (and remembered) while its version holds. */
     async sha256(filePath: string): Promise<string> {
         const key = path.resolve(filePath);
         const info = await stat(key).catch(() => null);
         if (info == null) throw noModelFile(filePath);
         // Only a regular file has an end: /dev/zero would be hashed for ever.
         if (!info.isFile()) throw new HeadroomError('BAD_REQUEST', `${path.basename(filePath)} is not a regular file, so it is not a model file.`);
+        const version = versionOf(info);
         const known = this.#memory.get(key);
-        if (known != null && known.size === info.size && known.mtimeMs === info.mtimeMs) return known.sha256;
-        const sha256 = this.#lookUpOrHash(key, info.size, info.mtimeMs);
-        this.#memory.set(key, { size: info.size, mtimeMs: info.mtimeMs, sha256 });
+        if (known != null && sameVersion(known.version, version)) return known.sha256;
+        const sha256 = this.#lookUpOrHash(key, version);
+        this.#memory.set(key, { version, sha256 });
         sha256.catch(() => this.#memory.delete(key));
         return sha256;
     }
 
-    async #lookUpOrHash(key: string, size: number, mtimeMs: number): Promise<string> {
-        const stored = (await this.#stored()).find((e) => e.path === key && e.size === size && e.mtimeMs === mtimeMs);
+    async #lookUpOrHash(key: string, version: FileVersion): Promise<string> {
+        const stored = (await this.#stored()).find((e) => e.path === key && sameVersion(e, version));
         if (stored != null) return stored.sha256;
         // said where it takes a while (about a second per GB here); a small file's hash is instant
-        if (size >= SAY_HASHING_FROM) console.error(`Headroom: reading ${path.basename(key)} (${(size / 1e9).toFixed(1)} GB) once for its sha256`);
+        if (version.size >= SAY_HASHING_FROM) console.error(`Headroom: reading ${path.basename(key)} (${(version.size / 1e9).toFixed(1)} GB) once for its sha256`);
         this.hashed++;
         const sha256 = await sha256OfFile(key);
         // Changed while it was read: not remembered (the next look reads it again).
         const after = await stat(key).catch(() => null);
-        if (after?.size === size && after.mtimeMs === mtimeMs) await this.#remember({ path: key, size, mtimeMs, sha256 });
+        if (after != null && sameVersion(versionOf(after), version)) await this.#remember({ path: key, ...version, sha256 });
         return sha256;
     }
 }
@@ -106,7 +114,7 @@ export function modelHashes(): ModelHashes {
     return shared;
 }
 
-/** sha256 of a model file, read once per file version (size and mtime) across processes. */
+/** sha256 of a model file, read once per file version across processes. */
 export function modelSha256(filePath: string): Promise<string> {
     return modelHashes().sha256(filePath);
 }

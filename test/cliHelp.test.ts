@@ -25,6 +25,8 @@ const COMMANDS: Record<string, string> = {
     'bench/niahCli.ts': 'npm run niah', 'bench/evalCli.ts': 'npm run eval', 'bench/kvBenchCli.ts': 'npm run bench:kv',
     'bench/profileCli.ts': 'npm run profile', 'bench/profileTimeCli.ts': 'node bench/profileTimeCli.ts',
     'bench/ubatchBench.ts': 'node bench/ubatchBench.ts', 'bench/offloadCheck.ts': 'node bench/offloadCheck.ts',
+    'bench/kvTable.ts': 'node bench/kvTable.ts', 'bench/extractSpeed.ts': 'node bench/extractSpeed.ts', 'bench/followUp.ts': 'node bench/followUp.ts',
+    'bench/liveStats.ts': 'node bench/liveStats.ts', 'test/tools/shapeGguf.ts': 'node test/tools/shapeGguf.ts', 'bench/gpu/makePolicies.ts': 'node bench/gpu/makePolicies.ts',
 };
 
 describe('--help on every command', () => {

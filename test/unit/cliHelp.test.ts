@@ -2,7 +2,7 @@
 // command), and counted words said right.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { HELP_OPTION, helpText, usageLine, type CliSpec } from '../../common/cliHelp.ts';
+import { commandLine, HELP_OPTION, helpText, usageLine, type CliSpec } from '../../common/cliHelp.ts';
 import { plural } from '../../common/words.ts';
 
 describe('--help on every command', () => {
@@ -26,8 +26,15 @@ describe('--help on every command', () => {
             '  -h, --help            show this help and exit', '',
         ].join('\n'));
         assert.equal(usageLine({ command: 'node x.ts', summary: '', options: { out: { type: 'string', value: '<dir>', help: '', required: true } } }), 'Usage: node x.ts --out <dir>');
+        assert.equal(usageLine({ command: 'node t.ts', positionals: '<file>…', summary: '', options: { help: HELP_OPTION } }), 'Usage: node t.ts <file>… [options]');
     });
 
+    test('a result records the command line that made it, as it would be typed again', () => {
+        assert.equal(commandLine('npm run bench:kv', ['--model', '/m/a b.gguf', '--kv', 'off,budget:0.25', '--note', "it's"]),
+            "npm run bench:kv -- --model '/m/a b.gguf' --kv off,budget:0.25 --note 'it'\\''s'");
+        assert.equal(commandLine('node bench/x.ts', ['--out', 'r/1']), 'node bench/x.ts --out r/1');
+        assert.equal(commandLine('npm run eval', []), 'npm run eval');
+    });
 });
 
 describe('counted words', () => {

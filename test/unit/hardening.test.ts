@@ -180,7 +180,7 @@ describe('reading documents in linear time', () => {
 });
 
 describe('a model file\'s sha256, kept on disk', () => {
-    test('a second process finds it without reading the file; a new size or modification time reads it again', async () => {
+    test('a second process finds it without reading the file; a new size, modification time or copy over it reads it again', async () => {
         const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'headroom-hashes-'));
         const file = path.join(dir, 'model.gguf');
         await fs.copyFile(STORIES, file);
@@ -202,7 +202,23 @@ describe('a model file\'s sha256, kept on disk', () => {
         const fourth = new ModelHashes(cache);
         assert.notEqual(await fourth.sha256(file), sha);
         assert.equal(fourth.hashed, 1, 'a new size is read again');
-        assert.equal((JSON.parse(await fs.readFile(cache, 'utf8')) as unknown[]).length, 1, 'one entry per file');
+        // another model of the same size copied over it with its times kept (cp -p): only its status-change time tells
+        const other = path.join(dir, 'other.gguf');
+        const bytes = await fs.readFile(file);
+        bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
+        await fs.writeFile(other, bytes);
+        const kept = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000); // whole seconds: utimes keeps them exactly
+        await fs.utimes(file, kept, kept);
+        const before = await fs.stat(file);
+        assert.equal((await new ModelHashes(cache).sha256(file)).length, 64);
+        await fs.writeFile(file, bytes);
+        await fs.utimes(file, kept, kept);
+        const copied = await fs.stat(file);
+        assert.deepEqual([copied.size, copied.mtimeMs, copied.ino], [before.size, before.mtimeMs, before.ino]);
+        const sixth = new ModelHashes(cache);
+        assert.equal(await sixth.sha256(file), await sixth.sha256(other), 'the copy is read again, not taken for the old model');
+        assert.equal(sixth.hashed, 2);
+        assert.equal((JSON.parse(await fs.readFile(cache, 'utf8')) as unknown[]).length, 2, 'one entry per file: model.gguf and other.gguf');
         await fs.writeFile(cache, 'not json');
         const fifth = new ModelHashes(cache);
         assert.equal((await fifth.sha256(file)).length, 64, 'a damaged cache is read past');
