@@ -222,12 +222,33 @@ export function evalFolderSvg(runs: readonly { name: string; result: EvalResult 
     });
 }
 
-/** `--chart <dir>`: eval-summary.png of every run in the folder, and each run's eval.png drawn again from its eval.json. */
+/**
+ * Runs that asked the same chats (model, seed, chats per task, filler), so that one full-cache bar
+ * stands for all of them; the largest set first. Runs of another seed or size are another chart.
+ */
+export function sameChats<T extends { result: EvalResult }>(runs: readonly T[]): T[][] {
+    const sets = new Map<string, T[]>();
+    for (const run of runs) {
+        const key = JSON.stringify([run.result.model, run.result.seed, run.result.chats, run.result.filler]);
+        sets.set(key, [...(sets.get(key) ?? []), run]);
+    }
+    return [...sets.values()].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * `--chart <dir>`: eval-summary.png of the runs in the folder that asked the same chats (the
+ * largest such set; any other set gets eval-summary-seed<n>-<chats>-chats.png), and each run's
+ * eval.png drawn again from its eval.json.
+ */
 export async function writeEvalFolderChart(dir: string): Promise<string[]> {
     const runs = await readEvalResults(dir);
-    const png = path.join(dir, 'eval-summary.png');
-    await writeFile(png, svgToPng(evalFolderSvg(runs)));
+    const summaries = sameChats(runs).map((set, index) => {
+        const { seed, chats } = set[0]?.result ?? { seed: 0, chats: 0 };
+        return { set, png: path.join(dir, index === 0 ? 'eval-summary.png' : `eval-summary-seed${seed}-${chats}-chats.png`) };
+    });
+    if (summaries.length === 0) throw new HeadroomError('NOT_FOUND', 'No eval.json in that folder.');
+    for (const { set, png } of summaries) await writeFile(png, svgToPng(evalFolderSvg(set)));
     const each = runs.map((run) => path.join(run.dir, 'eval.png'));
     for (const [i, run] of runs.entries()) await writeFile(each[i] ?? '', svgToPng(evalSvg(run.result)));
-    return [png, ...each];
+    return [...summaries.map(({ png }) => png), ...each];
 }

@@ -9,6 +9,7 @@ import { EVAL_TASKS, evalTaskResults, scoreOf, wilson95, type EvalAnswer } from 
 import {
     buildEvalDocument, evalChatSpec, evalQuestions, evalStream, MULTIKEY_FACTS, MULTIQUERY_FACTS, MULTIQUERY_QUESTIONS, scoreAnswer, type EvalChatSpec,
 } from '../../engine/eval.ts';
+import { readEvalResults, sameChats } from '../../bench/eval.ts';
 import { EVAL_FILLER, HELD_OUT_FILLER, loadFiller, SCORING_FILLER, seededRandom, type TextTokenizer } from '../../engine/profiler/haystack.ts';
 
 /** One token per character: enough to size documents without a model. */
@@ -163,5 +164,14 @@ describe('eval scoring', () => {
         assert.equal(alone?.plan, null);
         assert.equal(alone?.ratio, null);
         assert.equal(alone?.trials, 6, 'with --kv off, the full cache over every length');
+    });
+});
+
+describe('eval charts', () => {
+    test('one summary chart holds only runs that asked the same chats: another seed or size is drawn apart', async () => {
+        const runs = await readEvalResults(new URL('../../bench/results/cpu-organism-eval/', import.meta.url).pathname);
+        const sets = sameChats(runs);
+        assert.deepEqual(sets.map((set) => set.map((run) => run.result.seed)), [[21, 21, 21, 21, 21, 21], [22]]);
+        assert.deepEqual(sets.map((set) => set[0]?.result.chats), [40, 150]);
     });
 });
