@@ -38,13 +38,27 @@ export function parseBufferLine(line: string): BufferLine | null {
 /** Tallies buffer sizes from llama.cpp's log lines, by kind and device. */
 export class BufferLog {
     #current = zero();
+    #seen = new Set<keyof MeasuredBuffers>();
 
     /** Feed one log line; returns true when it was a buffer line. */
     observe(line: string): boolean {
         const parsed = parseBufferLine(line);
         if (parsed == null) return false;
         this.#current[parsed.kind][parsed.device] += parsed.bytes;
+        this.#seen.add(parsed.kind);
         return true;
+    }
+
+    /**
+     * Waits until a line of `kind` has come, at most `ms`; says whether it came. node-llama-cpp hands
+     * llama.cpp's log over on the event loop, after the call that logged it has returned, and later
+     * still on a busy machine: a caller that stops listening at once can miss its own buffers.
+     * llama.cpp logs a context's KV buffers before its compute buffers, so 'compute' means both.
+     */
+    async arrived(kind: keyof MeasuredBuffers, ms: number): Promise<boolean> {
+        const deadline = performance.now() + ms;
+        while (!this.#seen.has(kind) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+        return this.#seen.has(kind);
     }
 
     get measured(): MeasuredBuffers {

@@ -124,6 +124,9 @@ function addMeasured(a: MeasuredBuffers, b: MeasuredBuffers): MeasuredBuffers {
     return { kv: add(a.kv, b.kv), weights: add(a.weights, b.weights), compute: add(a.compute, b.compute) };
 }
 
+/** How long a load waits for llama.cpp's log lines of its own buffers (they come on the event loop, after the call). */
+const LOG_LINES_WAIT_MS = 2000;
+
 /** Loads a model's weights on the process's one Llama. */
 export async function openModel(options: OpenOptions): Promise<OpenedModel> {
     const { path: modelPath, gpuLayers, onProgress } = options;
@@ -144,6 +147,7 @@ export async function openModel(options: OpenOptions): Promise<OpenedModel> {
                 onProgress?.(progress);
             },
         });
+        await buffers.arrived('weights', LOG_LINES_WAIT_MS);
     } catch (error) {
         throw new HeadroomError('MODEL_LOAD_FAILED', `Could not load ${path.basename(modelPath)}: ${errorMessage(error)}. Is it a valid GGUF model file?`);
     } finally {
@@ -218,6 +222,8 @@ export async function createModelContext(opened: OpenedModel, options: ContextOp
             throw contextFailure(error, errorLines, contextTokens);
         }
         const { context, report } = created;
+        // without the binary's own report, the buffers are what llama.cpp logged: let those lines arrive
+        if (report == null) await buffers.arrived('compute', LOG_LINES_WAIT_MS);
         // llama.cpp allocates whole 256-cell blocks; node-llama-cpp reports the padded size only sometimes
         const cells = contextCellsFor(context.contextSize);
         const shape = shapeAt(cells, context.batchSize)

@@ -20,6 +20,16 @@ describe('llama.cpp buffer log', () => {
         for (const line of ['load_tensors: CPU_Mapped model buffer size = 4.00 MiB', 'load_tensors: CUDA0 model buffer size = 8.00 MiB', 'llama_kv_cache: CUDA0 KV buffer size = 1.00 MiB', 'llama_kv_cache: CUDA0 KV buffer size = 1.00 MiB', 'llama_context: n_ctx = 1024']) log.observe(line);
         assert.deepEqual(log.measured, { kv: { gpu: 2 << 20, cpu: 0 }, weights: { gpu: 8 << 20, cpu: 4 << 20 }, compute: { gpu: 0, cpu: 0 } });
     });
+
+    test('waits for lines that come after the call that logged them, for a bounded time', async () => {
+        const log = new BufferLog();
+        setTimeout(() => log.observe('sched_reserve: CPU compute buffer size = 1.00 MiB'), 40); // as node-llama-cpp's logger delivers them
+        assert.equal(await log.arrived('compute', 2000), true);
+        assert.equal(log.measured.compute.cpu, 1 << 20);
+        const started = performance.now();
+        assert.equal(await log.arrived('kv', 60), false, 'a line that never comes is given up on');
+        assert.ok(performance.now() - started < 1000);
+    });
 });
 
 describe('the head-level cache\'s seam', () => {
