@@ -6,7 +6,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-    { ignores: ['node_modules/', 'dist/', 'out/', '.vite/', 'native/.work/', 'test-results/', 'test/tmp/'] },
+    { ignores: ['node_modules/', 'dist/', 'out/', '.vite/', 'native/.work/', 'test-results/', 'test/tmp/', 'bench/results/'] },
     js.configs.recommended,
     tseslint.configs.recommendedTypeChecked,
     {
