@@ -14,6 +14,7 @@ import { HELP_OPTION, helpText, type CliSpec } from '../../common/cliHelp.ts';
 import { KvOptions, planHeads, type HeadPlan } from '../../common/kv/policy.ts';
 import type { KvShape } from '../../common/modelShape.ts';
 import { formatPolicyFile } from '../../engine/kv/native.ts';
+import { patternUrl } from '../../engine/kv/shippedProfiles.ts';
 import { parseDuoTsv, profileFromDuo } from '../../engine/profiler/duoAttention.ts';
 import { runCli } from '../cliArgs.ts';
 
@@ -24,8 +25,7 @@ export const GPU_CHECK_BUDGETS = ['0.50', '0.25'] as const;
 
 /** The engine's plan for DuoAttention's Llama-3.1-8B pattern at a budget, its full heads placed on `placement`. */
 export function duoPlan(budget: string, placement: 'gpu' | 'cpu'): HeadPlan {
-    const tsv = readFileSync(fileURLToPath(new URL(`../../assets/profiles/duo-attention/${PATTERN}/full_attention_heads.tsv`, import.meta.url)), 'utf8');
-    const profile = profileFromDuo(parseDuoTsv(tsv), { sha256: '0'.repeat(64), layers: SHAPE.layers, kvHeads: SHAPE.kvHeads }, { budget: Number(budget), pattern: PATTERN });
+    const profile = profileFromDuo(parseDuoTsv(readFileSync(patternUrl({ id: PATTERN }), 'utf8')), { sha256: '0'.repeat(64), layers: SHAPE.layers, kvHeads: SHAPE.kvHeads }, { budget: Number(budget), pattern: PATTERN });
     const plan = planHeads(KvOptions.parse({ mode: 'auto', offload: placement }), SHAPE, 'gpu', profile);
     if (plan == null) throw new Error(`no plan for ${PATTERN} at budget ${budget}`);
     return plan;
